@@ -1,0 +1,64 @@
+"""Naver booking API client: paginated JSON over HTTP with the login cookies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import requests
+
+from naver_sms.adapters.http import retrying_session
+from naver_sms.application.errors import BookingSourceError
+from naver_sms.domain.booking import Booking, booking_from_mapping
+from naver_sms.domain.errors import InvalidBooking
+
+MAX_PAGES = 200  # a guard against an API that never stops paginating
+
+
+class HttpBookingSource:
+    """GET {url}?page=N&size=S → {"bookings": [...], "next_page": N|null}."""
+
+    def __init__(self, url: str, *, page_size: int, timeout: float, max_attempts: int) -> None:
+        self._url = url
+        self._page_size = page_size
+        self._timeout = timeout
+        self._session = retrying_session(max_attempts)
+
+    def fetch(self, cookies: Mapping[str, str]) -> Sequence[Booking]:
+        bookings: list[Booking] = []
+        page: int | None = 1
+        for _ in range(MAX_PAGES):
+            if page is None:
+                return bookings
+            body = self._get_page(page, cookies)
+            bookings.extend(self._parse(body["bookings"], page))
+            page = body.get("next_page")
+        raise BookingSourceError(f"{self._url}: more than {MAX_PAGES} pages; refusing to continue")
+
+    def _get_page(self, page: int, cookies: Mapping[str, str]) -> dict[str, object]:
+        try:
+            response = self._session.get(
+                self._url,
+                params={"page": page, "size": self._page_size},
+                cookies=dict(cookies),
+                timeout=self._timeout,
+            )
+        except requests.RequestException as err:
+            raise BookingSourceError(f"{self._url}: {type(err).__name__}: {err}") from err
+        if response.status_code != 200:
+            raise BookingSourceError(f"{self._url} page {page}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as err:
+            raise BookingSourceError(f"{self._url} page {page}: response is not JSON") from err
+        if not isinstance(body, dict) or not isinstance(body.get("bookings"), list):
+            raise BookingSourceError(f"{self._url} page {page}: expected an object with a 'bookings' list")
+        next_page = body.get("next_page")
+        if next_page is not None and (not isinstance(next_page, int) or next_page <= page):
+            raise BookingSourceError(f"{self._url} page {page}: bad next_page {next_page!r}")
+        return body
+
+    def _parse(self, records: list[object], page: int) -> list[Booking]:
+        try:
+            return [booking_from_mapping(record) for record in records]
+        except InvalidBooking as err:
+            raise BookingSourceError(f"{self._url} page {page}: {err}") from err

@@ -1,0 +1,60 @@
+"""Log in to Naver with a real browser and hand back the session cookies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from naver_sms.adapters.browser import BrowserConfig, BrowserError, chrome_session
+from naver_sms.application.errors import LoginFailed
+
+
+@dataclass(frozen=True)
+class LoginPage:
+    url: str
+    username_selector: str
+    password_selector: str
+    submit_selector: str
+    logged_in_selector: str
+    error_selector: str
+    timeout_seconds: float
+
+
+class SeleniumNaverLogin:
+    def __init__(self, browser: BrowserConfig, page: LoginPage, username: str, password: str) -> None:
+        self._browser = browser
+        self._page = page
+        self._username = username
+        self._password = password
+
+    def login(self) -> Mapping[str, str]:
+        from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: PLC0415
+        from selenium.webdriver.common.by import By  # noqa: PLC0415
+        from selenium.webdriver.support import expected_conditions as ec  # noqa: PLC0415
+        from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+        page = self._page
+        try:
+            with chrome_session(self._browser) as driver:
+                try:
+                    driver.get(page.url)
+                    driver.find_element(By.CSS_SELECTOR, page.username_selector).send_keys(self._username)
+                    driver.find_element(By.CSS_SELECTOR, page.password_selector).send_keys(self._password)
+                    driver.find_element(By.CSS_SELECTOR, page.submit_selector).click()
+                    outcome = WebDriverWait(driver, page.timeout_seconds).until(
+                        ec.any_of(
+                            ec.presence_of_element_located((By.CSS_SELECTOR, page.logged_in_selector)),
+                            ec.presence_of_element_located((By.CSS_SELECTOR, page.error_selector)),
+                        )
+                    )
+                    if driver.find_elements(By.CSS_SELECTOR, page.error_selector):
+                        raise LoginFailed(f"login rejected: {outcome.text.strip()[:200]!r}")
+                    return {c["name"]: c["value"] for c in driver.get_cookies()}
+                except TimeoutException as err:
+                    raise LoginFailed(
+                        f"no login result within {page.timeout_seconds:g} s at {page.url}"
+                    ) from err
+                except WebDriverException as err:
+                    raise LoginFailed(f"login page {page.url}: {err.msg or type(err).__name__}") from err
+        except BrowserError as err:
+            raise LoginFailed(str(err)) from err

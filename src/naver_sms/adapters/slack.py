@@ -1,0 +1,29 @@
+"""Operational alerts to a Slack incoming webhook; a failing webhook never fails the run."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+
+log = logging.getLogger(__name__)
+
+
+class SlackAlerter:
+    def __init__(self, webhook_url: str, *, timeout: float = 5.0) -> None:
+        self._url = webhook_url
+        self._timeout = timeout
+
+    def alert(self, text: str) -> None:
+        try:
+            response = requests.post(self._url, json={"text": text}, timeout=self._timeout)
+            response.raise_for_status()
+        except requests.RequestException as err:
+            log.warning("slack alert failed", extra={"error": type(err).__name__})
+
+
+class LogOnlyAlerter:
+    """Used when no webhook is configured: the alert still reaches the logs."""
+
+    def alert(self, text: str) -> None:
+        log.warning("alert", extra={"alert": text})

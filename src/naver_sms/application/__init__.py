@@ -1,0 +1,1 @@
+"""Use cases: the scheduled run and per-event processing, written against small ports."""

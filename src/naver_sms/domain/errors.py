@@ -1,0 +1,17 @@
+"""Errors raised by the domain: each names the field at fault and what was expected."""
+
+
+class DomainError(ValueError):
+    """Base for invalid domain input."""
+
+
+class InvalidBooking(DomainError):
+    """A booking record is missing a field or has one of the wrong type or form."""
+
+
+class InvalidEvent(DomainError):
+    """A booking event (worker message) is malformed."""
+
+
+class InvalidRules(DomainError):
+    """The rules file breaks its schema; the message names the rule and the field."""

@@ -1,0 +1,52 @@
+"""Booking events as the worker receives them from JetStream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from naver_sms.domain.booking import Booking, booking_from_mapping
+from naver_sms.domain.errors import DomainError, InvalidEvent
+
+
+class EventType(str, Enum):
+    CREATED = "booking.created"
+    UPDATED = "booking.updated"
+    CANCELLED = "booking.cancelled"
+    COMPLETED = "booking.completed"
+
+
+@dataclass(frozen=True)
+class BookingEvent:
+    event_id: str
+    type: EventType
+    occurred_at: datetime
+    booking: Booking
+
+
+def event_from_mapping(data: object) -> BookingEvent:
+    """Validate a decoded event; raises InvalidEvent naming the first bad field."""
+    if not isinstance(data, Mapping):
+        raise InvalidEvent(f"event: expected a JSON object, got {type(data).__name__}")
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEvent(f"event.event_id: expected a non-empty string, got {event_id!r}")
+    try:
+        event_type = EventType(data.get("type"))
+    except ValueError as err:
+        allowed = ", ".join(t.value for t in EventType)
+        raise InvalidEvent(f"event.type: expected one of {allowed}, got {data.get('type')!r}") from err
+    occurred_raw = data.get("occurred_at")
+    try:
+        occurred_at = datetime.fromisoformat(occurred_raw) if isinstance(occurred_raw, str) else None
+    except ValueError:
+        occurred_at = None
+    if occurred_at is None or occurred_at.tzinfo is None:
+        raise InvalidEvent(f"event.occurred_at: expected ISO-8601 with offset, got {occurred_raw!r}")
+    try:
+        booking = booking_from_mapping(data.get("booking"))
+    except DomainError as err:
+        raise InvalidEvent(str(err)) from err
+    return BookingEvent(event_id, event_type, occurred_at, booking)

@@ -1,0 +1,158 @@
+"""SMS rules: which booking, in which state and at which time, gets which message.
+
+Evaluation is pure and deterministic for a given `now`, so scheduled reruns and worker
+redeliveries plan the same messages with the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from naver_sms.domain.booking import Booking, BookingStatus
+from naver_sms.domain.errors import InvalidRules
+from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import PlannedMessage, idempotency_key
+
+TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
+_RULE_KEYS = frozenset({"name", "status", "events", "hours_before_start", "template"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    status: BookingStatus
+    template: str
+    events: frozenset[EventType] = frozenset()
+    hours_before_start: float | None = None
+
+    def applies(self, booking: Booking, now: datetime, event: EventType | None) -> bool:
+        if booking.status is not self.status:
+            return False
+        if event is not None and self.events and event not in self.events:
+            return False
+        if self.hours_before_start is None:
+            return True
+        window_opens = booking.start - timedelta(hours=self.hours_before_start)
+        return window_opens <= now < booking.start
+
+    def occasion(self, booking: Booking) -> str:
+        # A reminder is per start time: a rescheduled booking earns a new reminder.
+        return booking.start.isoformat() if self.hours_before_start is not None else ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    timezone: ZoneInfo
+
+    def evaluate(
+        self, booking: Booking, now: datetime, event: EventType | None = None
+    ) -> list[PlannedMessage]:
+        if now.tzinfo is None:
+            raise ValueError("now must be time-zone aware")
+        local_start = booking.start.astimezone(self.timezone)
+        return [
+            PlannedMessage(
+                rule=rule.name,
+                booking_id=booking.booking_id,
+                phone=booking.phone,
+                text=rule.template.format(
+                    customer_name=booking.customer_name,
+                    service=booking.service,
+                    start=local_start,
+                    booking_id=booking.booking_id,
+                ),
+                idempotency_key=idempotency_key(
+                    rule.name, booking.booking_id, rule.occasion(booking)
+                ),
+            )
+            for rule in self.rules
+            if rule.applies(booking, now, event)
+        ]
+
+
+def _where(index: int, raw: Mapping[str, object]) -> str:
+    name = raw.get("name")
+    return f"rule #{index + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
+
+
+def _parse_rule(index: int, raw: object) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise InvalidRules(f"rule #{index + 1}: expected a mapping, got {type(raw).__name__}")
+    where = _where(index, raw)
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise InvalidRules(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidRules(f"{where}: field 'name': expected a non-empty string, got {name!r}")
+    try:
+        status = BookingStatus(raw.get("status"))
+    except ValueError as err:
+        allowed = [s.value for s in BookingStatus]
+        raise InvalidRules(f"{where}: field 'status': expected one of {allowed}, got {raw.get('status')!r}") from err
+    return Rule(
+        name=name,
+        status=status,
+        template=_parse_template(where, raw.get("template")),
+        events=_parse_events(where, raw.get("events", [])),
+        hours_before_start=_parse_hours(where, raw.get("hours_before_start")),
+    )
+
+
+def _parse_template(where: str, template: object) -> str:
+    if not isinstance(template, str) or not template.strip():
+        raise InvalidRules(f"{where}: field 'template': expected a non-empty string, got {template!r}")
+    try:
+        fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    except ValueError as err:
+        raise InvalidRules(f"{where}: field 'template': {err}") from err
+    unknown = fields - TEMPLATE_FIELDS
+    if unknown:
+        raise InvalidRules(
+            f"{where}: field 'template': unknown placeholder(s) {sorted(unknown)}; "
+            f"allowed: {sorted(TEMPLATE_FIELDS)}"
+        )
+    return template
+
+
+def _parse_events(where: str, events: object) -> frozenset[EventType]:
+    if not isinstance(events, Sequence) or isinstance(events, str):
+        raise InvalidRules(f"{where}: field 'events': expected a list, got {events!r}")
+    try:
+        return frozenset(EventType(e) for e in events)
+    except ValueError as err:
+        allowed = [t.value for t in EventType]
+        raise InvalidRules(f"{where}: field 'events': expected items from {allowed}, got {list(events)!r}") from err
+
+
+def _parse_hours(where: str, hours: object) -> float | None:
+    if hours is None:
+        return None
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+        raise InvalidRules(f"{where}: field 'hours_before_start': expected a positive number, got {hours!r}")
+    return float(hours)
+
+
+def rules_from_mapping(data: object) -> RuleSet:
+    """Validate a decoded rules document; raises InvalidRules naming the rule and field."""
+    if not isinstance(data, Mapping):
+        raise InvalidRules(f"rules file: expected a mapping at the top, got {type(data).__name__}")
+    tz_name = data.get("timezone", "Asia/Seoul")
+    try:
+        timezone = ZoneInfo(str(tz_name))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidRules(f"rules file: field 'timezone': unknown time zone {tz_name!r}") from err
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise InvalidRules(f"rules file: field 'rules': expected a non-empty list, got {raw_rules!r}")
+    rules = tuple(_parse_rule(i, raw) for i, raw in enumerate(raw_rules))
+    names = [r.name for r in rules]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidRules(f"rules file: rule names must be unique; repeated: {duplicates}")
+    return RuleSet(rules, timezone)

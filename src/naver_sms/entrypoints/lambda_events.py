@@ -1,0 +1,58 @@
+"""What the Lambda accepts: a smoke check, a scheduled run, or an explicit run. Nothing else."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+MAX_EVENT_BYTES = 64 * 1024
+_RUN_KEYS = frozenset({"action", "dry_run"})
+
+
+class InvalidEventError(ValueError):
+    """The event is not one the handler accepts; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class SmokeRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    dry_run: bool | None  # None: the settings decide
+
+
+def parse_event(event: object) -> SmokeRequest | RunRequest:
+    if not isinstance(event, dict):
+        raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
+    size = len(json.dumps(event, default=str).encode())
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"event is {size} bytes; the limit is {MAX_EVENT_BYTES}")
+    if "smoke" in event:
+        if event != {"smoke": True}:
+            raise InvalidEventError('a smoke event must be exactly {"smoke": true}')
+        return SmokeRequest()
+    if event.get("source") == "aws.events":
+        if event.get("detail-type") != "Scheduled Event":
+            raise InvalidEventError(
+                f"unsupported EventBridge detail-type {event.get('detail-type')!r}; expected 'Scheduled Event'"
+            )
+        return RunRequest(dry_run=_dry_run(event.get("detail") or {}))
+    if "action" in event:
+        if event["action"] != "run":
+            raise InvalidEventError(f"unknown action {event['action']!r}; expected 'run'")
+        unknown = set(event) - _RUN_KEYS
+        if unknown:
+            raise InvalidEventError(f"unknown field(s) {sorted(unknown)} in a run event; allowed: {sorted(_RUN_KEYS)}")
+        return RunRequest(dry_run=_dry_run(event))
+    raise InvalidEventError('unrecognised event: expected {"smoke": true}, {"action": "run"} or an EventBridge scheduled event')
+
+
+def _dry_run(fields: object) -> bool | None:
+    if not isinstance(fields, dict):
+        raise InvalidEventError(f"detail must be an object, got {type(fields).__name__}")
+    value = fields.get("dry_run")
+    if value is not None and not isinstance(value, bool):
+        raise InvalidEventError(f"dry_run must be true or false, got {value!r}")
+    return value

@@ -1,0 +1,38 @@
+"""The one place that builds real adapters from settings, for both entry points."""
+
+from __future__ import annotations
+
+from naver_sms.adapters.browser import BrowserConfig
+from naver_sms.adapters.sens import SensCredentials, SensTransport
+from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
+from naver_sms.application.ports import Alerter
+from naver_sms.settings import Settings
+
+
+def browser_config(settings: Settings) -> BrowserConfig:
+    b = settings.model.browser
+    return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
+
+
+def sens_transport(settings: Settings) -> SensTransport:
+    """Credentials are revealed here, so a dry run never needs them."""
+    sms = settings.model.sms
+    credentials = SensCredentials(
+        access_key=sms.access_key.reveal(),
+        secret_key=sms.secret_key.reveal(),
+        service_id=sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID"),
+        sender=sms.sender or _missing("sms.sender", "SENS_SENDER"),
+    )
+    return SensTransport(str(sms.endpoint), credentials, timeout=sms.timeout_seconds,
+                         max_attempts=sms.max_attempts)
+
+
+def alerter(settings: Settings) -> Alerter:
+    webhook = settings.model.alerts.slack_webhook_url
+    return SlackAlerter(webhook.reveal()) if webhook.is_set else LogOnlyAlerter()
+
+
+def _missing(key: str, env: str) -> str:
+    from naver_sms.settings import SettingsError  # noqa: PLC0415
+
+    raise SettingsError(f"{key} is required to send SMS: set {env} or {key} in config/settings.yaml")

@@ -1,0 +1,49 @@
+"""JSON logging shared by both entry points, with context bound per request or message."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+_context: ContextVar[dict[str, Any]] = ContextVar("log_context", default={})  # noqa: B039  (never mutated)
+_FIELDS = "{asctime}{levelname}{name}{message}"
+_RENAME = {"asctime": "timestamp", "levelname": "level", "name": "logger"}
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            setattr(record, key, value)
+        return True
+
+
+def setup_logging(level: str | None = None) -> None:
+    """Idempotent: replaces the root handlers (the Lambda runtime installs its own plain one)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonFormatter(_FIELDS, style="{", rename_fields=_RENAME, datefmt="%Y-%m-%dT%H:%M:%S%z")
+    )
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    # Selenium, urllib3 and botocore are chatty at INFO and below.
+    for noisy in ("selenium", "urllib3", "botocore", "boto3", "nats"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add fields (request_id, message_id …) to every log line inside the block."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)

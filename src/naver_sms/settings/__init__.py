@@ -1,0 +1,50 @@
+"""Shared settings for both entry points. See config/settings.yaml for the layering order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from naver_sms.settings.errors import SecretUnavailable, SettingsError
+from naver_sms.settings.loader import PRODUCTION, default_config_dir, load_model
+from naver_sms.settings.model import SettingsModel
+from naver_sms.settings.secrets import Secret
+
+__all__ = ["Secret", "SecretUnavailable", "Settings", "SettingsError"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: SettingsModel
+    config_dir: Path
+
+    @classmethod
+    def load(
+        cls, config_dir: Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        model, folder = load_model(
+            config_dir or default_config_dir(), os.environ if environ is None else environ
+        )
+        return cls(model, folder)
+
+    @property
+    def is_production(self) -> bool:
+        return self.model.app.env == PRODUCTION
+
+    @property
+    def sms_dry_run(self) -> bool:
+        """Dry-run unless production settings say otherwise: nothing is sent by mistake."""
+        configured = self.model.sms.dry_run
+        return (not self.is_production) if configured is None else configured
+
+    @property
+    def rules_path(self) -> Path:
+        return self.config_dir / self.model.app.rules_file
+
+    def secrets(self) -> list[Secret]:
+        m = self.model
+        candidates = (m.naver.username, m.naver.password, m.sms.access_key, m.sms.secret_key,
+                      m.alerts.slack_webhook_url)
+        return [s for s in candidates if s.is_set]

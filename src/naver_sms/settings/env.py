@@ -1,0 +1,50 @@
+"""Every environment variable the settings read, and the setting each one overrides.
+
+Keep .env.example in step with this table (a test checks it).
+"""
+
+from __future__ import annotations
+
+ENV_TO_KEY: dict[str, str] = {
+    "APP_ENV": "app.env",
+    "LOG_LEVEL": "app.log_level",
+    "APP_TIMEZONE": "app.timezone",
+    "RULES_FILE": "app.rules_file",
+    "NAVER_LOGIN_URL": "naver.login_url",
+    "NAVER_BOOKINGS_URL": "naver.bookings_url",
+    "NAVER_USERNAME": "naver.username",
+    "NAVER_PASSWORD": "naver.password",
+    "CHROME_BIN": "browser.chrome_bin",
+    "CHROMEDRIVER_BIN": "browser.chromedriver_bin",
+    "SMS_DRY_RUN": "sms.dry_run",
+    "SENS_ENDPOINT": "sms.endpoint",
+    "SENS_ACCESS_KEY": "sms.access_key",
+    "SENS_SECRET_KEY": "sms.secret_key",
+    "SENS_SERVICE_ID": "sms.service_id",
+    "SENS_SENDER": "sms.sender",
+    "SENT_LOG_TABLE": "sent_log.table",
+    "SLACK_WEBHOOK_URL": "alerts.slack_webhook_url",
+    "NATS_URL": "worker.nats_url",
+    "HEALTH_PORT": "worker.health_port",
+    "WORKER_CONCURRENCY": "worker.concurrency",
+    "DRAIN_SECONDS": "worker.drain_seconds",
+}
+
+# Read directly, not layered: where the YAML lives, and the AWS region used for secret references.
+CONFIG_DIR_ENV = "APP_CONFIG_DIR"
+REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+# Settings whose values may be secret references and are never shown.
+SECRET_KEYS = frozenset(
+    {
+        "naver.username",
+        "naver.password",
+        "sms.access_key",
+        "sms.secret_key",
+        "alerts.slack_webhook_url",
+    }
+)
+
+
+def env_name_for(key: str) -> str | None:
+    return next((env for env, k in ENV_TO_KEY.items() if k == key), None)

@@ -1,0 +1,96 @@
+"""The typed, immutable shape of the settings. Defaults live in config/settings.yaml, not here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from naver_sms.settings.secrets import Secret
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class AppSettings(_Section):
+    env: str = Field(min_length=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    timezone: str
+    rules_file: str
+
+
+class Selectors(_Section):
+    username: str
+    password: str
+    submit: str
+    logged_in: str
+    error: str
+
+
+class NaverSettings(_Section):
+    login_url: HttpUrl
+    bookings_url: HttpUrl
+    username: Secret
+    password: Secret
+    selectors: Selectors
+    login_timeout_seconds: float = Field(gt=0)
+    page_size: int = Field(gt=0, le=500)
+
+
+class BrowserSettings(_Section):
+    chrome_bin: str
+    chromedriver_bin: str
+    page_load_timeout_seconds: float = Field(gt=0)
+
+
+class SmsSettings(_Section):
+    dry_run: bool | None
+    endpoint: HttpUrl
+    access_key: Secret
+    secret_key: Secret
+    service_id: str
+    sender: str
+    timeout_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, le=10)
+
+
+class SentLogSettings(_Section):
+    table: str = Field(min_length=3)
+
+
+class AlertSettings(_Section):
+    slack_webhook_url: Secret
+
+
+class HttpSettings(_Section):
+    timeout_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, le=10)
+
+
+class WorkerSettings(_Section):
+    nats_url: str = Field(pattern=r"^(nats|tls|ws|wss)://")
+    stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    subject: str
+    durable: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    dlq_subject: str
+    sent_subject: str
+    failed_subject: str
+    dedupe_bucket: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    health_port: int = Field(ge=0, le=65535)
+    concurrency: int = Field(ge=1, le=1024)
+    # Docker gives 10 s between SIGTERM and SIGKILL; the drain must end well inside that.
+    drain_seconds: float = Field(gt=0, lt=10)
+    ack_wait_seconds: float = Field(gt=0)
+    nak_delay_seconds: float = Field(ge=0)
+
+
+class SettingsModel(_Section):
+    app: AppSettings
+    naver: NaverSettings
+    browser: BrowserSettings
+    sms: SmsSettings
+    sent_log: SentLogSettings
+    alerts: AlertSettings
+    http: HttpSettings
+    worker: WorkerSettings
