@@ -28,6 +28,8 @@ ENV_TO_KEY: dict[str, str] = {
     "HEALTH_PORT": "worker.health_port",
     "WORKER_CONCURRENCY": "worker.concurrency",
     "DRAIN_SECONDS": "worker.drain_seconds",
+    "ACK_WAIT_SECONDS": "worker.ack_wait_seconds",
+    "NAK_DELAY_SECONDS": "worker.nak_delay_seconds",
 }
 
 # Read directly, not layered: where the YAML lives, and the AWS region used for secret references.

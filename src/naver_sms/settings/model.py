@@ -76,6 +76,7 @@ class WorkerSettings(_Section):
     dlq_subject: str
     sent_subject: str
     failed_subject: str
+    notifications_stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     dedupe_bucket: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     health_port: int = Field(ge=0, le=65535)
     concurrency: int = Field(ge=1, le=1024)

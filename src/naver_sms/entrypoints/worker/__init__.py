@@ -1,0 +1,1 @@
+"""The NATS worker: `python -m src`."""

@@ -1,0 +1,45 @@
+"""GET /healthz: 200 while connected and consuming, 503 otherwise. Plain asyncio, no framework."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+_RESPONSES = {
+    True: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n"
+          b"Connection: close\r\n\r\n{\"status\":\"ok\"}\n",
+    False: b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 25\r\nConnection: close\r\n\r\n{\"status\":\"unavailable\"}\n",
+}
+_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class HealthServer:
+    def __init__(self, port: int, is_healthy: Callable[[], bool], host: str = "0.0.0.0") -> None:  # noqa: S104  (containers expose it)
+        self._port = port
+        self._host = host
+        self._is_healthy = is_healthy
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            request_line = await asyncio.wait_for(reader.readline(), timeout=5)
+            parts = request_line.split()
+            healthz = len(parts) >= 2 and parts[0] == b"GET" and parts[1] == b"/healthz"
+            writer.write(_RESPONSES[self._is_healthy()] if healthz else _NOT_FOUND)
+            await writer.drain()
+        writer.close()

@@ -1,0 +1,164 @@
+"""The worker's life cycle: connect, consume with bounded concurrency, shut down inside the drain budget.
+
+Signal handlers only set an event; one AsyncExitStack owns the connection, the health server and the
+thread pool, so everything is closed in reverse order however the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import nats
+from nats.aio.client import Client
+from nats.errors import ConnectionClosedError, NoServersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from naver_sms.adapters.nats_sent_log import NatsKvSentLog, ThreadBridgedSentLog
+from naver_sms.adapters.rules_file import load_rules
+from naver_sms.application.ports import SmsTransport
+from naver_sms.entrypoints.wiring import sens_transport
+from naver_sms.entrypoints.worker.handler import EventHandler
+from naver_sms.entrypoints.worker.health import HealthServer
+from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology
+from naver_sms.settings import Settings
+
+log = logging.getLogger("naver_sms.worker")
+
+FETCH_TIMEOUT_SECONDS = 0.5
+CLOSE_BUDGET_SECONDS = 1.5  # kept back from the drain budget for draining the connection itself
+
+
+class DryRunTransport:
+    """Never called (dry runs stop in deliver); present so a slip fails loudly, not by sending."""
+
+    def send(self, message: object) -> str:
+        raise AssertionError("dry run tried to send an SMS")
+
+
+class Worker:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stop = asyncio.Event()
+        self._consuming = False
+        self._nc: Client | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def healthy(self) -> bool:
+        return self._consuming and self._nc is not None and self._nc.is_connected
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        w = self._settings.model.worker
+        dry_run = self._settings.sms_dry_run
+        transport: SmsTransport = DryRunTransport() if dry_run else sens_transport(self._settings)
+        rules = load_rules(self._settings.rules_path)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        async with contextlib.AsyncExitStack() as stack:
+            health = HealthServer(w.health_port, self.healthy)
+            await health.start()
+            stack.push_async_callback(health.stop)
+            executor = stack.enter_context(ThreadPoolExecutor(max_workers=w.concurrency,
+                                                              thread_name_prefix="deliver"))
+            self._nc = await self._connect(w.nats_url)
+            if self._nc is None:
+                return 1
+            stack.push_async_callback(self._close)
+            js = self._nc.jetstream()
+            subscription = await ensure_topology(js, w)
+            handler = EventHandler(
+                js=js, settings=w, rules=rules, transport=transport,
+                sent_log=ThreadBridgedSentLog(NatsKvSentLog(await dedupe_bucket(js, w.dedupe_bucket)), loop),
+                dry_run=dry_run, executor=executor, clock=lambda: datetime.now(rules.timezone),
+            )
+            log.info("worker started", extra={"nats_url": w.nats_url, "dry_run": dry_run,
+                                              "concurrency": w.concurrency, "health_port": health.port})
+            await self._consume(subscription, handler)
+            stopped_at = time.monotonic()
+            naked = await self._finish_inflight(w.drain_seconds - CLOSE_BUDGET_SECONDS)
+            log.info("worker stopped", extra={**handler.tally.as_dict(), "nak_on_shutdown": naked,
+                                              "shutdown_seconds": round(time.monotonic() - stopped_at, 3)})
+        return 0
+
+    async def _connect(self, url: str) -> Client | None:
+        async def on_disconnect() -> None:
+            log.warning("nats disconnected")
+
+        async def on_reconnect() -> None:
+            log.info("nats reconnected")
+
+        async def on_error(err: Exception) -> None:
+            log.warning("nats error", extra={"error": f"{type(err).__name__}: {err}"})
+
+        try:
+            return await nats.connect(
+                servers=[url], name="naver-sms-worker", max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5, connect_timeout=5, disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect, error_cb=on_error,
+            )
+        except (NoServersError, OSError, asyncio.TimeoutError) as err:
+            log.error("cannot connect to NATS", extra={"nats_url": url, "error": str(err)})
+            return None
+
+    async def _consume(self, subscription: object, handler: EventHandler) -> None:
+        limit = self._settings.model.worker.concurrency
+        self._consuming = True
+        try:
+            while not self._stop.is_set():
+                free = limit - len(self._inflight)
+                if free <= 0:
+                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await subscription.fetch(batch=free, timeout=FETCH_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+                except NatsTimeout:
+                    continue
+                except (ConnectionClosedError, nats.errors.Error, OSError) as err:
+                    log.warning("fetch failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    task = asyncio.create_task(self._handle(handler, msg))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+        finally:
+            self._consuming = False
+
+    async def _handle(self, handler: EventHandler, msg: object) -> None:
+        try:
+            await handler.handle(msg)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()  # type: ignore[attr-defined]
+            raise
+        except Exception:  # noqa: BLE001  (one bad message must not stop the worker)
+            log.exception("handling failed; message will be redelivered")
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self._settings.model.worker.nak_delay_seconds)  # type: ignore[attr-defined]
+
+    async def _finish_inflight(self, budget: float) -> int:
+        if not self._inflight:
+            return 0
+        _, pending = await asyncio.wait(self._inflight, timeout=max(budget, 0.1))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)
+
+    async def _close(self) -> None:
+        # Acks are sent without waiting; flush so every one reaches the server, then close.
+        # (drain() of a pull subscription waits on its internal queue past our budget.)
+        if self._nc is None or self._nc.is_closed:
+            return
+        with contextlib.suppress(asyncio.TimeoutError, nats.errors.Error):
+            await self._nc.flush(timeout=CLOSE_BUDGET_SECONDS)
+        await self._nc.close()
