@@ -45,3 +45,70 @@ venv_bin() { printf '%s/bin/%s' "$VENV" "$1"; }
 
 # The venv's tools come first, so scripts run the locked versions.
 export PATH="$VENV/bin:$PATH"
+
+# debian_mirror SUITE: the archive URI this machine's apt sources use for SUITE's family
+# (never a hard-coded host: offline machines point at their own mirror).
+debian_mirror() {
+  local uri
+  uri="$(grep -rhs -A3 '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    awk '/^URIs:/ {u=$2} /^Suites:.*bookworm([ ]|$)/ {print u; exit}')"
+  [[ -n "$uri" ]] || uri="$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
+  [[ -n "$uri" ]] || die "cannot find a Debian bookworm mirror in /etc/apt/sources*"
+  printf '%s' "$uri"
+}
+
+DOCKER_PLUGINS_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+CACHE_DIR="$REPO_ROOT/.cache"
+
+docker_ready() { docker info >/dev/null 2>&1; }
+
+# Where containers and builds get their network: this machine has no bridge, laptops do.
+DOCKER_NETWORK="${DOCKER_NETWORK:-host}"
+
+# rie_binary: path of the real Lambda Runtime Interface Emulator, taken once from the aws-sam-cli
+# wheel on PyPI (the only registry offline machines reach) and cached.
+rie_binary() {
+  local arch rie
+  case "$(uname -m)" in
+    x86_64) arch=x86_64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) die "no Lambda RIE build for $(uname -m)" ;;
+  esac
+  rie="$CACHE_DIR/aws-lambda-rie-$arch"
+  if [[ ! -x "$rie" ]]; then
+    local tmp
+    tmp="$(mktemp -d)"
+    info "fetching the Lambda RIE from the aws-sam-cli wheel"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" aws-sam-cli >&2
+    mkdir -p "$CACHE_DIR"
+    python3 - "$tmp"/aws_sam_cli-*.whl "samcli/local/rapid/aws-lambda-rie-$arch" "$rie" <<'PY'
+import sys, zipfile
+wheel, member, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as zf, open(target, "wb") as out:
+    out.write(zf.read(member))
+PY
+    chmod +x "$rie"
+    rm -rf "$tmp"
+  fi
+  printf '%s' "$rie"
+}
+
+# The two images: IMAGE=lambda|worker picks one for build, run, smoke, size-check, tag and push.
+LAMBDA_IMAGE_NAME="${LAMBDA_IMAGE_NAME:-naver-sms-automation}"
+WORKER_IMAGE_NAME="${WORKER_IMAGE_NAME:-naver-sms-worker}"
+IMAGE="${IMAGE:-lambda}"
+
+image_name() {
+  require_one_of IMAGE lambda worker
+  if [[ "$IMAGE" == lambda ]]; then printf '%s' "$LAMBDA_IMAGE_NAME"; else printf '%s' "$WORKER_IMAGE_NAME"; fi
+}
+
+# The tag every build gets besides latest: the commit, marked -dirty when the tree has changes.
+git_sha_tag() {
+  local sha
+  sha="$(git rev-parse --short=12 HEAD 2>/dev/null)" || die "not a git checkout: cannot tag by commit"
+  [[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || sha="$sha-dirty"
+  printf '%s' "$sha"
+}
+
+RIE_INVOKE_PATH="/2015-03-31/functions/function/invocations"

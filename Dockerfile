@@ -1,0 +1,72 @@
+# naver-sms-automation: the AWS Lambda container image (handler main.lambda_handler).
+#
+# Stages, most stable first so a source-only change rebuilds in seconds:
+#   browser  the Lambda base + Chrome for Testing (pinned by version and sha256) + its OS libraries
+#   app      RUNTIME_STAGE + locked dependencies + our source
+# RUNTIME_STAGE names the image the app sits on. It defaults to the browser stage; offline CI passes a
+# stand-in that has Debian's chromium and chromedriver at the same /opt/chrome paths, because neither
+# Amazon Linux's yum nor the Chrome for Testing download is reachable there.
+
+# Python 3.11 as the service was specified. Its base is Amazon Linux 2 (glibc 2.26, end of life
+# 2026-06-30): current Chrome builds want glibc >= 2.27, which the browser stage's ldd check catches at
+# build time. When it bites, move to public.ecr.aws/lambda/python:3.12 or later (Amazon Linux 2023,
+# dnf, glibc 2.34) by setting LAMBDA_BASE and swapping yum for dnf below.
+ARG LAMBDA_BASE=public.ecr.aws/lambda/python:3.11
+ARG RUNTIME_STAGE=browser
+
+FROM ${LAMBDA_BASE} AS browser
+
+# Chrome for Testing, pinned by version and sha256. scripts/build.sh passes the values recorded in
+# docker/chrome-for-testing.pin; `scripts/pin-chrome.sh VERSION` downloads the archives once and
+# records their checksums there. No checksum, no build: the RUN below refuses to go on without one.
+# chrome-headless-shell is the automation-only build: smaller than full Chrome and made for this.
+# linux64 only, so the image is linux/amd64.
+ARG CFT_VERSION
+ARG CFT_BASE_URL=https://storage.googleapis.com/chrome-for-testing-public
+ARG CFT_SHELL_SHA256
+ARG CFT_DRIVER_SHA256
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# The shared libraries headless Chrome links against; Amazon Linux's minimal image has none of them.
+# hadolint ignore=DL3033 # versions come from the pinned base image's repositories
+RUN yum install -y -q atk at-spi2-atk cups-libs gtk3 libXcomposite libXcursor libXdamage libXrandr \
+        libXScrnSaver libXtst alsa-lib mesa-libgbm nss pango libdrm libxkbcommon unzip \
+    && yum clean all && rm -rf /var/cache/yum
+
+# Download, verify and unpack in one layer so no archive stays in the image.
+RUN : "${CFT_VERSION:?}" "${CFT_SHELL_SHA256:?set it in docker/chrome-for-testing.pin}" "${CFT_DRIVER_SHA256:?}" \
+    && cd /tmp \
+    && curl -fsSLo shell.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chrome-headless-shell-linux64.zip" \
+    && curl -fsSLo driver.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chromedriver-linux64.zip" \
+    && echo "${CFT_SHELL_SHA256}  shell.zip" | sha256sum -c - \
+    && echo "${CFT_DRIVER_SHA256}  driver.zip" | sha256sum -c - \
+    && unzip -q shell.zip && unzip -q driver.zip \
+    && mkdir -p /opt/chrome \
+    && mv chrome-headless-shell-linux64/* /opt/chrome/ && mv chromedriver-linux64/chromedriver /opt/chrome/ \
+    && ln -s /opt/chrome/chrome-headless-shell /opt/chrome/chrome \
+    && rm -rf /tmp/*.zip /tmp/chrome-headless-shell-linux64 /tmp/chromedriver-linux64
+
+FROM ${RUNTIME_STAGE} AS app
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+ENV CHROME_BIN=/opt/chrome/chrome \
+    CHROMEDRIVER_BIN=/opt/chrome/chromedriver \
+    SE_OFFLINE=true \
+    PYTHONDONTWRITEBYTECODE=1
+
+# Fail the build, not the first invoke, when the browser cannot run on this base (glibc, libraries).
+RUN "${CHROME_BIN}" --version && "${CHROMEDRIVER_BIN}" --version \
+    && ! (ldd "$(readlink -f "${CHROME_BIN}")" "$(readlink -f "${CHROMEDRIVER_BIN}")" | grep "not found")
+
+# Dependencies before source: this layer is rebuilt only when the lock changes.
+COPY requirements.txt /tmp/requirements.txt
+RUN python3 -m pip install --no-cache-dir --require-hashes -r /tmp/requirements.txt --target "${LAMBDA_TASK_ROOT}" \
+    && rm /tmp/requirements.txt
+
+# The contents of src/ are the task root (main.py, naver_sms/); the YAML settings sit beside them.
+COPY config/ ${LAMBDA_TASK_ROOT}/config/
+COPY src/ ${LAMBDA_TASK_ROOT}/
+
+CMD ["main.lambda_handler"]

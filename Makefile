@@ -1,0 +1,51 @@
+# naver-sms-automation: each target is one line calling one script; `make help` lists them.
+# Knobs (override on the command line or in the environment):
+IMAGE ?= lambda#             lambda | worker: which image build/run/smoke/size-check/tag/push act on
+SMOKE_URL ?=#                where `make smoke` invokes the Lambda (default: the RIE on 127.0.0.1:9000)
+DOCKER_NETWORK ?= host#      network for builds and containers (laptops: bridge, to publish ports)
+ARGS ?=#                     extra pytest arguments for `make test`
+export IMAGE SMOKE_URL DOCKER_NETWORK ARGS
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
+	size-check tag push
+
+##@ Setup
+help: ## List the targets with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+venv: ## Create or re-sync .venv from the dev lock
+	@scripts/venv.sh
+lock: ## Regenerate every requirements*.txt from its .in file (UPGRADE=1 to upgrade)
+	@scripts/lock.sh
+
+##@ Quality
+lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, shellcheck, workflow schema
+	@scripts/lint.sh
+format: ## Rewrite Python sources in the project style
+	@scripts/format.sh
+test: ## Run the whole test suite (creates .venv when missing or stale)
+	@scripts/test.sh
+clean: ## Remove the venv, caches and build logs
+	@scripts/clean.sh
+
+##@ Run without Docker
+run-local: ## Serve the Lambda handler under the real RIE on 127.0.0.1:9000 until stopped
+	@scripts/run-local.sh
+smoke: ## Invoke the sample events against SMOKE_URL (or smoke the worker container) and check bodies
+	@scripts/smoke.sh
+
+##@ Images
+docker-engine: ## Make a Docker engine with buildx and compose available (installs one offline)
+	@scripts/docker-engine.sh
+standins: ## Build local stand-ins for base images that cannot be pulled (offline CI)
+	@scripts/standins.sh
+build: ## Build IMAGE with docker buildx (tags :latest and :<git sha>)
+	@scripts/build.sh
+run-rie: ## Run the Lambda image under its RIE on port 9000, read-only root, deployed memory
+	@scripts/run-rie.sh
+size-check: ## Print IMAGE's size and largest layers; fail above its budget
+	@scripts/size-check.sh
+tag: ## Tag IMAGE for REGISTRY (or ECR from AWS_ACCOUNT_ID and AWS_REGION)
+	@scripts/tag.sh
+push: ## Push IMAGE's sha and latest tags and print the digest
+	@scripts/push.sh

@@ -1,0 +1,37 @@
+# naver-sms-worker: the async NATS service (`python -m src`).
+# The suite-pinned tag keeps the Debian release fixed; production pins a digest too (see
+# docs/infra/containers.md). Builder and runtime must share the base so the venv's Python path matches.
+ARG PYTHON_BASE=python:3.13-slim-trixie
+
+FROM ${PYTHON_BASE} AS builder
+
+# Dependencies only: this stage sees nothing but the lock, so source changes never rebuild it.
+COPY docker/requirements-worker.txt /tmp/requirements-worker.txt
+# The venv gets no pip of its own (~13 MB); the base image's pip installs into it.
+RUN python -m venv --without-pip /opt/venv \
+    && python -m pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes \
+        -r /tmp/requirements-worker.txt
+
+FROM ${PYTHON_BASE} AS runtime
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HEALTH_PORT=8080
+
+# A fixed uid so volume permissions and Kubernetes securityContext can rely on it.
+RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --no-create-home app
+
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY config/ /app/config/
+COPY src/ /app/src/
+
+USER 10001:10001
+EXPOSE 8080
+# Slim has no curl: ask /healthz with the Python that is already there.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HEALTH_PORT', '8080'), timeout=2).status == 200 else 1)"]
+# Docker sends SIGTERM and waits 10 s; the worker drains within DRAIN_SECONDS (< 10).
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "src"]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Make a Docker engine with buildx and compose available: idempotent, fast when already there.
+# For machines without one (offline CI): installs Debian's docker.io, takes the buildx and compose
+# CLI plugins from Debian trixie's packages without changing apt's configuration, starts dockerd.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_engine() {
+  command -v dockerd >/dev/null 2>&1 && return 0
+  info "installing docker.io"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+}
+
+install_plugins() {
+  if docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then return 0; fi
+  local dir="$CACHE_DIR/trixie-apt" mirror
+  mirror="$(debian_mirror)"
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/sources" "$DOCKER_PLUGINS_DIR"
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$mirror" >"$dir/sources/trixie.sources"
+  local apt_private=(
+    -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$dir/sources"
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+  )
+  info "fetching docker-buildx and docker-compose from trixie"
+  apt-get "${apt_private[@]}" update -qq
+  (cd "$dir" && apt-get "${apt_private[@]}" download docker-buildx docker-compose >/dev/null)
+  local deb
+  for deb in "$dir"/docker-buildx_*.deb "$dir"/docker-compose_*.deb; do
+    dpkg-deb -x "$deb" "$dir/root"
+  done
+  cp -p "$dir"/root/usr/libexec/docker/cli-plugins/docker-{buildx,compose} "$DOCKER_PLUGINS_DIR/"
+}
+
+start_daemon() {
+  docker_ready && return 0
+  info "starting dockerd (no bridge or iptables: the sandbox has neither)"
+  mkdir -p "$CACHE_DIR"
+  nohup dockerd --iptables=false --ip-masq=false --bridge=none --storage-driver=overlay2 \
+    >"$CACHE_DIR/dockerd.log" 2>&1 &
+  local i
+  for i in $(seq 1 60); do
+    docker_ready && return 0
+    sleep 1
+  done
+  die "dockerd did not answer within 60 s; see $CACHE_DIR/dockerd.log"
+}
+
+if docker_ready && docker buildx version >/dev/null 2>&1; then exit 0; fi
+install_engine
+install_plugins
+start_daemon
+info "docker engine ready: $(docker version --format '{{.Server.Version}}')"

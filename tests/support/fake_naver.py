@@ -1,0 +1,107 @@
+"""A stand-in for Naver: a login form driven by real Chromium, and the paginated booking JSON API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+SESSION = "NID_SES"
+LOGIN_FORM = """<!doctype html><title>login</title>
+<form method="post" action="/login"><input id="id" name="id"><input id="pw" name="pw" type="password">
+<button id="log.login" type="submit">Log in</button></form>"""
+HOME = '<!doctype html><title>home</title><div id="account">signed in</div>'
+REJECTED = '<!doctype html><title>login</title><div id="err_common">Wrong ID or password</div>'
+
+
+@dataclass
+class NaverState:
+    username: str = "owner"
+    password: str = "s3cret"
+    bookings: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 2
+    fail_next: int = 0  # how many API calls answer 503 before it recovers
+    api_calls: int = 0
+    logins: int = 0
+
+
+def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: str, content_type: str = "text/html",
+                  headers: dict[str, str] | None = None) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            if url.path == "/login":
+                self._send(200, LOGIN_FORM)
+            elif url.path == "/home":
+                self._send(200, HOME)
+            elif url.path == "/api/bookings":
+                self._bookings(parse_qs(url.query))
+            else:
+                self._send(404, "not found")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            form = parse_qs(self.rfile.read(length).decode())
+            if form.get("id") == [state.username] and form.get("pw") == [state.password]:
+                state.logins += 1
+                self._send(303, "", headers={"Location": "/home",
+                                             "Set-Cookie": f"{SESSION}=valid; Path=/"})
+            else:
+                self._send(200, REJECTED)
+
+        def _bookings(self, query: dict[str, list[str]]) -> None:
+            state.api_calls += 1
+            if f"{SESSION}=valid" not in (self.headers.get("Cookie") or ""):
+                self._send(401, json.dumps({"error": "not logged in"}), "application/json")
+                return
+            if state.fail_next > 0:
+                state.fail_next -= 1
+                self._send(503, json.dumps({"error": "busy"}), "application/json")
+                return
+            page = int(query.get("page", ["1"])[0])
+            size = state.page_size
+            chunk = state.bookings[(page - 1) * size : page * size]
+            more = page * size < len(state.bookings)
+            body = {"bookings": chunk, "next_page": page + 1 if more else None}
+            self._send(200, json.dumps(body), "application/json")
+
+    return Handler
+
+
+class FakeNaver:
+    def __init__(self) -> None:
+        self.state = NaverState()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        return {"NAVER_LOGIN_URL": f"{self.url}/login", "NAVER_BOOKINGS_URL": f"{self.url}/api/bookings",
+                "NAVER_USERNAME": self.state.username, "NAVER_PASSWORD": self.state.password}
+
+    def __enter__(self) -> FakeNaver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

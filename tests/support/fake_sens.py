@@ -1,0 +1,96 @@
+"""A stand-in for Naver Cloud SENS: checks the v2 signature like the real API and counts sends."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ACCESS_KEY = "test-access-key"
+SECRET_KEY = "test-secret-key"
+SERVICE_ID = "ncp:sms:kr:1234:test"
+SENDER = "0212345678"
+
+
+@dataclass
+class SensState:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    rejected_signatures: int = 0
+    fail_next: int = 0
+    fail_status: int = 503
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def per_recipient(self) -> Counter[str]:
+        return Counter(m["messages"][0]["to"] + "|" + m["content"] for m in self.sent)
+
+
+def expected_signature(path: str, timestamp: str) -> str:
+    message = f"POST {path}\n{timestamp}\n{ACCESS_KEY}".encode()
+    return base64.b64encode(hmac.new(SECRET_KEY.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            timestamp = self.headers.get("x-ncp-apigw-timestamp", "")
+            signature_ok = (
+                self.path == f"/sms/v2/services/{SERVICE_ID}/messages"
+                and self.headers.get("x-ncp-iam-access-key") == ACCESS_KEY
+                and hmac.compare_digest(self.headers.get("x-ncp-apigw-signature-v2", ""),
+                                        expected_signature(self.path, timestamp))
+            )
+            with state.lock:
+                if not signature_ok:
+                    state.rejected_signatures += 1
+                    self._reply(401, {"error": "signature"})
+                    return
+                if state.fail_next > 0:
+                    state.fail_next -= 1
+                    self._reply(state.fail_status, {"error": "injected"})
+                    return
+                state.sent.append(body)
+            self._reply(202, {"requestId": uuid.uuid4().hex, "statusCode": "202", "statusName": "success"})
+
+    return Handler
+
+
+class FakeSens:
+    def __init__(self) -> None:
+        self.state = SensState()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        return {"SENS_ENDPOINT": self.url, "SENS_ACCESS_KEY": ACCESS_KEY, "SENS_SECRET_KEY": SECRET_KEY,
+                "SENS_SERVICE_ID": SERVICE_ID, "SENS_SENDER": SENDER}
+
+    def __enter__(self) -> FakeSens:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
