@@ -88,6 +88,7 @@ build_lambda_standin() {
   install -m 0755 "$STANDIN_DIR/lambda-entrypoint.sh" "$root/lambda-entrypoint.sh"
   install -m 0755 "$STANDIN_DIR/bootstrap" "$root/var/runtime/bootstrap"
   ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python"
+  ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python3"
   slim_down "$root"
   import_root "$root" "$LAMBDA_STANDIN" \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -38,7 +38,7 @@ def parse_event(event: object) -> SmokeRequest | RunRequest:
             raise InvalidEventError(
                 f"unsupported EventBridge detail-type {event.get('detail-type')!r}; expected 'Scheduled Event'"
             )
-        return RunRequest(dry_run=_dry_run(event.get("detail") or {}))
+        return RunRequest(dry_run=_dry_run(event.get("detail", {})))
     if "action" in event:
         if event["action"] != "run":
             raise InvalidEventError(f"unknown action {event['action']!r}; expected 'run'")

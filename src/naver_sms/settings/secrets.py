@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from naver_sms.settings.env import REGION_ENVS
+from naver_sms.settings.env import REGION_ENVS, env_name_for
 from naver_sms.settings.errors import SecretUnavailable, SettingsError
 
 _SECRETS_MANAGER = "secretsmanager:"
@@ -40,7 +40,11 @@ class Secret:
 
     def reveal(self) -> str:
         if not self.raw:
-            raise SettingsError(f"{self.key} is required but not set ({self.source})")
+            env = env_name_for(self.key)
+            raise SettingsError(
+                f"{self.key} is required but empty ({self.source}): set {env or self.key}"
+                " to a value or a secretsmanager:/ssm: reference"
+            )
         if not self.is_reference:
             return self.raw
         try:

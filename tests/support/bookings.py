@@ -1,0 +1,25 @@
+"""Booking records as the Naver API returns them, timed relative to now."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+KST = timezone(timedelta(hours=9))
+
+
+def record(n: int, status: str, starts_in: timedelta) -> dict[str, Any]:
+    start = (datetime.now(KST) + starts_in).replace(microsecond=0)
+    return {"id": f"bk-{n}", "customer_name": f"손님{n}", "phone": f"010-5555-{n:04d}",
+            "service": "커트", "start": start.isoformat(), "status": status}
+
+
+def mixed_bookings() -> list[dict[str, Any]]:
+    """Five bookings planning five messages: confirmation+reminder, confirmation, thank-you, cancellation."""
+    return [
+        record(1, "confirmed", timedelta(hours=3)),
+        record(2, "confirmed", timedelta(days=3)),
+        record(3, "completed", timedelta(hours=-2)),
+        record(4, "cancelled", timedelta(days=1)),
+        record(5, "pending", timedelta(days=2)),
+    ]

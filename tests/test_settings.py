@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import boto3
+import pytest
+
+from naver_sms.settings import SecretUnavailable, Settings, SettingsError
+from tests.support.procs import REPO
+
+
+def write_config(tmp_path: Path, base: str, **overlays: str) -> Path:
+    (tmp_path / "settings.yaml").write_text((REPO / "config" / "settings.yaml").read_text() + base)
+    for env, text in overlays.items():
+        (tmp_path / f"settings.{env}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_repo_defaults_are_safe() -> None:
+    settings = Settings.load(environ={})
+    assert settings.model.app.env == "local"
+    assert settings.sms_dry_run is True
+    assert settings.secrets() == []
+    assert settings.rules_path == REPO / "config" / "rules.yaml"
+
+
+def test_production_overlay_turns_real_sending_on_and_env_can_turn_it_off() -> None:
+    assert Settings.load(environ={"APP_ENV": "production"}).sms_dry_run is False
+    assert Settings.load(environ={"APP_ENV": "production", "SMS_DRY_RUN": "true"}).sms_dry_run is True
+    assert Settings.load(environ={"APP_ENV": "staging"}).sms_dry_run is True
+    assert Settings.load(environ={"SMS_DRY_RUN": ""}).sms_dry_run is True
+
+
+def test_layering_order_file_overlay_env(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "", staging="worker:\n  concurrency: 4\n  health_port: 9100\n")
+    settings = Settings.load(config, {"APP_ENV": "staging", "WORKER_CONCURRENCY": "8"})
+    assert settings.model.worker.concurrency == 8  # env beats the overlay
+    assert settings.model.worker.health_port == 9100  # overlay beats the base file
+
+
+def test_settings_are_immutable() -> None:
+    settings = Settings.load(environ={})
+    with pytest.raises(Exception, match="frozen"):
+        settings.model.worker.concurrency = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"WORKER_CONCURRENCY": "many"}, "worker.concurrency (environment variable WORKER_CONCURRENCY)"),
+        ({"DRAIN_SECONDS": "12"}, "worker.drain_seconds (environment variable DRAIN_SECONDS): Input should be less than 10"),
+        ({"LOG_LEVEL": "LOUD"}, "app.log_level (environment variable LOG_LEVEL)"),
+        ({"SENS_ENDPOINT": "not a url"}, "sms.endpoint (environment variable SENS_ENDPOINT)"),
+        ({"NATS_URL": "http://x"}, "worker.nats_url"),
+        ({"SMS_DRY_RUN": "perhaps"}, "sms.dry_run (environment variable SMS_DRY_RUN)"),
+    ],
+)
+def test_bad_env_values_name_key_and_source(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ=environ)
+    assert message in str(caught.value)
+
+
+def test_bad_file_values_name_the_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "", staging="worker:\n  health_port: seventy\n")
+    with pytest.raises(SettingsError, match=rf"worker.health_port \({config}/settings.staging.yaml\)"):
+        Settings.load(config, {"APP_ENV": "staging"})
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "", staging="sms:\n  dryrun: true\n")
+    with pytest.raises(SettingsError, match=r"sms.dryrun \(.*settings.staging.yaml\): Extra inputs"):
+        Settings.load(config, {"APP_ENV": "staging"})
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    (tmp_path / "settings.yaml").write_text("app:\n  env: local\n")
+    with pytest.raises(SettingsError, match=r"naver.login_url \(not set anywhere\): Field required"):
+        Settings.load(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("app: [unclosed", "not valid YAML"), ("- a list\n", "expected a mapping at the top")],
+)
+def test_broken_files(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "settings.yaml").write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        Settings.load(tmp_path, {})
+
+
+def test_missing_config_dir(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        Settings.load(tmp_path / "nowhere", {})
+
+
+def test_reference_outside_secret_fields_is_refused() -> None:
+    with pytest.raises(SettingsError, match="sms.service_id .*secret references are allowed only in"):
+        Settings.load(environ={"SENS_SERVICE_ID": "ssm:/x"})
+
+
+def test_unset_secret_says_which_variable() -> None:
+    secret = Settings.load(environ={}).model.sms.secret_key
+    with pytest.raises(SettingsError, match=r"sms.secret_key is required but empty .*: set SENS_SECRET_KEY"):
+        secret.reveal()
+
+
+def test_literal_secret_never_shown(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.load(environ={"SENS_SECRET_KEY": "hunter2-literal"})
+    logging.getLogger("t").info("settings %s %r", settings, settings.model)
+    assert "hunter2-literal" not in repr(settings) + str(settings.model) + caplog.text
+    assert settings.model.sms.secret_key.reveal() == "hunter2-literal"
+
+
+def test_bad_secret_value_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ={"SENS_SECRET_KEY": "hunter2-literal", "WORKER_CONCURRENCY": "x"})
+    assert "hunter2-literal" not in str(caught.value)
+
+
+def test_secret_references_resolve_from_moto(aws: str) -> None:
+    boto3.client("secretsmanager").create_secret(Name="naver/login", SecretString=json.dumps(
+        {"username": "owner", "password": "pw-from-secrets-manager"}))
+    boto3.client("ssm").put_parameter(Name="/sens/secret", Value="sens-from-ssm", Type="SecureString")
+    settings = Settings.load(environ={
+        "NAVER_USERNAME": "secretsmanager:naver/login#username",
+        "NAVER_PASSWORD": "secretsmanager:naver/login#password",
+        "SENS_SECRET_KEY": "ssm:/sens/secret",
+    })
+    assert settings.model.naver.password.reveal() == "pw-from-secrets-manager"
+    assert settings.model.naver.username.reveal() == "owner"
+    assert settings.model.sms.secret_key.reveal() == "sens-from-ssm"
+    assert "pw-from-secrets-manager" not in repr(settings)
+    assert len(settings.secrets()) == 3
+
+
+def test_secrets_are_cached_per_process(aws: str) -> None:
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="rotating", SecretString="first")
+    secret = Settings.load(environ={"NAVER_PASSWORD": "secretsmanager:rotating"}).model.naver.password
+    assert secret.reveal() == "first"
+    client.put_secret_value(SecretId="rotating", SecretString="second")
+    assert secret.reveal() == "first"
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("secretsmanager:absent", "naver.password (environment variable NAVER_PASSWORD): cannot read 'secretsmanager:absent': ResourceNotFoundException"),
+        ("ssm:/absent", "cannot read 'ssm:/absent': ParameterNotFound"),
+        ("secretsmanager:plain#key", "is not a JSON object with key 'key'"),
+    ],
+)
+def test_unreadable_secret_names_key_and_reference(aws: str, reference: str, message: str) -> None:
+    boto3.client("secretsmanager").create_secret(Name="plain", SecretString="not json")
+    secret = Settings.load(environ={"NAVER_PASSWORD": reference}).model.naver.password
+    with pytest.raises(SecretUnavailable) as caught:
+        secret.reveal()
+    assert message in str(caught.value)
+    assert "not json" not in str(caught.value)
+
+
+def test_unreachable_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).model.naver.password
+    with pytest.raises(SecretUnavailable, match=r"naver.password .*cannot reach AWS for 'ssm:/x'"):
+        secret.reveal()
+
+
+def test_no_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).model.naver.password
+    with pytest.raises(SecretUnavailable, match="no AWS region"):
+        secret.reveal()
