@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Push REGISTRY/NAME:<git sha> then :latest (log in to ECR first when the registry is ECR) and print
+# the pushed digest, which is what deployments use. Everything is checked before the first push.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+name="$(image_name)"
+registry="$(target_registry)"
+sha="$(git_sha_tag)"
+[[ "$sha" != *-dirty ]] || die "the work tree has uncommitted changes: commit before pushing $name"
+for tag in "$sha" latest; do
+  docker image inspect "$registry/$name:$tag" >/dev/null 2>&1 ||
+    die "$registry/$name:$tag is not tagged: run 'make tag IMAGE=$IMAGE' first"
+done
+if is_ecr "$registry"; then
+  require_cmd aws "the AWS CLI logs in to ECR"
+  require_var AWS_REGION
+  info "logging in to $registry"
+  aws ecr get-login-password --region "$AWS_REGION" |
+    docker login --username AWS --password-stdin "$registry" >/dev/null
+fi
+# The immutable sha tag first: if anything fails after it, latest still points at the old image.
+for tag in "$sha" latest; do
+  (set -x; docker push --quiet "$registry/$name:$tag") >&2
+done
+digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$registry/$name:$sha" |
+  grep -F "$registry/$name@" | head -n1)"
+[[ -n "$digest" ]] || die "pushed, but no digest for $registry/$name is known locally"
+info "pushed $registry/$name:$sha"
+printf '%s\n' "$digest"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run the Lambda image under its Runtime Interface Emulator the way Lambda runs it: read-only root,
+# an exec /tmp, the deployed memory and timeout. Knobs: ENV_FILE (default .env, else .env.example),
+# DOCKER_NETWORK (host here; bridge on laptops, publishing RIE_PORT), LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT,
+# TAG, RIE_DETACH=1 to run in the background as RIE_CONTAINER.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+IMAGE=lambda
+name="$(image_name):${TAG:-latest}"
+docker image inspect "$name" >/dev/null 2>&1 || die "image $name not found; run 'make build IMAGE=lambda'"
+env_file="${ENV_FILE:-.env}"
+if [[ ! -f "$env_file" ]]; then
+  [[ -z "${ENV_FILE:-}" ]] || die "ENV_FILE=$env_file does not exist"
+  warn ".env not found: using .env.example (dry-run SMS); copy it to .env to change settings"
+  env_file=.env.example
+fi
+memory="${LAMBDA_MEMORY_MB:-2048}"
+timeout="${LAMBDA_TIMEOUT:-300}"
+[[ "$memory" =~ ^[0-9]+$ && "$memory" -ge 128 && "$memory" -le 10240 ]] ||
+  die "LAMBDA_MEMORY_MB=$memory is not valid: expected 128-10240 (Lambda's range)"
+[[ "$timeout" =~ ^[0-9]+$ && "$timeout" -ge 1 && "$timeout" -le 900 ]] ||
+  die "LAMBDA_TIMEOUT=$timeout is not valid: expected 1-900 seconds (Lambda's range)"
+
+flags=(
+  --rm
+  --env-file "$env_file"
+  --network "$DOCKER_NETWORK"
+  # Lambda's filesystem is read-only but for /tmp; RIE does not emulate that, so we do.
+  --read-only --tmpfs /tmp:rw,exec,size=512m --env HOME=/tmp
+  --memory "${memory}m" --env "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=$memory"
+  --env "AWS_LAMBDA_FUNCTION_TIMEOUT=$timeout"
+)
+if [[ "$DOCKER_NETWORK" == host ]]; then
+  port=8080 # the image's RIE listens on 8080; with host networking that is the host's port
+else
+  port="${RIE_PORT:-9000}"
+  flags+=(--publish "$port:8080")
+fi
+[[ "${RIE_DETACH:-0}" == 1 ]] && flags+=(--detach --name "${RIE_CONTAINER:-naver-sms-rie}")
+info "invoke with: curl -s -d '{\"smoke\": true}' http://127.0.0.1:$port$RIE_INVOKE_PATH"
+(set -x; docker run "${flags[@]}" "$name")

@@ -1,0 +1,108 @@
+"""Run the worker as a real subprocess (`python -m src`) and talk to it over NATS and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from tests.support.procs import REPO, free_port, wait_until
+
+
+def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.created") -> dict[str, Any]:
+    return {
+        "event_id": f"ev-{n}", "type": kind, "occurred_at": "2026-11-24T09:00:00+09:00",
+        "booking": {"id": f"bk-{n}", "customer_name": f"손님{n}", "phone": f"010{n:08d}",
+                    "service": "커트", "start": "2027-01-10T10:00:00+09:00", "status": status},
+    }
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.health_port = free_port()
+        self.env = {**env, "HEALTH_PORT": str(self.health_port)}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "src"], cwd=REPO, env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.health() == 200, 30, "worker health")
+        return self
+
+    def health(self) -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as err:
+            return err.code
+        except OSError:
+            return None
+
+    def terminate(self, timeout: float = 15) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds from signal to exit)."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def logs(self) -> list[dict[str, Any]]:
+        lines = self.log_path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+async def publish(url: str, payloads: list[bytes], subject: str = "bookings.events") -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for payload in payloads:
+        await js.publish(subject, payload, stream="BOOKINGS")
+    await nc.close()
+
+
+async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
+    """Every message stored on subject in stream (an ephemeral ordered read)."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        info = await js.stream_info(stream)
+        messages = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            try:
+                raw = await js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:
+                continue
+            if raw.subject == subject:
+                messages.append(raw)
+        return messages
+    finally:
+        await nc.close()
+
+
+async def consumer_pending(url: str, stream: str, durable: str) -> tuple[int, int]:
+    """(messages not yet delivered, delivered but not acked) for the worker's consumer."""
+    nc = await nats.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info(stream, durable)
+        return info.num_pending, info.num_ack_pending
+    finally:
+        await nc.close()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
