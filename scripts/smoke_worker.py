@@ -59,7 +59,8 @@ def main(image: str) -> int:
         port = free_port()
         nats_url = f"nats://127.0.0.1:{port}"
         server = subprocess.Popen([shutil.which("nats-server") or "nats-server", "-js", "-a", "127.0.0.1",
-                                   "-p", str(port), "-sd", store], stdout=subprocess.DEVNULL)
+                                   "-p", str(port), "-sd", store],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     health_port = free_port()
     name = f"naver-sms-worker-smoke-{os.getpid()}"
     docker("run", "--detach", "--name", name, "--network", network, "--env", f"NATS_URL={nats_url}",

@@ -1,0 +1,219 @@
+"""Both images for real: built by the same scripts users run, on this machine's Docker engine.
+
+Offline, the Lambda app is built on the stand-in browser runtime and the worker on the stand-in
+python:3.13-slim (scripts/standins.sh); the Dockerfiles are the production ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dockerfile_parse import DockerfileParser
+
+from tests.support.procs import REPO, free_port, http_ok, need, need_tool, port_open, stop, wait_until
+
+pytestmark = pytest.mark.docker
+LAMBDA_STANDIN = "naver-sms-standin/lambda-browser:3.11"
+INVOKE = "/2015-03-31/functions/function/invocations"
+
+
+def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", f"scripts/{name}"], cwd=REPO, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+def docker(*args: str, check: bool = True) -> str:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300, check=check)
+    return out.stdout.strip()
+
+
+def stages(path: Path) -> list[list[dict[str, str]]]:
+    """dockerfile-parse gives a flat instruction list; split it at each FROM."""
+    parsed: list[list[dict[str, str]]] = []
+    for instruction in DockerfileParser(str(path)).structure:
+        if instruction["instruction"] == "FROM":
+            parsed.append([])
+        if parsed:
+            parsed[-1].append(instruction)
+    return parsed
+
+
+def instructions(stage: list[dict[str, str]], name: str) -> list[str]:
+    return [i["value"] for i in stage if i["instruction"] == name]
+
+
+def test_hadolint_clean() -> None:
+    out = subprocess.run(["hadolint", "Dockerfile", "docker/worker.Dockerfile"], cwd=REPO,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_lambda_dockerfile_structure() -> None:
+    browser, app = stages(REPO / "Dockerfile")
+    assert browser[0]["value"] == "${LAMBDA_BASE} AS browser"
+    assert app[0]["value"] == "${RUNTIME_STAGE} AS app"
+    assert instructions(app, "CMD") == ['["main.lambda_handler"]']
+    assert any("--require-hashes" in run for run in instructions(app, "RUN"))
+    assert any("sha256sum -c" in run for run in instructions(browser, "RUN"))
+    copies = instructions(app, "COPY")
+    assert copies[-1].startswith("src/"), "source must be the last layer"
+    assert not any(".env" in c for c in copies)
+
+
+def test_worker_dockerfile_structure() -> None:
+    builder, runtime = stages(REPO / "docker" / "worker.Dockerfile")
+    assert builder[0]["value"].endswith("AS builder") and runtime[0]["value"].endswith("AS runtime")
+    assert instructions(runtime, "USER") == ["10001:10001"]
+    assert instructions(runtime, "HEALTHCHECK") and "/healthz" in instructions(runtime, "HEALTHCHECK")[0]
+    assert instructions(runtime, "CMD") == ['["python", "-m", "src"]']
+    assert not any(".env" in c for c in instructions(runtime, "COPY") + instructions(builder, "COPY"))
+
+
+@pytest.fixture(scope="module")
+def engine() -> None:
+    need_tool("docker")
+    need(subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
+         "no Docker engine answers (make docker-engine)")
+    built = script("standins.sh")
+    assert built.returncode == 0, built.stderr
+
+
+@pytest.fixture(scope="module")
+def images(engine: None) -> Iterator[dict[str, str]]:
+    planted = REPO / ".env"
+    plant = not planted.exists()
+    if plant:
+        planted.write_text("PLANTED_SECRET=should-never-reach-an-image\n")
+    try:
+        for image, extra in (("lambda", {"LAMBDA_RUNTIME_STAGE": LAMBDA_STANDIN}), ("worker", {})):
+            result = script("build.sh", IMAGE=image, **extra)
+            assert result.returncode == 0, result.stderr
+    finally:
+        if plant:
+            planted.unlink()
+    yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
+
+
+def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:
+    sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    for name in ("naver-sms-automation", "naver-sms-worker"):
+        tags = docker("images", name, "--format", "{{.Tag}}").split()
+        assert "latest" in tags and any(t.startswith(sha) for t in tags)
+        assert (REPO / "build" / f"{'lambda' if 'automation' in name else 'worker'}-build.log").exists()
+
+
+@pytest.mark.parametrize(("image", "paths"), [
+    ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
+    ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src/main.py", "/opt/venv/bin/pip"]),
+])
+def test_only_what_runs_is_in_the_images(images: dict[str, str], image: str, paths: list[str]) -> None:
+    checks = " && ".join(f"test ! -e {p}" for p in paths)
+    docker("run", "--rm", "--network", "none", "--entrypoint", "sh", images[image], "-c", checks)
+
+
+def test_worker_image_has_no_selenium_or_boto3(images: dict[str, str]) -> None:
+    code = "import importlib.util as u; print([m for m in ('selenium', 'boto3') if u.find_spec(m)])"
+    assert docker("run", "--rm", "--network", "none", images["worker"], "python", "-c", code) == "[]"
+
+
+@pytest.fixture(scope="module")
+def rie_container(images: dict[str, str]) -> Iterator[str]:
+    name = f"naver-sms-rie-test-{os.getpid()}"
+    need(not port_open(8080), "port 8080 is busy; the image's RIE needs it under host networking")
+    result = script("run-rie.sh", RIE_DETACH="1", RIE_CONTAINER=name, DOCKER_NETWORK="host")
+    assert result.returncode == 0, result.stderr
+    wait_until(lambda: port_open(8080), 30, "the RIE in the container")
+    yield name
+    docker("rm", "--force", name, check=False)
+
+
+def test_lambda_container_smoke_and_bad_events(rie_container: str) -> None:
+    result = script("smoke.sh", IMAGE="lambda", SMOKE_URL=f"http://127.0.0.1:8080{INVOKE}")
+    assert result.returncode == 0, result.stderr
+    assert "7 passed, 0 failed" in result.stderr
+    assert docker("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", rie_container) == "true"
+    init = re.search(r"INIT REPORT\(durationMs: ([\d.]+)", docker("logs", rie_container) +
+                     subprocess.run(["docker", "logs", rie_container], capture_output=True, text=True,
+                                    check=False).stderr)
+    assert init is not None and float(init.group(1)) > 0
+
+
+def test_lambda_root_filesystem_is_read_only(rie_container: str) -> None:
+    out = subprocess.run(["docker", "exec", rie_container, "sh", "-c",
+                          "touch /var/task/x 2>&1; touch /tmp/ok && echo tmp-writable"],
+                         capture_output=True, text=True, check=False)
+    assert "Read-only file system" in out.stdout and "tmp-writable" in out.stdout
+
+
+def test_worker_container_smoke(images: dict[str, str]) -> None:
+    result = script("smoke.sh", IMAGE="worker")
+    assert result.returncode == 0, result.stderr
+    assert "docker stop in" in result.stderr and "exit 0" in result.stderr
+    assert docker("run", "--rm", "--network", "none", "--entrypoint", "id", images["worker"], "-u") == "10001"
+
+
+@pytest.mark.parametrize("image", ["lambda", "worker"])
+def test_size_check(images: dict[str, str], image: str) -> None:
+    result = script("size-check.sh", IMAGE=image)
+    assert result.returncode == 0, result.stderr
+    assert "size ok" in result.stderr and "largest layers" in result.stdout
+    tight = script("size-check.sh", IMAGE=image, LAMBDA_BUDGET_MB="10", WORKER_BUDGET_MB="10")
+    assert tight.returncode == 1 and "over its budget of 10 MB" in tight.stderr
+
+
+@pytest.fixture(scope="module")
+def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = need_tool("docker-registry")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/v2/"), 20, "local registry")
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None:
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout
+    need(not dirty, "push refuses a dirty tree (commit first)")
+    assert script("tag.sh", IMAGE="worker", REGISTRY=registry).returncode == 0
+    pushed = script("push.sh", IMAGE="worker", REGISTRY=registry)
+    assert pushed.returncode == 0, pushed.stderr
+    digest = pushed.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(rf"{re.escape(registry)}/naver-sms-worker@sha256:[0-9a-f]{{64}}", digest)
+    docker("rmi", digest, f"{registry}/naver-sms-worker:latest", check=False)
+    docker("pull", digest)
+    assert json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", digest))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REGISTRY": "", "AWS_ACCOUNT_ID": "12345", "AWS_REGION": "ap-northeast-2"}, "not a 12-digit AWS account id"),
+        ({"REGISTRY": "", "AWS_ACCOUNT_ID": "123456789012", "AWS_REGION": ""}, "AWS_REGION is not set"),
+        ({"REGISTRY": "", "AWS_ACCOUNT_ID": "123456789012", "AWS_REGION": "seoul"}, "not an AWS region name"),
+        ({"REGISTRY": "Bad Registry!"}, "REGISTRY='Bad Registry!' is not a registry"),
+        ({"IMAGE": "both"}, "IMAGE='both' is not valid: expected one of: lambda worker"),
+    ],
+)
+def test_bad_variables_stop_before_anything_is_pushed(env: dict[str, str], message: str) -> None:
+    result = script("push.sh", **{"IMAGE": "worker", **env})
+    assert result.returncode == 1 and message in result.stderr
+
+
+def test_run_rie_refuses_bad_memory(images: dict[str, str]) -> None:
+    result = script("run-rie.sh", LAMBDA_MEMORY_MB="64")
+    assert result.returncode == 1 and "LAMBDA_MEMORY_MB=64 is not valid" in result.stderr
