@@ -36,14 +36,13 @@ RUN yum install -y -q atk at-spi2-atk cups-libs gtk3 libXcomposite libXcursor li
 
 # Download, verify and unpack in one layer so no archive stays in the image.
 RUN : "${CFT_VERSION:?}" "${CFT_SHELL_SHA256:?set it in docker/chrome-for-testing.pin}" "${CFT_DRIVER_SHA256:?}" \
-    && cd /tmp \
-    && curl -fsSLo shell.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chrome-headless-shell-linux64.zip" \
-    && curl -fsSLo driver.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chromedriver-linux64.zip" \
-    && echo "${CFT_SHELL_SHA256}  shell.zip" | sha256sum -c - \
-    && echo "${CFT_DRIVER_SHA256}  driver.zip" | sha256sum -c - \
-    && unzip -q shell.zip && unzip -q driver.zip \
+    && curl -fsSLo /tmp/shell.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chrome-headless-shell-linux64.zip" \
+    && curl -fsSLo /tmp/driver.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chromedriver-linux64.zip" \
+    && echo "${CFT_SHELL_SHA256}  /tmp/shell.zip" | sha256sum -c - \
+    && echo "${CFT_DRIVER_SHA256}  /tmp/driver.zip" | sha256sum -c - \
+    && unzip -q /tmp/shell.zip -d /tmp && unzip -q /tmp/driver.zip -d /tmp \
     && mkdir -p /opt/chrome \
-    && mv chrome-headless-shell-linux64/* /opt/chrome/ && mv chromedriver-linux64/chromedriver /opt/chrome/ \
+    && mv /tmp/chrome-headless-shell-linux64/* /opt/chrome/ && mv /tmp/chromedriver-linux64/chromedriver /opt/chrome/ \
     && ln -s /opt/chrome/chrome-headless-shell /opt/chrome/chrome \
     && rm -rf /tmp/*.zip /tmp/chrome-headless-shell-linux64 /tmp/chromedriver-linux64
 

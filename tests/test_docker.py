@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from tests.conftest import BIN
 from tests.support.procs import REPO, free_port, http_ok, need, need_tool, port_open, stop, wait_until
 
 pytestmark = pytest.mark.docker
@@ -49,7 +50,7 @@ def instructions(stage: list[dict[str, str]], name: str) -> list[str]:
 
 
 def test_hadolint_clean() -> None:
-    out = subprocess.run(["hadolint", "Dockerfile", "docker/worker.Dockerfile"], cwd=REPO,
+    out = subprocess.run([str(BIN / "hadolint"), "Dockerfile", "docker/worker.Dockerfile"], cwd=REPO,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
 
