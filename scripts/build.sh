@@ -28,7 +28,7 @@ if [[ "$IMAGE" == lambda ]]; then
   if [[ -n "${LAMBDA_RUNTIME_STAGE:-}" ]]; then
     flags+=(--build-arg "RUNTIME_STAGE=$LAMBDA_RUNTIME_STAGE")
   else
-    # shellcheck source=../docker/chrome-for-testing.pin
+    # shellcheck source=/dev/null  # a data file of KEY=VALUE lines, not a script
     source docker/chrome-for-testing.pin
     for var in CFT_VERSION CFT_SHELL_SHA256 CFT_DRIVER_SHA256; do
       require_var "$var" "record it with scripts/pin-chrome.sh VERSION (docker/chrome-for-testing.pin)"

@@ -38,8 +38,7 @@ start_daemon() {
   mkdir -p "$CACHE_DIR"
   nohup dockerd --iptables=false --ip-masq=false --bridge=none --storage-driver=overlay2 \
     >"$CACHE_DIR/dockerd.log" 2>&1 &
-  local i
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     docker_ready && return 0
     sleep 1
   done

@@ -17,8 +17,9 @@ EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
 
 
 def invoke(url: str, event: object, timeout: float = 120) -> object:
-    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -49,8 +50,11 @@ def main(argv: list[str]) -> int:
         except OSError as err:
             problem = f"cannot invoke {url}: {err}"
         elapsed = time.monotonic() - started
-        print(f"{'ok  ' if problem is None else 'FAIL'} {path.stem} ({elapsed:.2f} s)"
-              + (f": {problem}" if problem else ""), file=sys.stderr)
+        print(
+            f"{'ok  ' if problem is None else 'FAIL'} {path.stem} ({elapsed:.2f} s)"
+            + (f": {problem}" if problem else ""),
+            file=sys.stderr,
+        )
         failures += problem is not None
     print(f"{len(paths) - failures} passed, {failures} failed", file=sys.stderr)
     return 1 if failures else 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared by every script in scripts/: logging, repo-relative paths, project variables and errors.
 # Source it; do not run it.
+# shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 
 set -euo pipefail
 

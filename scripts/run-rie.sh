@@ -21,6 +21,7 @@ timeout="${LAMBDA_TIMEOUT:-300}"
 [[ "$timeout" =~ ^[0-9]+$ && "$timeout" -ge 1 && "$timeout" -le 900 ]] ||
   die "LAMBDA_TIMEOUT=$timeout is not valid: expected 1-900 seconds (Lambda's range)"
 
+# shellcheck disable=SC2054  # the commas belong to --tmpfs's mount options
 flags=(
   --rm
   --env-file "$env_file"

@@ -19,9 +19,19 @@ import time
 
 import nats
 
-EVENT = {"event_id": "smoke-1", "type": "booking.created", "occurred_at": "2026-11-24T09:00:00+09:00",
-         "booking": {"id": "smoke-booking", "customer_name": "Smoke", "phone": "01000000000",
-                     "service": "check", "start": "2030-01-01T10:00:00+09:00", "status": "confirmed"}}
+EVENT = {
+    "event_id": "smoke-1",
+    "type": "booking.created",
+    "occurred_at": "2026-11-24T09:00:00+09:00",
+    "booking": {
+        "id": "smoke-booking",
+        "customer_name": "Smoke",
+        "phone": "01000000000",
+        "service": "check",
+        "start": "2030-01-01T10:00:00+09:00",
+        "status": "confirmed",
+    },
+}
 STOP_GRACE_SECONDS = 10
 
 
@@ -58,17 +68,47 @@ def main(image: str) -> int:
     if not nats_url:
         port = free_port()
         nats_url = f"nats://127.0.0.1:{port}"
-        server = subprocess.Popen([shutil.which("nats-server") or "nats-server", "-js", "-a", "127.0.0.1",
-                                   "-p", str(port), "-sd", store],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                shutil.which("nats-server") or "nats-server",
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-sd",
+                store,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     health_port = free_port()
     name = f"naver-sms-worker-smoke-{os.getpid()}"
-    docker("run", "--detach", "--name", name, "--network", network, "--env", f"NATS_URL={nats_url}",
-           "--env", f"HEALTH_PORT={health_port}", "--health-interval", "1s", image)
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--network",
+        network,
+        "--env",
+        f"NATS_URL={nats_url}",
+        "--env",
+        f"HEALTH_PORT={health_port}",
+        "--health-interval",
+        "1s",
+        image,
+    )
     try:
-        print(f"ok   started {image} as {docker('inspect', '--format', '{{.Config.User}}', name)}", file=sys.stderr)
-        wait(lambda: docker("inspect", "--format", "{{.State.Health.Status}}", name) == "healthy", 60,
-             "container healthy")
+        print(
+            f"ok   started {image} as {docker('inspect', '--format', '{{.Config.User}}', name)}",
+            file=sys.stderr,
+        )
+        wait(
+            lambda: docker("inspect", "--format", "{{.State.Health.Status}}", name) == "healthy",
+            60,
+            "container healthy",
+        )
         print("ok   healthy", file=sys.stderr)
         asyncio.run(publish(nats_url))
         wait(lambda: "dry run: would send" in docker("logs", name), 30, "event handled")
@@ -80,10 +120,14 @@ def main(image: str) -> int:
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=True)
         lines = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
         records = [json.loads(line) for line in lines]  # raises on any non-JSON line
-        assert any(r["message"] == "worker stopped" for r in records), "no shutdown summary logged"
+        if not any(r["message"] == "worker stopped" for r in records):
+            raise SystemExit("FAIL: no shutdown summary logged")
         if code != "0" or stop_seconds >= STOP_GRACE_SECONDS:
             raise SystemExit(f"FAIL: docker stop took {stop_seconds:.1f} s, exit code {code}")
-        print(f"ok   {len(records)} JSON log lines; docker stop in {stop_seconds:.1f} s, exit 0", file=sys.stderr)
+        print(
+            f"ok   {len(records)} JSON log lines; docker stop in {stop_seconds:.1f} s, exit 0",
+            file=sys.stderr,
+        )
         print("4 passed, 0 failed", file=sys.stderr)
         return 0
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from naver_sms.entrypoints.worker.main import main  # noqa: E402  (needs the path above)
+from naver_sms.entrypoints.worker.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

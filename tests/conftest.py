@@ -22,8 +22,12 @@ from tests.support.procs import IN_CI, REPO, free_port, http_ok, need, port_open
 BIN = Path(sys.executable).parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_REGION": "ap-northeast-2", "AWS_DEFAULT_REGION": "ap-northeast-2"}
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "ap-northeast-2",
+    "AWS_DEFAULT_REGION": "ap-northeast-2",
+}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -47,8 +51,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def browser_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    need(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
-         "Chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
+    need(
+        Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
+        "Chromium and chromedriver are needed (apt-get install chromium chromium-driver)",
+    )
     env = {"CHROME_BIN": CHROMIUM, "CHROMEDRIVER_BIN": CHROMEDRIVER}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -58,8 +64,11 @@ def browser_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http_ok(f"{url}/moto-api/"), 30, "moto server")
@@ -80,7 +89,8 @@ def create_sent_log_table(table: str = "naver-sms-sent") -> None:
     import boto3
 
     boto3.client("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
     )
@@ -112,8 +122,18 @@ class NatsServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(BIN / "nats-server"), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(BIN / "nats-server"),
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                str(self.store),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(lambda: port_open(self.port), 15, "nats-server")
 

@@ -8,8 +8,14 @@ from naver_sms.domain.booking import BookingStatus, booking_from_mapping, bookin
 from naver_sms.domain.errors import InvalidBooking, InvalidEvent
 from naver_sms.domain.events import EventType, event_from_mapping
 
-GOOD: dict[str, Any] = {"id": "b1", "customer_name": "Kim", "phone": "010-1234-5678", "service": "cut",
-                        "start": "2026-12-01T10:00:00+09:00", "status": "confirmed"}
+GOOD: dict[str, Any] = {
+    "id": "b1",
+    "customer_name": "Kim",
+    "phone": "010-1234-5678",
+    "service": "cut",
+    "start": "2026-12-01T10:00:00+09:00",
+    "status": "confirmed",
+}
 
 
 def test_round_trip() -> None:
@@ -37,8 +43,14 @@ def test_bad_booking_names_the_field(change: dict[str, Any], message: str) -> No
 
 
 def test_event_parses() -> None:
-    event = event_from_mapping({"event_id": "e1", "type": "booking.created",
-                                "occurred_at": "2026-11-24T09:00:00+09:00", "booking": GOOD})
+    event = event_from_mapping(
+        {
+            "event_id": "e1",
+            "type": "booking.created",
+            "occurred_at": "2026-11-24T09:00:00+09:00",
+            "booking": GOOD,
+        }
+    )
     assert event.type is EventType.CREATED
     assert event.booking.booking_id == "b1"
 
@@ -50,8 +62,15 @@ def test_event_parses() -> None:
         ({"type": "booking.created"}, "event.event_id"),
         ({"event_id": "e", "type": "booking.moved"}, "event.type"),
         ({"event_id": "e", "type": "booking.created", "occurred_at": "now"}, "event.occurred_at"),
-        ({"event_id": "e", "type": "booking.created", "occurred_at": "2026-11-24T09:00:00+09:00",
-          "booking": {**GOOD, "phone": ""}}, "booking.phone"),
+        (
+            {
+                "event_id": "e",
+                "type": "booking.created",
+                "occurred_at": "2026-11-24T09:00:00+09:00",
+                "booking": {**GOOD, "phone": ""},
+            },
+            "booking.phone",
+        ),
     ],
 )
 def test_bad_event_names_the_field(event: object, message: str) -> None:

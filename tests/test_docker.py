@@ -25,8 +25,15 @@ INVOKE = "/2015-03-31/functions/function/invocations"
 
 
 def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", f"scripts/{name}"], cwd=REPO, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        ["bash", f"scripts/{name}"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -50,8 +57,13 @@ def instructions(stage: list[dict[str, str]], name: str) -> list[str]:
 
 
 def test_hadolint_clean() -> None:
-    out = subprocess.run([str(BIN / "hadolint"), "Dockerfile", "docker/worker.Dockerfile"], cwd=REPO,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [str(BIN / "hadolint"), "Dockerfile", "docker/worker.Dockerfile"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -79,8 +91,10 @@ def test_worker_dockerfile_structure() -> None:
 @pytest.fixture(scope="module")
 def engine() -> None:
     need_tool("docker")
-    need(subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
-         "no Docker engine answers (make docker-engine)")
+    need(
+        subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
+        "no Docker engine answers (make docker-engine)",
+    )
     built = script("standins.sh")
     assert built.returncode == 0, built.stderr
 
@@ -102,18 +116,22 @@ def images(engine: None) -> Iterator[dict[str, str]]:
 
 
 def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:
-    sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
     for name in ("naver-sms-automation", "naver-sms-worker"):
         tags = docker("images", name, "--format", "{{.Tag}}").split()
         assert "latest" in tags and any(t.startswith(sha) for t in tags)
         assert (REPO / "build" / f"{'lambda' if 'automation' in name else 'worker'}-build.log").exists()
 
 
-@pytest.mark.parametrize(("image", "paths"), [
-    ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
-    ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src/main.py", "/opt/venv/bin/pip"]),
-])
+@pytest.mark.parametrize(
+    ("image", "paths"),
+    [
+        ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
+        ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src/main.py", "/opt/venv/bin/pip"]),
+    ],
+)
 def test_only_what_runs_is_in_the_images(images: dict[str, str], image: str, paths: list[str]) -> None:
     checks = " && ".join(f"test ! -e {p}" for p in paths)
     docker("run", "--rm", "--network", "none", "--entrypoint", "sh", images[image], "-c", checks)
@@ -140,16 +158,30 @@ def test_lambda_container_smoke_and_bad_events(rie_container: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "7 passed, 0 failed" in result.stderr
     assert docker("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", rie_container) == "true"
-    init = re.search(r"INIT REPORT\(durationMs: ([\d.]+)", docker("logs", rie_container) +
-                     subprocess.run(["docker", "logs", rie_container], capture_output=True, text=True,
-                                    check=False).stderr)
+    init = re.search(
+        r"INIT REPORT\(durationMs: ([\d.]+)",
+        docker("logs", rie_container)
+        + subprocess.run(
+            ["docker", "logs", rie_container], capture_output=True, text=True, check=False
+        ).stderr,
+    )
     assert init is not None and float(init.group(1)) > 0
 
 
 def test_lambda_root_filesystem_is_read_only(rie_container: str) -> None:
-    out = subprocess.run(["docker", "exec", rie_container, "sh", "-c",
-                          "touch /var/task/x 2>&1; touch /tmp/ok && echo tmp-writable"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [
+            "docker",
+            "exec",
+            rie_container,
+            "sh",
+            "-c",
+            "touch /var/task/x 2>&1; touch /tmp/ok && echo tmp-writable",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "Read-only file system" in out.stdout and "tmp-writable" in out.stdout
 
 
@@ -175,10 +207,13 @@ def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     root = tmp_path_factory.mktemp("registry")
     port = free_port()
     config = root / "config.yml"
-    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/v2/"), 20, "local registry")
         yield f"127.0.0.1:{port}"
@@ -187,8 +222,13 @@ def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None:
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     need(not dirty, "push refuses a dirty tree (commit first)")
     assert script("tag.sh", IMAGE="worker", REGISTRY=registry).returncode == 0
     pushed = script("push.sh", IMAGE="worker", REGISTRY=registry)
@@ -203,7 +243,10 @@ def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"REGISTRY": "", "AWS_ACCOUNT_ID": "12345", "AWS_REGION": "ap-northeast-2"}, "not a 12-digit AWS account id"),
+        (
+            {"REGISTRY": "", "AWS_ACCOUNT_ID": "12345", "AWS_REGION": "ap-northeast-2"},
+            "not a 12-digit AWS account id",
+        ),
         ({"REGISTRY": "", "AWS_ACCOUNT_ID": "123456789012", "AWS_REGION": ""}, "AWS_REGION is not set"),
         ({"REGISTRY": "", "AWS_ACCOUNT_ID": "123456789012", "AWS_REGION": "seoul"}, "not an AWS region name"),
         ({"REGISTRY": "Bad Registry!"}, "REGISTRY='Bad Registry!' is not a registry"),

@@ -10,9 +10,17 @@ from naver_sms.entrypoints.lambda_events import (
     parse_event,
 )
 
-SCHEDULED = {"version": "0", "id": "x", "source": "aws.events", "detail-type": "Scheduled Event",
-             "account": "123", "time": "2026-11-24T00:00:00Z", "region": "ap-northeast-2",
-             "resources": ["arn:aws:events:ap-northeast-2:123:rule/every-10-min"], "detail": {}}
+SCHEDULED = {
+    "version": "0",
+    "id": "x",
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "account": "123",
+    "time": "2026-11-24T00:00:00Z",
+    "region": "ap-northeast-2",
+    "resources": ["arn:aws:events:ap-northeast-2:123:rule/every-10-min"],
+    "detail": {},
+}
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,13 @@ RUN = {"action": "run"}
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, browser_env: dict[str, str], aws: str, fake_naver: FakeNaver,
-          fake_sens: FakeSens) -> Iterator[tuple[FakeNaver, FakeSens]]:
+def world(
+    monkeypatch: pytest.MonkeyPatch,
+    browser_env: dict[str, str],
+    aws: str,
+    fake_naver: FakeNaver,
+    fake_sens: FakeSens,
+) -> Iterator[tuple[FakeNaver, FakeSens]]:
     create_sent_log_table()
     fake_naver.state.bookings = mixed_bookings()
     for name, value in {**fake_naver.env(), **fake_sens.env()}.items():
@@ -36,8 +41,14 @@ def sent_log_items() -> list[dict[str, object]]:
 def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSens]) -> None:
     naver, sens = world
     result = main.lambda_handler(RUN, None)
-    assert result == {"status": "ok", "bookings": 5, "planned": 5, "sent": 0, "skipped_duplicates": 0,
-                      "dry_run": True}
+    assert result == {
+        "status": "ok",
+        "bookings": 5,
+        "planned": 5,
+        "sent": 0,
+        "skipped_duplicates": 0,
+        "dry_run": True,
+    }
     assert naver.state.logins == 1
     assert naver.state.api_calls == 3  # page size 2: three pages
     assert sens.state.sent == [] and sent_log_items() == []
@@ -46,11 +57,22 @@ def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSe
 def test_real_run_sends_each_message_once_across_reruns(world: tuple[FakeNaver, FakeSens]) -> None:
     _, sens = world
     first = main.lambda_handler({"action": "run", "dry_run": False}, None)
-    assert first == {"status": "ok", "bookings": 5, "planned": 5, "sent": 5, "skipped_duplicates": 0,
-                     "dry_run": False}
+    assert first == {
+        "status": "ok",
+        "bookings": 5,
+        "planned": 5,
+        "sent": 5,
+        "skipped_duplicates": 0,
+        "dry_run": False,
+    }
     assert sens.state.rejected_signatures == 0
     assert sorted(m["messages"][0]["to"] for m in sens.state.sent) == [
-        "01055550001", "01055550001", "01055550002", "01055550003", "01055550004"]
+        "01055550001",
+        "01055550001",
+        "01055550002",
+        "01055550003",
+        "01055550004",
+    ]
     assert all(item["state"]["S"] == "sent" for item in sent_log_items())
     again = main.lambda_handler({"action": "run", "dry_run": False}, None)
     assert (again["sent"], again["skipped_duplicates"]) == (0, 5)
@@ -61,6 +83,7 @@ def test_real_run_sends_each_message_once_across_reruns(world: tuple[FakeNaver, 
 
 def test_partial_run_never_double_sends_on_rerun(world: tuple[FakeNaver, FakeSens]) -> None:
     _, sens = world
+
     # Let two messages through, then the SMS API fails every retry of the third.
     class FailAfterTwo(list):  # type: ignore[type-arg]
         def append(self, item: object) -> None:
@@ -97,8 +120,9 @@ def test_booking_api_retries_5xx(world: tuple[FakeNaver, FakeSens]) -> None:
     assert naver.state.api_calls == 5
 
 
-def test_naver_down_is_reported_and_alerted(world: tuple[FakeNaver, FakeSens],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_naver_down_is_reported_and_alerted(
+    world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch
+) -> None:
     naver, sens = world
     naver.state.fail_next = 1000
     with Recorder() as slack:
@@ -126,8 +150,9 @@ def test_sent_log_unavailable(world: tuple[FakeNaver, FakeSens], monkeypatch: py
     assert sens.state.sent == []
 
 
-def test_missing_sms_credentials_fail_before_login(world: tuple[FakeNaver, FakeSens],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_sms_credentials_fail_before_login(
+    world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch
+) -> None:
     naver, _ = world
     monkeypatch.delenv("SENS_SECRET_KEY")
     result = main.lambda_handler({"action": "run", "dry_run": False}, None)

@@ -13,9 +13,18 @@ IGNORE = shutil.ignore_patterns("__pycache__")
 
 
 def test_checkout_layout() -> None:
-    code = "import main, naver_sms.entrypoints.worker.main as w; print(main.lambda_handler.__name__, w.main.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={"PYTHONPATH": str(REPO / "src")},
-                         capture_output=True, text=True, check=True)
+    code = (
+        "import main, naver_sms.entrypoints.worker.main as w; "
+        "print(main.lambda_handler.__name__, w.main.__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["lambda_handler", "main"]
 
 
@@ -24,12 +33,24 @@ def test_lambda_task_root_layout(tmp_path: Path) -> None:
     shutil.copytree(REPO / "src", tmp_path, dirs_exist_ok=True, ignore=IGNORE)
     shutil.copytree(REPO / "config", tmp_path / "config")
     code = "import json, main; print(json.dumps(main.lambda_handler({'action': 'explode'}, None)))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert '"type": "InvalidEvent"' in out.stdout.splitlines()[-1]
     settings = "from naver_sms.settings import Settings; print(Settings.load().config_dir)"
-    out = subprocess.run([sys.executable, "-c", settings], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", settings],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == str(tmp_path / "config")
 
 
@@ -38,8 +59,15 @@ def test_worker_image_layout(tmp_path: Path) -> None:
     shutil.copytree(REPO / "src", tmp_path / "src", ignore=IGNORE)
     shutil.copytree(REPO / "config", tmp_path / "config")
     env = {"NATS_URL": "nats://127.0.0.1:1", "DRAIN_SECONDS": "oops"}
-    out = subprocess.run([sys.executable, "-m", "src"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "src"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     # It imported, found config/ beside src/, and stopped on the bad setting with exit code 2.
     assert out.returncode == 2, out.stderr
     assert "worker.drain_seconds (environment variable DRAIN_SECONDS)" in out.stdout

@@ -44,8 +44,9 @@ def test_created_event_does_not_trigger_reminder(rules: RuleSet) -> None:
     assert [m.rule for m in planned] == ["confirmation"]
 
 
-@pytest.mark.parametrize(("status", "rule"), [(BookingStatus.COMPLETED, "thank_you"),
-                                              (BookingStatus.CANCELLED, "cancellation")])
+@pytest.mark.parametrize(
+    ("status", "rule"), [(BookingStatus.COMPLETED, "thank_you"), (BookingStatus.CANCELLED, "cancellation")]
+)
 def test_status_rules(rules: RuleSet, status: BookingStatus, rule: str) -> None:
     assert [m.rule for m in rules.evaluate(booking(status), START)] == [rule]
 

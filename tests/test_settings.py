@@ -50,7 +50,10 @@ def test_settings_are_immutable() -> None:
     ("environ", "message"),
     [
         ({"WORKER_CONCURRENCY": "many"}, "worker.concurrency (environment variable WORKER_CONCURRENCY)"),
-        ({"DRAIN_SECONDS": "12"}, "worker.drain_seconds (environment variable DRAIN_SECONDS): Input should be less than 10"),
+        (
+            {"DRAIN_SECONDS": "12"},
+            "worker.drain_seconds (environment variable DRAIN_SECONDS): Input should be less than 10",
+        ),
         ({"LOG_LEVEL": "LOUD"}, "app.log_level (environment variable LOG_LEVEL)"),
         ({"SENS_ENDPOINT": "not a url"}, "sms.endpoint (environment variable SENS_ENDPOINT)"),
         ({"NATS_URL": "http://x"}, "worker.nats_url"),
@@ -97,7 +100,7 @@ def test_missing_config_dir(tmp_path: Path) -> None:
 
 
 def test_reference_outside_secret_fields_is_refused() -> None:
-    with pytest.raises(SettingsError, match="sms.service_id .*secret references are allowed only in"):
+    with pytest.raises(SettingsError, match=r"sms.service_id .*secret references are allowed only in"):
         Settings.load(environ={"SENS_SERVICE_ID": "ssm:/x"})
 
 
@@ -121,14 +124,18 @@ def test_bad_secret_value_is_not_echoed() -> None:
 
 
 def test_secret_references_resolve_from_moto(aws: str) -> None:
-    boto3.client("secretsmanager").create_secret(Name="naver/login", SecretString=json.dumps(
-        {"username": "owner", "password": "pw-from-secrets-manager"}))
+    boto3.client("secretsmanager").create_secret(
+        Name="naver/login",
+        SecretString=json.dumps({"username": "owner", "password": "pw-from-secrets-manager"}),
+    )
     boto3.client("ssm").put_parameter(Name="/sens/secret", Value="sens-from-ssm", Type="SecureString")
-    settings = Settings.load(environ={
-        "NAVER_USERNAME": "secretsmanager:naver/login#username",
-        "NAVER_PASSWORD": "secretsmanager:naver/login#password",
-        "SENS_SECRET_KEY": "ssm:/sens/secret",
-    })
+    settings = Settings.load(
+        environ={
+            "NAVER_USERNAME": "secretsmanager:naver/login#username",
+            "NAVER_PASSWORD": "secretsmanager:naver/login#password",
+            "SENS_SECRET_KEY": "ssm:/sens/secret",
+        }
+    )
     assert settings.model.naver.password.reveal() == "pw-from-secrets-manager"
     assert settings.model.naver.username.reveal() == "owner"
     assert settings.model.sms.secret_key.reveal() == "sens-from-ssm"
@@ -148,7 +155,11 @@ def test_secrets_are_cached_per_process(aws: str) -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ("secretsmanager:absent", "naver.password (environment variable NAVER_PASSWORD): cannot read 'secretsmanager:absent': ResourceNotFoundException"),
+        (
+            "secretsmanager:absent",
+            "naver.password (environment variable NAVER_PASSWORD): "
+            "cannot read 'secretsmanager:absent': ResourceNotFoundException",
+        ),
         ("ssm:/absent", "cannot read 'ssm:/absent': ParameterNotFound"),
         ("secretsmanager:plain#key", "is not a JSON object with key 'key'"),
     ],

@@ -17,8 +17,13 @@ from tests.support.worker import WorkerProcess, booking_event, consumer_pending,
 
 @pytest.fixture
 def worker_env(nats_server: NatsServer, fake_sens: FakeSens) -> dict[str, str]:
-    return repo_env(NATS_URL=nats_server.url, SMS_DRY_RUN="false", NAK_DELAY_SECONDS="1",
-                    ACK_WAIT_SECONDS="5", **fake_sens.env())
+    return repo_env(
+        NATS_URL=nats_server.url,
+        SMS_DRY_RUN="false",
+        NAK_DELAY_SECONDS="1",
+        ACK_WAIT_SECONDS="5",
+        **fake_sens.env(),
+    )
 
 
 @pytest.fixture
@@ -36,16 +41,23 @@ def wait_for_sends(sens: FakeSens, count: int, timeout: float = 60) -> None:
     wait_until(lambda: len(sens.state.sent) >= count, timeout, f"{count} SMS at the fake SENS")
 
 
-def test_event_to_sms_with_records_dlq_and_json_logs(worker: WorkerProcess, nats_server: NatsServer,
-                                                     fake_sens: FakeSens) -> None:
+def test_event_to_sms_with_records_dlq_and_json_logs(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
     malformed = [b"not json", json.dumps({"event_id": "x", "type": "booking.created"}).encode()]
     run(publish(nats_server.url, events(range(1, 4)) + malformed))
     wait_for_sends(fake_sens, 3)
-    wait_until(lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-               20, "all messages acked or terminated")
+    wait_until(
+        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+        20,
+        "all messages acked or terminated",
+    )
     assert fake_sens.state.rejected_signatures == 0
     assert sorted(m["messages"][0]["to"] for m in fake_sens.state.sent) == [
-        "01000000001", "01000000002", "01000000003"]
+        "01000000001",
+        "01000000002",
+        "01000000003",
+    ]
     sent = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.sent"))
     assert len(sent) == 3
     assert all(m.headers["Nats-Msg-Id"] == json.loads(m.data)["idempotency_key"] for m in sent)
@@ -61,26 +73,34 @@ def test_event_to_sms_with_records_dlq_and_json_logs(worker: WorkerProcess, nats
     assert (summary["sent"], summary["dead_lettered"]) == (3, 2)
 
 
-def test_replayed_event_is_not_sent_twice(worker: WorkerProcess, nats_server: NatsServer,
-                                          fake_sens: FakeSens) -> None:
+def test_replayed_event_is_not_sent_twice(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
     run(publish(nats_server.url, events(range(1, 2)) * 3))
-    wait_until(lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-               20, "all acked")
+    wait_until(
+        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+        20,
+        "all acked",
+    )
     assert len(fake_sens.state.sent) == 1
     summary_code, _ = worker.terminate()
     assert summary_code == 0
     assert next(line for line in worker.logs() if line["message"] == "worker stopped")["duplicates"] == 2
 
 
-def test_sms_api_outage_is_retried_never_dropped(worker: WorkerProcess, nats_server: NatsServer,
-                                                 fake_sens: FakeSens) -> None:
+def test_sms_api_outage_is_retried_never_dropped(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
     fake_sens.state.fail_next = 6  # two events' worth of three attempts each
     run(publish(nats_server.url, events(range(1, 3))))
     wait_for_sends(fake_sens, 2, timeout=30)
     failed = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.failed"))
     assert failed and all(json.loads(m.data)["retryable"] for m in failed)
-    wait_until(lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-               20, "all acked")
+    wait_until(
+        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+        20,
+        "all acked",
+    )
     assert set(fake_sens.state.per_recipient().values()) == {1}
 
 
@@ -93,7 +113,10 @@ def test_health_follows_the_connection(worker: WorkerProcess, nats_server: NatsS
 
 
 def test_2000_events_sigterm_midstream_then_restart_exactly_once(
-    worker: WorkerProcess, worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens,
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    nats_server: NatsServer,
+    fake_sens: FakeSens,
     tmp_path: Path,
 ) -> None:
     valid = events(range(1, 2001))
@@ -108,8 +131,11 @@ def test_2000_events_sigterm_midstream_then_restart_exactly_once(
     restarted = WorkerProcess(worker_env, tmp_path / "worker2.log").start()
     try:
         wait_for_sends(fake_sens, 2000, timeout=120)
-        wait_until(lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-                   30, "all acked")
+        wait_until(
+            lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+            30,
+            "all acked",
+        )
         time.sleep(1)  # nothing more arrives late
     finally:
         restarted.terminate()
@@ -118,14 +144,18 @@ def test_2000_events_sigterm_midstream_then_restart_exactly_once(
     assert len(run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))) == 20
 
 
-def test_nats_restart_midstream_loses_nothing(worker: WorkerProcess, nats_server: NatsServer,
-                                              fake_sens: FakeSens) -> None:
+def test_nats_restart_midstream_loses_nothing(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
     run(publish(nats_server.url, events(range(1, 801))))
     wait_for_sends(fake_sens, 100)
     nats_server.restart()
     wait_for_sends(fake_sens, 800, timeout=120)
-    wait_until(lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-               60, "all acked")
+    wait_until(
+        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+        60,
+        "all acked",
+    )
     counts = fake_sens.state.per_recipient()
     assert len(counts) == 800 and set(counts.values()) == {1}
     assert worker.terminate()[0] == 0

@@ -10,8 +10,14 @@ KST = timezone(timedelta(hours=9))
 
 def record(n: int, status: str, starts_in: timedelta) -> dict[str, Any]:
     start = (datetime.now(KST) + starts_in).replace(microsecond=0)
-    return {"id": f"bk-{n}", "customer_name": f"손님{n}", "phone": f"010-5555-{n:04d}",
-            "service": "커트", "start": start.isoformat(), "status": status}
+    return {
+        "id": f"bk-{n}",
+        "customer_name": f"손님{n}",
+        "phone": f"010-5555-{n:04d}",
+        "service": "커트",
+        "start": start.isoformat(),
+        "status": status,
+    }
 
 
 def mixed_bookings() -> list[dict[str, Any]]:

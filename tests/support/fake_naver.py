@@ -33,8 +33,13 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def _send(self, status: int, body: str, content_type: str = "text/html",
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: str,
+            content_type: str = "text/html",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", f"{content_type}; charset=utf-8")
@@ -60,8 +65,7 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             form = parse_qs(self.rfile.read(length).decode())
             if form.get("id") == [state.username] and form.get("pw") == [state.password]:
                 state.logins += 1
-                self._send(303, "", headers={"Location": "/home",
-                                             "Set-Cookie": f"{SESSION}=valid; Path=/"})
+                self._send(303, "", headers={"Location": "/home", "Set-Cookie": f"{SESSION}=valid; Path=/"})
             else:
                 self._send(200, REJECTED)
 
@@ -95,8 +99,12 @@ class FakeNaver:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
-        return {"NAVER_LOGIN_URL": f"{self.url}/login", "NAVER_BOOKINGS_URL": f"{self.url}/api/bookings",
-                "NAVER_USERNAME": self.state.username, "NAVER_PASSWORD": self.state.password}
+        return {
+            "NAVER_LOGIN_URL": f"{self.url}/login",
+            "NAVER_BOOKINGS_URL": f"{self.url}/api/bookings",
+            "NAVER_USERNAME": self.state.username,
+            "NAVER_PASSWORD": self.state.password,
+        }
 
     def __enter__(self) -> FakeNaver:
         self._thread.start()

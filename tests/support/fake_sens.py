@@ -55,8 +55,9 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
             signature_ok = (
                 self.path == f"/sms/v2/services/{SERVICE_ID}/messages"
                 and self.headers.get("x-ncp-iam-access-key") == ACCESS_KEY
-                and hmac.compare_digest(self.headers.get("x-ncp-apigw-signature-v2", ""),
-                                        expected_signature(self.path, timestamp))
+                and hmac.compare_digest(
+                    self.headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(self.path, timestamp)
+                )
             )
             with state.lock:
                 if not signature_ok:
@@ -84,8 +85,13 @@ class FakeSens:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
-        return {"SENS_ENDPOINT": self.url, "SENS_ACCESS_KEY": ACCESS_KEY, "SENS_SECRET_KEY": SECRET_KEY,
-                "SENS_SERVICE_ID": SERVICE_ID, "SENS_SENDER": SENDER}
+        return {
+            "SENS_ENDPOINT": self.url,
+            "SENS_ACCESS_KEY": ACCESS_KEY,
+            "SENS_SECRET_KEY": SECRET_KEY,
+            "SENS_SERVICE_ID": SERVICE_ID,
+            "SENS_SENDER": SENDER,
+        }
 
     def __enter__(self) -> FakeSens:
         self._thread.start()

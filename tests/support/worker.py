@@ -20,9 +20,17 @@ from tests.support.procs import REPO, free_port, wait_until
 
 def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.created") -> dict[str, Any]:
     return {
-        "event_id": f"ev-{n}", "type": kind, "occurred_at": "2026-11-24T09:00:00+09:00",
-        "booking": {"id": f"bk-{n}", "customer_name": f"손님{n}", "phone": f"010{n:08d}",
-                    "service": "커트", "start": "2027-01-10T10:00:00+09:00", "status": status},
+        "event_id": f"ev-{n}",
+        "type": kind,
+        "occurred_at": "2026-11-24T09:00:00+09:00",
+        "booking": {
+            "id": f"bk-{n}",
+            "customer_name": f"손님{n}",
+            "phone": f"010{n:08d}",
+            "service": "커트",
+            "start": "2027-01-10T10:00:00+09:00",
+            "status": status,
+        },
     }
 
 
@@ -35,8 +43,9 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "src"], cwd=REPO, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "src"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         wait_until(lambda: self.health() == 200, 30, "worker health")
         return self
 

@@ -29,12 +29,12 @@ class HttpBookingSource:
         for _ in range(MAX_PAGES):
             if page is None:
                 return bookings
-            body = self._get_page(page, cookies)
-            bookings.extend(self._parse(body["bookings"], page))
-            page = body.get("next_page")
+            records, next_page = self._get_page(page, cookies)
+            bookings.extend(self._parse(records, page))
+            page = next_page
         raise BookingSourceError(f"{self._url}: more than {MAX_PAGES} pages; refusing to continue")
 
-    def _get_page(self, page: int, cookies: Mapping[str, str]) -> dict[str, object]:
+    def _get_page(self, page: int, cookies: Mapping[str, str]) -> tuple[list[object], int | None]:
         try:
             response = self._session.get(
                 self._url,
@@ -55,7 +55,7 @@ class HttpBookingSource:
         next_page = body.get("next_page")
         if next_page is not None and (not isinstance(next_page, int) or next_page <= page):
             raise BookingSourceError(f"{self._url} page {page}: bad next_page {next_page!r}")
-        return body
+        return body["bookings"], next_page
 
     def _parse(self, records: list[object], page: int) -> list[Booking]:
         try:

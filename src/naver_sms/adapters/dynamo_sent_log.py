@@ -57,8 +57,11 @@ class DynamoSentLog:
             Key={KEY: {"S": message.idempotency_key}},
             UpdateExpression="SET #s = :sent, provider_id = :pid, sent_at = :now",
             ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":sent": {"S": "sent"}, ":pid": {"S": provider_id},
-                                       ":now": {"N": str(int(time.time()))}},
+            ExpressionAttributeValues={
+                ":sent": {"S": "sent"},
+                ":pid": {"S": provider_id},
+                ":now": {"N": str(int(time.time()))},
+            },
         )
 
     def release(self, message: PlannedMessage) -> None:

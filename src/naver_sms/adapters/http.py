@@ -9,8 +9,9 @@ from urllib3.util.retry import Retry
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def retrying_session(max_attempts: int, *, methods: frozenset[str] = frozenset({"GET"}),
-                     backoff: float = 0.3) -> requests.Session:
+def retrying_session(
+    max_attempts: int, *, methods: frozenset[str] = frozenset({"GET"}), backoff: float = 0.3
+) -> requests.Session:
     """Retry only the given methods: a POST that sends an SMS is retried by its caller, which knows
     whether a retry could double-send."""
     retry = Retry(

@@ -23,8 +23,12 @@ class NatsKvSentLog:
         self._kv = kv
 
     async def claim(self, message: PlannedMessage) -> bool:
-        record = {"state": "claimed", "rule": message.rule, "booking_id": message.booking_id,
-                  "at": time.time()}
+        record = {
+            "state": "claimed",
+            "rule": message.rule,
+            "booking_id": message.booking_id,
+            "at": time.time(),
+        }
         try:
             await self._kv.create(message.idempotency_key, json.dumps(record).encode())
         except KeyWrongLastSequenceError:
@@ -32,8 +36,13 @@ class NatsKvSentLog:
         return True
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        record = {"state": "sent", "rule": message.rule, "booking_id": message.booking_id,
-                  "provider_id": provider_id, "at": time.time()}
+        record = {
+            "state": "sent",
+            "rule": message.rule,
+            "booking_id": message.booking_id,
+            "provider_id": provider_id,
+            "at": time.time(),
+        }
         await self._kv.put(message.idempotency_key, json.dumps(record).encode())
 
     async def release(self, message: PlannedMessage) -> None:

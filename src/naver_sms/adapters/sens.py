@@ -39,8 +39,15 @@ class SensCredentials:
 
 
 class SensTransport:
-    def __init__(self, endpoint: str, credentials: SensCredentials, *, timeout: float,
-                 max_attempts: int, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: SensCredentials,
+        *,
+        timeout: float,
+        max_attempts: int,
+        backoff: float = 0.5,
+    ) -> None:
         self._endpoint = endpoint.rstrip("/")
         self._credentials = credentials
         self._timeout = timeout
@@ -68,8 +75,9 @@ class SensTransport:
                     raise DeliveryError(f"SENS refused the message: {last_problem}", retryable=False)
             if attempt < self._max_attempts:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
-        raise DeliveryError(f"SENS failed after {self._max_attempts} attempts: {last_problem}",
-                            retryable=True)
+        raise DeliveryError(
+            f"SENS failed after {self._max_attempts} attempts: {last_problem}", retryable=True
+        )
 
     def _post(self, message: PlannedMessage) -> requests.Response:
         creds = self._credentials
@@ -78,7 +86,9 @@ class SensTransport:
             "Content-Type": "application/json; charset=utf-8",
             "x-ncp-apigw-timestamp": timestamp,
             "x-ncp-iam-access-key": creds.access_key,
-            "x-ncp-apigw-signature-v2": sign(creds.secret_key, "POST", self.path, timestamp, creds.access_key),
+            "x-ncp-apigw-signature-v2": sign(
+                creds.secret_key, "POST", self.path, timestamp, creds.access_key
+            ),
         }
         body = {
             "type": message_type(message.text),
@@ -86,5 +96,6 @@ class SensTransport:
             "content": message.text,
             "messages": [{"to": message.phone}],
         }
-        return self._session.post(self._endpoint + self.path, json=body, headers=headers,
-                                  timeout=self._timeout)
+        return self._session.post(
+            self._endpoint + self.path, json=body, headers=headers, timeout=self._timeout
+        )

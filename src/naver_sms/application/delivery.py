@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from naver_sms.application.errors import DeliveryError
 from naver_sms.application.ports import SentLog, SmsTransport
@@ -13,7 +13,7 @@ from naver_sms.domain.messages import PlannedMessage
 log = logging.getLogger(__name__)
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     SENT = "sent"
     DRY_RUN = "dry_run"
     DUPLICATE = "duplicate"
@@ -25,7 +25,9 @@ class Delivered:
     provider_id: str = ""
 
 
-def deliver(message: PlannedMessage, transport: SmsTransport, sent_log: SentLog, *, dry_run: bool) -> Delivered:
+def deliver(
+    message: PlannedMessage, transport: SmsTransport, sent_log: SentLog, *, dry_run: bool
+) -> Delivered:
     """Claim, send, confirm. A failed send releases its claim; a claimed key is never resent.
 
     Dry runs only read the log: recording them would block the real send later.
@@ -33,8 +35,14 @@ def deliver(message: PlannedMessage, transport: SmsTransport, sent_log: SentLog,
     if dry_run:
         if sent_log.contains(message):
             return Delivered(Outcome.DUPLICATE)
-        log.info("dry run: would send", extra={"rule": message.rule, "booking_id": message.booking_id,
-                                               "idempotency_key": message.idempotency_key})
+        log.info(
+            "dry run: would send",
+            extra={
+                "rule": message.rule,
+                "booking_id": message.booking_id,
+                "idempotency_key": message.idempotency_key,
+            },
+        )
         return Delivered(Outcome.DRY_RUN)
     if not sent_log.claim(message):
         return Delivered(Outcome.DUPLICATE)
@@ -44,6 +52,13 @@ def deliver(message: PlannedMessage, transport: SmsTransport, sent_log: SentLog,
         sent_log.release(message)
         raise
     sent_log.confirm(message, provider_id)
-    log.info("sms sent", extra={"rule": message.rule, "booking_id": message.booking_id,
-                                "idempotency_key": message.idempotency_key, "provider_id": provider_id})
+    log.info(
+        "sms sent",
+        extra={
+            "rule": message.rule,
+            "booking_id": message.booking_id,
+            "idempotency_key": message.idempotency_key,
+            "provider_id": provider_id,
+        },
+    )
     return Delivered(Outcome.SENT, provider_id)

@@ -19,8 +19,14 @@ class RunSummary:
     dry_run: bool
 
     def as_result(self) -> dict[str, object]:
-        return {"status": "ok", "bookings": self.bookings, "planned": self.planned, "sent": self.sent,
-                "skipped_duplicates": self.skipped_duplicates, "dry_run": self.dry_run}
+        return {
+            "status": "ok",
+            "bookings": self.bookings,
+            "planned": self.planned,
+            "sent": self.sent,
+            "skipped_duplicates": self.skipped_duplicates,
+            "dry_run": self.dry_run,
+        }
 
 
 @dataclass(frozen=True)

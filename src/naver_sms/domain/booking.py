@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from naver_sms.domain.errors import InvalidBooking
@@ -15,7 +15,7 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _PHONE_DIGITS = re.compile(r"\+?\d{9,15}")
 
 
-class BookingStatus(str, Enum):
+class BookingStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
@@ -61,7 +61,7 @@ def parse_start(raw: object) -> datetime:
 
 def parse_status(raw: object) -> BookingStatus:
     try:
-        return BookingStatus(raw)
+        return BookingStatus(str(raw))
     except ValueError as err:
         allowed = ", ".join(s.value for s in BookingStatus)
         raise InvalidBooking(f"booking.status: expected one of {allowed}, got {raw!r}") from err

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from naver_sms.domain.booking import Booking, booking_from_mapping
 from naver_sms.domain.errors import DomainError, InvalidEvent
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     CREATED = "booking.created"
     UPDATED = "booking.updated"
     CANCELLED = "booking.cancelled"
@@ -34,7 +34,7 @@ def event_from_mapping(data: object) -> BookingEvent:
     if not isinstance(event_id, str) or not event_id:
         raise InvalidEvent(f"event.event_id: expected a non-empty string, got {event_id!r}")
     try:
-        event_type = EventType(data.get("type"))
+        event_type = EventType(str(data.get("type")))
     except ValueError as err:
         allowed = ", ".join(t.value for t in EventType)
         raise InvalidEvent(f"event.type: expected one of {allowed}, got {data.get('type')!r}") from err

@@ -66,9 +66,7 @@ class RuleSet:
                     start=local_start,
                     booking_id=booking.booking_id,
                 ),
-                idempotency_key=idempotency_key(
-                    rule.name, booking.booking_id, rule.occasion(booking)
-                ),
+                idempotency_key=idempotency_key(rule.name, booking.booking_id, rule.occasion(booking)),
             )
             for rule in self.rules
             if rule.applies(booking, now, event)
@@ -91,10 +89,12 @@ def _parse_rule(index: int, raw: object) -> Rule:
     if not isinstance(name, str) or not name:
         raise InvalidRules(f"{where}: field 'name': expected a non-empty string, got {name!r}")
     try:
-        status = BookingStatus(raw.get("status"))
+        status = BookingStatus(str(raw.get("status")))
     except ValueError as err:
         allowed = [s.value for s in BookingStatus]
-        raise InvalidRules(f"{where}: field 'status': expected one of {allowed}, got {raw.get('status')!r}") from err
+        raise InvalidRules(
+            f"{where}: field 'status': expected one of {allowed}, got {raw.get('status')!r}"
+        ) from err
     return Rule(
         name=name,
         status=status,
@@ -127,7 +127,9 @@ def _parse_events(where: str, events: object) -> frozenset[EventType]:
         return frozenset(EventType(e) for e in events)
     except ValueError as err:
         allowed = [t.value for t in EventType]
-        raise InvalidRules(f"{where}: field 'events': expected items from {allowed}, got {list(events)!r}") from err
+        raise InvalidRules(
+            f"{where}: field 'events': expected items from {allowed}, got {list(events)!r}"
+        ) from err
 
 
 def _parse_hours(where: str, hours: object) -> float | None:

@@ -51,7 +51,7 @@ def _run(request: RunRequest) -> dict[str, Any]:
         return _failure(settings, type(err).__name__, err)
     except ExternalError as err:
         return _failure(settings, err.kind, err)
-    except Exception as err:  # noqa: BLE001  (the runtime must get a JSON answer, not a traceback)
+    except Exception as err:
         log.exception("unexpected failure")
         return _failure(settings, "InternalError", err)
     log.info("run finished", extra=summary.as_result())

@@ -36,7 +36,8 @@ def parse_event(event: object) -> SmokeRequest | RunRequest:
     if event.get("source") == "aws.events":
         if event.get("detail-type") != "Scheduled Event":
             raise InvalidEventError(
-                f"unsupported EventBridge detail-type {event.get('detail-type')!r}; expected 'Scheduled Event'"
+                f"unsupported EventBridge detail-type {event.get('detail-type')!r}; "
+                "expected 'Scheduled Event'"
             )
         return RunRequest(dry_run=_dry_run(event.get("detail", {})))
     if "action" in event:
@@ -44,9 +45,13 @@ def parse_event(event: object) -> SmokeRequest | RunRequest:
             raise InvalidEventError(f"unknown action {event['action']!r}; expected 'run'")
         unknown = set(event) - _RUN_KEYS
         if unknown:
-            raise InvalidEventError(f"unknown field(s) {sorted(unknown)} in a run event; allowed: {sorted(_RUN_KEYS)}")
+            raise InvalidEventError(
+                f"unknown field(s) {sorted(unknown)} in a run event; allowed: {sorted(_RUN_KEYS)}"
+            )
         return RunRequest(dry_run=_dry_run(event))
-    raise InvalidEventError('unrecognised event: expected {"smoke": true}, {"action": "run"} or an EventBridge scheduled event')
+    raise InvalidEventError(
+        'unrecognised event: expected {"smoke": true}, {"action": "run"} or an EventBridge scheduled event'
+    )
 
 
 def _dry_run(fields: object) -> bool | None:

@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 from naver_sms.adapters.booking_api import HttpBookingSource
+from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.rules_file import load_rules
 from naver_sms.application.ports import SmsTransport
 from naver_sms.application.scheduled_run import RunDeps
 from naver_sms.domain.messages import PlannedMessage
-from naver_sms.entrypoints.wiring import alerter, browser_config, sens_transport
+from naver_sms.entrypoints.wiring import alerter, sens_transport
 from naver_sms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,11 @@ class _NoTransport:
         raise AssertionError("dry run tried to send an SMS")
 
 
+def browser_config(settings: Settings) -> BrowserConfig:
+    b = settings.model.browser
+    return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
+
+
 def load_settings() -> Settings:
     return Settings.load()
 
@@ -32,14 +38,26 @@ def load_settings() -> Settings:
 def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
     m = settings.model
     selectors = m.naver.selectors
-    page = LoginPage(str(m.naver.login_url), selectors.username, selectors.password, selectors.submit,
-                     selectors.logged_in, selectors.error, m.naver.login_timeout_seconds)
+    page = LoginPage(
+        str(m.naver.login_url),
+        selectors.username,
+        selectors.password,
+        selectors.submit,
+        selectors.logged_in,
+        selectors.error,
+        m.naver.login_timeout_seconds,
+    )
     transport: SmsTransport = _NoTransport() if dry_run else sens_transport(settings)
     return RunDeps(
-        auth=SeleniumNaverLogin(browser_config(settings), page, m.naver.username.reveal(),
-                                m.naver.password.reveal()),
-        bookings=HttpBookingSource(str(m.naver.bookings_url), page_size=m.naver.page_size,
-                                   timeout=m.http.timeout_seconds, max_attempts=m.http.max_attempts),
+        auth=SeleniumNaverLogin(
+            browser_config(settings), page, m.naver.username.reveal(), m.naver.password.reveal()
+        ),
+        bookings=HttpBookingSource(
+            str(m.naver.bookings_url),
+            page_size=m.naver.page_size,
+            timeout=m.http.timeout_seconds,
+            max_attempts=m.http.max_attempts,
+        ),
         rules=load_rules(settings.rules_path),
         transport=transport,
         sent_log=DynamoSentLog(m.sent_log.table),

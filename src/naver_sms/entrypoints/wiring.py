@@ -1,17 +1,11 @@
-"""The one place that builds real adapters from settings, for both entry points."""
+"""Adapters both entry points build from settings: the SMS transport and the alerter."""
 
 from __future__ import annotations
 
-from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.ports import Alerter
 from naver_sms.settings import Settings
-
-
-def browser_config(settings: Settings) -> BrowserConfig:
-    b = settings.model.browser
-    return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
 
 
 def sens_transport(settings: Settings) -> SensTransport:
@@ -23,8 +17,9 @@ def sens_transport(settings: Settings) -> SensTransport:
         service_id=sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID"),
         sender=sms.sender or _missing("sms.sender", "SENS_SENDER"),
     )
-    return SensTransport(str(sms.endpoint), credentials, timeout=sms.timeout_seconds,
-                         max_attempts=sms.max_attempts)
+    return SensTransport(
+        str(sms.endpoint), credentials, timeout=sms.timeout_seconds, max_attempts=sms.max_attempts
+    )
 
 
 def alerter(settings: Settings) -> Alerter:

@@ -21,9 +21,7 @@ class Settings:
     config_dir: Path
 
     @classmethod
-    def load(
-        cls, config_dir: Path | None = None, environ: Mapping[str, str] | None = None
-    ) -> Settings:
+    def load(cls, config_dir: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
         model, folder = load_model(
             config_dir or default_config_dir(), os.environ if environ is None else environ
         )
@@ -45,6 +43,11 @@ class Settings:
 
     def secrets(self) -> list[Secret]:
         m = self.model
-        candidates = (m.naver.username, m.naver.password, m.sms.access_key, m.sms.secret_key,
-                      m.alerts.slack_webhook_url)
+        candidates = (
+            m.naver.username,
+            m.naver.password,
+            m.sms.access_key,
+            m.sms.secret_key,
+            m.alerts.slack_webhook_url,
+        )
         return [s for s in candidates if s.is_set]

@@ -68,8 +68,14 @@ def _region() -> str:
 
 @lru_cache(maxsize=1)
 def _client_factory() -> Any:
-    import boto3  # noqa: PLC0415  (lazy: only secret references need boto3)
-    from botocore.config import Config  # noqa: PLC0415
+    try:
+        import boto3  # noqa: PLC0415  (lazy: only secret references need boto3)
+        from botocore.config import Config  # noqa: PLC0415
+    except ImportError as err:
+        # The worker image carries no boto3: it takes credentials from its environment.
+        raise SecretUnavailable(
+            "secret references need boto3, which this image does not carry: pass the value itself"
+        ) from err
 
     session = boto3.session.Session()
     config = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 2})
@@ -78,16 +84,17 @@ def _client_factory() -> Any:
 
 @lru_cache(maxsize=128)
 def _resolve(reference: str) -> str:
+    factory = _client_factory()
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
         if reference.startswith(_SSM):
             name = reference.removeprefix(_SSM)
-            ssm = _client_factory()("ssm")
+            ssm = factory("ssm")
             value: str = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             return value
         name, _, json_key = reference.removeprefix(_SECRETS_MANAGER).partition("#")
-        secret = _client_factory()("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        secret = factory("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "ClientError")
         raise SecretUnavailable(f"cannot read {reference!r}: {code}") from err
@@ -98,7 +105,9 @@ def _resolve(reference: str) -> str:
     try:
         return str(json.loads(secret)[json_key])
     except (ValueError, KeyError, TypeError) as err:
-        raise SecretUnavailable(f"{reference!r}: the secret is not a JSON object with key {json_key!r}") from err
+        raise SecretUnavailable(
+            f"{reference!r}: the secret is not a JSON object with key {json_key!r}"
+        ) from err
 
 
 def clear_cache() -> None:

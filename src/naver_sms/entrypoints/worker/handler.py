@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -81,15 +82,19 @@ class EventHandler:
         for message in self.rules.evaluate(event.booking, self.clock(), event.type):
             try:
                 result = await loop.run_in_executor(
-                    self.executor, lambda m=message: deliver(m, self.transport, self.sent_log, dry_run=self.dry_run)
+                    self.executor,
+                    partial(deliver, message, self.transport, self.sent_log, dry_run=self.dry_run),
                 )
             except DeliveryError as err:
                 await self._delivery_failed(msg, message, err)
                 return
             self._count(result.outcome)
             if result.outcome is Outcome.SENT:
-                await self._publish(self.settings.sent_subject, _record(event, message, provider_id=result.provider_id),
-                                    msg_id=message.idempotency_key)
+                await self._publish(
+                    self.settings.sent_subject,
+                    _record(event, message, provider_id=result.provider_id),
+                    msg_id=message.idempotency_key,
+                )
         self.tally.processed += 1
         await msg.ack()
 
@@ -98,8 +103,13 @@ class EventHandler:
         setattr(self.tally, name, getattr(self.tally, name) + 1)
 
     async def _delivery_failed(self, msg: Msg, message: PlannedMessage, err: DeliveryError) -> None:
-        record = {"idempotency_key": message.idempotency_key, "rule": message.rule,
-                  "booking_id": message.booking_id, "error": str(err), "retryable": err.retryable}
+        record = {
+            "idempotency_key": message.idempotency_key,
+            "rule": message.rule,
+            "booking_id": message.booking_id,
+            "error": str(err),
+            "retryable": err.retryable,
+        }
         await self._publish(self.settings.failed_subject, record)
         if err.retryable:
             self.tally.retried += 1
@@ -123,8 +133,13 @@ class EventHandler:
 
 
 def _record(event: BookingEvent, message: PlannedMessage, *, provider_id: str) -> dict[str, Any]:
-    return {"idempotency_key": message.idempotency_key, "event_id": event.event_id, "rule": message.rule,
-            "booking_id": message.booking_id, "provider_id": provider_id}
+    return {
+        "idempotency_key": message.idempotency_key,
+        "event_id": event.event_id,
+        "rule": message.rule,
+        "booking_id": message.booking_id,
+        "provider_id": provider_id,
+    }
 
 
 def _msg_id(msg: Msg) -> str:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 _RESPONSES = {
     True: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n"
-          b"Connection: close\r\n\r\n{\"status\":\"ok\"}\n",
+    b'Connection: close\r\n\r\n{"status":"ok"}\n',
     False: b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-           b"Content-Length: 25\r\nConnection: close\r\n\r\n{\"status\":\"unavailable\"}\n",
+    b'Content-Length: 25\r\nConnection: close\r\n\r\n{"status":"unavailable"}\n',
 }
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -24,7 +24,8 @@ class HealthServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
+        if self._server is None:
+            raise RuntimeError("the health server has not started")
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:

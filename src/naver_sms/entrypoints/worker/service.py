@@ -31,7 +31,7 @@ from naver_sms.settings import Settings
 log = logging.getLogger("naver_sms.worker")
 
 FETCH_TIMEOUT_SECONDS = 0.5
-CLOSE_BUDGET_SECONDS = 1.5  # kept back from the drain budget for draining the connection itself
+CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
 class DryRunTransport:
@@ -67,8 +67,9 @@ class Worker:
             health = HealthServer(w.health_port, self.healthy)
             await health.start()
             stack.push_async_callback(health.stop)
-            executor = stack.enter_context(ThreadPoolExecutor(max_workers=w.concurrency,
-                                                              thread_name_prefix="deliver"))
+            executor = stack.enter_context(
+                ThreadPoolExecutor(max_workers=w.concurrency, thread_name_prefix="deliver")
+            )
             self._nc = await self._connect(w.nats_url)
             if self._nc is None:
                 return 1
@@ -76,17 +77,35 @@ class Worker:
             js = self._nc.jetstream()
             subscription = await ensure_topology(js, w)
             handler = EventHandler(
-                js=js, settings=w, rules=rules, transport=transport,
+                js=js,
+                settings=w,
+                rules=rules,
+                transport=transport,
                 sent_log=ThreadBridgedSentLog(NatsKvSentLog(await dedupe_bucket(js, w.dedupe_bucket)), loop),
-                dry_run=dry_run, executor=executor, clock=lambda: datetime.now(rules.timezone),
+                dry_run=dry_run,
+                executor=executor,
+                clock=lambda: datetime.now(rules.timezone),
             )
-            log.info("worker started", extra={"nats_url": w.nats_url, "dry_run": dry_run,
-                                              "concurrency": w.concurrency, "health_port": health.port})
+            log.info(
+                "worker started",
+                extra={
+                    "nats_url": w.nats_url,
+                    "dry_run": dry_run,
+                    "concurrency": w.concurrency,
+                    "health_port": health.port,
+                },
+            )
             await self._consume(subscription, handler)
             stopped_at = time.monotonic()
             naked = await self._finish_inflight(w.drain_seconds - CLOSE_BUDGET_SECONDS)
-            log.info("worker stopped", extra={**handler.tally.as_dict(), "nak_on_shutdown": naked,
-                                              "shutdown_seconds": round(time.monotonic() - stopped_at, 3)})
+            log.info(
+                "worker stopped",
+                extra={
+                    **handler.tally.as_dict(),
+                    "nak_on_shutdown": naked,
+                    "shutdown_seconds": round(time.monotonic() - stopped_at, 3),
+                },
+            )
         return 0
 
     async def _connect(self, url: str) -> Client | None:
@@ -101,11 +120,16 @@ class Worker:
 
         try:
             return await nats.connect(
-                servers=[url], name="naver-sms-worker", max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5, connect_timeout=5, disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect, error_cb=on_error,
+                servers=[url],
+                name="naver-sms-worker",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=5,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
             )
-        except (NoServersError, OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NoServersError, OSError) as err:
             log.error("cannot connect to NATS", extra={"nats_url": url, "error": str(err)})
             return None
 
@@ -140,7 +164,7 @@ class Worker:
             with contextlib.suppress(Exception):
                 await msg.nak()  # type: ignore[attr-defined]
             raise
-        except Exception:  # noqa: BLE001  (one bad message must not stop the worker)
+        except Exception:
             log.exception("handling failed; message will be redelivered")
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self._settings.model.worker.nak_delay_seconds)  # type: ignore[attr-defined]

@@ -18,8 +18,9 @@ async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -
     try:
         await js.stream_info(name)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=name, subjects=subjects,
-                                         duplicate_window=DUPLICATE_WINDOW_SECONDS))
+        await js.add_stream(
+            StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS)
+        )
 
 
 async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamContext.PullSubscription:

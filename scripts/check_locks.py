@@ -1,0 +1,71 @@
+"""Fail when a lock file is stale against its .in file, or the worker lock drifts from the runtime pins.
+
+Offline and fast: every requirement named in an .in file (and in the files it -r includes) must be
+pinned in its lock at a version its specifier allows, and every pin the worker shares with
+requirements.txt must be the same version. `make lock` fixes what this reports.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRS = [
+    ("requirements.in", "requirements.txt"),
+    ("docker/requirements-worker.in", "docker/requirements-worker.txt"),
+    ("requirements-dev.in", "requirements-dev.txt"),
+]
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
+
+
+def pins(lock: Path) -> dict[str, str]:
+    return {canonicalize_name(name): version for name, version in PIN.findall(lock.read_text())}
+
+
+def requirements(source: Path) -> list[Requirement]:
+    found: list[Requirement] = []
+    for raw in source.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-c"):
+            continue
+        if line.startswith("-r"):
+            found += requirements(source.parent / line[2:].strip())
+            continue
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement as err:
+            raise SystemExit(f"{source}: cannot parse {line!r}: {err}") from err
+    return found
+
+
+def problems() -> list[str]:
+    found = []
+    for source, lock in PAIRS:
+        pinned = pins(ROOT / lock)
+        for req in requirements(ROOT / source):
+            version = pinned.get(canonicalize_name(req.name))
+            if version is None:
+                found.append(f"{lock}: {req.name} (from {source}) is not pinned")
+            elif not req.specifier.contains(version, prereleases=True):
+                found.append(f"{lock}: {req.name}=={version} does not satisfy {req} in {source}")
+    runtime = pins(ROOT / "requirements.txt")
+    for name, version in pins(ROOT / "docker/requirements-worker.txt").items():
+        if runtime.get(name, version) != version:
+            found.append(
+                f"docker/requirements-worker.txt: {name}=={version} but requirements.txt pins {runtime[name]}"
+            )
+    return found
+
+
+if __name__ == "__main__":
+    stale = problems()
+    for problem in stale:
+        print(f"stale lock: {problem}", file=sys.stderr)
+    if stale:
+        print("run `make lock` to regenerate the locks", file=sys.stderr)
+    sys.exit(1 if stale else 0)
