@@ -6,7 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$REPO_ROOT/scripts/venv.sh"
 rie="$(rie_binary)"
 port="${RIE_PORT:-9000}"
-task_root="$(mktemp -d)"
+# Under build/, not TMPDIR: the runtime's temp folder stays its own, as in Lambda.
+mkdir -p build
+task_root="$(mktemp -d "$REPO_ROOT/build/task-root.XXXXXX")"
 trap 'rm -rf "$task_root"' EXIT
 cp -R src/. "$task_root/"
 cp -R config "$task_root/config"

@@ -1,0 +1,100 @@
+"""The layering holds: import contracts are enforced, and no module does I/O at import time."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from naver_sms.settings.env import ENV_TO_KEY
+from tests.conftest import BIN
+from tests.support.procs import REPO
+
+# Imports every module with an audit hook that refuses sockets, processes and forks.
+NO_IO_AT_IMPORT = """
+import pkgutil, sys, importlib
+FORBIDDEN = ("socket.connect", "socket.getaddrinfo", "subprocess.Popen", "os.system", "os.fork",
+             "os.posix_spawn", "os.exec")
+def hook(event, args):
+    if event.startswith(FORBIDDEN):
+        raise RuntimeError(f"I/O at import time: {event} {args!r:.200}")
+sys.addaudithook(hook)
+import naver_sms, main
+names = [m.name for m in pkgutil.walk_packages(naver_sms.__path__, "naver_sms.")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+def test_no_module_does_io_at_import() -> None:
+    env = {
+        "PYTHONPATH": str(REPO / "src"),
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_ENDPOINT_URL": "http://192.0.2.1:1",
+        "NATS_URL": "nats://192.0.2.1:1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", NO_IO_AT_IMPORT], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 30  # every module was imported, not a handful
+
+
+def test_the_hook_catches_io_at_import(tmp_path: Path) -> None:
+    """The check above can fail: a module that connects at import is caught."""
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "src" / "naver_sms" / "adapters" / "eager.py").write_text(
+        "import socket\nsocket.create_connection(('127.0.0.1', 9))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", NO_IO_AT_IMPORT],
+        env={"PYTHONPATH": str(tmp_path / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0 and "I/O at import time: socket." in out.stderr
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        cwd=root,
+        env={"PYTHONPATH": str(root / "src"), "PATH": str(BIN)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_contracts_are_kept() -> None:
+    out = lint_imports(REPO)
+    assert out.returncode == 0, out.stdout
+    assert "Contracts: 5 kept, 0 broken." in out.stdout
+
+
+def test_a_forbidden_import_breaks_the_contract_with_a_clear_message(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    booking = tmp_path / "src" / "naver_sms" / "domain" / "booking.py"
+    booking.write_text("import boto3  # a domain module reaching for AWS\n" + booking.read_text())
+    out = lint_imports(tmp_path)
+    assert out.returncode == 1
+    report = " ".join(out.stdout.split())  # the report wraps long contract names
+    assert (
+        "The domain is pure: plain data and rules, no adapters, entry points or I/O libraries BROKEN"
+        in report
+    )
+    assert "naver_sms.domain.booking -> boto3" in out.stdout
+
+
+def test_env_example_documents_every_variable() -> None:
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    assert set(ENV_TO_KEY) <= documented, sorted(set(ENV_TO_KEY) - documented)

@@ -1,0 +1,119 @@
+"""The handler under the real Lambda RIE on the host (`make run-local`), invoked like `make smoke`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import create_sent_log_table, repo_env
+from tests.support.bookings import mixed_bookings
+from tests.support.fake_naver import FakeNaver
+from tests.support.fake_sens import FakeSens
+from tests.support.procs import REPO, free_port, port_open, wait_until
+from tests.support.proctree import browser_processes, tree_rss, zombies
+
+sys.path.insert(0, str(REPO / "scripts"))
+from invoke_samples import invoke
+
+
+@dataclass
+class Emulator:
+    url: str
+    sid: int
+    tmp: Path
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[Emulator]:
+    port = free_port()
+    # Short on purpose, like Lambda's /tmp: Chrome's singleton socket path must fit in 108 bytes.
+    runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    env = repo_env(RIE_PORT=str(port), TMPDIR=str(runtime_tmp), **env)
+    process = subprocess.Popen(
+        ["bash", "scripts/run-local.sh"],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    try:
+        wait_until(lambda: port_open(port), 60, "run-local's RIE")
+        yield Emulator(
+            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations", process.pid, runtime_tmp
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
+        shutil.rmtree(runtime_tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def bare_emulator(browser_env: dict[str, str], tmp_path: Path) -> Iterator[Emulator]:
+    """The repo's settings only, as `make run-local` on a fresh clone."""
+    with serve(browser_env, tmp_path / "rie.log") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(
+    browser_env: dict[str, str], aws: str, fake_naver: FakeNaver, fake_sens: FakeSens, tmp_path: Path
+) -> Iterator[Emulator]:
+    """Wired to the fake Naver, the fake SENS and moto's DynamoDB."""
+    create_sent_log_table()
+    fake_naver.state.bookings = mixed_bookings()
+    env = {"AWS_ENDPOINT_URL": aws, **browser_env, **fake_naver.env(), **fake_sens.env()}
+    with serve(env, tmp_path / "rie.log") as emulator:
+        yield emulator
+
+
+def test_samples_pass_under_the_host_emulator(bare_emulator: Emulator) -> None:
+    out = subprocess.run(
+        ["bash", "scripts/smoke.sh"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IMAGE": "lambda", "SMOKE_URL": bare_emulator.url},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "7 passed, 0 failed" in out.stderr
+
+
+def test_run_event_under_the_emulator(emulator: Emulator) -> None:
+    body = invoke(emulator.url, {"action": "run"})
+    assert body == {
+        "status": "ok",
+        "bookings": 5,
+        "planned": 5,
+        "sent": 0,
+        "skipped_duplicates": 0,
+        "dry_run": True,
+    }
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {"dry_run": False}}
+    assert invoke(emulator.url, scheduled)["sent"] == 5
+
+
+def test_50_warm_invokes_leave_nothing_behind(emulator: Emulator) -> None:
+    invoke(emulator.url, {"action": "run"})
+    first_rss = tree_rss(emulator.sid)
+    results = [invoke(emulator.url, {"action": "run"}) for _ in range(50)]
+    last_rss = tree_rss(emulator.sid)
+    assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
+    assert browser_processes(emulator.sid) == []
+    assert zombies(emulator.sid) == 0
+    assert list(emulator.tmp.iterdir()) == []
+    growth_mb = (last_rss - first_rss) / 1e6
+    print(json.dumps({"first_rss_mb": round(first_rss / 1e6, 1), "last_rss_mb": round(last_rss / 1e6, 1)}))
+    assert growth_mb < 40, f"RSS grew {growth_mb:.1f} MB over 50 invokes"
