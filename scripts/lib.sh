@@ -47,14 +47,19 @@ venv_bin() { printf '%s/bin/%s' "$VENV" "$1"; }
 # The venv's tools come first, so scripts run the locked versions.
 export PATH="$VENV/bin:$PATH"
 
-# debian_mirror SUITE: the archive URI this machine's apt sources use for SUITE's family
-# (never a hard-coded host: offline machines point at their own mirror).
+# debian_mirror: DEBIAN_MIRROR when set (non-Debian hosts such as GitHub's Ubuntu runners take it
+# from a repository variable), else the Debian archive URI this machine's apt sources use. Never a
+# hard-coded host: offline machines point at their own mirror.
 debian_mirror() {
+  if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
+    printf '%s' "$DEBIAN_MIRROR"
+    return
+  fi
   local uri
   uri="$(grep -rhs -A3 '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
     awk '/^URIs:/ {u=$2} /^Suites:.*bookworm([ ]|$)/ {print u; exit}')"
   [[ -n "$uri" ]] || uri="$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
-  [[ -n "$uri" ]] || die "cannot find a Debian bookworm mirror in /etc/apt/sources*"
+  [[ -n "$uri" ]] || die "cannot find a Debian bookworm mirror in /etc/apt/sources*: set DEBIAN_MIRROR"
   printf '%s' "$uri"
 }
 

@@ -20,8 +20,11 @@ from tests.support.fake_sens import FakeSens
 from tests.support.procs import IN_CI, REPO, free_port, http_ok, need, port_open, stop, wait_until
 
 BIN = Path(sys.executable).parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# Debian's chromium by default; TEST_CHROME_BIN / TEST_CHROMEDRIVER_BIN name another build (CI runners).
+CHROMIUM = os.environ.get("TEST_CHROME_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = (
+    os.environ.get("TEST_CHROMEDRIVER_BIN") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+)
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
