@@ -8,7 +8,7 @@ export IMAGE SMOKE_URL DOCKER_NETWORK ARGS
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push
+	size-check tag push bench
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -27,6 +27,8 @@ test: ## Run the whole test suite (creates .venv when missing or stale)
 	@scripts/test.sh
 clean: ## Remove the venv, caches and build logs
 	@scripts/clean.sh
+bench: ## Measure init, latency, leaks, throughput, shutdown and image figures into docs/benchmarks.md
+	@scripts/bench.sh
 
 ##@ Run without Docker
 run-local: ## Serve the Lambda handler under the real RIE on 127.0.0.1:9000 until stopped

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build IMAGE (lambda|worker) with docker buildx, load it, tag :latest and :<git sha>.
 # Knobs: LAMBDA_RUNTIME_STAGE (an image to build the Lambda app on instead of the Chrome for Testing
-# stage), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO (buildx cache specs, e.g. type=gha).
+# stage), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO (buildx cache specs, e.g. type=gha),
+# NO_CACHE=1 (a cold build).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_cmd docker "run 'make docker-engine'"
@@ -19,6 +20,7 @@ flags=(
   --progress=plain
   --tag "$name:latest" --tag "$name:$sha"
 )
+[[ "${NO_CACHE:-0}" == 1 ]] && flags+=(--no-cache)
 [[ -n "${BUILD_CACHE_FROM:-}" ]] && flags+=(--cache-from "$BUILD_CACHE_FROM")
 [[ -n "${BUILD_CACHE_TO:-}" ]] && flags+=(--cache-to "$BUILD_CACHE_TO")
 

@@ -3,5 +3,5 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$REPO_ROOT/scripts/venv.sh"
-ruff check --fix --select I src tests scripts
-ruff format src tests scripts
+ruff check --fix --select I src tests scripts bench
+ruff format src tests scripts bench

@@ -14,8 +14,8 @@ check() {
   info "$name"
   "$@" || failed+=("$name")
 }
-check "ruff format --check" ruff format --check src tests scripts
-check "ruff check" ruff check src tests scripts
+check "ruff format --check" ruff format --check src tests scripts bench
+check "ruff check" ruff check src tests scripts bench
 check "mypy (strict on src)" mypy
 check "import contracts" env PYTHONPATH=src lint-imports
 check "locks fresh" python scripts/check_locks.py

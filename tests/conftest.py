@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +16,9 @@ from naver_sms.settings.env import ENV_TO_KEY
 from naver_sms.settings.secrets import clear_cache
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
-from tests.support.procs import IN_CI, REPO, free_port, http_ok, need, port_open, stop, wait_until
+from tests.support.moto import AWS_TEST_ENV, moto_server
+from tests.support.nats_server import NatsServer
+from tests.support.procs import IN_CI, REPO, need
 
 BIN = Path(sys.executable).parent
 # Debian's chromium by default; TEST_CHROME_BIN / TEST_CHROMEDRIVER_BIN name another build (CI runners).
@@ -25,12 +26,6 @@ CHROMIUM = os.environ.get("TEST_CHROME_BIN") or shutil.which("chromium") or "/us
 CHROMEDRIVER = (
     os.environ.get("TEST_CHROMEDRIVER_BIN") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
 )
-AWS_TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "ap-northeast-2",
-    "AWS_DEFAULT_REGION": "ap-northeast-2",
-}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -66,18 +61,8 @@ def browser_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/moto-api/"), 30, "moto server")
+    with moto_server() as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture
@@ -86,17 +71,6 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=5)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     yield moto_url
-
-
-def create_sent_log_table(table: str = "naver-sms-sent") -> None:
-    import boto3
-
-    boto3.client("dynamodb").create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
-    )
 
 
 @pytest.fixture
@@ -109,44 +83,6 @@ def fake_naver() -> Iterator[FakeNaver]:
 def fake_sens() -> Iterator[FakeSens]:
     with FakeSens() as server:
         yield server
-
-
-class NatsServer:
-    """A real nats-server with JetStream; restart() keeps its store, like a production restart."""
-
-    def __init__(self, store: Path) -> None:
-        self.port = free_port()
-        self.store = store
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "nats-server"),
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-sd",
-                str(self.store),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: port_open(self.port), 15, "nats-server")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture

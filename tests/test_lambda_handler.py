@@ -10,10 +10,10 @@ import pytest
 
 import main
 import naver_sms
-from tests.conftest import create_sent_log_table
 from tests.support.bookings import mixed_bookings
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
+from tests.support.moto import create_sent_log_table
 from tests.support.recorder import Recorder
 
 RUN = {"action": "run"}

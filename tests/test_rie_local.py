@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import create_sent_log_table, repo_env
+from tests.conftest import repo_env
 from tests.support.bookings import mixed_bookings
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
+from tests.support.moto import create_sent_log_table
 from tests.support.procs import REPO, free_port, port_open, wait_until
 from tests.support.proctree import browser_processes, tree_rss, zombies
 

@@ -25,6 +25,19 @@ class Delivered:
     provider_id: str = ""
 
 
+def log_dry_run(message: PlannedMessage) -> Delivered:
+    """What a dry run does instead of sending: one log line naming the message."""
+    log.info(
+        "dry run: would send",
+        extra={
+            "rule": message.rule,
+            "booking_id": message.booking_id,
+            "idempotency_key": message.idempotency_key,
+        },
+    )
+    return Delivered(Outcome.DRY_RUN)
+
+
 def deliver(
     message: PlannedMessage, transport: SmsTransport, sent_log: SentLog, *, dry_run: bool
 ) -> Delivered:
@@ -35,15 +48,7 @@ def deliver(
     if dry_run:
         if sent_log.contains(message):
             return Delivered(Outcome.DUPLICATE)
-        log.info(
-            "dry run: would send",
-            extra={
-                "rule": message.rule,
-                "booking_id": message.booking_id,
-                "idempotency_key": message.idempotency_key,
-            },
-        )
-        return Delivered(Outcome.DRY_RUN)
+        return log_dry_run(message)
     if not sent_log.claim(message):
         return Delivered(Outcome.DUPLICATE)
     try:

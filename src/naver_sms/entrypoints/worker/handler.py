@@ -19,7 +19,7 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from naver_sms.application.delivery import Outcome, deliver
+from naver_sms.application.delivery import Outcome, deliver, log_dry_run
 from naver_sms.application.errors import DeliveryError
 from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.domain.errors import InvalidEvent
@@ -80,6 +80,11 @@ class EventHandler:
     async def _deliver_all(self, msg: Msg, event: BookingEvent) -> None:
         loop = asyncio.get_running_loop()
         for message in self.rules.evaluate(event.booking, self.clock(), event.type):
+            if self.dry_run:
+                # A dry-run worker never writes the dedupe store, so reading it would tell nothing:
+                # stay on the event loop, no thread hop and no round trip per message.
+                self._count(log_dry_run(message).outcome)
+                continue
             try:
                 result = await loop.run_in_executor(
                     self.executor,

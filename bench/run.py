@@ -1,0 +1,225 @@
+"""`make bench`: measure what users feel, each beside a baseline from the same run, and write
+docs/benchmarks.md (table) and docs/benchmarks.json (the same figures for tools).
+
+Exits non-zero only when something could not be measured; a missed goal is reported in the table.
+Usage: python -m bench.run [--skip-images] [--skip-test-suite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from bench import image_bench, lambda_bench, worker_bench
+from tests.support.bookings import mixed_bookings
+from tests.support.fake_naver import FakeNaver
+from tests.support.moto import AWS_TEST_ENV, create_sent_log_table, moto_server
+from tests.support.procs import REPO
+
+DOCS = REPO / "docs"
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    goal: str
+    baseline: str
+    ratio: str
+    met: bool
+    command: str
+
+
+def machine() -> str:
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    return f"{platform.system()} {platform.machine()}, {cores} cores, Python {platform.python_version()}"
+
+
+def browser_env() -> dict[str, str]:
+    return {"CHROME_BIN": "/usr/bin/chromium", "CHROMEDRIVER_BIN": "/usr/bin/chromedriver"}
+
+
+def lambda_figures() -> list[Figure]:
+    env = browser_env()
+    lazy = lambda_bench.init_ms("main.lambda_handler", env)
+    naive = lambda_bench.init_ms("naive_handler.lambda_handler", env)
+    smoke = lambda_bench.warm_smoke(env)
+    raw = lambda_bench.raw_browser_start(env)
+    with FakeNaver() as naver, moto_server() as aws:
+        naver.state.bookings = mixed_bookings()
+        os.environ.update(AWS_ENDPOINT_URL=aws, **AWS_TEST_ENV)
+        create_sent_log_table()
+        runs = lambda_bench.warm_runs({**env, **naver.env()}, 50)
+    cmd = "make bench"
+    growth = runs["rss_last_mb"] - runs["rss_first_mb"]
+    return [
+        Figure(
+            "Lambda init (RIE INIT REPORT, median of 5)",
+            f"{lazy:.0f} ms",
+            "≤ 100 ms and ≤ 0.6x naive",
+            f"naive module-level imports: {naive:.0f} ms",
+            f"{lazy / naive:.2f}",
+            lazy <= 100 and lazy <= 0.6 * naive,
+            cmd,
+        ),
+        Figure(
+            "Warm smoke invoke p50 / p95 (30 invokes)",
+            f"{smoke['p50']:.2f} s / {smoke['p95']:.2f} s",
+            "p50 ≤ 1.0 s, no failed invoke",
+            f"raw Selenium start+quit p50: {raw:.2f} s",
+            f"{smoke['p50'] / raw:.2f}",
+            smoke["p50"] <= 1.0 and smoke["failures"] == 0,
+            cmd,
+        ),
+        Figure(
+            "50 warm run invokes (fake Naver, dry run): failures",
+            str(runs["failures"]),
+            "0",
+            "—",
+            "—",
+            runs["failures"] == 0,
+            cmd,
+        ),
+        Figure(
+            "… leftover browser/driver processes",
+            str(runs["browser_processes"]),
+            "0",
+            "naive never-quit handler here: 6-9 (issue #7)",
+            "—",
+            runs["browser_processes"] == 0,
+            cmd,
+        ),
+        Figure(
+            "… leftover temp dirs / bytes",
+            f"{runs['temp_dirs']} / {runs['temp_bytes']}",
+            "0 / 0",
+            "quit-only handler: ~2 MB per invoke (issue #7)",
+            "—",
+            runs["temp_dirs"] == 0,
+            cmd,
+        ),
+        Figure(
+            "… runtime tree RSS first → last",
+            f"{runs['rss_first_mb']:.1f} → {runs['rss_last_mb']:.1f} MB",
+            "flat (< 20 MB growth)",
+            "—",
+            f"{growth:+.1f} MB",
+            growth < 20,
+            cmd,
+        ),
+    ]
+
+
+def worker_figures() -> list[Figure]:
+    tp = worker_bench.throughput()
+    stop = worker_bench.sigterm_under_load()
+    return [
+        Figure(
+            "Worker throughput (dry run, 5,000 events)",
+            f"{tp['worker_eps']:.0f} events/s",
+            "≥ 0.5x raw",
+            f"raw nats-py pull+ack: {tp['raw_eps']:.0f} msg/s",
+            f"{tp['ratio']:.2f}",
+            tp["ratio"] >= 0.5,
+            "make bench",
+        ),
+        Figure(
+            "Worker SIGTERM → exit under load",
+            f"{stop['seconds']:.2f} s (exit {stop['exit_code']})",
+            "< 10 s, exit 0, nothing lost",
+            f"processed {stop['processed']} of {stop['published']} across restart",
+            "—",
+            stop["seconds"] < 10 and stop["exit_code"] == 0 and stop["processed"] >= stop["published"],
+            "make bench",
+        ),
+    ]
+
+
+def image_figures() -> list[Figure]:
+    figures = []
+    for image, budget in (("lambda", 1500), ("worker", 150)):
+        m = image_bench.measure(image)
+        figures += [
+            Figure(
+                f"{image} image size (offline stand-in base)",
+                f"{m['size_mb']:.0f} MB",
+                f"≤ {budget} MB",
+                f"largest: {m['largest_layers']}",
+                "—",
+                float(str(m["size_mb"])) <= budget,
+                "make bench",
+            ),
+            Figure(
+                f"{image} cold build / source-only rebuild",
+                f"{m['cold_build_s']:.1f} s / {m['source_only_rebuild_s']:.1f} s",
+                "rebuild ≤ 5 s",
+                "cold build (no cache)",
+                f"{float(str(m['source_only_rebuild_s'])) / float(str(m['cold_build_s'])):.2f}",
+                float(str(m["source_only_rebuild_s"])) <= 5,
+                "make bench",
+            ),
+        ]
+    return figures
+
+
+def test_suite_figure() -> Figure:
+    started = time.monotonic()
+    done = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    return Figure(
+        "make test wall time (warm venv)",
+        f"{elapsed:.0f} s",
+        "CI ≤ 20 min",
+        "—",
+        "—",
+        done.returncode == 0 and elapsed < 1200,
+        "make test",
+    )
+
+
+def write(figures: list[Figure]) -> None:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "\n".join(
+        f"| {f.name} | {f.value} | {f.goal} | {f.baseline} | {f.ratio} | "
+        f"{'met' if f.met else '**missed**'} | `{f.command}` |"
+        for f in figures
+    )
+    (DOCS / "benchmarks.md").write_text(
+        "# Benchmarks\n\nGenerated by `make bench` — do not edit by hand. "
+        f"Measured {when} on {machine()}.\nEach ratio is against a baseline measured in the same run.\n\n"
+        "| figure | value | goal | baseline | ratio | goal | command |\n|---|---|---|---|---|---|---|\n"
+        f"{rows}\n"
+    )
+    (DOCS / "benchmarks.json").write_text(
+        json.dumps(
+            {"measured_at": when, "machine": machine(), "figures": [asdict(f) for f in figures]}, indent=2
+        )
+        + "\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-images", action="store_true", help="no Docker engine here")
+    parser.add_argument("--skip-test-suite", action="store_true")
+    args = parser.parse_args()
+    figures = lambda_figures() + worker_figures()
+    if not args.skip_images:
+        figures += image_figures()
+    if not args.skip_test_suite:
+        figures.append(test_suite_figure())
+    write(figures)
+    for f in figures:
+        print(f"{'ok    ' if f.met else 'MISSED'} {f.name}: {f.value} (goal {f.goal}; {f.baseline})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

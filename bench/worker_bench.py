@@ -1,0 +1,102 @@
+"""Worker figures: events/s through the worker (dry run) beside raw nats-py pull + ack, and the
+SIGTERM-to-exit time under load with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from tests.support.nats_server import NatsServer
+from tests.support.procs import REPO, wait_until
+from tests.support.worker import WorkerProcess, booking_event, consumer_pending, publish, run
+
+STREAM = "BOOKINGS"
+
+
+def worker_env(url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "NATS_URL": url,
+        "SMS_DRY_RUN": "true",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+async def raw_consume(url: str, count: int) -> float:
+    """Baseline: a plain nats-py pull consumer that only acks, on the same stream and server."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe(
+        "bookings.events",
+        durable="raw-bench",
+        stream=STREAM,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=-1),
+    )
+    started, seen = time.monotonic(), 0
+    while seen < count:
+        for msg in await sub.fetch(batch=256, timeout=5):
+            await msg.ack()
+            seen += 1
+    await nc.flush()
+    elapsed = time.monotonic() - started
+    await nc.close()
+    return count / elapsed
+
+
+def throughput(count: int = 5000) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = NatsServer(Path(tmp) / "js")
+        server.start()
+        try:
+            payloads = [json.dumps(booking_event(n)).encode() for n in range(count)]
+            worker = WorkerProcess(worker_env(server.url), Path(tmp) / "w.log").start()  # creates the stream
+            worker.terminate()
+            run(publish(server.url, payloads))
+            raw = run(raw_consume(server.url, count))
+            # The clock starts when the worker reports healthy (connected and consuming), so process
+            # start-up and imports are not counted as consuming time.
+            worker = WorkerProcess(worker_env(server.url), Path(tmp) / "w.log").start()
+            started = time.monotonic()
+            wait_until(
+                lambda: run(consumer_pending(server.url, STREAM, "naver-sms-worker")) == (0, 0),
+                300,
+                "worker drained the stream",
+                interval=0.05,
+            )
+            ours = count / (time.monotonic() - started)
+            worker.terminate()
+        finally:
+            server.stop()
+    return {"worker_eps": ours, "raw_eps": raw, "ratio": ours / raw}
+
+
+def sigterm_under_load(count: int = 5000) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = NatsServer(Path(tmp) / "js")
+        server.start()
+        try:
+            first = WorkerProcess(worker_env(server.url), Path(tmp) / "a.log").start()
+            run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
+            time.sleep(0.3)
+            code, seconds = first.terminate()
+            second = WorkerProcess(worker_env(server.url), Path(tmp) / "b.log").start()
+            wait_until(
+                lambda: run(consumer_pending(server.url, STREAM, "naver-sms-worker")) == (0, 0),
+                300,
+                "restarted worker drained the stream",
+            )
+            second.terminate()
+            processed = sum(
+                next(line["processed"] for line in w.logs() if line["message"] == "worker stopped")
+                for w in (first, second)
+            )
+        finally:
+            server.stop()
+    return {"exit_code": code, "seconds": seconds, "processed": processed, "published": count}

@@ -1,0 +1,49 @@
+"""moto's server standing in for AWS (DynamoDB, Secrets Manager, SSM) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.support.procs import free_port, http_ok, stop, wait_until
+
+SENT_LOG_TABLE = "naver-sms-sent"
+# Credentials moto accepts; never real ones.
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "ap-northeast-2",
+    "AWS_DEFAULT_REGION": "ap-northeast-2",
+}
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    binary = Path(sys.executable).parent / "moto_server"
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/moto-api/"), 30, "moto server")
+        yield url
+    finally:
+        stop(process)
+
+
+def create_sent_log_table(table: str = SENT_LOG_TABLE) -> None:
+    """The table the Lambda's sent log expects (boto3 must already point at moto)."""
+    import boto3
+
+    boto3.client("dynamodb").create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
+    )
