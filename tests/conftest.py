@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import AWS_TEST_ENV, moto_server
 from tests.support.nats_server import NatsServer
-from tests.support.procs import IN_CI, REPO, need
+from tests.support.procs import IN_CI, REPO, need, need_tool, script
 
 BIN = Path(sys.executable).parent
 # Debian's chromium by default; TEST_CHROME_BIN / TEST_CHROMEDRIVER_BIN name another build (CI runners).
@@ -96,12 +97,35 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         server.stop()
 
 
+LAMBDA_STANDIN = "naver-sms-standin/lambda-browser:3.11"
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    need_tool("docker")
+    need(
+        subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
+        "no Docker engine answers (make docker-engine)",
+    )
+    built = script("standins.sh")
+    assert built.returncode == 0, built.stderr
+
+
+@pytest.fixture(scope="session")
+def images(engine: None) -> Iterator[dict[str, str]]:
+    planted = REPO / ".env"
+    plant = not planted.exists()
+    if plant:
+        planted.write_text("PLANTED_SECRET=should-never-reach-an-image\n")
+    try:
+        for image, extra in (("lambda", {"LAMBDA_RUNTIME_STAGE": LAMBDA_STANDIN}), ("worker", {})):
+            result = script("build.sh", IMAGE=image, **extra)
+            assert result.returncode == 0, result.stderr
+    finally:
+        if plant:
+            planted.unlink()
+    yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
+
+
 def sample(name: str) -> object:
     return json.loads((REPO / "tests" / "events" / name).read_text())
-
-
-def repo_env(**extra: str) -> dict[str, str]:
-    """The environment for a subprocess: this process's, minus settings, plus the given ones."""
-    env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
-    env.update(extra)
-    return env

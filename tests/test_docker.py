@@ -17,23 +17,10 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.conftest import BIN
-from tests.support.procs import REPO, free_port, http_ok, need, need_tool, port_open, stop, wait_until
+from tests.support.procs import REPO, free_port, http_ok, need, need_tool, port_open, script, stop, wait_until
 
 pytestmark = pytest.mark.docker
-LAMBDA_STANDIN = "naver-sms-standin/lambda-browser:3.11"
 INVOKE = "/2015-03-31/functions/function/invocations"
-
-
-def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", f"scripts/{name}"],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -86,33 +73,6 @@ def test_worker_dockerfile_structure() -> None:
     assert instructions(runtime, "HEALTHCHECK") and "/healthz" in instructions(runtime, "HEALTHCHECK")[0]
     assert instructions(runtime, "CMD") == ['["python", "-m", "src"]']
     assert not any(".env" in c for c in instructions(runtime, "COPY") + instructions(builder, "COPY"))
-
-
-@pytest.fixture(scope="module")
-def engine() -> None:
-    need_tool("docker")
-    need(
-        subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
-        "no Docker engine answers (make docker-engine)",
-    )
-    built = script("standins.sh")
-    assert built.returncode == 0, built.stderr
-
-
-@pytest.fixture(scope="module")
-def images(engine: None) -> Iterator[dict[str, str]]:
-    planted = REPO / ".env"
-    plant = not planted.exists()
-    if plant:
-        planted.write_text("PLANTED_SECRET=should-never-reach-an-image\n")
-    try:
-        for image, extra in (("lambda", {"LAMBDA_RUNTIME_STAGE": LAMBDA_STANDIN}), ("worker", {})):
-            result = script("build.sh", IMAGE=image, **extra)
-            assert result.returncode == 0, result.stderr
-    finally:
-        if plant:
-            planted.unlink()
-    yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
 
 
 def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:

@@ -2,62 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import repo_env
+from scripts.invoke_samples import invoke
 from tests.support.bookings import mixed_bookings
+from tests.support.emulator import Emulator, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
-from tests.support.procs import REPO, free_port, port_open, wait_until
+from tests.support.procs import REPO
 from tests.support.proctree import browser_processes, tree_rss, zombies
-
-sys.path.insert(0, str(REPO / "scripts"))
-from invoke_samples import invoke
-
-
-@dataclass
-class Emulator:
-    url: str
-    sid: int
-    tmp: Path
-
-
-@contextlib.contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[Emulator]:
-    port = free_port()
-    # Short on purpose, like Lambda's /tmp: Chrome's singleton socket path must fit in 108 bytes.
-    runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    env = repo_env(RIE_PORT=str(port), TMPDIR=str(runtime_tmp), **env)
-    process = subprocess.Popen(
-        ["bash", "scripts/run-local.sh"],
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    try:
-        wait_until(lambda: port_open(port), 60, "run-local's RIE")
-        yield Emulator(
-            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations", process.pid, runtime_tmp
-        )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(15)
-        shutil.rmtree(runtime_tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import repo_env
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
-from tests.support.procs import wait_until
+from tests.support.procs import repo_env, wait_until
 from tests.support.worker import WorkerProcess, booking_event, consumer_pending, publish, run, stream_messages
 
 

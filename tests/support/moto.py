@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.support.procs import free_port, http_ok, stop, wait_until
 
@@ -37,11 +38,11 @@ def moto_server() -> Iterator[str]:
         stop(process)
 
 
-def create_sent_log_table(table: str = SENT_LOG_TABLE) -> None:
-    """The table the Lambda's sent log expects (boto3 must already point at moto)."""
+def create_sent_log_table(table: str = SENT_LOG_TABLE, client: Any = None) -> None:
+    """The table the Lambda's sent log expects (without a client, boto3 must already point at moto)."""
     import boto3
 
-    boto3.client("dynamodb").create_table(
+    (client or boto3.client("dynamodb")).create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from naver_sms.settings.env import ENV_TO_KEY
+
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI") == "true"
 
@@ -70,3 +72,22 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", f"scripts/{name}"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def repo_env(**extra: str) -> dict[str, str]:
+    """The environment for a subprocess: this process's, minus settings, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
+    env.update(extra)
+    return env

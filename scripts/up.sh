@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Start the local stack (compose.yaml) and wait until every service is healthy.
+# Knobs: TAG (image tag, default latest), NATS_IMAGE / MOTO_IMAGE (offline stand-ins), RIE_PORT.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+require_cmd docker "run 'make docker-engine'"
+docker compose version >/dev/null 2>&1 || die "docker compose v2 is missing; run 'make docker-engine'"
+for image in "$LAMBDA_IMAGE_NAME" "$WORKER_IMAGE_NAME"; do
+  docker image inspect "$image:${TAG:-latest}" >/dev/null 2>&1 ||
+    die "image $image:${TAG:-latest} not found; run 'make build' and 'make build IMAGE=worker' first"
+done
+[[ -f .env ]] || warn ".env not found: the stack uses the defaults (dry-run SMS); see .env.example"
+(set -x; docker compose up --detach --wait --wait-timeout "${UP_TIMEOUT:-120}")
+docker compose ps
