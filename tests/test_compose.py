@@ -33,6 +33,14 @@ def compose_env(rie_port: int) -> dict[str, str]:
     }
 
 
+def compose(env: dict[str, str], *args: str) -> str:
+    """`docker compose ARGS` for the stack in this repository; its standard output."""
+    out = subprocess.run(
+        ["docker", "compose", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
 def project_containers() -> list[str]:
     out = subprocess.run(
         [
@@ -74,14 +82,7 @@ def stack(images: dict[str, str]) -> Iterator[dict[str, str]]:
 
 
 def test_every_service_is_healthy(stack: dict[str, str]) -> None:
-    out = subprocess.run(
-        ["docker", "compose", "ps", "--format", "json"],
-        cwd=REPO,
-        env=stack,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = compose(stack, "ps", "--format", "json")
     services = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert {s["Service"] for s in services} == {"nats", "moto", "worker", "lambda"}
     assert all(s["Health"] == "healthy" for s in services), [(s["Service"], s["Health"]) for s in services]
@@ -97,25 +98,25 @@ def test_an_event_reaches_the_worker(stack: dict[str, str]) -> None:
         "    await nc.close()\n"
         "asyncio.run(main())\n"
     )
-    subprocess.run(
-        ["docker", "compose", "exec", "-T", "worker", "python", "-c", code],
-        cwd=REPO,
-        env=stack,
-        check=True,
-        capture_output=True,
-    )
+    compose(stack, "exec", "-T", "worker", "python", "-c", code)
 
     def handled() -> bool:
-        logs = subprocess.run(
-            ["docker", "compose", "logs", "--no-log-prefix", "worker"],
-            cwd=REPO,
-            env=stack,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        logs = compose(stack, "logs", "--no-log-prefix", "worker")
         # compose may prefix lines with terminal control codes: each record starts at its brace.
         records = [json.loads(line[line.index("{") :]) for line in logs.splitlines() if "{" in line]
         return any(r.get("booking_id") == "bk-7" and "would send" in r["message"] for r in records)
 
     wait_until(handled, 30, "the worker handling the published event")
+
+
+def test_lambda_smoke_through_the_published_port(stack: dict[str, str]) -> None:
+    out = subprocess.run(
+        ["bash", "scripts/smoke.sh"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**stack, "IMAGE": "lambda", "SMOKE_URL": f"http://127.0.0.1:{stack['RIE_PORT']}{INVOKE}"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "7 passed, 0 failed" in out.stderr

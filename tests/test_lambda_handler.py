@@ -10,7 +10,7 @@ import pytest
 
 import main
 import naver_sms
-from tests.support.bookings import mixed_bookings
+from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
@@ -41,14 +41,7 @@ def sent_log_items() -> list[dict[str, object]]:
 def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSens]) -> None:
     naver, sens = world
     result = main.lambda_handler(RUN, None)
-    assert result == {
-        "status": "ok",
-        "bookings": 5,
-        "planned": 5,
-        "sent": 0,
-        "skipped_duplicates": 0,
-        "dry_run": True,
-    }
+    assert result == DRY_RUN_RESULT
     assert naver.state.logins == 1
     assert naver.state.api_calls == 3  # page size 2: three pages
     assert sens.state.sent == [] and sent_log_items() == []
@@ -126,7 +119,7 @@ def test_naver_down_is_reported_and_alerted(
     naver, sens = world
     naver.state.fail_next = 1000
     with Recorder() as slack:
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
         result = main.lambda_handler({"action": "run", "dry_run": False}, None)
     assert result["error"]["type"] == "BookingSourceError"
     assert "HTTP 503" in result["error"]["message"] or "RetryError" in result["error"]["message"]

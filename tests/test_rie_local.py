@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scripts.invoke_samples import invoke
-from tests.support.bookings import mixed_bookings
+from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.emulator import Emulator, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
@@ -54,14 +54,7 @@ def test_samples_pass_under_the_host_emulator(bare_emulator: Emulator) -> None:
 
 def test_run_event_under_the_emulator(emulator: Emulator) -> None:
     body = invoke(emulator.url, {"action": "run"})
-    assert body == {
-        "status": "ok",
-        "bookings": 5,
-        "planned": 5,
-        "sent": 0,
-        "skipped_duplicates": 0,
-        "dry_run": True,
-    }
+    assert body == DRY_RUN_RESULT
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {"dry_run": False}}
     assert invoke(emulator.url, scheduled)["sent"] == 5
 

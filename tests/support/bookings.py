@@ -29,3 +29,14 @@ def mixed_bookings() -> list[dict[str, Any]]:
         record(4, "cancelled", timedelta(days=1)),
         record(5, "pending", timedelta(days=2)),
     ]
+
+
+# What a dry run over mixed_bookings() answers: five bookings, five planned messages, nothing sent.
+DRY_RUN_RESULT = {
+    "status": "ok",
+    "bookings": 5,
+    "planned": 5,
+    "sent": 0,
+    "skipped_duplicates": 0,
+    "dry_run": True,
+}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.http_server import LocalHttpServer, QuietHandler
 
 SESSION = "NID_SES"
 LOGIN_FORM = """<!doctype html><title>login</title>
@@ -29,10 +30,7 @@ class NaverState:
 
 
 def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def _send(
             self,
             status: int,
@@ -88,15 +86,10 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FakeNaver:
+class FakeNaver(LocalHttpServer):
     def __init__(self) -> None:
         self.state = NaverState()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler(self.state))
 
     def env(self) -> dict[str, str]:
         return {
@@ -105,11 +98,3 @@ class FakeNaver:
             "NAVER_USERNAME": self.state.username,
             "NAVER_PASSWORD": self.state.password,
         }
-
-    def __enter__(self) -> FakeNaver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -10,8 +10,10 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.http_server import LocalHttpServer, QuietHandler
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"
@@ -37,10 +39,7 @@ def expected_signature(path: str, timestamp: str) -> str:
 
 
 def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def _reply(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
@@ -74,15 +73,10 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FakeSens:
+class FakeSens(LocalHttpServer):
     def __init__(self) -> None:
         self.state = SensState()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler(self.state))
 
     def env(self) -> dict[str, str]:
         return {
@@ -92,11 +86,3 @@ class FakeSens:
             "SENS_SERVICE_ID": SERVICE_ID,
             "SENS_SENDER": SENDER,
         }
-
-    def __enter__(self) -> FakeSens:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
