@@ -30,6 +30,14 @@ def message_type(text: str) -> str:
     return "SMS" if len(text.encode("euc-kr", errors="replace")) <= SMS_MAX_BYTES else "LMS"
 
 
+def _request_id(response: requests.Response) -> str:
+    """The provider's id for the accepted message; an odd body must not turn a sent SMS into an error."""
+    try:
+        return str(response.json().get("requestId", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 @dataclass(frozen=True)
 class SensCredentials:
     access_key: str
@@ -69,7 +77,7 @@ class SensTransport:
                 last_problem = f"{type(err).__name__}"
             else:
                 if response.status_code in (200, 202):
-                    return str(response.json().get("requestId", ""))
+                    return _request_id(response)
                 last_problem = f"HTTP {response.status_code}: {response.text[:200]}"
                 if response.status_code not in RETRY_STATUSES:
                     raise DeliveryError(f"SENS refused the message: {last_problem}", retryable=False)

@@ -38,11 +38,11 @@ def _run(request: RunRequest) -> dict[str, Any]:
     from naver_sms.application.scheduled_run import run_scheduled  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
     from naver_sms.entrypoints import lambda_wiring  # noqa: PLC0415
-    from naver_sms.settings import SettingsError  # noqa: PLC0415
+    from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
 
     settings = None
     try:
-        settings = lambda_wiring.load_settings()
+        settings = Settings.load()
         dry_run = settings.sms_dry_run if request.dry_run is None else request.dry_run
         deps = lambda_wiring.run_deps(settings, dry_run=dry_run)
         now = datetime.now(deps.rules.timezone)

@@ -10,29 +10,16 @@ from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.rules_file import load_rules
-from naver_sms.application.ports import SmsTransport
 from naver_sms.application.scheduled_run import RunDeps
-from naver_sms.domain.messages import PlannedMessage
-from naver_sms.entrypoints.wiring import alerter, sens_transport
+from naver_sms.entrypoints.wiring import alerter, sms_transport
 from naver_sms.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class _NoTransport:
-    """Dry runs never call the transport; this makes a slip loud instead of an SMS."""
-
-    def send(self, message: PlannedMessage) -> str:
-        raise AssertionError("dry run tried to send an SMS")
-
-
 def browser_config(settings: Settings) -> BrowserConfig:
     b = settings.model.browser
     return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
-
-
-def load_settings() -> Settings:
-    return Settings.load()
 
 
 def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
@@ -47,7 +34,6 @@ def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
         selectors.error,
         m.naver.login_timeout_seconds,
     )
-    transport: SmsTransport = _NoTransport() if dry_run else sens_transport(settings)
     return RunDeps(
         auth=SeleniumNaverLogin(
             browser_config(settings), page, m.naver.username.reveal(), m.naver.password.reveal()
@@ -59,7 +45,7 @@ def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
             max_attempts=m.http.max_attempts,
         ),
         rules=load_rules(settings.rules_path),
-        transport=transport,
+        transport=sms_transport(settings, dry_run=dry_run),
         sent_log=DynamoSentLog(m.sent_log.table),
     )
 

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
-from naver_sms.application.ports import Alerter
+from naver_sms.application.ports import Alerter, SmsTransport
+from naver_sms.domain.messages import PlannedMessage
 from naver_sms.settings import Settings
+
+
+class RefusingTransport:
+    """Dry runs never reach the transport (deliver stops first); if one did, it fails loudly
+    instead of sending."""
+
+    def send(self, message: PlannedMessage) -> str:
+        raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
+
+
+def sms_transport(settings: Settings, *, dry_run: bool) -> SmsTransport:
+    return RefusingTransport() if dry_run else sens_transport(settings)
 
 
 def sens_transport(settings: Settings) -> SensTransport:

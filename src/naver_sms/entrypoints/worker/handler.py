@@ -41,7 +41,6 @@ class Tally:
     dead_lettered: int = 0
     retried: int = 0
     failed: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in vars(self).items() if isinstance(v, int)}
@@ -85,6 +84,8 @@ class EventHandler:
                 # stay on the event loop, no thread hop and no round trip per message.
                 self._count(log_dry_run(message).outcome)
                 continue
+            # A send may retry for a while: keep JetStream from redelivering the event meanwhile.
+            await msg.in_progress()
             try:
                 result = await loop.run_in_executor(
                     self.executor,

@@ -16,13 +16,14 @@ from datetime import datetime
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError, NoServersError
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
 
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog, ThreadBridgedSentLog
 from naver_sms.adapters.rules_file import load_rules
-from naver_sms.application.ports import SmsTransport
-from naver_sms.entrypoints.wiring import sens_transport
+from naver_sms.entrypoints.wiring import sms_transport
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
 from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology
@@ -32,13 +33,6 @@ log = logging.getLogger("naver_sms.worker")
 
 FETCH_TIMEOUT_SECONDS = 0.5
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
-
-
-class DryRunTransport:
-    """Never called (dry runs stop in deliver); present so a slip fails loudly, not by sending."""
-
-    def send(self, message: object) -> str:
-        raise AssertionError("dry run tried to send an SMS")
 
 
 class Worker:
@@ -58,7 +52,7 @@ class Worker:
     async def run(self) -> int:
         w = self._settings.model.worker
         dry_run = self._settings.sms_dry_run
-        transport: SmsTransport = DryRunTransport() if dry_run else sens_transport(self._settings)
+        transport = sms_transport(self._settings, dry_run=dry_run)
         rules = load_rules(self._settings.rules_path)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -133,7 +127,7 @@ class Worker:
             log.error("cannot connect to NATS", extra={"nats_url": url, "error": str(err)})
             return None
 
-    async def _consume(self, subscription: object, handler: EventHandler) -> None:
+    async def _consume(self, subscription: JetStreamContext.PullSubscription, handler: EventHandler) -> None:
         limit = self._settings.model.worker.concurrency
         self._consuming = True
         try:
@@ -143,7 +137,7 @@ class Worker:
                     await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 try:
-                    messages = await subscription.fetch(batch=free, timeout=FETCH_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+                    messages = await subscription.fetch(batch=free, timeout=FETCH_TIMEOUT_SECONDS)
                 except NatsTimeout:
                     continue
                 except (ConnectionClosedError, nats.errors.Error, OSError) as err:
@@ -157,17 +151,17 @@ class Worker:
         finally:
             self._consuming = False
 
-    async def _handle(self, handler: EventHandler, msg: object) -> None:
+    async def _handle(self, handler: EventHandler, msg: Msg) -> None:
         try:
-            await handler.handle(msg)  # type: ignore[arg-type]
+            await handler.handle(msg)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await msg.nak()  # type: ignore[attr-defined]
+                await msg.nak()
             raise
         except Exception:
             log.exception("handling failed; message will be redelivered")
             with contextlib.suppress(Exception):
-                await msg.nak(delay=self._settings.model.worker.nak_delay_seconds)  # type: ignore[attr-defined]
+                await msg.nak(delay=self._settings.model.worker.nak_delay_seconds)
 
     async def _finish_inflight(self, budget: float) -> int:
         if not self._inflight:
