@@ -186,3 +186,8 @@ def test_no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).model.naver.password
     with pytest.raises(SecretUnavailable, match="no AWS region"):
         secret.reveal()
+
+
+def test_one_send_must_fit_inside_the_ack_wait() -> None:
+    with pytest.raises(SettingsError, match=r"is 25.5 s, not under worker.ack_wait_seconds \(20 s\)"):
+        Settings.load(environ={"ACK_WAIT_SECONDS": "20"})

@@ -17,11 +17,13 @@ from tests.support.worker import WorkerProcess, booking_event, consumer_pending,
 
 @pytest.fixture
 def worker_env(nats_server: NatsServer, fake_sens: FakeSens) -> dict[str, str]:
+    # A short ack wait makes redelivery quick to observe; SMS attempts must then be short too.
     return repo_env(
         NATS_URL=nats_server.url,
         SMS_DRY_RUN="false",
         NAK_DELAY_SECONDS="1",
         ACK_WAIT_SECONDS="5",
+        SENS_TIMEOUT_SECONDS="1",
         **fake_sens.env(),
     )
 
@@ -159,3 +161,34 @@ def test_nats_restart_midstream_loses_nothing(
     counts = fake_sens.state.per_recipient()
     assert len(counts) == 800 and set(counts.values()) == {1}
     assert worker.terminate()[0] == 0
+
+
+def test_sigterm_with_a_send_stuck_on_the_sms_api(
+    worker_env: dict[str, str],
+    nats_server: NatsServer,
+    fake_sens: FakeSens,
+    tmp_path: Path,
+) -> None:
+    """A send blocked on the SMS API must not hold the worker past Docker's grace, nor be sent twice."""
+    slow_api_env = {**worker_env, "ACK_WAIT_SECONDS": "30", "SENS_TIMEOUT_SECONDS": "8"}
+    worker = WorkerProcess(slow_api_env, tmp_path / "worker.log").start()
+    fake_sens.state.delay_seconds = 20
+    try:
+        run(publish(nats_server.url, events(range(1, 2))))
+        wait_until(lambda: fake_sens.state.received >= 1, 10, "the send to reach the SMS API")
+        code, seconds = worker.terminate()
+    finally:
+        worker.kill()
+    assert code == 0 and seconds < 10
+    assert any(line["message"] == "exiting with SMS sends still blocked" for line in worker.logs())
+    fake_sens.state.delay_seconds = 0
+    restarted = WorkerProcess(slow_api_env, tmp_path / "worker2.log").start()
+    try:
+        wait_until(
+            lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
+            30,
+            "the redelivered event handled",
+        )
+    finally:
+        restarted.terminate()
+    assert fake_sens.state.received == 1  # the redelivery found the claim: no second request

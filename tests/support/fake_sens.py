@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class SensState:
     rejected_signatures: int = 0
     fail_next: int = 0
     fail_status: int = 503
+    delay_seconds: float = 0.0  # how long a valid request hangs before it is answered
+    received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def per_recipient(self) -> Counter[str]:
@@ -58,6 +61,9 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
                     self.headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(self.path, timestamp)
                 )
             )
+            with state.lock:
+                state.received += 1
+            time.sleep(state.delay_seconds)
             with state.lock:
                 if not signature_ok:
                     state.rejected_signatures += 1

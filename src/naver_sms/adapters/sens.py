@@ -16,6 +16,7 @@ import requests
 from naver_sms.adapters.http import RETRY_STATUSES
 from naver_sms.application.errors import DeliveryError
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.settings.model import SENS_BACKOFF_SECONDS
 
 SMS_MAX_BYTES = 80  # SENS: longer content must go as LMS; lengths count in EUC-KR bytes.
 
@@ -54,7 +55,7 @@ class SensTransport:
         *,
         timeout: float,
         max_attempts: int,
-        backoff: float = 0.5,
+        backoff: float = SENS_BACKOFF_SECONDS,
     ) -> None:
         self._endpoint = endpoint.rstrip("/")
         self._credentials = credentials

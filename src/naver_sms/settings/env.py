@@ -22,6 +22,8 @@ ENV_TO_KEY: dict[str, str] = {
     "SENS_SECRET_KEY": "sms.secret_key",
     "SENS_SERVICE_ID": "sms.service_id",
     "SENS_SENDER": "sms.sender",
+    "SENS_TIMEOUT_SECONDS": "sms.timeout_seconds",
+    "SENS_MAX_ATTEMPTS": "sms.max_attempts",
     "SENT_LOG_TABLE": "sent_log.table",
     "SLACK_WEBHOOK_URL": "alerts.slack_webhook_url",
     "NATS_URL": "worker.nats_url",

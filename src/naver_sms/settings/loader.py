@@ -120,10 +120,14 @@ def _null_if_blank(key: str, value: str) -> str | None:
 def _explain(err: ValidationError, layers: _Layers) -> SettingsError:
     lines = []
     for problem in err.errors():
+        if not problem["loc"]:
+            # A rule across sections: its message names the keys itself.
+            lines.append(str(problem["msg"]).removeprefix("Value error, "))
+            continue
         key = ".".join(str(part) for part in problem["loc"])
-        shown = "" if key in SECRET_KEYS else f"; got {problem.get('input')!r}"
-        if problem["type"] == "missing":
-            shown = ""
+        shown = (
+            "" if key in SECRET_KEYS or problem["type"] == "missing" else f"; got {problem.get('input')!r}"
+        )
         lines.append(f"{key} ({layers.source(key)}): {problem['msg']}{shown}")
     return SettingsError("invalid settings:\n  " + "\n  ".join(lines))
 

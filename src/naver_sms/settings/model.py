@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from naver_sms.settings.secrets import Secret
 
@@ -42,6 +42,14 @@ class BrowserSettings(_Section):
     chrome_bin: str
     chromedriver_bin: str
     page_load_timeout_seconds: float = Field(gt=0)
+
+
+SENS_BACKOFF_SECONDS = 0.5  # first retry delay; doubles per attempt
+
+
+def worst_case_send_seconds(timeout: float, attempts: int) -> float:
+    """How long one SMS may take with every attempt timing out and backing off in between."""
+    return attempts * timeout + float(sum(SENS_BACKOFF_SECONDS * 2**i for i in range(attempts - 1)))
 
 
 class SmsSettings(_Section):
@@ -87,6 +95,9 @@ class WorkerSettings(_Section):
 
 
 class SettingsModel(_Section):
+    """Validated across sections: one SMS, retries included, must finish inside JetStream's ack wait,
+    or the event is redelivered while its send is still running."""
+
     app: AppSettings
     naver: NaverSettings
     browser: BrowserSettings
@@ -95,3 +106,14 @@ class SettingsModel(_Section):
     alerts: AlertSettings
     http: HttpSettings
     worker: WorkerSettings
+
+    @model_validator(mode="after")
+    def _send_fits_in_ack_wait(self) -> SettingsModel:
+        worst = worst_case_send_seconds(self.sms.timeout_seconds, self.sms.max_attempts)
+        if worst >= self.worker.ack_wait_seconds:
+            raise ValueError(
+                f"sms.timeout_seconds x sms.max_attempts plus backoff is {worst:g} s, not under "
+                f"worker.ack_wait_seconds ({self.worker.ack_wait_seconds:g} s): lower the first two or raise "
+                "ACK_WAIT_SECONDS"
+            )
+        return self

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 
 from naver_sms.domain.errors import InvalidRules
 from naver_sms.logging_setup import setup_logging
@@ -20,7 +22,21 @@ def main() -> int:
         setup_logging(settings.model.app.log_level)
         from naver_sms.entrypoints.worker.service import Worker  # noqa: PLC0415
 
-        return asyncio.run(Worker(settings).run())
+        code = asyncio.run(Worker(settings).run())
     except (SettingsError, InvalidRules) as err:
         log.error("configuration error", extra={"error": str(err)})
         return EXIT_CONFIG_ERROR
+    exit_now_if_sends_hang(code)
+    return code
+
+
+def exit_now_if_sends_hang(code: int) -> None:
+    """The interpreter joins worker threads at exit; one blocked on the SMS API (up to its timeouts
+    and retries) would hold the process past Docker's stop grace and be SIGKILLed mid-log. Its event was
+    nak'ed and its claim kept, so it is never sent twice: leave now, with the logs flushed."""
+    from naver_sms.entrypoints.worker.service import DELIVERY_THREADS  # noqa: PLC0415
+
+    if any(t.name.startswith(DELIVERY_THREADS) and t.is_alive() for t in threading.enumerate()):
+        logging.getLogger("naver_sms.worker").warning("exiting with SMS sends still blocked")
+        logging.shutdown()
+        os._exit(code)

@@ -32,6 +32,7 @@ from naver_sms.settings import Settings
 log = logging.getLogger("naver_sms.worker")
 
 FETCH_TIMEOUT_SECONDS = 0.5
+DELIVERY_THREADS = "deliver"
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
@@ -61,9 +62,9 @@ class Worker:
             health = HealthServer(w.health_port, self.healthy)
             await health.start()
             stack.push_async_callback(health.stop)
-            executor = stack.enter_context(
-                ThreadPoolExecutor(max_workers=w.concurrency, thread_name_prefix="deliver")
-            )
+            executor = ThreadPoolExecutor(max_workers=w.concurrency, thread_name_prefix=DELIVERY_THREADS)
+            # Never wait here for a send still blocked on the SMS API: see main.exit_now_if_sends_hang.
+            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
             self._nc = await self._connect(w.nats_url)
             if self._nc is None:
                 return 1
