@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from naver_sms import __version__
 from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, parse_event
 from naver_sms.logging_setup import bound, setup_logging
+
+if TYPE_CHECKING:
+    from naver_sms.settings import Settings
 
 log = logging.getLogger("naver_sms.lambda")
 
@@ -58,7 +61,7 @@ def _run(request: RunRequest) -> dict[str, Any]:
     return summary.as_result()
 
 
-def _failure(settings: Any, kind: str, err: Exception) -> dict[str, Any]:
+def _failure(settings: Settings | None, kind: str, err: Exception) -> dict[str, Any]:
     from naver_sms.entrypoints.lambda_wiring import send_alert  # noqa: PLC0415
 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
@@ -50,7 +49,7 @@ def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
     )
 
 
-def send_alert(settings: Any, text: str) -> None:
+def send_alert(settings: Settings | None, text: str) -> None:
     if settings is None:
         log.warning("alert (settings unavailable)", extra={"alert": text})
         return
