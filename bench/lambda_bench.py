@@ -3,79 +3,42 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from scripts.invoke_samples import invoke
-from tests.support.procs import REPO, free_port, port_open, wait_until
+from tests.support.emulator import Emulator, serve
+from tests.support.procs import REPO
 from tests.support.proctree import browser_processes, tree_rss
 
 INIT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)")
 
 
 @contextlib.contextmanager
-def emulator(handler: str, env: dict[str, str]) -> Iterator[tuple[str, int, Path, Path]]:
-    """Serve `handler` from a task root like the image's; yields (url, session id, tmp, log)."""
-    root = Path(tempfile.mkdtemp(prefix="bench-root-"))
-    shutil.copytree(REPO / "src", root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "config", root / "config")
-    shutil.copy(REPO / "bench" / "naive_handler.py", root)
-    runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    log = root / "rie.log"
-    port = free_port()
-    rie = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && rie_binary"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    process = subprocess.Popen(
-        [
-            rie,
-            "--runtime-interface-emulator-address",
-            f"127.0.0.1:{port}",
-            str(REPO / ".venv/bin/python"),
-            "-m",
-            "awslambdaric",
+def emulator(handler: str, env: dict[str, str]) -> Iterator[Emulator]:
+    """`make run-local`'s emulator serving `handler`; bench/ is importable for the naive baseline."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve(
+            {**env, "PYTHONPATH": str(REPO / "bench"), "PYTHONDONTWRITEBYTECODE": "1"},
+            Path(tmp) / "rie.log",
             handler,
-        ],
-        cwd=root,
-        env={**os.environ, **env, "TMPDIR": str(runtime_tmp), "PYTHONDONTWRITEBYTECODE": "1"},
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    try:
-        wait_until(lambda: port_open(port), 30, "RIE")
-        yield (
-            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations",
-            process.pid,
-            runtime_tmp,
-            log,
-        )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(15)
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(runtime_tmp, ignore_errors=True)
+        ) as served,
+    ):
+        yield served
 
 
 def init_ms(handler: str, env: dict[str, str], runs: int = 5) -> float:
     """Median of RIE's INIT REPORT over fresh runtimes (its per-invoke Init Duration is a placeholder)."""
     samples = []
     for _ in range(runs):
-        with emulator(handler, env) as (url, _, _, log):
-            invoke(url, {"action": "nonsense"})
-            samples.append(float(INIT.findall(log.read_text())[-1]))
+        with emulator(handler, env) as served:
+            invoke(served.url, {"action": "nonsense"})
+            samples.append(float(INIT.findall(served.log.read_text())[-1]))
     return statistics.median(samples)
 
 
@@ -85,7 +48,8 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def warm_smoke(env: dict[str, str], count: int = 30) -> dict[str, float]:
-    with emulator("main.lambda_handler", env) as (url, _, _, _):
+    with emulator("main.lambda_handler", env) as served:
+        url = served.url
         invoke(url, {"smoke": True})
         latencies, failures = [], 0
         for _ in range(count):
@@ -110,7 +74,8 @@ def raw_browser_start(env: dict[str, str], count: int = 10) -> float:
 
 
 def warm_runs(env: dict[str, str], count: int = 50) -> dict[str, float]:
-    with emulator("main.lambda_handler", env) as (url, sid, runtime_tmp, _):
+    with emulator("main.lambda_handler", env) as served:
+        url, sid, runtime_tmp = served.url, served.sid, served.tmp
         invoke(url, {"action": "run"})
         first = tree_rss(sid)
         failures = sum(invoke(url, {"action": "run"}).get("status") != "ok" for _ in range(count))

@@ -13,8 +13,8 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from tests.support.nats_server import NatsServer
-from tests.support.procs import REPO, wait_until
-from tests.support.worker import WorkerProcess, booking_event, consumer_pending, publish, run
+from tests.support.procs import REPO
+from tests.support.worker import WorkerProcess, booking_event, publish, run, wait_drained
 
 STREAM = "BOOKINGS"
 
@@ -64,12 +64,7 @@ def throughput(count: int = 5000) -> dict[str, float]:
             # start-up and imports are not counted as consuming time.
             worker = WorkerProcess(worker_env(server.url), Path(tmp) / "w.log").start()
             started = time.monotonic()
-            wait_until(
-                lambda: run(consumer_pending(server.url, STREAM, "naver-sms-worker")) == (0, 0),
-                300,
-                "worker drained the stream",
-                interval=0.05,
-            )
+            wait_drained(server.url, 300, "worker drained the stream")
             ours = count / (time.monotonic() - started)
             worker.terminate()
         finally:
@@ -87,11 +82,7 @@ def sigterm_under_load(count: int = 5000) -> dict[str, float]:
             time.sleep(0.3)
             code, seconds = first.terminate()
             second = WorkerProcess(worker_env(server.url), Path(tmp) / "b.log").start()
-            wait_until(
-                lambda: run(consumer_pending(server.url, STREAM, "naver-sms-worker")) == (0, 0),
-                300,
-                "restarted worker drained the stream",
-            )
+            wait_drained(server.url, 300, "restarted worker drained the stream")
             second.terminate()
             processed = sum(
                 next(line["processed"] for line in w.logs() if line["message"] == "worker stopped")

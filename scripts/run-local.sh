@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serve main.lambda_handler under the real Lambda RIE on 127.0.0.1:${RIE_PORT:-9000} until stopped,
+# Serve main.lambda_handler (or HANDLER) under the real Lambda RIE on 127.0.0.1:${RIE_PORT:-9000} until stopped,
 # from a task root laid out the way the image lays it out (src/ contents + config/), without Docker.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,7 +19,9 @@ export CHROME_BIN="${CHROME_BIN:-$(command -v chromium || echo /usr/bin/chromium
 export CHROMEDRIVER_BIN="${CHROMEDRIVER_BIN:-$(command -v chromedriver || echo /usr/bin/chromedriver)}"
 export AWS_LAMBDA_FUNCTION_TIMEOUT="${AWS_LAMBDA_FUNCTION_TIMEOUT:-300}"
 export LAMBDA_TASK_ROOT="$task_root"
-info "serving main.lambda_handler on http://127.0.0.1:$port/2015-03-31/functions/function/invocations"
+# HANDLER serves another module (on PYTHONPATH) the same way; `make bench` compares a naive one.
+handler="${HANDLER:-main.lambda_handler}"
+info "serving $handler on http://127.0.0.1:$port$RIE_INVOKE_PATH"
 cd "$task_root"
 "$rie" --runtime-interface-emulator-address "127.0.0.1:$port" \
-  "$(venv_bin python)" -m awslambdaric main.lambda_handler
+  "$(venv_bin python)" -m awslambdaric "$handler"

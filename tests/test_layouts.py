@@ -12,6 +12,19 @@ from tests.support.procs import REPO
 IGNORE = shutil.ignore_patterns("__pycache__")
 
 
+def python_in(root: Path, code: str) -> str:
+    """Run code with root as the only import root, as the Lambda runtime does from its task root."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
 def test_checkout_layout() -> None:
     code = (
         "import main, naver_sms.entrypoints.worker.main as w; "
@@ -32,26 +45,14 @@ def test_lambda_task_root_layout(tmp_path: Path) -> None:
     """Contents of src/ at the root and config/ beside them, as the Dockerfile copies them."""
     shutil.copytree(REPO / "src", tmp_path, dirs_exist_ok=True, ignore=IGNORE)
     shutil.copytree(REPO / "config", tmp_path / "config")
-    code = "import json, main; print(json.dumps(main.lambda_handler({'action': 'explode'}, None)))"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
+    handled = python_in(
+        tmp_path, "import json, main; print(json.dumps(main.lambda_handler({'action': 'x'}, None)))"
     )
-    assert '"type": "InvalidEvent"' in out.stdout.splitlines()[-1]
-    settings = "from naver_sms.settings import Settings; print(Settings.load().config_dir)"
-    out = subprocess.run(
-        [sys.executable, "-c", settings],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
+    assert '"type": "InvalidEvent"' in handled.splitlines()[-1]
+    config_dir = python_in(
+        tmp_path, "from naver_sms.settings import Settings; print(Settings.load().config_dir)"
     )
-    assert out.stdout.strip() == str(tmp_path / "config")
+    assert config_dir.strip() == str(tmp_path / "config")
 
 
 def test_worker_image_layout(tmp_path: Path) -> None:

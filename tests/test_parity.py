@@ -24,7 +24,7 @@ from tests.support.fake_sens import FakeSens
 from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, free_port, http_ok, need, port_open, repo_env, script, wait_until
-from tests.support.worker import WorkerProcess, booking_event, consumer_pending, publish, run, stream_messages
+from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
 EVENTS = REPO / "tests" / "events"
 SAMPLES = sorted(EVENTS.glob("invalid-*.json")) + sorted((EVENTS / "parity").glob("*.json"))
@@ -151,11 +151,7 @@ def test_worker_outcomes_match(
 
     try:
         run(publish(nats_server.url, WORKER_EVENTS))
-        wait_until(
-            lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-            30,
-            "every event handled",
-        )
+        wait_drained(nats_server.url, 30, "every event handled")
         assert worker_outcome(nats_server.url, fake_sens) == WORKER_OUTCOME
     finally:
         stop_worker()

@@ -12,7 +12,7 @@ import pytest
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import repo_env, wait_until
-from tests.support.worker import WorkerProcess, booking_event, consumer_pending, publish, run, stream_messages
+from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
 
 @pytest.fixture
@@ -49,11 +49,7 @@ def test_event_to_sms_with_records_dlq_and_json_logs(
     malformed = [b"not json", json.dumps({"event_id": "x", "type": "booking.created"}).encode()]
     run(publish(nats_server.url, events(range(1, 4)) + malformed))
     wait_for_sends(fake_sens, 3)
-    wait_until(
-        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-        20,
-        "all messages acked or terminated",
-    )
+    wait_drained(nats_server.url, 20, "all messages acked or terminated")
     assert fake_sens.state.rejected_signatures == 0
     assert sorted(m["messages"][0]["to"] for m in fake_sens.state.sent) == [
         "01000000001",
@@ -79,11 +75,7 @@ def test_replayed_event_is_not_sent_twice(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:
     run(publish(nats_server.url, events(range(1, 2)) * 3))
-    wait_until(
-        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-        20,
-        "all acked",
-    )
+    wait_drained(nats_server.url, 20, "all acked")
     assert len(fake_sens.state.sent) == 1
     summary_code, _ = worker.terminate()
     assert summary_code == 0
@@ -98,11 +90,7 @@ def test_sms_api_outage_is_retried_never_dropped(
     wait_for_sends(fake_sens, 2, timeout=30)
     failed = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.failed"))
     assert failed and all(json.loads(m.data)["retryable"] for m in failed)
-    wait_until(
-        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-        20,
-        "all acked",
-    )
+    wait_drained(nats_server.url, 20, "all acked")
     assert set(fake_sens.state.per_recipient().values()) == {1}
 
 
@@ -133,11 +121,7 @@ def test_2000_events_sigterm_midstream_then_restart_exactly_once(
     restarted = WorkerProcess(worker_env, tmp_path / "worker2.log").start()
     try:
         wait_for_sends(fake_sens, 2000, timeout=120)
-        wait_until(
-            lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-            30,
-            "all acked",
-        )
+        wait_drained(nats_server.url, 30, "all acked")
         time.sleep(1)  # nothing more arrives late
     finally:
         restarted.terminate()
@@ -153,11 +137,7 @@ def test_nats_restart_midstream_loses_nothing(
     wait_for_sends(fake_sens, 100)
     nats_server.restart()
     wait_for_sends(fake_sens, 800, timeout=120)
-    wait_until(
-        lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-        60,
-        "all acked",
-    )
+    wait_drained(nats_server.url, 60, "all acked")
     counts = fake_sens.state.per_recipient()
     assert len(counts) == 800 and set(counts.values()) == {1}
     assert worker.terminate()[0] == 0
@@ -184,11 +164,7 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     fake_sens.state.delay_seconds = 0
     restarted = WorkerProcess(slow_api_env, tmp_path / "worker2.log").start()
     try:
-        wait_until(
-            lambda: run(consumer_pending(nats_server.url, "BOOKINGS", "naver-sms-worker")) == (0, 0),
-            30,
-            "the redelivered event handled",
-        )
+        wait_drained(nats_server.url, 30, "the redelivered event handled")
     finally:
         restarted.terminate()
     assert fake_sens.state.received == 1  # the redelivery found the claim: no second request

@@ -20,14 +20,15 @@ class Emulator:
     url: str
     sid: int
     tmp: Path
+    log: Path
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[Emulator]:
+def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") -> Iterator[Emulator]:
     port = free_port()
     # Short on purpose, like Lambda's /tmp: Chrome's singleton socket path must fit in 108 bytes.
     runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    env = repo_env(RIE_PORT=str(port), TMPDIR=str(runtime_tmp), **env)
+    env = repo_env(RIE_PORT=str(port), TMPDIR=str(runtime_tmp), HANDLER=handler, **env)
     process = subprocess.Popen(
         ["bash", "scripts/run-local.sh"],
         cwd=REPO,
@@ -39,7 +40,10 @@ def serve(env: dict[str, str], log: Path) -> Iterator[Emulator]:
     try:
         wait_until(lambda: port_open(port), 60, "run-local's RIE")
         yield Emulator(
-            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations", process.pid, runtime_tmp
+            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations",
+            process.pid,
+            runtime_tmp,
+            log,
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)

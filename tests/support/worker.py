@@ -103,7 +103,9 @@ async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
         await nc.close()
 
 
-async def consumer_pending(url: str, stream: str, durable: str) -> tuple[int, int]:
+async def consumer_pending(
+    url: str, stream: str = "BOOKINGS", durable: str = "naver-sms-worker"
+) -> tuple[int, int]:
     """(messages not yet delivered, delivered but not acked) for the worker's consumer."""
     nc = await nats.connect(url)
     try:
@@ -111,6 +113,11 @@ async def consumer_pending(url: str, stream: str, durable: str) -> tuple[int, in
         return info.num_pending, info.num_ack_pending
     finally:
         await nc.close()
+
+
+def wait_drained(url: str, timeout: float, what: str = "every event handled", interval: float = 0.05) -> None:
+    """Until the worker's consumer has nothing undelivered and nothing unacked."""
+    wait_until(lambda: run(consumer_pending(url)) == (0, 0), timeout, what, interval)
 
 
 def run(coro: Any) -> Any:
