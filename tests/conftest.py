@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -125,7 +124,3 @@ def images(engine: None) -> Iterator[dict[str, str]]:
         if plant:
             planted.unlink()
     yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
-
-
-def sample(name: str) -> object:
-    return json.loads((REPO / "tests" / "events" / name).read_text())

@@ -79,15 +79,3 @@ def booking_from_mapping(data: object) -> Booking:
         start=parse_start(data.get("start")),
         status=parse_status(data.get("status")),
     )
-
-
-def booking_to_mapping(booking: Booking) -> dict[str, str]:
-    """The inverse of booking_from_mapping: the wire form shared by the API and NATS events."""
-    return {
-        "id": booking.booking_id,
-        "customer_name": booking.customer_name,
-        "phone": booking.phone,
-        "service": booking.service,
-        "start": booking.start.isoformat(),
-        "status": booking.status.value,
-    }
