@@ -1,59 +1,105 @@
 """Sent-message log in a JetStream key-value bucket: the worker's dedupe store, no AWS needed.
 
-`create` succeeds only for an absent (or deleted) key, which makes claims atomic across workers.
+`create` succeeds only for an absent (or deleted) key, which makes claims atomic across workers; `update`
+with the revision read is a compare-and-set, so a stale claim is reported unknown exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+import nats.errors
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
+from naver_sms.application.errors import SentLogError
+from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
 BRIDGE_TIMEOUT_SECONDS = 10.0
+T = TypeVar("T")
+
+
+def _record(message: PlannedMessage, state: ClaimState, owner: str, at: float, **extra: str) -> bytes:
+    body = {
+        "state": state.value,
+        "rule": message.rule,
+        "booking_id": message.booking_id,
+        "owner": owner,
+        "at": at,
+    }
+    return json.dumps({**body, **extra}).encode()
+
+
+def _claim_of(value: bytes | None, revision: int | None) -> Claim:
+    data = json.loads(value or b"{}")
+    return Claim(
+        state=ClaimState(data.get("state", ClaimState.UNKNOWN.value)),
+        owner=str(data.get("owner", "")),
+        at=float(data.get("at", 0)),
+        provider_id=str(data.get("provider_id", "")),
+        revision=revision or 0,
+    )
 
 
 class NatsKvSentLog:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, owner: str) -> None:
         self._kv = kv
+        self._owner = owner
 
-    async def claim(self, message: PlannedMessage) -> bool:
-        record = {
-            "state": "claimed",
-            "rule": message.rule,
-            "booking_id": message.booking_id,
-            "at": time.time(),
-        }
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
         try:
-            await self._kv.create(message.idempotency_key, json.dumps(record).encode())
+            revision = await self._kv.create(
+                message.idempotency_key, _record(message, ClaimState.CLAIMED, owner, now)
+            )
         except KeyWrongLastSequenceError:
-            return False
-        return True
+            existing = await self.lookup(message)
+            if existing is None:  # released between our create and our read: claim again
+                return await self.claim(message, owner, now)
+            return existing, False
+        return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        record = {
-            "state": "sent",
-            "rule": message.rule,
-            "booking_id": message.booking_id,
-            "provider_id": provider_id,
-            "at": time.time(),
-        }
-        await self._kv.put(message.idempotency_key, json.dumps(record).encode())
+        record = _record(message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id)
+        await self._kv.put(message.idempotency_key, record)
 
     async def release(self, message: PlannedMessage) -> None:
         await self._kv.delete(message.idempotency_key)
 
-    async def contains(self, message: PlannedMessage) -> bool:
+    async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+        record = _record(message, ClaimState.UNKNOWN, previous.owner, previous.at, reason=reason[:500])
         try:
-            await self._kv.get(message.idempotency_key)
-        except KeyNotFoundError:  # KeyDeletedError is a subclass: a released claim is absent
+            await self._kv.update(message.idempotency_key, record, last=previous.revision)
+        except KeyWrongLastSequenceError:
             return False
         return True
+
+    async def lookup(self, message: PlannedMessage) -> Claim | None:
+        try:
+            entry = await self._kv.get(message.idempotency_key)
+        except KeyNotFoundError:  # KeyDeletedError is a subclass: a released claim is absent
+            return None
+        return _claim_of(entry.value, entry.revision)
+
+    async def unresolved(self) -> AsyncIterator[dict[str, Any]]:
+        """Every claim not (yet) confirmed as sent, for operators: `make claims STORE=nats`."""
+        try:
+            keys = await self._kv.keys()
+        except NoKeysError:
+            return
+        for key in keys:
+            try:
+                entry = await self._kv.get(key)
+            except KeyNotFoundError:
+                continue
+            data = json.loads(entry.value or b"{}")
+            if data.get("state") != ClaimState.SENT.value:
+                yield {"idempotency_key": key, **data}
 
 
 class ThreadBridgedSentLog:
@@ -63,11 +109,16 @@ class ThreadBridgedSentLog:
         self._store = store
         self._loop = loop
 
-    def _wait(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(BRIDGE_TIMEOUT_SECONDS)
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(BRIDGE_TIMEOUT_SECONDS)
+        except (nats.errors.Error, concurrent.futures.TimeoutError, TimeoutError, OSError) as err:
+            future.cancel()
+            raise SentLogError(f"JetStream KV: {type(err).__name__}: {err}") from err
 
-    def claim(self, message: PlannedMessage) -> bool:
-        return bool(self._wait(self._store.claim(message)))
+    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        return self._wait(self._store.claim(message, owner, now))
 
     def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         self._wait(self._store.confirm(message, provider_id))
@@ -75,5 +126,8 @@ class ThreadBridgedSentLog:
     def release(self, message: PlannedMessage) -> None:
         self._wait(self._store.release(message))
 
-    def contains(self, message: PlannedMessage) -> bool:
-        return bool(self._wait(self._store.contains(message)))
+    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+        return self._wait(self._store.mark_unknown(message, previous, reason))
+
+    def lookup(self, message: PlannedMessage) -> Claim | None:
+        return self._wait(self._store.lookup(message))

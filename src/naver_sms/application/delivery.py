@@ -1,14 +1,22 @@
-"""Send planned messages at most once each, through any transport and sent log."""
+"""Deliver one planned message at most once, and say what happened: the semantics table in
+docs/architecture.md, row by row.
+
+Claim → send → confirm. Only a failure known to precede delivery releases the claim (a later try may
+send); anything that may have reached the provider leaves the claim as UNKNOWN, reported once and never
+resent. A claim nobody confirmed within its lease (the process died) becomes UNKNOWN the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from naver_sms.application.errors import DeliveryError
-from naver_sms.application.ports import SentLog, SmsTransport
+from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused, SentLogError
+from naver_sms.application.ports import Claim, ClaimState, SentLog, SmsTransport
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.phone import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -16,54 +24,113 @@ log = logging.getLogger(__name__)
 class Outcome(StrEnum):
     SENT = "sent"
     DRY_RUN = "dry_run"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # sent before: nothing sent now
+    IN_FLIGHT = "in_flight"  # another process holds a live claim: look again later
+    UNKNOWN = "unknown"  # may have gone out: reported now, never resent
+    STILL_UNKNOWN = "still_unknown"  # reported as unknown before: nothing more to do
+    RETRY = "retry"  # known not sent; a later try may pass
+    REFUSED = "refused"  # the provider refused it; not sent
+    INVALID = "invalid"  # the booking or its message cannot be sent as it is
+
+
+FAILURES = frozenset({Outcome.UNKNOWN, Outcome.RETRY, Outcome.REFUSED, Outcome.INVALID})
+TRY_AGAIN = frozenset({Outcome.RETRY, Outcome.IN_FLIGHT})
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Delivery:
     outcome: Outcome
+    rule: str
+    booking_id: str
+    idempotency_key: str
     provider_id: str = ""
+    reason: str = ""
+    retry_after: float | None = None
+
+    @classmethod
+    def of(cls, message: PlannedMessage, outcome: Outcome, **details: Any) -> Delivery:
+        return cls(outcome, message.rule, message.booking_id, message.idempotency_key, **details)
+
+    def as_record(self) -> dict[str, Any]:
+        """What results, alerts and notification subjects carry: never the phone number or the text."""
+        record: dict[str, Any] = {
+            "outcome": self.outcome.value,
+            "idempotency_key": self.idempotency_key,
+            "rule": self.rule,
+            "booking_id": self.booking_id,
+        }
+        if self.provider_id:
+            record["provider_id"] = self.provider_id
+        if self.reason:
+            record["reason"] = self.reason
+        return record
 
 
-def log_dry_run(message: PlannedMessage) -> Delivered:
-    """What a dry run does instead of sending: one log line naming the message."""
-    log.info(
-        "dry run: would send",
-        extra={
-            "rule": message.rule,
-            "booking_id": message.booking_id,
-            "idempotency_key": message.idempotency_key,
-        },
-    )
-    return Delivered(Outcome.DRY_RUN)
+@dataclass(frozen=True)
+class Deliverer:
+    transport: SmsTransport
+    sent_log: SentLog
+    owner: str  # who claims: written into each claim so an operator can tell whose send it was
+    lease_seconds: float  # longer than any one send can take, retries included (checked in settings)
+    dry_run: bool
 
+    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
+        if self.dry_run:
+            found = self.sent_log.lookup(message)
+            if found is not None:
+                return self._existing(message, found, now, report=False)
+            return self._logged(Delivery.of(message, Outcome.DRY_RUN), message)
+        claim, created = self.sent_log.claim(message, self.owner, now)
+        if not created:
+            return self._existing(message, claim, now, report=True)
+        return self._logged(self._send(message, claim), message)
 
-def deliver(
-    message: PlannedMessage, transport: SmsTransport, sent_log: SentLog, *, dry_run: bool
-) -> Delivered:
-    """Claim, send, confirm. A failed send releases its claim; a claimed key is never resent.
+    def _send(self, message: PlannedMessage, claim: Claim) -> Delivery:
+        try:
+            provider_id = self.transport.send(message)
+        except NotDelivered as err:
+            self.sent_log.release(message)
+            return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
+        except Refused as err:
+            self.sent_log.release(message)
+            return Delivery.of(message, Outcome.REFUSED, reason=str(err))
+        except OutcomeUnknown as err:
+            self.sent_log.mark_unknown(message, claim, str(err))
+            return Delivery.of(message, Outcome.UNKNOWN, reason=str(err))
+        except Exception as err:
+            # A transport bug may strike before or after the request left: treat it as unknown.
+            log.exception("sms transport failed unexpectedly")
+            reason = f"unexpected {type(err).__name__} while sending"
+            self.sent_log.mark_unknown(message, claim, reason)
+            return Delivery.of(message, Outcome.UNKNOWN, reason=reason)
+        try:
+            self.sent_log.confirm(message, provider_id)
+        except SentLogError as err:
+            # The SMS went out: say so. The claim stays, so it is never resent; once its lease ends it
+            # is reported as unknown, which is the truth as far as the log can tell.
+            log.error("sms sent but not confirmed in the sent log", extra={"error": str(err)})
+        return Delivery.of(message, Outcome.SENT, provider_id=provider_id)
 
-    Dry runs only read the log: recording them would block the real send later.
-    """
-    if dry_run:
-        if sent_log.contains(message):
-            return Delivered(Outcome.DUPLICATE)
-        return log_dry_run(message)
-    if not sent_log.claim(message):
-        return Delivered(Outcome.DUPLICATE)
-    try:
-        provider_id = transport.send(message)
-    except DeliveryError:
-        sent_log.release(message)
-        raise
-    sent_log.confirm(message, provider_id)
-    log.info(
-        "sms sent",
-        extra={
-            "rule": message.rule,
-            "booking_id": message.booking_id,
-            "idempotency_key": message.idempotency_key,
-            "provider_id": provider_id,
-        },
-    )
-    return Delivered(Outcome.SENT, provider_id)
+    def _existing(self, message: PlannedMessage, claim: Claim, now: float, *, report: bool) -> Delivery:
+        if claim.state is ClaimState.SENT:
+            return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
+        if claim.state is ClaimState.UNKNOWN:
+            return Delivery.of(message, Outcome.STILL_UNKNOWN)
+        age = now - claim.at
+        if age < self.lease_seconds or not report:
+            return Delivery.of(message, Outcome.IN_FLIGHT, reason=f"claimed by {claim.owner} {age:.0f} s ago")
+        reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
+        if self.sent_log.mark_unknown(message, claim, reason):
+            return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
+        # Someone changed the claim between our two reads: classify what it holds now, reporting nothing
+        # (released meanwhile: look again later).
+        latest = self.sent_log.lookup(message)
+        if latest is None:
+            return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
+        return self._existing(message, latest, now, report=False)
+
+    def _logged(self, delivery: Delivery, message: PlannedMessage) -> Delivery:
+        fields = {**delivery.as_record(), "phone": mask_phone(message.phone), "kind": message.kind.value}
+        text = "dry run: would send" if delivery.outcome is Outcome.DRY_RUN else f"sms {delivery.outcome}"
+        log.log(logging.ERROR if delivery.outcome in FAILURES else logging.INFO, text, extra=fields)
+        return delivery

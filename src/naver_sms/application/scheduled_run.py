@@ -1,53 +1,53 @@
-"""The Lambda's scheduled run: login → fetch bookings → evaluate rules → send → record."""
+"""The Lambda's scheduled run: login → fetch booking records → each booking on its own → a summary.
+
+Login, booking-source and sent-log failures stop the run (nothing can be trusted after them); a bad
+record or a message that fails is one entry in `failed`, and the rest still go out.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from naver_sms.application.delivery import Outcome, deliver
-from naver_sms.application.ports import Authenticator, BookingSource, SentLog, SmsTransport
-from naver_sms.domain.rules import RuleSet
+from naver_sms.application.delivery import FAILURES, Delivery, Outcome
+from naver_sms.application.notify import Notifier
+from naver_sms.application.ports import Authenticator, BookingSource
 
 
 @dataclass(frozen=True)
 class RunSummary:
     bookings: int
-    planned: int
-    sent: int
-    skipped_duplicates: int
+    deliveries: tuple[Delivery, ...]
     dry_run: bool
 
-    def as_result(self) -> dict[str, object]:
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.outcome in FAILURES]
+
+    def as_result(self) -> dict[str, Any]:
+        counts = Counter(d.outcome for d in self.deliveries)
         return {
-            "status": "ok",
+            "status": "partial" if self.failed else "ok",
             "bookings": self.bookings,
-            "planned": self.planned,
-            "sent": self.sent,
-            "skipped_duplicates": self.skipped_duplicates,
+            "planned": sum(1 for d in self.deliveries if d.idempotency_key),
+            "sent": counts[Outcome.SENT],
+            "skipped_duplicates": counts[Outcome.DUPLICATE],
+            # Claims another run holds, or already reported unknown: `make claims` lists them.
+            "unresolved": counts[Outcome.IN_FLIGHT] + counts[Outcome.STILL_UNKNOWN],
             "dry_run": self.dry_run,
+            "failed": [d.as_record() for d in self.failed],
         }
 
 
 @dataclass(frozen=True)
-class RunDeps:
+class ScheduledRun:
     auth: Authenticator
     bookings: BookingSource
-    rules: RuleSet
-    transport: SmsTransport
-    sent_log: SentLog
+    notifier: Notifier
 
-
-def run_scheduled(deps: RunDeps, now: datetime, *, dry_run: bool) -> RunSummary:
-    """Errors from the outside world propagate; every message sent before one stays recorded,
-    so a rerun sends only what is missing."""
-    bookings = deps.bookings.fetch(deps.auth.login())
-    planned = [message for booking in bookings for message in deps.rules.evaluate(booking, now)]
-    outcomes = [deliver(m, deps.transport, deps.sent_log, dry_run=dry_run).outcome for m in planned]
-    return RunSummary(
-        bookings=len(bookings),
-        planned=len(planned),
-        sent=outcomes.count(Outcome.SENT),
-        skipped_duplicates=outcomes.count(Outcome.DUPLICATE),
-        dry_run=dry_run,
-    )
+    def __call__(self, now: datetime) -> RunSummary:
+        records = self.bookings.fetch(self.auth.login())
+        deliveries = [d for record in records for d in self.notifier.notify_record(record, now)]
+        return RunSummary(len(records), tuple(deliveries), self.notifier.dry_run)

@@ -1,18 +1,25 @@
-"""The Booking value object and its validation from plain mappings (API JSON, NATS events)."""
+"""The Booking value object and its validation from plain mappings (API JSON, NATS events).
+
+Everything a customer or an upstream system typed is cleaned here, once, before any rule sees it.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from naver_sms.domain.errors import InvalidBooking
+from naver_sms.domain.phone import normalise_phone
+from naver_sms.domain.text import clean_text, shown
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-_PHONE_DIGITS = re.compile(r"\+?\d{9,15}")
+MAX_NAME_CHARS = 40
+MAX_SERVICE_CHARS = 60
+# An id becomes part of idempotency keys, log lines and DynamoDB/KV records: printable ASCII, bounded.
+_BOOKING_ID = re.compile(r"[!-~]{1,128}")
 
 
 class BookingStatus(StrEnum):
@@ -35,27 +42,39 @@ class Booking:
 def _text(data: Mapping[str, Any], field: str) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidBooking(f"booking.{field}: expected a non-empty string, got {value!r}")
-    return value.strip()
+        raise InvalidBooking(f"booking.{field}: expected a non-empty string, got {shown(value)}")
+    return value
 
 
-def normalise_phone(raw: str) -> str:
-    """Digits only (SENS wants no separators); a leading + is kept for international numbers."""
-    phone = _PHONE_SEPARATORS.sub("", raw)
-    if not _PHONE_DIGITS.fullmatch(phone):
-        raise InvalidBooking(f"booking.phone: expected 9-15 digits, got {raw!r}")
-    return phone
+def _display(data: Mapping[str, Any], field: str, max_chars: int) -> str:
+    cleaned = clean_text(_text(data, field), max_chars)
+    if not cleaned:
+        raise InvalidBooking(f"booking.{field}: nothing printable left after removing control characters")
+    return cleaned
+
+
+def booking_id_of(data: object) -> str | None:
+    """The record's id when it is a valid one: failures are reported against it."""
+    if isinstance(data, Mapping):
+        value = data.get("id")
+        if isinstance(value, str) and _BOOKING_ID.fullmatch(value):
+            return value
+    return None
 
 
 def parse_start(raw: object) -> datetime:
     if not isinstance(raw, str):
-        raise InvalidBooking(f"booking.start: expected an ISO-8601 string, got {raw!r}")
+        raise InvalidBooking(f"booking.start: expected an ISO-8601 string, got {shown(raw)}")
     try:
         start = datetime.fromisoformat(raw)
     except ValueError as err:
-        raise InvalidBooking(f"booking.start: not ISO-8601: {raw!r}") from err
+        raise InvalidBooking(f"booking.start: not ISO-8601: {shown(raw)}") from err
     if start.tzinfo is None:
-        raise InvalidBooking(f"booking.start: needs a time zone offset, got {raw!r}")
+        raise InvalidBooking(f"booking.start: needs a time zone offset, got {shown(raw)}")
+    try:
+        start.astimezone(UTC)
+    except OverflowError as err:  # e.g. 9999-12-31T23:59:59-12:00 is past year 9999 in UTC
+        raise InvalidBooking(f"booking.start: out of range in UTC: {shown(raw)}") from err
     return start
 
 
@@ -64,18 +83,23 @@ def parse_status(raw: object) -> BookingStatus:
         return BookingStatus(str(raw))
     except ValueError as err:
         allowed = ", ".join(s.value for s in BookingStatus)
-        raise InvalidBooking(f"booking.status: expected one of {allowed}, got {raw!r}") from err
+        raise InvalidBooking(f"booking.status: expected one of {allowed}, got {shown(raw)}") from err
 
 
 def booking_from_mapping(data: object) -> Booking:
     """Validate one booking record; raises InvalidBooking naming the first bad field."""
     if not isinstance(data, Mapping):
         raise InvalidBooking(f"booking: expected an object, got {type(data).__name__}")
+    booking_id = booking_id_of(data)
+    if booking_id is None:
+        raise InvalidBooking(
+            f"booking.id: expected 1-128 printable ASCII characters, got {shown(data.get('id'))}"
+        )
     return Booking(
-        booking_id=_text(data, "id"),
-        customer_name=_text(data, "customer_name"),
+        booking_id=booking_id,
+        customer_name=_display(data, "customer_name", MAX_NAME_CHARS),
         phone=normalise_phone(_text(data, "phone")),
-        service=_text(data, "service"),
+        service=_display(data, "service", MAX_SERVICE_CHARS),
         start=parse_start(data.get("start")),
         status=parse_status(data.get("status")),
     )

@@ -15,3 +15,7 @@ class InvalidEvent(DomainError):
 
 class InvalidRules(DomainError):
     """The rules file breaks its schema; the message names the rule and the field."""
+
+
+class InvalidMessage(DomainError):
+    """A planned message cannot be sent as it is (too long for an LMS)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from naver_sms.domain.booking import Booking, booking_from_mapping
 from naver_sms.domain.errors import DomainError, InvalidEvent
+from naver_sms.domain.text import shown
 
 
 class EventType(StrEnum):
@@ -32,19 +33,21 @@ def event_from_mapping(data: object) -> BookingEvent:
         raise InvalidEvent(f"event: expected a JSON object, got {type(data).__name__}")
     event_id = data.get("event_id")
     if not isinstance(event_id, str) or not event_id:
-        raise InvalidEvent(f"event.event_id: expected a non-empty string, got {event_id!r}")
+        raise InvalidEvent(f"event.event_id: expected a non-empty string, got {shown(event_id)}")
     try:
         event_type = EventType(str(data.get("type")))
     except ValueError as err:
         allowed = ", ".join(t.value for t in EventType)
-        raise InvalidEvent(f"event.type: expected one of {allowed}, got {data.get('type')!r}") from err
+        raise InvalidEvent(f"event.type: expected one of {allowed}, got {shown(data.get('type'))}") from err
     occurred_raw = data.get("occurred_at")
     try:
         occurred_at = datetime.fromisoformat(occurred_raw) if isinstance(occurred_raw, str) else None
-    except ValueError:
+        if occurred_at is not None and occurred_at.tzinfo is not None:
+            occurred_at.astimezone(UTC)
+    except (ValueError, OverflowError):
         occurred_at = None
     if occurred_at is None or occurred_at.tzinfo is None:
-        raise InvalidEvent(f"event.occurred_at: expected ISO-8601 with offset, got {occurred_raw!r}")
+        raise InvalidEvent(f"event.occurred_at: expected ISO-8601 with offset, got {shown(occurred_raw)}")
     try:
         booking = booking_from_mapping(data.get("booking"))
     except DomainError as err:

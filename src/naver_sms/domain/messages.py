@@ -1,9 +1,25 @@
-"""Planned messages: what a rule decided to send, with a key that makes sending idempotent."""
+"""Planned messages: what a rule decided to send, sized for SENS, with a key that makes sending idempotent.
+
+Sizing (SENS v2 counts EUC-KR bytes): up to 90 bytes is an SMS, up to 2,000 an LMS, longer is refused
+rather than cut. A character EUC-KR cannot encode (an emoji, most accented Latin) makes the message an
+LMS, and counts as its UTF-8 length, so the size never under-estimates what the carrier receives.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
+
+from naver_sms.domain.errors import InvalidMessage
+
+SMS_MAX_BYTES = 90
+LMS_MAX_BYTES = 2000
+
+
+class MessageKind(StrEnum):
+    SMS = "SMS"
+    LMS = "LMS"
 
 
 @dataclass(frozen=True)
@@ -13,6 +29,28 @@ class PlannedMessage:
     phone: str
     text: str
     idempotency_key: str
+    kind: MessageKind = MessageKind.SMS
+
+
+def encoded_size(text: str) -> tuple[int, bool]:
+    """(bytes, every character encodable in EUC-KR)."""
+    size, encodable = 0, True
+    for char in text:
+        try:
+            size += len(char.encode("euc-kr"))
+        except UnicodeEncodeError:
+            size += len(char.encode("utf-8"))
+            encodable = False
+    return size, encodable
+
+
+def message_kind(rule: str, text: str) -> MessageKind:
+    size, encodable = encoded_size(text)
+    if size > LMS_MAX_BYTES:
+        raise InvalidMessage(
+            f"rule {rule!r}: the message is {size} bytes; an LMS holds at most {LMS_MAX_BYTES}"
+        )
+    return MessageKind.SMS if encodable and size <= SMS_MAX_BYTES else MessageKind.LMS
 
 
 def idempotency_key(rule: str, booking_id: str, occasion: str = "") -> str:

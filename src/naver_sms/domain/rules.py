@@ -1,7 +1,9 @@
-"""SMS rules: which booking, in which state and at which time, gets which message.
+"""SMS rules: which booking, in which state and at which time, gets which message, sent by which path.
 
 Evaluation is pure and deterministic for a given `now`, so scheduled reruns and worker
-redeliveries plan the same messages with the same idempotency keys.
+redeliveries plan the same messages with the same idempotency keys. Each rule is sent by exactly one
+path (`sent_by`): the Lambda's scheduled run or the worker's events, so a booking never gets the same
+message from both when both are deployed.
 """
 
 from __future__ import annotations
@@ -9,16 +11,29 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from naver_sms.domain.booking import Booking, BookingStatus
-from naver_sms.domain.errors import InvalidRules
+from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
-from naver_sms.domain.messages import PlannedMessage, idempotency_key
+from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_kind
 
 TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
-_RULE_KEYS = frozenset({"name", "status", "events", "hours_before_start", "template"})
+_RULE_KEYS = frozenset({"name", "status", "sent_by", "events", "hours_before_start", "template"})
+# What a template is rendered with at load time, so a bad format spec fails the load, not a send.
+_SAMPLE = {
+    "customer_name": "홍길동",
+    "service": "커트",
+    "start": datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
+    "booking_id": "sample",
+}
+
+
+class SentBy(StrEnum):
+    SCHEDULED = "scheduled"  # the Lambda's scheduled run, over every booking it reads
+    EVENTS = "events"  # the worker, for the booking events the rule lists
 
 
 @dataclass(frozen=True)
@@ -26,13 +41,17 @@ class Rule:
     name: str
     status: BookingStatus
     template: str
+    sent_by: SentBy
     events: frozenset[EventType] = frozenset()
     hours_before_start: float | None = None
 
     def applies(self, booking: Booking, now: datetime, event: EventType | None) -> bool:
         if booking.status is not self.status:
             return False
-        if event is not None and self.events and event not in self.events:
+        if event is None:
+            if self.sent_by is not SentBy.SCHEDULED:
+                return False
+        elif self.sent_by is not SentBy.EVENTS or event not in self.events:
             return False
         if self.hours_before_start is None:
             return True
@@ -40,8 +59,25 @@ class Rule:
         return window_opens <= now < booking.start
 
     def occasion(self, booking: Booking) -> str:
-        # A reminder is per start time: a rescheduled booking earns a new reminder.
-        return booking.start.isoformat() if self.hours_before_start is not None else ""
+        # A reminder is per start instant (in UTC, so another offset for the same instant is the same
+        # reminder): a rescheduled booking earns a new one.
+        return booking.start.astimezone(UTC).isoformat() if self.hours_before_start is not None else ""
+
+    def render(self, booking: Booking, timezone: ZoneInfo) -> PlannedMessage:
+        text = self.template.format(
+            customer_name=booking.customer_name,
+            service=booking.service,
+            start=booking.start.astimezone(timezone),
+            booking_id=booking.booking_id,
+        )
+        return PlannedMessage(
+            rule=self.name,
+            booking_id=booking.booking_id,
+            phone=booking.phone,
+            text=text,
+            idempotency_key=idempotency_key(self.name, booking.booking_id, self.occasion(booking)),
+            kind=message_kind(self.name, text),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,28 +85,17 @@ class RuleSet:
     rules: tuple[Rule, ...]
     timezone: ZoneInfo
 
+    def applicable(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Rule]:
+        """The scheduled run passes no event; the worker passes the event's type."""
+        if now.tzinfo is None:
+            raise ValueError("now must be time-zone aware")
+        return [rule for rule in self.rules if rule.applies(booking, now, event)]
+
     def evaluate(
         self, booking: Booking, now: datetime, event: EventType | None = None
     ) -> list[PlannedMessage]:
-        if now.tzinfo is None:
-            raise ValueError("now must be time-zone aware")
-        local_start = booking.start.astimezone(self.timezone)
-        return [
-            PlannedMessage(
-                rule=rule.name,
-                booking_id=booking.booking_id,
-                phone=booking.phone,
-                text=rule.template.format(
-                    customer_name=booking.customer_name,
-                    service=booking.service,
-                    start=local_start,
-                    booking_id=booking.booking_id,
-                ),
-                idempotency_key=idempotency_key(rule.name, booking.booking_id, rule.occasion(booking)),
-            )
-            for rule in self.rules
-            if rule.applies(booking, now, event)
-        ]
+        """Raises InvalidMessage when a rendered message cannot be sent (longer than an LMS)."""
+        return [rule.render(booking, self.timezone) for rule in self.applicable(booking, now, event)]
 
 
 def _where(index: int, raw: Mapping[str, object]) -> str:
@@ -95,13 +120,33 @@ def _parse_rule(index: int, raw: object) -> Rule:
         raise InvalidRules(
             f"{where}: field 'status': expected one of {allowed}, got {raw.get('status')!r}"
         ) from err
+    sent_by = _parse_sent_by(where, raw.get("sent_by"))
+    events = _parse_events(where, raw.get("events", []))
+    if sent_by is SentBy.EVENTS and not events:
+        raise InvalidRules(
+            f"{where}: field 'events': a rule sent by events must list the event types it answers"
+        )
+    if sent_by is SentBy.SCHEDULED and events:
+        raise InvalidRules(
+            f"{where}: field 'events': a rule sent by the scheduled run has no events; remove the field "
+            "or set sent_by: events"
+        )
     return Rule(
         name=name,
         status=status,
         template=_parse_template(where, raw.get("template")),
-        events=_parse_events(where, raw.get("events", [])),
+        sent_by=sent_by,
+        events=events,
         hours_before_start=_parse_hours(where, raw.get("hours_before_start")),
     )
+
+
+def _parse_sent_by(where: str, sent_by: object) -> SentBy:
+    try:
+        return SentBy(str(sent_by))
+    except ValueError as err:
+        allowed = [s.value for s in SentBy]
+        raise InvalidRules(f"{where}: field 'sent_by': expected one of {allowed}, got {sent_by!r}") from err
 
 
 def _parse_template(where: str, template: object) -> str:
@@ -117,6 +162,10 @@ def _parse_template(where: str, template: object) -> str:
             f"{where}: field 'template': unknown placeholder(s) {sorted(unknown)}; "
             f"allowed: {sorted(TEMPLATE_FIELDS)}"
         )
+    try:
+        message_kind("template", template.format(**_SAMPLE))
+    except (ValueError, TypeError, InvalidMessage) as err:
+        raise InvalidRules(f"{where}: field 'template': {err}") from err
     return template
 
 

@@ -1,4 +1,4 @@
-"""`main.lambda_handler`: parse the event, wire adapters, return a JSON object. Never raises.
+"""`main.lambda_handler`: parse the event, build the run, return a JSON object. Never raises.
 
 Only the standard library and our own light modules load at import; selenium, boto3 and requests
 load on the paths that need them, which keeps the cold start short.
@@ -15,9 +15,11 @@ from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, p
 from naver_sms.logging_setup import bound, setup_logging
 
 if TYPE_CHECKING:
+    from naver_sms.application.scheduled_run import RunSummary
     from naver_sms.settings import Settings
 
 log = logging.getLogger("naver_sms.lambda")
+ALERT_LINES = 10  # failures named in one Slack alert; the run result lists them all
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -30,26 +32,27 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             log.warning("invalid event", extra={"error": str(err)})
             return _error("InvalidEvent", str(err))
         if isinstance(request, RunRequest):
-            return _run(request)
+            return _run(request, request_id)
         from naver_sms.entrypoints.smoke import run_smoke  # noqa: PLC0415
 
         return run_smoke(__version__)
 
 
-def _run(request: RunRequest) -> dict[str, Any]:
+def _run(request: RunRequest, request_id: str) -> dict[str, Any]:
+    from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
     from naver_sms.application.errors import ExternalError  # noqa: PLC0415
-    from naver_sms.application.scheduled_run import run_scheduled  # noqa: PLC0415
+    from naver_sms.bootstrap.lambda_image import scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
-    from naver_sms.entrypoints import lambda_wiring  # noqa: PLC0415
     from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
 
     settings = None
     try:
         settings = Settings.load()
-        dry_run = settings.sms_dry_run if request.dry_run is None else request.dry_run
-        deps = lambda_wiring.run_deps(settings, dry_run=dry_run)
-        now = datetime.now(deps.rules.timezone)
-        summary = run_scheduled(deps, now, dry_run=dry_run)
+        run = scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id)
+        summary = run(datetime.now(run.notifier.rules.timezone))
+    except RealSendsNotAllowed as err:
+        log.warning("run refused", extra={"error": str(err)})
+        return _error(err.kind, str(err))
     except (SettingsError, InvalidRules) as err:
         return _failure(settings, type(err).__name__, err)
     except ExternalError as err:
@@ -57,12 +60,32 @@ def _run(request: RunRequest) -> dict[str, Any]:
     except Exception as err:
         log.exception("unexpected failure")
         return _failure(settings, "InternalError", err)
-    log.info("run finished", extra=summary.as_result())
-    return summary.as_result()
+    return _finished(settings, summary)
+
+
+def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
+    from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
+
+    result = summary.as_result()
+    log.info("run finished", extra={k: v for k, v in result.items() if k != "failed"})
+    failed = result["failed"]
+    if failed:
+        lines = [
+            f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}"
+            for f in failed
+        ]
+        more = f"\n… and {len(lines) - ALERT_LINES} more" if len(lines) > ALERT_LINES else ""
+        send_alert(
+            settings,
+            f"naver-sms run: {len(failed)} message(s) need attention\n"
+            + "\n".join(lines[:ALERT_LINES])
+            + more,
+        )
+    return result
 
 
 def _failure(settings: Settings | None, kind: str, err: Exception) -> dict[str, Any]:
-    from naver_sms.entrypoints.lambda_wiring import send_alert  # noqa: PLC0415
+    from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})
     send_alert(settings, f"naver-sms run failed: {kind}: {err}")

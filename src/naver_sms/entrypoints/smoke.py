@@ -11,7 +11,7 @@ log = logging.getLogger("naver_sms.smoke")
 
 def run_smoke(version: str) -> dict[str, Any]:
     from naver_sms.adapters.browser import probe_browser  # noqa: PLC0415
-    from naver_sms.entrypoints.lambda_wiring import browser_config  # noqa: PLC0415
+    from naver_sms.bootstrap.lambda_image import browser_config  # noqa: PLC0415
     from naver_sms.settings import Settings  # noqa: PLC0415
 
     checks: dict[str, str] = {}

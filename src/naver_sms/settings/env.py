@@ -25,6 +25,7 @@ ENV_TO_KEY: dict[str, str] = {
     "SENS_TIMEOUT_SECONDS": "sms.timeout_seconds",
     "SENS_MAX_ATTEMPTS": "sms.max_attempts",
     "SENT_LOG_TABLE": "sent_log.table",
+    "CLAIM_LEASE_SECONDS": "sent_log.claim_lease_seconds",
     "SLACK_WEBHOOK_URL": "alerts.slack_webhook_url",
     "NATS_URL": "worker.nats_url",
     "HEALTH_PORT": "worker.health_port",

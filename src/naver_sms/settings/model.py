@@ -44,12 +44,14 @@ class BrowserSettings(_Section):
     page_load_timeout_seconds: float = Field(gt=0)
 
 
-SENS_BACKOFF_SECONDS = 0.5  # first retry delay; doubles per attempt
+SENS_BACKOFF_SECONDS = 0.5  # first wait between attempts that never reached SENS; doubles per attempt
+SENS_MAX_RETRY_AFTER_SECONDS = 2.0  # a 429 asking for a longer wait is retried by the caller instead
 
 
 def worst_case_send_seconds(timeout: float, attempts: int) -> float:
-    """How long one SMS may take with every attempt timing out and backing off in between."""
-    return attempts * timeout + float(sum(SENS_BACKOFF_SECONDS * 2**i for i in range(attempts - 1)))
+    """How long one SMS may take with every attempt timing out and waiting its longest in between."""
+    waits = (max(SENS_BACKOFF_SECONDS * 2**i, SENS_MAX_RETRY_AFTER_SECONDS) for i in range(attempts - 1))
+    return attempts * timeout + float(sum(waits))
 
 
 class SmsSettings(_Section):
@@ -65,6 +67,9 @@ class SmsSettings(_Section):
 
 class SentLogSettings(_Section):
     table: str = Field(min_length=3)
+    # A claim nobody confirmed for this long belongs to a sender that stopped mid-send: it is then
+    # reported as unknown (never resent). Must exceed the longest one send can take.
+    claim_lease_seconds: float = Field(gt=0)
 
 
 class AlertSettings(_Section):
@@ -108,12 +113,15 @@ class SettingsModel(_Section):
     worker: WorkerSettings
 
     @model_validator(mode="after")
-    def _send_fits_in_ack_wait(self) -> SettingsModel:
+    def _send_fits_in_ack_wait_and_lease(self) -> SettingsModel:
         worst = worst_case_send_seconds(self.sms.timeout_seconds, self.sms.max_attempts)
-        if worst >= self.worker.ack_wait_seconds:
-            raise ValueError(
-                f"sms.timeout_seconds x sms.max_attempts plus backoff is {worst:g} s, not under "
-                f"worker.ack_wait_seconds ({self.worker.ack_wait_seconds:g} s): lower the first two or raise "
-                "ACK_WAIT_SECONDS"
-            )
+        for limit, key, env in (
+            (self.worker.ack_wait_seconds, "worker.ack_wait_seconds", "ACK_WAIT_SECONDS"),
+            (self.sent_log.claim_lease_seconds, "sent_log.claim_lease_seconds", "CLAIM_LEASE_SECONDS"),
+        ):
+            if worst >= limit:
+                raise ValueError(
+                    f"sms.timeout_seconds x sms.max_attempts plus waits is {worst:g} s, not under "
+                    f"{key} ({limit:g} s): lower the first two or raise {env}"
+                )
         return self

@@ -1,14 +1,18 @@
-"""One JetStream message: validate, evaluate rules, deliver each SMS once, record, then ack.
+"""One JetStream message in, ack / nak / term out; the work itself is the shared Notifier.
 
-Malformed messages go to the DLQ and are terminated; SMS failures that may pass later are nak'ed
-with a delay (never dropped); every outcome is published so nothing happens silently.
+Malformed messages go to the DLQ and are terminated. Every delivery outcome is recorded: sent ones
+(and duplicates of sent ones, so the subject is complete after any crash) on the sent subject with
+`Nats-Msg-Id` = the idempotency key, failures and unknown outcomes on the failed subject. Outcomes that
+may pass later (known-unsent failures, claims another worker holds) nak the event with a delay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -19,31 +23,28 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from naver_sms.application.delivery import Outcome, deliver, log_dry_run
-from naver_sms.application.errors import DeliveryError
-from naver_sms.application.ports import SentLog, SmsTransport
+from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcome
+from naver_sms.application.notify import Notifier
 from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.events import BookingEvent, event_from_mapping
-from naver_sms.domain.messages import PlannedMessage
-from naver_sms.domain.rules import RuleSet
 from naver_sms.logging_setup import bound
 from naver_sms.settings.model import WorkerSettings
 
 log = logging.getLogger("naver_sms.worker")
 
-
-@dataclass
-class Tally:
-    processed: int = 0
-    sent: int = 0
-    duplicates: int = 0
-    dry_run: int = 0
-    dead_lettered: int = 0
-    retried: int = 0
-    failed: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+# What the worker's summary calls each outcome.
+_TALLY = {
+    Outcome.SENT: "sent",
+    Outcome.DUPLICATE: "duplicates",
+    Outcome.DRY_RUN: "dry_run",
+    Outcome.RETRY: "retried",
+    Outcome.IN_FLIGHT: "in_flight",
+    Outcome.REFUSED: "failed",
+    Outcome.INVALID: "failed",
+    Outcome.UNKNOWN: "unknown",
+    Outcome.STILL_UNKNOWN: "still_unknown",
+}
+_RECORDED_AS_SENT = frozenset({Outcome.SENT, Outcome.DUPLICATE})
 
 
 def decode_event(data: bytes) -> BookingEvent:
@@ -58,13 +59,13 @@ def decode_event(data: bytes) -> BookingEvent:
 class EventHandler:
     js: JetStreamContext
     settings: WorkerSettings
-    rules: RuleSet
-    transport: SmsTransport
-    sent_log: SentLog
-    dry_run: bool
+    notifier: Notifier
     executor: Executor
     clock: Callable[[], datetime]
-    tally: Tally = field(default_factory=Tally)
+    tally: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, int]:
+        return {name: self.tally[name] for name in sorted({*_TALLY.values(), "processed", "dead_lettered"})}
 
     async def handle(self, msg: Msg) -> None:
         with bound(message_id=_msg_id(msg)):
@@ -74,78 +75,60 @@ class EventHandler:
                 await self._dead_letter(msg, str(err))
                 return
             with bound(event_id=event.event_id, booking_id=event.booking.booking_id):
-                await self._deliver_all(msg, event)
+                deliveries = await self._notify(msg, event)
+                await self._record(event, deliveries)
+                await self._settle(msg, deliveries)
 
-    async def _deliver_all(self, msg: Msg, event: BookingEvent) -> None:
-        loop = asyncio.get_running_loop()
-        for message in self.rules.evaluate(event.booking, self.clock(), event.type):
-            if self.dry_run:
-                # A dry-run worker never writes the dedupe store, so reading it would tell nothing:
-                # stay on the event loop, no thread hop and no round trip per message.
-                self._count(log_dry_run(message).outcome)
-                continue
-            # A send may retry for a while: keep JetStream from redelivering the event meanwhile.
+    async def _notify(self, msg: Msg, event: BookingEvent) -> list[Delivery]:
+        notify = partial(self.notifier.notify, event.booking, self.clock(), event.type)
+        if self.notifier.dry_run:
+            # Nothing to wait for in a dry run: stay on the event loop, no thread hop per event.
+            return notify()
+        keep_alive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, notify)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Sends may take a while: keep JetStream from redelivering the event to another worker meanwhile."""
+        while True:
             await msg.in_progress()
-            try:
-                result = await loop.run_in_executor(
-                    self.executor,
-                    partial(deliver, message, self.transport, self.sent_log, dry_run=self.dry_run),
-                )
-            except DeliveryError as err:
-                await self._delivery_failed(msg, message, err)
-                return
-            self._count(result.outcome)
-            if result.outcome is Outcome.SENT:
-                await self._publish(
-                    self.settings.sent_subject,
-                    _record(event, message, provider_id=result.provider_id),
-                    msg_id=message.idempotency_key,
-                )
-        self.tally.processed += 1
-        await msg.ack()
+            await asyncio.sleep(self.settings.ack_wait_seconds / 3)
 
-    def _count(self, outcome: Outcome) -> None:
-        name = {Outcome.SENT: "sent", Outcome.DUPLICATE: "duplicates", Outcome.DRY_RUN: "dry_run"}[outcome]
-        setattr(self.tally, name, getattr(self.tally, name) + 1)
+    async def _record(self, event: BookingEvent, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            self.tally[_TALLY[delivery.outcome]] += 1
+            record = {**delivery.as_record(), "event_id": event.event_id}
+            if delivery.outcome in _RECORDED_AS_SENT:
+                await self._publish(self.settings.sent_subject, record, msg_id=delivery.idempotency_key)
+            elif delivery.outcome in FAILURES:
+                await self._publish(self.settings.failed_subject, record)
 
-    async def _delivery_failed(self, msg: Msg, message: PlannedMessage, err: DeliveryError) -> None:
-        record = {
-            "idempotency_key": message.idempotency_key,
-            "rule": message.rule,
-            "booking_id": message.booking_id,
-            "error": str(err),
-            "retryable": err.retryable,
-        }
-        await self._publish(self.settings.failed_subject, record)
-        if err.retryable:
-            self.tally.retried += 1
-            log.warning("sms delivery failed; will retry", extra={"error": str(err)})
-            await msg.nak(delay=self.settings.nak_delay_seconds)
-        else:
-            self.tally.failed += 1
-            log.error("sms refused; recorded on the failed subject", extra={"error": str(err)})
+    async def _settle(self, msg: Msg, deliveries: list[Delivery]) -> None:
+        again = [d for d in deliveries if d.outcome in TRY_AGAIN]
+        if not again:
+            self.tally["processed"] += 1
             await msg.ack()
+            return
+        delay = max([self.settings.nak_delay_seconds, *(d.retry_after or 0 for d in again)])
+        log.warning(
+            "event will be retried", extra={"delay_seconds": delay, "outcomes": [d.outcome for d in again]}
+        )
+        await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         headers = {"Dead-Letter-Reason": reason[:500], "Original-Subject": msg.subject}
         await self.js.publish(self.settings.dlq_subject, msg.data, headers=headers)
-        self.tally.dead_lettered += 1
+        self.tally["dead_lettered"] += 1
         log.warning("malformed event sent to the DLQ", extra={"reason": reason})
         await msg.term()
 
     async def _publish(self, subject: str, record: dict[str, Any], msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         await self.js.publish(subject, json.dumps(record).encode(), headers=headers)
-
-
-def _record(event: BookingEvent, message: PlannedMessage, *, provider_id: str) -> dict[str, Any]:
-    return {
-        "idempotency_key": message.idempotency_key,
-        "event_id": event.event_id,
-        "rule": message.rule,
-        "booking_id": message.booking_id,
-        "provider_id": provider_id,
-    }
 
 
 def _msg_id(msg: Msg) -> str:

@@ -21,9 +21,7 @@ from nats.errors import ConnectionClosedError, NoServersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from naver_sms.adapters.nats_sent_log import NatsKvSentLog, ThreadBridgedSentLog
-from naver_sms.adapters.rules_file import load_rules
-from naver_sms.entrypoints.wiring import sms_transport
+from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
 from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology
@@ -52,9 +50,7 @@ class Worker:
 
     async def run(self) -> int:
         w = self._settings.model.worker
-        dry_run = self._settings.sms_dry_run
-        transport = sms_transport(self._settings, dry_run=dry_run)
-        rules = load_rules(self._settings.rules_path)
+        parts = WorkerComposition(self._settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -74,18 +70,15 @@ class Worker:
             handler = EventHandler(
                 js=js,
                 settings=w,
-                rules=rules,
-                transport=transport,
-                sent_log=ThreadBridgedSentLog(NatsKvSentLog(await dedupe_bucket(js, w.dedupe_bucket)), loop),
-                dry_run=dry_run,
+                notifier=parts.notifier(await dedupe_bucket(js, w.dedupe_bucket), loop),
                 executor=executor,
-                clock=lambda: datetime.now(rules.timezone),
+                clock=lambda: datetime.now(parts.rules.timezone),
             )
             log.info(
                 "worker started",
                 extra={
                     "nats_url": w.nats_url,
-                    "dry_run": dry_run,
+                    "dry_run": parts.dry_run,
                     "concurrency": w.concurrency,
                     "health_port": health.port,
                 },
@@ -96,7 +89,7 @@ class Worker:
             log.info(
                 "worker stopped",
                 extra={
-                    **handler.tally.as_dict(),
+                    **handler.summary(),
                     "nak_on_shutdown": naked,
                     "shutdown_seconds": round(time.monotonic() - stopped_at, 3),
                 },

@@ -1,16 +1,20 @@
-"""Builds the scheduled run's real adapters (Selenium, HTTP, DynamoDB, SENS) from settings."""
+"""The Lambda image's composition root: the scheduled run's real adapters (Selenium, HTTP, DynamoDB,
+SENS) from settings."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.rules_file import load_rules
-from naver_sms.application.scheduled_run import RunDeps
-from naver_sms.entrypoints.wiring import alerter, sms_transport
+from naver_sms.application.dry_run import decide_dry_run
+from naver_sms.application.notify import Notifier
+from naver_sms.application.scheduled_run import ScheduledRun
+from naver_sms.bootstrap.shared import alerter, deliverer, sms_transport
 from naver_sms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +25,14 @@ def browser_config(settings: Settings) -> BrowserConfig:
     return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
 
 
-def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
+def owner(request_id: str) -> str:
+    """Who claims a message: this function and invocation, so an operator can find its logs."""
+    return f"lambda:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}:{request_id}"
+
+
+def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request_id: str) -> ScheduledRun:
+    """Raises RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
+    dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     m = settings.model
     selectors = m.naver.selectors
     page = LoginPage(
@@ -33,7 +44,9 @@ def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
         selectors.error,
         m.naver.login_timeout_seconds,
     )
-    return RunDeps(
+    rules = load_rules(settings.rules_path)
+    sent_log = DynamoSentLog(m.sent_log.table)
+    return ScheduledRun(
         auth=SeleniumNaverLogin(
             browser_config(settings), page, m.naver.username.reveal(), m.naver.password.reveal()
         ),
@@ -43,9 +56,16 @@ def run_deps(settings: Settings, *, dry_run: bool) -> RunDeps:
             timeout=m.http.timeout_seconds,
             max_attempts=m.http.max_attempts,
         ),
-        rules=load_rules(settings.rules_path),
-        transport=sms_transport(settings, dry_run=dry_run),
-        sent_log=DynamoSentLog(m.sent_log.table),
+        notifier=Notifier(
+            rules,
+            deliverer(
+                settings,
+                sms_transport(settings, dry_run=dry_run),
+                sent_log,
+                owner=owner(request_id),
+                dry_run=dry_run,
+            ),
+        ),
     )
 
 

@@ -1,0 +1,50 @@
+"""The one dry-run decision, and what a dry run plugs into the ports so that nothing can be sent.
+
+Settings are a ceiling: a request may ask for a dry run, never for real sends the settings forbid.
+"""
+
+from __future__ import annotations
+
+from naver_sms.application.ports import Claim
+from naver_sms.domain.messages import PlannedMessage
+
+
+class RealSendsNotAllowed(ValueError):
+    kind = "RealSendsNotAllowed"
+
+
+def decide_dry_run(settings_dry_run: bool, requested: bool | None) -> bool:
+    """`requested` is what the event asked for (None: nothing). Raises when it asks for more than allowed."""
+    if requested is False and settings_dry_run:
+        raise RealSendsNotAllowed(
+            "the event asks for real sends (dry_run: false) but these settings allow dry runs only: "
+            "set SMS_DRY_RUN=false (outside production) to allow them"
+        )
+    return settings_dry_run or bool(requested)
+
+
+class RefusingTransport:
+    """A dry run's transport: if anything ever reached it, it fails loudly instead of sending."""
+
+    def send(self, message: PlannedMessage) -> str:
+        raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
+
+
+class UnrecordedSentLog:
+    """A dry-run worker's sent log: dry runs write nothing, so there is nothing to read either, and
+    each event stays on the event loop with no round trip to the store."""
+
+    def lookup(self, message: PlannedMessage) -> Claim | None:
+        return None
+
+    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        raise AssertionError(f"a dry run tried to claim {message.idempotency_key}")
+
+    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
+        raise AssertionError(f"a dry run tried to confirm {message.idempotency_key}")
+
+    def release(self, message: PlannedMessage) -> None:
+        raise AssertionError(f"a dry run tried to release {message.idempotency_key}")
+
+    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+        raise AssertionError(f"a dry run tried to mark {message.idempotency_key}")

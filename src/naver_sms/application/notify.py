@@ -1,0 +1,47 @@
+"""The use case both images run: one booking (and, for the worker, its event) → planned messages →
+each delivered at most once, every outcome returned for the caller to record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from naver_sms.application.delivery import Deliverer, Delivery, Outcome
+from naver_sms.domain.booking import Booking, booking_from_mapping, booking_id_of
+from naver_sms.domain.errors import InvalidBooking, InvalidMessage
+from naver_sms.domain.events import EventType
+from naver_sms.domain.rules import RuleSet
+
+UNKNOWN_BOOKING = "(no valid id)"
+
+
+@dataclass(frozen=True)
+class Notifier:
+    rules: RuleSet
+    deliverer: Deliverer
+
+    @property
+    def dry_run(self) -> bool:
+        return self.deliverer.dry_run
+
+    def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
+        deliveries = []
+        for rule in self.rules.applicable(booking, now, event):
+            try:
+                message = rule.render(booking, self.rules.timezone)
+            except InvalidMessage as err:
+                deliveries.append(
+                    Delivery(Outcome.INVALID, rule.name, booking.booking_id, "", reason=str(err))
+                )
+                continue
+            deliveries.append(self.deliverer.deliver(message, now.timestamp()))
+        return deliveries
+
+    def notify_record(self, record: object, now: datetime) -> list[Delivery]:
+        """A scheduled run's booking record as the source sent it: an invalid one is one failure."""
+        try:
+            booking = booking_from_mapping(record)
+        except InvalidBooking as err:
+            booking_id = booking_id_of(record) or UNKNOWN_BOOKING
+            return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
+        return self.notify(booking, now)

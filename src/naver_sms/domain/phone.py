@@ -1,0 +1,47 @@
+"""Korean mobile numbers, normalised to the domestic form SENS v2 takes in `to` (its countryCode
+defaults to 82): ASCII digits only, `+82`/`82` replaced by the leading 0.
+
+Error messages never repeat the number: it is personal data and they reach logs and alerts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from naver_sms.domain.errors import InvalidBooking
+
+_SEPARATORS = re.compile(r"[ \-().]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+# 010 numbers have 11 digits; the older 011/016/017/018/019 ranges also have 10.
+_MOBILE = re.compile(r"01[016789][0-9]{7,8}")
+_COUNTRY = "82"
+
+
+def normalise_phone(raw: str) -> str:
+    compact = _SEPARATORS.sub("", raw.strip())
+    international = compact.startswith("+")
+    digits = compact.removeprefix("+")
+    if not _ASCII_DIGITS.fullmatch(digits):
+        raise InvalidBooking(
+            f"booking.phone: expected ASCII digits 0-9 with optional spaces, '-', '.', '()' and a "
+            f"leading '+'; got {len(raw)} characters with other ones"
+        )
+    if international and not digits.startswith(_COUNTRY):
+        raise InvalidBooking("booking.phone: only Korean numbers (+82) can be sent to")
+    if digits.startswith(_COUNTRY):
+        # A domestic number starts with 0, so a leading 82 is the country code, "+" or not;
+        # "+82 10-…" and the common "+82 010-…" both mean the domestic "010…".
+        digits = "0" + digits.removeprefix(_COUNTRY).removeprefix("0")
+    if not _MOBILE.fullmatch(digits):
+        raise InvalidBooking(
+            "booking.phone: expected a Korean mobile number (01X and 7-8 more digits), "
+            f"got {len(digits)} digits"
+        )
+    return digits
+
+
+def mask_phone(phone: str) -> str:
+    """010****5678: enough to tell two customers apart in a log, not enough to call them."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
