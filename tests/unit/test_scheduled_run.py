@@ -1,0 +1,117 @@
+"""The scheduled run handles each booking on its own: one bad record or refused send never stops the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from naver_sms.application.delivery import Deliverer
+from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
+from naver_sms.application.scheduled_run import ScheduledRun
+from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.rules import rules_from_mapping
+from tests.support.fakes import FakeAuth, FakeBookingSource, FakeSentLog, FakeTransport, accepted, refused
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+RULES = rules_from_mapping(
+    {
+        "rules": [
+            {
+                "name": "thanks",
+                "status": "completed",
+                "sent_by": "scheduled",
+                "template": "{customer_name}님 감사",
+            },
+            {
+                "name": "hello",
+                "status": "confirmed",
+                "sent_by": "events",
+                "events": ["booking.created"],
+                "template": "hi",
+            },
+        ]
+    }
+)
+
+
+def record(n: int, **change: Any) -> dict[str, Any]:
+    return {
+        "id": f"bk-{n}",
+        "customer_name": f"손님{n}",
+        "phone": f"010-5555-{n:04d}",
+        "service": "커트",
+        "start": (NOW - timedelta(hours=2)).isoformat(),
+        "status": "completed",
+        **change,
+    }
+
+
+def run(records: list[object], transport: FakeTransport, *, dry_run: bool = False) -> dict[str, Any]:
+    deliverer = Deliverer(transport, FakeSentLog(), owner="lambda:req", lease_seconds=120, dry_run=dry_run)
+    return ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer))(NOW).as_result()
+
+
+def test_one_invalid_record_is_reported_and_the_rest_go_out() -> None:
+    transport = FakeTransport()
+    result = run([record(1), record(2, phone="not a phone"), "junk", record(3)], transport)
+    assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-3"]
+    assert result["status"] == "partial"
+    assert (result["bookings"], result["planned"], result["sent"]) == (4, 2, 2)
+    failed = result["failed"]
+    assert [(f["outcome"], f["booking_id"]) for f in failed] == [
+        ("invalid", "bk-2"),
+        ("invalid", UNKNOWN_BOOKING),
+    ]
+    assert "booking.phone" in failed[0]["reason"]
+    assert "5555" not in str(failed)  # no phone number in a result that reaches Slack
+
+
+def test_one_refused_send_is_reported_and_the_rest_go_out() -> None:
+    def refuse_bk2(message: PlannedMessage) -> str:
+        return refused(message) if message.booking_id == "bk-2" else accepted(message)
+
+    result = run([record(1), record(2), record(3)], FakeTransport(refuse_bk2))
+    assert (result["status"], result["sent"]) == ("partial", 2)
+    assert [(f["outcome"], f["booking_id"], f["rule"]) for f in result["failed"]] == [
+        ("refused", "bk-2", "thanks")
+    ]
+
+
+def test_the_scheduled_run_plans_only_rules_it_owns() -> None:
+    transport = FakeTransport()
+    result = run([record(1, status="confirmed", start=(NOW + timedelta(days=1)).isoformat())], transport)
+    assert (result["status"], result["planned"], transport.sent) == ("ok", 0, [])
+
+
+def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
+    rules = rules_from_mapping(
+        {
+            "rules": [
+                {
+                    "name": "long",
+                    "status": "completed",
+                    "sent_by": "scheduled",
+                    "template": "{service}" + "가" * 980,
+                }
+            ]
+        }
+    )
+    transport = FakeTransport()
+    deliverer = Deliverer(transport, FakeSentLog(), owner="t", lease_seconds=120, dry_run=False)
+    summary = ScheduledRun(
+        FakeAuth(), FakeBookingSource([record(1, service="나" * 60)]), Notifier(rules, deliverer)
+    )(NOW)
+    (failure,) = summary.as_result()["failed"]
+    assert failure["outcome"] == "invalid" and "an LMS holds at most 2000" in failure["reason"]
+    assert transport.sent == []
+
+
+def test_a_rerun_sends_nothing_twice() -> None:
+    transport, log = FakeTransport(), FakeSentLog()
+    deliverer = Deliverer(transport, log, owner="lambda:req", lease_seconds=120, dry_run=False)
+    scheduled = ScheduledRun(
+        FakeAuth(), FakeBookingSource([record(1), record(2)]), Notifier(RULES, deliverer)
+    )
+    assert scheduled(NOW).as_result()["sent"] == 2
+    again = scheduled(NOW + timedelta(minutes=10)).as_result()
+    assert (again["sent"], again["skipped_duplicates"], len(transport.sent)) == (0, 2, 2)
