@@ -1,41 +1,43 @@
-"""HTTP adapters against the fake servers: pagination and validation, SMS type and signature."""
+"""HTTP adapters against the fake servers: pagination, and how each SENS answer is classified."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
 
 from naver_sms.adapters.booking_api import HttpBookingSource
-from naver_sms.adapters.sens import SensCredentials, SensTransport, message_type
-from naver_sms.application.errors import BookingSourceError, DeliveryError
-from naver_sms.domain.messages import PlannedMessage
+from naver_sms.adapters.sens import SendPolicy, SensCredentials, SensTransport
+from naver_sms.application.errors import BookingSourceError, NotDelivered, OutcomeUnknown, Refused
+from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
 from tests.support.bookings import mixed_bookings, record
 from tests.support.fake_naver import SESSION, FakeNaver
 from tests.support.fake_sens import FakeSens
 
 COOKIES = {SESSION: "valid"}
+CREDS = SensCredentials(sens_fake.ACCESS_KEY, sens_fake.SECRET_KEY, sens_fake.SERVICE_ID, sens_fake.SENDER)
+MESSAGE = PlannedMessage("r", "b", "01012345678", "hi", "k")
+QUICK = SendPolicy(timeout=1.0, max_attempts=3, backoff=0.01, max_retry_after=2.0)
 
 
 def source(naver: FakeNaver, max_attempts: int = 2) -> HttpBookingSource:
     return HttpBookingSource(f"{naver.url}/api/bookings", page_size=2, timeout=5, max_attempts=max_attempts)
 
 
-def test_pages_are_followed_and_validated(fake_naver: FakeNaver) -> None:
-    fake_naver.state.bookings = mixed_bookings()
-    bookings = source(fake_naver).fetch(COOKIES)
-    assert [b.booking_id for b in bookings] == ["bk-1", "bk-2", "bk-3", "bk-4", "bk-5"]
-    assert fake_naver.state.api_calls == 3
+def transport(url: str, policy: SendPolicy = QUICK, creds: SensCredentials = CREDS) -> SensTransport:
+    return SensTransport(url, creds, policy)
 
 
-def test_an_invalid_record_names_page_and_field(fake_naver: FakeNaver) -> None:
+def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) -> None:
     fake_naver.state.bookings = [
-        record(1, "confirmed", timedelta(hours=1)),
-        {**record(2, "confirmed", timedelta(hours=1)), "phone": "n/a"},
+        *mixed_bookings(),
+        {**record(9, "confirmed", timedelta(hours=1)), "phone": "n/a"},
     ]
-    with pytest.raises(BookingSourceError, match=r"page 1: booking.phone: expected 9-15 digits, got 'n/a'"):
-        source(fake_naver).fetch(COOKIES)
+    records = source(fake_naver).fetch(COOKIES)
+    assert records == fake_naver.state.bookings  # validation is the use case's, one record at a time
+    assert fake_naver.state.api_calls == 3
 
 
 def test_not_logged_in_is_an_error(fake_naver: FakeNaver) -> None:
@@ -50,24 +52,67 @@ def test_retries_run_out(fake_naver: FakeNaver) -> None:
     assert fake_naver.state.api_calls == 2
 
 
-def test_sms_or_lms_by_euc_kr_length() -> None:
-    assert message_type("가" * 40) == "SMS"  # 80 bytes in EUC-KR
-    assert message_type("가" * 41) == "LMS"
-
-
-def test_long_text_goes_as_lms_with_a_valid_signature(fake_sens: FakeSens) -> None:
-    creds = SensCredentials(
-        sens_fake.ACCESS_KEY, sens_fake.SECRET_KEY, sens_fake.SERVICE_ID, sens_fake.SENDER
-    )
-    transport = SensTransport(fake_sens.url, creds, timeout=5, max_attempts=1)
+def test_lms_goes_with_a_valid_signature(fake_sens: FakeSens) -> None:
     text = "안녕하세요 " * 20
-    assert transport.send(PlannedMessage("r", "b", "01012345678", text, "k")) != ""
+    lms = PlannedMessage("r", "b", "01012345678", text, "k", MessageKind.LMS)
+    assert transport(fake_sens.url).send(lms) != ""
     assert fake_sens.state.sent[0]["type"] == "LMS" and fake_sens.state.rejected_signatures == 0
+    assert fake_sens.state.sent[0]["messages"] == [{"to": "01012345678"}]
 
 
-def test_wrong_secret_is_refused_not_retried(fake_sens: FakeSens) -> None:
-    creds = SensCredentials(sens_fake.ACCESS_KEY, "wrong", sens_fake.SERVICE_ID, sens_fake.SENDER)
-    transport = SensTransport(fake_sens.url, creds, timeout=5, max_attempts=3)
-    with pytest.raises(DeliveryError) as caught:
-        transport.send(PlannedMessage("r", "b", "01012345678", "hi", "k"))
-    assert not caught.value.retryable and fake_sens.state.rejected_signatures == 1
+def test_wrong_secret_is_refused_and_not_retried(fake_sens: FakeSens) -> None:
+    wrong = SensCredentials(sens_fake.ACCESS_KEY, "wrong", sens_fake.SERVICE_ID, sens_fake.SENDER)
+    with pytest.raises(Refused, match="HTTP 401"):
+        transport(fake_sens.url, creds=wrong).send(MESSAGE)
+    assert fake_sens.state.received == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_5xx_is_unknown_and_never_retried(fake_sens: FakeSens, status: int) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status = 5, status
+    with pytest.raises(OutcomeUnknown, match=f"HTTP {status}"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert fake_sens.state.received == 1
+
+
+def test_a_slow_answer_is_unknown_and_never_retried(fake_sens: FakeSens) -> None:
+    fake_sens.state.delay_seconds = 1.5
+    with pytest.raises(OutcomeUnknown, match="no answer from SENS within 1 s"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert fake_sens.state.received == 1
+
+
+def test_a_connection_lost_after_sending_is_unknown(fake_sens: FakeSens) -> None:
+    fake_sens.state.drop_next = 1
+    with pytest.raises(OutcomeUnknown, match="connection to SENS lost after sending"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert len(fake_sens.state.sent) == 1  # it did go out: resending would be a second SMS
+
+
+def test_nobody_listening_is_not_delivered_after_every_attempt() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(NotDelivered, match="not reached after 3 attempts"):
+            transport(f"http://127.0.0.1:{port}").send(MESSAGE)
+
+
+def test_429_with_a_short_retry_after_is_retried_here(fake_sens: FakeSens) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "0"
+    assert transport(fake_sens.url).send(MESSAGE) != ""
+    assert (fake_sens.state.received, len(fake_sens.state.sent)) == (2, 1)
+
+
+def test_429_with_a_long_retry_after_is_handed_to_the_caller(fake_sens: FakeSens) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "30"
+    with pytest.raises(NotDelivered) as caught:
+        transport(fake_sens.url).send(MESSAGE)
+    assert caught.value.retry_after == 30.0
+    assert fake_sens.state.received == 1
+
+
+def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status = 1, 307
+    with pytest.raises(Refused, match="HTTP 307"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert fake_sens.state.received == 1

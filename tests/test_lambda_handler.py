@@ -3,6 +3,7 @@ checking signatures, moto's DynamoDB as the sent log, a recorder as the Slack we
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import boto3
@@ -43,74 +44,116 @@ def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSe
     result = main.lambda_handler(RUN, None)
     assert result == DRY_RUN_RESULT
     assert naver.state.logins == 1
-    assert naver.state.api_calls == 3  # page size 2: three pages
+    assert naver.state.api_calls == 4  # page size 2: four pages
     assert sens.state.sent == [] and sent_log_items() == []
 
 
-def test_real_run_sends_each_message_once_across_reruns(world: tuple[FakeNaver, FakeSens]) -> None:
-    _, sens = world
-    first = main.lambda_handler({"action": "run", "dry_run": False}, None)
-    assert first == {
-        "status": "ok",
-        "bookings": 5,
-        "planned": 5,
-        "sent": 5,
-        "skipped_duplicates": 0,
-        "dry_run": False,
-    }
+REAL = {"action": "run", "dry_run": False}
+REMINDED = ["01055550001", "01055550003", "01055550006", "01055550007", "01055550008"]
+
+
+@pytest.fixture
+def real_sends(world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch) -> FakeSens:
+    monkeypatch.setenv("SMS_DRY_RUN", "false")
+    return world[1]
+
+
+def recipients(sens: FakeSens) -> list[str]:
+    return sorted(m["messages"][0]["to"] for m in sens.state.sent)
+
+
+def test_real_sends_need_settings_that_allow_them(world: tuple[FakeNaver, FakeSens]) -> None:
+    naver, sens = world
+    result = main.lambda_handler(REAL, None)
+    assert result["error"]["type"] == "RealSendsNotAllowed"
+    assert "set SMS_DRY_RUN=false" in result["error"]["message"]
+    assert (naver.state.logins, sens.state.sent) == (0, [])
+
+
+def test_real_run_sends_each_message_once_across_reruns(real_sends: FakeSens) -> None:
+    sens = real_sends
+    first = main.lambda_handler(REAL, None)
+    assert first == {**DRY_RUN_RESULT, "sent": 5, "dry_run": False}
     assert sens.state.rejected_signatures == 0
-    assert sorted(m["messages"][0]["to"] for m in sens.state.sent) == [
-        "01055550001",
-        "01055550001",
-        "01055550002",
-        "01055550003",
-        "01055550004",
-    ]
+    assert recipients(sens) == REMINDED
     assert all(item["state"]["S"] == "sent" for item in sent_log_items())
-    again = main.lambda_handler({"action": "run", "dry_run": False}, None)
+    again = main.lambda_handler(REAL, None)
     assert (again["sent"], again["skipped_duplicates"]) == (0, 5)
-    dry = main.lambda_handler(RUN, None)
+    dry = main.lambda_handler({"action": "run", "dry_run": True}, None)
     assert (dry["sent"], dry["skipped_duplicates"], dry["dry_run"]) == (0, 5, True)
     assert len(sens.state.sent) == 5
 
 
-def test_partial_run_never_double_sends_on_rerun(world: tuple[FakeNaver, FakeSens]) -> None:
-    _, sens = world
+def test_sens_unreachable_mid_run_is_retried_by_the_next_run_without_double_sends(
+    real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sens = real_sends
+    monkeypatch.setenv("SENS_MAX_ATTEMPTS", "1")
 
-    # Let two messages through, then the SMS API fails every retry of the third.
-    class FailAfterTwo(list):  # type: ignore[type-arg]
+    # Two messages go through, then SENS vanishes (connections refused): the rest are known not sent.
+    class VanishAfterTwo(list):  # type: ignore[type-arg]
         def append(self, item: object) -> None:
             super().append(item)
             if len(self) == 2:
-                sens.state.fail_next = 1000
+                sens.vanish()
 
-    sens.state.sent = FailAfterTwo()
-    failed = main.lambda_handler({"action": "run", "dry_run": False}, None)
-    assert failed["status"] == "error"
-    assert failed["error"]["type"] == "DeliveryError"
-    assert "SENS failed after 3 attempts: HTTP 503" in failed["error"]["message"]
-    assert len(sens.state.sent) == 2
-    assert len(sent_log_items()) == 2  # the failed one released its claim
-    sens.state.fail_next = 0
-    rerun = main.lambda_handler({"action": "run", "dry_run": False}, None)
-    assert (rerun["sent"], rerun["skipped_duplicates"]) == (3, 2)
-    assert set(sens.state.per_recipient().values()) == {1}
-    assert len(sens.state.sent) == 5
+    sens.state.sent = VanishAfterTwo()
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        partial = main.lambda_handler(REAL, None)
+    assert (partial["status"], partial["sent"]) == ("partial", 2)
+    assert {f["outcome"] for f in partial["failed"]} == {"retry"}
+    assert len(partial["failed"]) == 3
+    assert len(slack.posts) == 1 and "3 message(s) need attention" in slack.posts[0]["text"]
+    assert len(sent_log_items()) == 2  # the three not sent released their claims
+    with FakeSens() as back:
+        back.state.sent = list(sens.state.sent)
+        monkeypatch.setenv("SENS_ENDPOINT", back.url)
+        rerun = main.lambda_handler(REAL, None)
+        assert (rerun["status"], rerun["sent"], rerun["skipped_duplicates"]) == ("ok", 3, 2)
+        assert recipients(back) == REMINDED
 
 
-def test_refused_sms_is_an_error_not_a_retry(world: tuple[FakeNaver, FakeSens]) -> None:
-    _, sens = world
+def test_a_5xx_is_unknown_alerted_and_never_resent(
+    real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sens = real_sends
+    sens.state.fail_next = 1
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        first = main.lambda_handler(REAL, None)
+        assert (first["status"], first["sent"]) == ("partial", 4)
+        (unknown,) = first["failed"]
+        assert unknown["outcome"] == "unknown" and "HTTP 503" in unknown["reason"]
+        assert set(unknown) == {"outcome", "idempotency_key", "rule", "booking_id", "reason"}
+        assert "unknown reminder booking" in slack.posts[0]["text"]
+        again = main.lambda_handler(REAL, None)
+    assert (again["status"], again["sent"], again["unresolved"]) == ("ok", 0, 1)
+    assert sens.state.received == 5  # the unknown one was not sent again
+    assert len(slack.posts) == 1
+    states = sorted(item["state"]["S"] for item in sent_log_items())
+    assert states == ["sent", "sent", "sent", "sent", "unknown"]
+
+
+def test_one_refused_sms_and_one_bad_record_do_not_stop_the_run(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens
+) -> None:
+    naver, sens = world
+    naver.state.bookings.append({**naver.state.bookings[0], "id": "bk-bad", "phone": "\uff10\uff11\uff10"})
     sens.state.fail_next, sens.state.fail_status = 1, 400
-    result = main.lambda_handler({"action": "run", "dry_run": False}, None)
-    assert result["error"]["type"] == "DeliveryError"
-    assert "SENS refused the message: HTTP 400" in result["error"]["message"]
+    result = main.lambda_handler(REAL, None)
+    assert (result["status"], result["bookings"], result["sent"]) == ("partial", 9, 4)
+    failures = {(f["outcome"], f["booking_id"]) for f in result["failed"]}
+    assert ("invalid", "bk-bad") in failures and len(failures) == 2
+    assert any("SENS refused the message: HTTP 400" in f["reason"] for f in result["failed"])
+    assert "0105555" not in json.dumps(result)  # a result never carries a phone number
 
 
 def test_booking_api_retries_5xx(world: tuple[FakeNaver, FakeSens]) -> None:
     naver, _ = world
     naver.state.fail_next = 2
     assert main.lambda_handler(RUN, None)["status"] == "ok"
-    assert naver.state.api_calls == 5
+    assert naver.state.api_calls == 6
 
 
 def test_naver_down_is_reported_and_alerted(
@@ -120,7 +163,7 @@ def test_naver_down_is_reported_and_alerted(
     naver.state.fail_next = 1000
     with Recorder() as slack:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
-        result = main.lambda_handler({"action": "run", "dry_run": False}, None)
+        result = main.lambda_handler(RUN, None)
     assert result["error"]["type"] == "BookingSourceError"
     assert "HTTP 503" in result["error"]["message"] or "RetryError" in result["error"]["message"]
     assert len(slack.posts) == 1 and "BookingSourceError" in slack.posts[0]["text"]
@@ -137,7 +180,8 @@ def test_login_rejected(world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.M
 def test_sent_log_unavailable(world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch) -> None:
     _, sens = world
     monkeypatch.setenv("SENT_LOG_TABLE", "no-such-table")
-    result = main.lambda_handler({"action": "run", "dry_run": False}, None)
+    monkeypatch.setenv("SMS_DRY_RUN", "false")
+    result = main.lambda_handler(REAL, None)
     assert result["error"]["type"] == "SentLogError"
     assert "ResourceNotFoundException" in result["error"]["message"]
     assert sens.state.sent == []
@@ -148,7 +192,8 @@ def test_missing_sms_credentials_fail_before_login(
 ) -> None:
     naver, _ = world
     monkeypatch.delenv("SENS_SECRET_KEY")
-    result = main.lambda_handler({"action": "run", "dry_run": False}, None)
+    monkeypatch.setenv("SMS_DRY_RUN", "false")
+    result = main.lambda_handler(REAL, None)
     assert result["error"]["type"] == "SettingsError"
     assert result["error"]["message"].startswith("sms.secret_key is required but empty (")
     assert "set SENS_SECRET_KEY to a value or a secretsmanager:/ssm: reference" in result["error"]["message"]

@@ -21,22 +21,28 @@ def record(n: int, status: str, starts_in: timedelta) -> dict[str, Any]:
 
 
 def mixed_bookings() -> list[dict[str, Any]]:
-    """Five bookings planning five messages: confirmation+reminder, confirmation, thank-you, cancellation."""
+    """Eight bookings of every status; the scheduled run plans five messages for them (three reminders
+    inside the 24-hour window, two thank-yous); confirmations and cancellations are the worker's."""
     return [
         record(1, "confirmed", timedelta(hours=3)),
         record(2, "confirmed", timedelta(days=3)),
         record(3, "completed", timedelta(hours=-2)),
         record(4, "cancelled", timedelta(days=1)),
         record(5, "pending", timedelta(days=2)),
+        record(6, "confirmed", timedelta(hours=5)),
+        record(7, "completed", timedelta(days=-1)),
+        record(8, "confirmed", timedelta(hours=20)),
     ]
 
 
-# What a dry run over mixed_bookings() answers: five bookings, five planned messages, nothing sent.
+# What a dry run over mixed_bookings() answers: eight bookings, five planned messages, nothing sent.
 DRY_RUN_RESULT = {
     "status": "ok",
-    "bookings": 5,
+    "bookings": 8,
     "planned": 5,
     "sent": 0,
     "skipped_duplicates": 0,
+    "unresolved": 0,
     "dry_run": True,
+    "failed": [],
 }

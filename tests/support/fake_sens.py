@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ class SensState:
     rejected_signatures: int = 0
     fail_next: int = 0
     fail_status: int = 503
+    retry_after: str = ""  # sent as Retry-After with each injected failure when set
+    drop_next: int = 0  # accept (and count as sent) this many, then hang up without answering
     delay_seconds: float = 0.0  # how long a valid request hangs before it is answered
     received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -43,9 +46,11 @@ def expected_signature(path: str, timestamp: str) -> str:
 
 def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
+        def _reply(self, status: int, body: dict[str, Any], retry_after: str = "") -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
+            if retry_after:
+                self.send_header("Retry-After", retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -71,9 +76,14 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
                     return
                 if state.fail_next > 0:
                     state.fail_next -= 1
-                    self._reply(state.fail_status, {"error": "injected"})
+                    self._reply(state.fail_status, {"error": "injected"}, state.retry_after)
                     return
                 state.sent.append(body)
+                if state.drop_next > 0:
+                    state.drop_next -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
             self._reply(202, {"requestId": uuid.uuid4().hex, "statusCode": "202", "statusName": "success"})
 
     return Handler

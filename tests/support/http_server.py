@@ -26,5 +26,10 @@ class LocalHttpServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.vanish()
+
+    def vanish(self) -> None:
+        """Stop listening: from now on connections are refused, as from a server that went away.
+        Safe from a request handler (its answer still goes out) and safe to call twice."""
         self._server.shutdown()
         self._server.server_close()

@@ -67,8 +67,8 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
     from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
 
     result = summary.as_result()
-    log.info("run finished", extra={k: v for k, v in result.items() if k != "failed"})
     failed = result["failed"]
+    log.info("run finished", extra={**result, "failed": len(failed)})
     if failed:
         lines = [
             f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}"
