@@ -102,15 +102,16 @@ def test_the_parity_set_covers_every_kind_of_input() -> None:
 WORKER_EVENTS: list[bytes] = [
     json.dumps(booking_event(1)).encode(),
     json.dumps(booking_event(2, status="cancelled", kind="booking.cancelled")).encode(),
-    json.dumps(booking_event(3, status="completed", kind="booking.completed")).encode(),
+    json.dumps(booking_event(3, status="completed", kind="booking.completed")).encode(),  # scheduled-run rule
     json.dumps(booking_event(4, status="pending")).encode(),
+    json.dumps(booking_event(6, kind="booking.updated")).encode(),
     json.dumps(booking_event(1)).encode(),  # a replay: no second SMS
     b"{not json",
     json.dumps({**booking_event(5), "occurred_at": "yesterday"}).encode(),
 ]
 WORKER_OUTCOME = {
-    "records": [("bk-1", "confirmation"), ("bk-2", "cancellation"), ("bk-3", "thank_you")],
-    "sms_to": ["01000000001", "01000000002", "01000000003"],
+    "records": [("bk-1", "confirmation"), ("bk-2", "cancellation"), ("bk-6", "confirmation")],
+    "sms_to": ["01000000001", "01000000002", "01000000006"],
     "dead_letters": ["event.occurred_at", "not JSON"],
 }
 

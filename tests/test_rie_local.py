@@ -31,10 +31,16 @@ def bare_emulator(browser_env: dict[str, str], tmp_path: Path) -> Iterator[Emula
 def emulator(
     browser_env: dict[str, str], aws: str, fake_naver: FakeNaver, fake_sens: FakeSens, tmp_path: Path
 ) -> Iterator[Emulator]:
-    """Wired to the fake Naver, the fake SENS and moto's DynamoDB."""
+    """Wired to the fake Naver, the fake SENS and moto's DynamoDB, with settings that allow real sends."""
     create_sent_log_table()
     fake_naver.state.bookings = mixed_bookings()
-    env = {"AWS_ENDPOINT_URL": aws, **browser_env, **fake_naver.env(), **fake_sens.env()}
+    env = {
+        "AWS_ENDPOINT_URL": aws,
+        "SMS_DRY_RUN": "false",
+        **browser_env,
+        **fake_naver.env(),
+        **fake_sens.env(),
+    }
     with serve(env, tmp_path / "rie.log") as emulator:
         yield emulator
 
@@ -52,17 +58,20 @@ def test_samples_pass_under_the_host_emulator(bare_emulator: Emulator) -> None:
     assert "7 passed, 0 failed" in out.stderr
 
 
+DRY_RUN = {"action": "run", "dry_run": True}
+
+
 def test_run_event_under_the_emulator(emulator: Emulator) -> None:
-    body = invoke(emulator.url, {"action": "run"})
+    body = invoke(emulator.url, DRY_RUN)
     assert body == DRY_RUN_RESULT
     scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {"dry_run": False}}
     assert invoke(emulator.url, scheduled)["sent"] == 5
 
 
 def test_50_warm_invokes_leave_nothing_behind(emulator: Emulator) -> None:
-    invoke(emulator.url, {"action": "run"})
+    invoke(emulator.url, DRY_RUN)
     first_rss = tree_rss(emulator.sid)
-    results = [invoke(emulator.url, {"action": "run"}) for _ in range(50)]
+    results = [invoke(emulator.url, DRY_RUN) for _ in range(50)]
     last_rss = tree_rss(emulator.sid)
     assert all(r["status"] == "ok" for r in results), [r for r in results if r["status"] != "ok"][:1]
     assert browser_processes(emulator.sid) == []

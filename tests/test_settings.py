@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import boto3
 import pytest
 
 from naver_sms.settings import SecretUnavailable, Settings, SettingsError
+from naver_sms.settings.env import ENV_TO_KEY
 from tests.support.procs import REPO
 
 
@@ -189,5 +191,19 @@ def test_no_region(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_one_send_must_fit_inside_the_ack_wait() -> None:
-    with pytest.raises(SettingsError, match=r"is 25.5 s, not under worker.ack_wait_seconds \(20 s\)"):
+    # 8 s x 3 attempts plus two waits of at least SENS_MAX_RETRY_AFTER_SECONDS (2 s) each.
+    with pytest.raises(SettingsError, match=r"is 28 s, not under worker.ack_wait_seconds \(20 s\)"):
         Settings.load(environ={"ACK_WAIT_SECONDS": "20"})
+
+
+def test_one_send_must_fit_inside_the_claim_lease() -> None:
+    with pytest.raises(
+        SettingsError, match=r"not under sent_log.claim_lease_seconds \(20 s\).*CLAIM_LEASE_SECONDS"
+    ):
+        Settings.load(environ={"CLAIM_LEASE_SECONDS": "20"})
+
+
+def test_env_example_names_every_variable_the_settings_read() -> None:
+    example = (REPO / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert set(ENV_TO_KEY) - named == set()

@@ -5,24 +5,33 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 
+from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.adapters.rules_file import load_rules
+from naver_sms.domain.booking import booking_from_mapping
+from naver_sms.domain.events import EventType
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
-from tests.support.procs import repo_env, wait_until
+from tests.support.procs import REPO, repo_env, wait_until
 from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
 
 @pytest.fixture
 def worker_env(nats_server: NatsServer, fake_sens: FakeSens) -> dict[str, str]:
-    # A short ack wait makes redelivery quick to observe; SMS attempts must then be short too.
+    # A short ack wait and claim lease make redelivery and stale claims quick to observe; one send
+    # (1 s x 3 attempts plus two 2 s waits = 7 s at worst) must fit inside both.
     return repo_env(
         NATS_URL=nats_server.url,
         SMS_DRY_RUN="false",
         NAK_DELAY_SECONDS="1",
-        ACK_WAIT_SECONDS="5",
+        ACK_WAIT_SECONDS="10",
+        CLAIM_LEASE_SECONDS="8",
         SENS_TIMEOUT_SECONDS="1",
         **fake_sens.env(),
     )
@@ -82,16 +91,112 @@ def test_replayed_event_is_not_sent_twice(
     assert next(line for line in worker.logs() if line["message"] == "worker stopped")["duplicates"] == 2
 
 
-def test_sms_api_outage_is_retried_never_dropped(
+def records(url: str, subject: str) -> list[dict[str, Any]]:
+    return [json.loads(m.data) for m in run(stream_messages(url, "NOTIFICATIONS", subject))]
+
+
+@pytest.mark.parametrize("trouble", ["slow", "5xx", "hang-up"])
+def test_a_send_that_may_have_gone_out_is_recorded_unknown_and_never_resent(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens, trouble: str
+) -> None:
+    if trouble == "slow":  # answers after the client's 1 s timeout, having accepted the SMS
+        fake_sens.state.delay_seconds = 1.5
+    elif trouble == "5xx":
+        fake_sens.state.fail_next = 100
+    else:
+        fake_sens.state.drop_next = 100
+    run(publish(nats_server.url, events(range(1, 2))))
+    wait_drained(nats_server.url, 30, "the event acked")
+    time.sleep(2)  # a redelivery or retry would arrive within this
+    assert fake_sens.state.received == 1
+    (failed,) = records(nats_server.url, "notifications.failed")
+    assert (
+        failed["outcome"] == "unknown" and failed["booking_id"] == "bk-1" and failed["rule"] == "confirmation"
+    )
+    assert failed["event_id"] == "ev-1" and len(failed["idempotency_key"]) == 40
+    assert records(nats_server.url, "notifications.sent") == []
+    assert worker.terminate()[0] == 0
+    assert next(line for line in worker.logs() if line["message"] == "worker stopped")["unknown"] == 1
+
+
+async def mark_sent_as_by_a_worker_that_died_before_recording(url: str, event: dict[str, Any]) -> str:
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    booking = booking_from_mapping(event["booking"])
+    (message,) = rules.evaluate(booking, datetime.now(UTC), EventType(event["type"]))
+    nc = await nats.connect(url)
+    try:
+        store = NatsKvSentLog(await nc.jetstream().key_value("naver-sms-sent"), "worker:dead:1")
+        await store.claim(message, "worker:dead:1", time.time())
+        await store.confirm(message, "req-before-the-crash")
+    finally:
+        await nc.close()
+    return message.idempotency_key
+
+
+def test_a_duplicate_of_a_sent_message_republishes_its_sent_record(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:
-    fake_sens.state.fail_next = 6  # two events' worth of three attempts each
+    event = booking_event(1)
+    key = run(mark_sent_as_by_a_worker_that_died_before_recording(nats_server.url, event))
+    run(publish(nats_server.url, [json.dumps(event).encode()]))
+    wait_drained(nats_server.url, 20, "the event acked")
+    assert fake_sens.state.received == 0
+    (sent,) = records(nats_server.url, "notifications.sent")
+    assert (sent["idempotency_key"], sent["outcome"], sent["provider_id"]) == (
+        key,
+        "duplicate",
+        "req-before-the-crash",
+    )
+
+
+def test_rate_limited_sends_are_retried_and_sent_once(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    # Six 429s: two events' worth of three attempts each; known not sent, so the event is redelivered.
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 6, 429, "0"
     run(publish(nats_server.url, events(range(1, 3))))
     wait_for_sends(fake_sens, 2, timeout=30)
-    failed = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.failed"))
-    assert failed and all(json.loads(m.data)["retryable"] for m in failed)
     wait_drained(nats_server.url, 20, "all acked")
     assert set(fake_sens.state.per_recipient().values()) == {1}
+    assert len(records(nats_server.url, "notifications.sent")) == 2
+    assert records(nats_server.url, "notifications.failed") == []
+
+
+def test_kill_9_mid_stream_every_booking_gets_one_sms_or_an_unknown_record(
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    nats_server: NatsServer,
+    fake_sens: FakeSens,
+    tmp_path: Path,
+) -> None:
+    total = 200
+    fake_sens.state.delay_seconds = 0.2  # sends are in flight when the kill lands
+    run(publish(nats_server.url, events(range(1, total + 1))))
+    wait_for_sends(fake_sens, 40)
+    worker.kill()
+    restarted = WorkerProcess(worker_env, tmp_path / "worker2.log").start()
+    try:
+        # Redeliveries wait out the ack wait (10 s), and claims in flight at the kill their lease (8 s).
+        wait_drained(nats_server.url, 120, "every event handled after the restart")
+    finally:
+        restarted.terminate()
+    sms = fake_sens.state.per_recipient()
+    assert set(sms.values()) == {1}, "a booking got two SMS"
+    texted = {to_booking(key) for key in sms}
+    sent = {r["booking_id"] for r in records(nats_server.url, "notifications.sent")}
+    unknown = {
+        r["booking_id"] for r in records(nats_server.url, "notifications.failed") if r["outcome"] == "unknown"
+    }
+    assert unknown, "the kill hit no send in flight; the test proves nothing"
+    everyone = {f"bk-{n}" for n in range(1, total + 1)}
+    assert sent | unknown == everyone, "a booking ended with no record"
+    assert texted <= sent | unknown, "an SMS went out with no record"
+    assert sent <= texted, "a sent record without an SMS"
+
+
+def to_booking(per_recipient_key: str) -> str:
+    phone = per_recipient_key.split("|", 1)[0]
+    return f"bk-{int(phone.removeprefix('010'))}"
 
 
 def test_health_follows_the_connection(worker: WorkerProcess, nats_server: NatsServer) -> None:
@@ -149,8 +254,15 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     fake_sens: FakeSens,
     tmp_path: Path,
 ) -> None:
-    """A send blocked on the SMS API must not hold the worker past Docker's grace, nor be sent twice."""
-    slow_api_env = {**worker_env, "ACK_WAIT_SECONDS": "30", "SENS_TIMEOUT_SECONDS": "8"}
+    """A send blocked on the SMS API must not hold the worker past Docker's grace, nor be sent twice:
+    after the restart its claim runs out its lease and is reported unknown."""
+    slow_api_env = {
+        **worker_env,
+        "ACK_WAIT_SECONDS": "30",
+        "SENS_TIMEOUT_SECONDS": "8",
+        "SENS_MAX_ATTEMPTS": "1",
+        "CLAIM_LEASE_SECONDS": "10",
+    }
     worker = WorkerProcess(slow_api_env, tmp_path / "worker.log").start()
     fake_sens.state.delay_seconds = 20
     try:
@@ -168,3 +280,5 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     finally:
         restarted.terminate()
     assert fake_sens.state.received == 1  # the redelivery found the claim: no second request
+    (failed,) = records(nats_server.url, "notifications.failed")
+    assert failed["outcome"] == "unknown" and "never confirmed" in failed["reason"]

@@ -32,9 +32,8 @@ class FakeSentLog:
             held, state=ClaimState.SENT, provider_id=provider_id, revision=held.revision + 1
         )
 
-    def release(self, message: PlannedMessage) -> None:
-        held = self.claims.get(message.idempotency_key)
-        if held is not None and held.state is ClaimState.CLAIMED:
+    def release(self, message: PlannedMessage, claim: Claim) -> None:
+        if self.claims.get(message.idempotency_key) == claim:
             del self.claims[message.idempotency_key]
 
     def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:

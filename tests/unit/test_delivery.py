@@ -90,6 +90,7 @@ def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent() -> None:
     delivery = deliverer(transport, log).deliver(MESSAGE, NOW + LEASE - 1)
     assert delivery.outcome is Outcome.IN_FLIGHT
     assert "worker:other:7" in delivery.reason
+    assert delivery.retry_after == 2.0  # look again just after the lease ends
     assert transport.sent == []
 
 

@@ -90,14 +90,18 @@ class DynamoSentLog:
             },
         )
 
-    def release(self, message: PlannedMessage) -> None:
+    def release(self, message: PlannedMessage, claim: Claim) -> None:
         try:
             self._call(
                 "delete_item",
                 Key=self._key(message),
-                ConditionExpression="#s = :claimed",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":claimed": {"S": ClaimState.CLAIMED.value}},
+                ConditionExpression="#s = :claimed AND #owner = :owner AND #at = :at",
+                ExpressionAttributeNames={"#s": "state", "#owner": "owner", "#at": "at"},
+                ExpressionAttributeValues={
+                    ":claimed": {"S": ClaimState.CLAIMED.value},
+                    ":owner": {"S": claim.owner},
+                    ":at": {"N": repr(claim.at)},
+                },
             )
         except _ConditionFailed:
             pass  # no longer a claim (reported unknown meanwhile): keep what is there

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -68,8 +69,10 @@ class NatsKvSentLog:
         record = _record(message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id)
         await self._kv.put(message.idempotency_key, record)
 
-    async def release(self, message: PlannedMessage) -> None:
-        await self._kv.delete(message.idempotency_key)
+    async def release(self, message: PlannedMessage, claim: Claim) -> None:
+        # Conditional on the claim's revision: a claim reported unknown meanwhile is kept.
+        with contextlib.suppress(KeyWrongLastSequenceError):
+            await self._kv.delete(message.idempotency_key, last=claim.revision)
 
     async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         record = _record(message, ClaimState.UNKNOWN, previous.owner, previous.at, reason=reason[:500])
@@ -123,8 +126,8 @@ class ThreadBridgedSentLog:
     def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         self._wait(self._store.confirm(message, provider_id))
 
-    def release(self, message: PlannedMessage) -> None:
-        self._wait(self._store.release(message))
+    def release(self, message: PlannedMessage, claim: Claim) -> None:
+        self._wait(self._store.release(message, claim))
 
     def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         return self._wait(self._store.mark_unknown(message, previous, reason))

@@ -89,10 +89,10 @@ class Deliverer:
         try:
             provider_id = self.transport.send(message)
         except NotDelivered as err:
-            self.sent_log.release(message)
+            self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
         except Refused as err:
-            self.sent_log.release(message)
+            self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
         except OutcomeUnknown as err:
             self.sent_log.mark_unknown(message, claim, str(err))
@@ -118,7 +118,13 @@ class Deliverer:
             return Delivery.of(message, Outcome.STILL_UNKNOWN)
         age = now - claim.at
         if age < self.lease_seconds or not report:
-            return Delivery.of(message, Outcome.IN_FLIGHT, reason=f"claimed by {claim.owner} {age:.0f} s ago")
+            # Look again once the lease has run out: by then the claim is confirmed or reportable.
+            return Delivery.of(
+                message,
+                Outcome.IN_FLIGHT,
+                reason=f"claimed by {claim.owner} {age:.0f} s ago",
+                retry_after=max(self.lease_seconds - age, 0.0) + 1.0,
+            )
         reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
         if self.sent_log.mark_unknown(message, claim, reason):
             return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)

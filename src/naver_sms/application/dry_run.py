@@ -43,7 +43,7 @@ class UnrecordedSentLog:
     def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         raise AssertionError(f"a dry run tried to confirm {message.idempotency_key}")
 
-    def release(self, message: PlannedMessage) -> None:
+    def release(self, message: PlannedMessage, claim: Claim) -> None:
         raise AssertionError(f"a dry run tried to release {message.idempotency_key}")
 
     def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:

@@ -56,8 +56,9 @@ class SentLog(Protocol):
 
     def confirm(self, message: PlannedMessage, provider_id: str) -> None: ...
 
-    def release(self, message: PlannedMessage) -> None:
-        """Drop a claim whose send is known not to have gone out, so a retry may send it."""
+    def release(self, message: PlannedMessage, claim: Claim) -> None:
+        """Drop `claim` (if still unchanged) when its send is known not to have gone out, so a retry
+        may send it."""
         ...
 
     def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:

@@ -3,7 +3,8 @@
 Malformed messages go to the DLQ and are terminated. Every delivery outcome is recorded: sent ones
 (and duplicates of sent ones, so the subject is complete after any crash) on the sent subject with
 `Nats-Msg-Id` = the idempotency key, failures and unknown outcomes on the failed subject. Outcomes that
-may pass later (known-unsent failures, claims another worker holds) nak the event with a delay.
+may pass later (known-unsent failures, claims another worker holds) nak the event with a delay, until
+its last permitted delivery: then they are recorded as failures too, so no event ends without a record.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcom
 from naver_sms.application.notify import Notifier
 from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.events import BookingEvent, event_from_mapping
+from naver_sms.entrypoints.worker.topology import MAX_DELIVER
 from naver_sms.logging_setup import bound
 from naver_sms.settings.model import WorkerSettings
 
@@ -62,6 +64,7 @@ class EventHandler:
     notifier: Notifier
     executor: Executor
     clock: Callable[[], datetime]
+    max_deliver: int = MAX_DELIVER
     tally: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, int]:
@@ -76,8 +79,18 @@ class EventHandler:
                 return
             with bound(event_id=event.event_id, booking_id=event.booking.booking_id):
                 deliveries = await self._notify(msg, event)
-                await self._record(event, deliveries)
-                await self._settle(msg, deliveries)
+                final = _deliveries(msg) >= self.max_deliver
+                await self._record(event, deliveries, final=final)
+                await self._settle(msg, deliveries, final=final)
+
+    async def handle_failure(self, msg: Msg, err: Exception) -> None:
+        """`handle` raised (the sent log or NATS failed): nak for another try, or on the last permitted
+        delivery dead-letter the event, so it is never dropped without a trace."""
+        if _deliveries(msg) >= self.max_deliver:
+            await self._dead_letter(msg, f"handling failed on delivery {self.max_deliver}: {err}")
+            return
+        log.warning("handling failed; the event will be redelivered", extra={"error": f"{err}"})
+        await msg.nak(delay=self.settings.nak_delay_seconds)
 
     async def _notify(self, msg: Msg, event: BookingEvent) -> list[Delivery]:
         notify = partial(self.notifier.notify, event.booking, self.clock(), event.type)
@@ -93,23 +106,30 @@ class EventHandler:
                 await keep_alive
 
     async def _keep_alive(self, msg: Msg) -> None:
-        """Sends may take a while: keep JetStream from redelivering the event to another worker meanwhile."""
+        """Sends may take a while: keep JetStream from redelivering the event to another worker meanwhile.
+        A lost connection only costs an early redelivery, which the sent log answers."""
         while True:
-            await msg.in_progress()
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
             await asyncio.sleep(self.settings.ack_wait_seconds / 3)
 
-    async def _record(self, event: BookingEvent, deliveries: list[Delivery]) -> None:
+    async def _record(self, event: BookingEvent, deliveries: list[Delivery], *, final: bool) -> None:
         for delivery in deliveries:
             self.tally[_TALLY[delivery.outcome]] += 1
             record = {**delivery.as_record(), "event_id": event.event_id}
             if delivery.outcome in _RECORDED_AS_SENT:
                 await self._publish(self.settings.sent_subject, record, msg_id=delivery.idempotency_key)
+            elif delivery.outcome in TRY_AGAIN:
+                # A redelivery will look again; only the last one has to leave a record.
+                if final:
+                    record["reason"] = f"{delivery.reason}; gave up after {self.max_deliver} deliveries"
+                    await self._publish(self.settings.failed_subject, record)
             elif delivery.outcome in FAILURES:
                 await self._publish(self.settings.failed_subject, record)
 
-    async def _settle(self, msg: Msg, deliveries: list[Delivery]) -> None:
+    async def _settle(self, msg: Msg, deliveries: list[Delivery], *, final: bool) -> None:
         again = [d for d in deliveries if d.outcome in TRY_AGAIN]
-        if not again:
+        if not again or final:
             self.tally["processed"] += 1
             await msg.ack()
             return
@@ -129,6 +149,14 @@ class EventHandler:
     async def _publish(self, subject: str, record: dict[str, Any], msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         await self.js.publish(subject, json.dumps(record).encode(), headers=headers)
+
+
+def _deliveries(msg: Msg) -> int:
+    """How many times JetStream has delivered this message, this time included."""
+    try:
+        return int(msg.metadata.num_delivered)
+    except Exception:  # noqa: BLE001  (without metadata it is a first delivery)
+        return 1
 
 
 def _msg_id(msg: Msg) -> str:

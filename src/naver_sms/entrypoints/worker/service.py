@@ -152,10 +152,10 @@ class Worker:
             with contextlib.suppress(Exception):
                 await msg.nak()
             raise
-        except Exception:
-            log.exception("handling failed; message will be redelivered")
+        except Exception as err:
+            log.exception("handling failed")
             with contextlib.suppress(Exception):
-                await msg.nak(delay=self._settings.model.worker.nak_delay_seconds)
+                await handler.handle_failure(msg, err)
 
     async def _finish_inflight(self, budget: float) -> int:
         if not self._inflight:
