@@ -4,11 +4,12 @@ IMAGE ?= lambda#             lambda | worker: which image build/run/smoke/size-c
 SMOKE_URL ?=#                where `make smoke` invokes the Lambda (default: the RIE on 127.0.0.1:9000)
 DOCKER_NETWORK ?= host#      network for builds and containers (laptops: bridge, to publish ports)
 ARGS ?=#                     extra pytest arguments for `make test`
-export IMAGE SMOKE_URL DOCKER_NETWORK ARGS
+STORE ?= dynamodb#           dynamodb | nats: which sent log `make claims` reads
+export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push bench validate up down logs ps
+	size-check tag push bench validate up down logs ps claims
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -37,6 +38,8 @@ run-local: ## Serve the Lambda handler under the real RIE on 127.0.0.1:9000 unti
 	@scripts/run-local.sh
 smoke: ## Invoke the sample events against SMOKE_URL (or smoke the worker container) and check bodies
 	@scripts/smoke.sh
+claims: ## List sent-log claims that are not confirmed sends (unknown, stale, live) from STORE
+	@scripts/claims.sh
 
 ##@ Images
 docker-engine: ## Make a Docker engine with buildx and compose available (installs one offline)

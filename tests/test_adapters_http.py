@@ -37,7 +37,7 @@ def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) 
     ]
     records = source(fake_naver).fetch(COOKIES)
     assert records == fake_naver.state.bookings  # validation is the use case's, one record at a time
-    assert fake_naver.state.api_calls == 3
+    assert fake_naver.state.api_calls == 5
 
 
 def test_not_logged_in_is_an_error(fake_naver: FakeNaver) -> None:

@@ -1,0 +1,87 @@
+"""`make claims` against moto's DynamoDB and a real nats-server: what an operator sees after trouble."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import nats
+import pytest
+
+from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
+from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.application.ports import ClaimState
+from naver_sms.domain.messages import PlannedMessage
+from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
+from tests.support.nats_server import NatsServer
+from tests.support.procs import script
+from tests.support.worker import run
+
+LEASE = 120.0
+
+
+def message(n: int) -> PlannedMessage:
+    return PlannedMessage("reminder", f"bk-{n}", f"010{n:08d}", "text", f"{n:040d}")
+
+
+def parse(stdout: str) -> dict[str, str]:
+    return {line["booking_id"]: line["status"] for line in map(json.loads, stdout.splitlines())}
+
+
+EXPECTED = {"bk-2": "unknown", "bk-3": "stale", "bk-4": "live"}
+
+
+def test_dynamodb_claims_are_listed_by_status(aws: str) -> None:
+    create_sent_log_table()
+    log = DynamoSentLog(SENT_LOG_TABLE)
+    now = time.time()
+    log.claim(message(1), "lambda:a", now)
+    log.confirm(message(1), "req-1")  # a confirmed send is not listed
+    claim, _ = log.claim(message(2), "lambda:b", now)
+    assert log.mark_unknown(message(2), claim, "SENS answered HTTP 503")
+    log.claim(message(3), "lambda:dead", now - LEASE - 60)
+    log.claim(message(4), "lambda:busy", now)
+    out = script("claims.sh", STORE="dynamodb")
+    assert out.returncode == 0, out.stderr
+    assert parse(out.stdout) == EXPECTED
+    assert "3 unresolved claim(s) in the dynamodb sent log: 1 unknown, 1 stale, 1 live" in out.stderr
+    assert "0100000000" not in out.stdout  # no phone numbers
+
+
+async def plant_nats_claims(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        kv = await nc.jetstream().create_key_value(bucket="naver-sms-sent", history=1)
+        log = NatsKvSentLog(kv, "worker:a")
+        now = time.time()
+        await log.claim(message(1), "worker:a", now)
+        await log.confirm(message(1), "req-1")
+        claim, _ = await log.claim(message(2), "worker:b", now)
+        assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
+        await log.claim(message(3), "worker:dead", now - LEASE - 60)
+        held, _ = await log.claim(message(4), "worker:busy", now)
+        assert held.state is ClaimState.CLAIMED
+    finally:
+        await nc.close()
+
+
+def test_nats_claims_are_listed_by_status(nats_server: NatsServer) -> None:
+    run(plant_nats_claims(nats_server.url))
+    out = script("claims.sh", STORE="nats", NATS_URL=nats_server.url)
+    assert out.returncode == 0, out.stderr
+    assert parse(out.stdout) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STORE": "redis"}, "STORE='redis' is not valid: expected one of: dynamodb nats"),
+        ({"STORE": "nats", "NATS_URL": "nats://127.0.0.1:1"}, "cannot read the nats sent log"),
+        ({"STORE": "dynamodb", "SENT_LOG_TABLE": "no-such-table"}, "ResourceNotFoundException"),
+        ({"STORE": "dynamodb", "CLAIM_LEASE_SECONDS": "soon"}, "CLAIM_LEASE_SECONDS"),
+    ],
+)
+def test_claims_errors_say_what_is_wrong(aws: str, env: dict[str, str], message: str) -> None:
+    out = script("claims.sh", **env)
+    assert out.returncode != 0
+    assert message in out.stderr
