@@ -162,6 +162,22 @@ def test_rate_limited_sends_are_retried_and_sent_once(
     assert records(nats_server.url, "notifications.failed") == []
 
 
+def test_sens_unreachable_until_the_last_delivery_leaves_a_failed_record(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    fake_sens.vanish()  # connections refused: known not sent, so every delivery may try again
+    env = {**worker_env, "MAX_DELIVER": "3", "SENS_MAX_ATTEMPTS": "1"}
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        run(publish(nats_server.url, events(range(1, 2))))
+        wait_drained(nats_server.url, 30, "the event given up after its last delivery")
+    finally:
+        worker.terminate()
+    (failed,) = records(nats_server.url, "notifications.failed")
+    assert failed["outcome"] == "retry" and failed["booking_id"] == "bk-1"
+    assert "cannot connect to SENS" in failed["reason"] and "gave up after 3 deliveries" in failed["reason"]
+
+
 def test_kill_9_mid_stream_every_booking_gets_one_sms_or_an_unknown_record(
     worker: WorkerProcess,
     worker_env: dict[str, str],

@@ -15,6 +15,7 @@ from naver_sms.domain.messages import PlannedMessage
 from tests.support.fakes import (
     FakeSentLog,
     FakeTransport,
+    accepted,
     crashes,
     not_delivered,
     refused,
@@ -92,6 +93,20 @@ def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent() -> None:
     assert "worker:other:7" in delivery.reason
     assert delivery.retry_after == 2.0  # look again just after the lease ends
     assert transport.sent == []
+
+
+def test_a_second_delivery_during_a_slow_send_is_in_flight_and_sends_nothing() -> None:
+    log, seen_meanwhile = FakeSentLog(), []
+    other = FakeTransport()
+
+    def slow(message: PlannedMessage) -> str:
+        # While this send hangs on the provider, a redelivery (another worker) looks at the same message.
+        seen_meanwhile.append(deliverer(other, log).deliver(message, NOW + 5).outcome)
+        return accepted(message)
+
+    assert deliverer(FakeTransport(slow), log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
+    assert seen_meanwhile == [Outcome.IN_FLIGHT]
+    assert other.sent == []
 
 
 def test_a_stale_claim_is_reported_unknown_exactly_once() -> None:

@@ -33,6 +33,7 @@ ENV_TO_KEY: dict[str, str] = {
     "DRAIN_SECONDS": "worker.drain_seconds",
     "ACK_WAIT_SECONDS": "worker.ack_wait_seconds",
     "NAK_DELAY_SECONDS": "worker.nak_delay_seconds",
+    "MAX_DELIVER": "worker.max_deliver",
 }
 
 # Read directly, not layered: where the YAML lives, and the AWS region used for secret references.

@@ -97,6 +97,8 @@ class WorkerSettings(_Section):
     drain_seconds: float = Field(gt=0, lt=10)
     ack_wait_seconds: float = Field(gt=0)
     nak_delay_seconds: float = Field(ge=0)
+    # Applies when the consumer is created; the worker reads the live consumer's value at start.
+    max_deliver: int = Field(ge=2, le=1000)
 
 
 class SettingsModel(_Section):

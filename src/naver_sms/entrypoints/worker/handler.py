@@ -28,7 +28,6 @@ from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcom
 from naver_sms.application.notify import Notifier
 from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.events import BookingEvent, event_from_mapping
-from naver_sms.entrypoints.worker.topology import MAX_DELIVER
 from naver_sms.logging_setup import bound
 from naver_sms.settings.model import WorkerSettings
 
@@ -64,7 +63,7 @@ class EventHandler:
     notifier: Notifier
     executor: Executor
     clock: Callable[[], datetime]
-    max_deliver: int = MAX_DELIVER
+    max_deliver: int | None  # the live consumer's (None: unlimited); its last delivery leaves a record
     tally: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, int]:
@@ -79,14 +78,14 @@ class EventHandler:
                 return
             with bound(event_id=event.event_id, booking_id=event.booking.booking_id):
                 deliveries = await self._notify(msg, event)
-                final = _deliveries(msg) >= self.max_deliver
+                final = self._last_delivery(msg)
                 await self._record(event, deliveries, final=final)
                 await self._settle(msg, deliveries, final=final)
 
     async def handle_failure(self, msg: Msg, err: Exception) -> None:
         """`handle` raised (the sent log or NATS failed): nak for another try, or on the last permitted
         delivery dead-letter the event, so it is never dropped without a trace."""
-        if _deliveries(msg) >= self.max_deliver:
+        if self._last_delivery(msg):
             await self._dead_letter(msg, f"handling failed on delivery {self.max_deliver}: {err}")
             return
         log.warning("handling failed; the event will be redelivered", extra={"error": f"{err}"})
@@ -104,6 +103,9 @@ class EventHandler:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keep_alive
+
+    def _last_delivery(self, msg: Msg) -> bool:
+        return self.max_deliver is not None and _deliveries(msg) >= self.max_deliver
 
     async def _keep_alive(self, msg: Msg) -> None:
         """Sends may take a while: keep JetStream from redelivering the event to another worker meanwhile.

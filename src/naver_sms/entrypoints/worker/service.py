@@ -24,7 +24,7 @@ from nats.js import JetStreamContext
 from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
-from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology
+from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology, live_max_deliver
 from naver_sms.settings import Settings
 
 log = logging.getLogger("naver_sms.worker")
@@ -73,6 +73,7 @@ class Worker:
                 notifier=parts.notifier(await dedupe_bucket(js, w.dedupe_bucket), loop),
                 executor=executor,
                 clock=lambda: datetime.now(parts.rules.timezone),
+                max_deliver=await live_max_deliver(subscription),
             )
             log.info(
                 "worker started",

@@ -9,8 +9,6 @@ from nats.js.kv import KeyValue
 
 from naver_sms.settings.model import WorkerSettings
 
-# A redelivered message must not spin forever on a poison payload we failed to classify.
-MAX_DELIVER = 20
 DUPLICATE_WINDOW_SECONDS = 600.0
 
 
@@ -30,11 +28,17 @@ async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamC
         durable_name=w.durable,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=w.ack_wait_seconds,
-        max_deliver=MAX_DELIVER,
+        max_deliver=w.max_deliver,
         filter_subject=w.subject,
         max_ack_pending=w.concurrency * 4,
     )
     return await js.pull_subscribe(w.subject, durable=w.durable, stream=w.stream, config=consumer)
+
+
+async def live_max_deliver(subscription: JetStreamContext.PullSubscription) -> int | None:
+    """The consumer's limit as the server has it (an existing consumer keeps its own); None: unlimited."""
+    limit = (await subscription.consumer_info()).config.max_deliver
+    return limit if limit is not None and limit > 0 else None
 
 
 async def dedupe_bucket(js: JetStreamContext, bucket: str) -> KeyValue:
