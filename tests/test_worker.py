@@ -298,3 +298,51 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     assert fake_sens.state.received == 1  # the redelivery found the claim: no second request
     (failed,) = records(nats_server.url, "notifications.failed")
     assert failed["outcome"] == "unknown" and "never confirmed" in failed["reason"]
+
+
+def padded(event: dict[str, Any], size: int) -> bytes:
+    bare = len(json.dumps({**event, "padding": ""}).encode())
+    return json.dumps({**event, "padding": "x" * (size - bare)}).encode()
+
+
+def hostile_events() -> dict[str, bytes]:
+    good = booking_event(1)
+    return {
+        "huge": padded(good, 1024 * 1024 - 100),  # fits the server's max_payload; with DLQ headers it would not
+        "nested": b"[" * 30_000 + b"]" * 30_000,
+        "deep-but-parsable": json.dumps({**good, "x": json.loads("[" * 500 + "]" * 500)}).encode(),
+        "overflow-date": json.dumps({**good, "occurred_at": "9999-12-31T23:59:59-12:00"}).encode(),
+        "overflow-start": json.dumps(
+            {**good, "booking": {**good["booking"], "start": "9999-12-31T23:59:59-12:00"}}
+        ).encode(),
+        "not-utf8": b'{"event_id": "\xff\xfe"}',
+        "wrong-types": json.dumps({**good, "event_id": ["a"], "booking": "b"}).encode(),
+        "phone-in-reason": json.dumps(
+            {**good, "booking": {**good["booking"], "phone": "010-9876-5432 ext"}}
+        ).encode(),
+    }
+
+
+def test_hostile_events_are_dead_lettered_on_first_delivery_and_the_worker_goes_on(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    hostile = hostile_events()
+    run(publish(nats_server.url, [*hostile.values(), *events(range(2, 3))]))
+    wait_for_sends(fake_sens, 1)
+    wait_drained(nats_server.url, 30, "every event acked or terminated")
+    assert worker.health() == 200
+    dlq = run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))
+    assert len(dlq) == len(hostile)
+    by_sequence = {m.headers["Original-Sequence"]: m for m in dlq}
+    huge = by_sequence["1"]
+    assert huge.headers["Dead-Letter-Payload"] == "reference"
+    reference = json.loads(huge.data)
+    assert reference["size"] == len(hostile["huge"]) and len(reference["sha256"]) == 64
+    assert "WORKER_MAX_EVENT_BYTES" in huge.headers["Dead-Letter-Reason"]
+    assert "nested" in by_sequence["2"].headers["Dead-Letter-Reason"]
+    assert "nested deeper than 32" in by_sequence["3"].headers["Dead-Letter-Reason"]
+    for message in dlq:
+        assert "9876" not in message.headers["Dead-Letter-Reason"]
+    logs = worker.log_path.read_text()
+    assert "9876-5432" not in logs and "98765432" not in logs
+    assert max(len(line) for line in logs.splitlines()) < 20_000

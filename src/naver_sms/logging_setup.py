@@ -12,9 +12,35 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
+from naver_sms.domain.phone import mask_phones_in
+
 _context: ContextVar[dict[str, Any]] = ContextVar("log_context", default={})  # noqa: B039  (never mutated)
 _FIELDS = "{asctime}{levelname}{name}{message}"
 _RENAME = {"asctime": "timestamp", "levelname": "level", "name": "logger"}
+
+
+MAX_VALUE_CHARS = 1000  # any one logged string; a 1 MB field must not become a 1 MB log line
+
+
+def scrub(value: object) -> object:
+    """Strings (nested ones too) with phone numbers masked, then cut to MAX_VALUE_CHARS."""
+    if isinstance(value, str):
+        masked = mask_phones_in(value)
+        if len(masked) <= MAX_VALUE_CHARS:
+            return masked
+        return f"{masked[:MAX_VALUE_CHARS]}… ({len(masked)} chars)"
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
+
+
+class _ScrubbingJsonFormatter(JsonFormatter):
+    """Personal data stays out of logs whoever logs it: the message, every extra and the traceback."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: scrub(value) for key, value in log_data.items()}
 
 
 class _ContextFilter(logging.Filter):
@@ -28,7 +54,7 @@ def setup_logging(level: str | None = None) -> None:
     """Idempotent: replaces the root handlers (the Lambda runtime installs its own plain one)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        JsonFormatter(_FIELDS, style="{", rename_fields=_RENAME, datefmt="%Y-%m-%dT%H:%M:%S%z")
+        _ScrubbingJsonFormatter(_FIELDS, style="{", rename_fields=_RENAME, datefmt="%Y-%m-%dT%H:%M:%S%z")
     )
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()

@@ -8,7 +8,7 @@ import pytest
 from naver_sms.domain.booking import MAX_NAME_CHARS, MAX_SERVICE_CHARS, BookingStatus, booking_from_mapping
 from naver_sms.domain.errors import InvalidBooking, InvalidEvent
 from naver_sms.domain.events import EventType, event_from_mapping
-from naver_sms.domain.phone import mask_phone
+from naver_sms.domain.phone import mask_phone, mask_phones_in
 from naver_sms.domain.text import ELLIPSIS
 
 GOOD: dict[str, Any] = {
@@ -172,3 +172,18 @@ def test_event_parses() -> None:
 def test_bad_event_names_the_field(event: object, message: str) -> None:
     with pytest.raises(InvalidEvent, match=message):
         event_from_mapping(event)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("call 010-1234-5678 now", "call 010****5678 now"),
+        ("to=01012345678,", "to=010****5678,"),
+        ("+82 10-1234-5678", "010****5678"),
+        ("011 123 4567", "011***4567"),
+        ("key a01012345678f stays", "key a01012345678f stays"),
+        ("order 20261201123456 stays", "order 20261201123456 stays"),
+    ],
+)
+def test_phone_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
+    assert mask_phones_in(text) == masked

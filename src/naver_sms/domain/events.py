@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,9 @@ from enum import StrEnum
 from naver_sms.domain.booking import Booking, booking_from_mapping
 from naver_sms.domain.errors import DomainError, InvalidEvent
 from naver_sms.domain.text import shown
+
+# It is logged and copied into every notification record: printable ASCII, bounded.
+_EVENT_ID = re.compile(r"[!-~]{1,128}")
 
 
 class EventType(StrEnum):
@@ -32,8 +36,10 @@ def event_from_mapping(data: object) -> BookingEvent:
     if not isinstance(data, Mapping):
         raise InvalidEvent(f"event: expected a JSON object, got {type(data).__name__}")
     event_id = data.get("event_id")
-    if not isinstance(event_id, str) or not event_id:
-        raise InvalidEvent(f"event.event_id: expected a non-empty string, got {shown(event_id)}")
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        raise InvalidEvent(
+            f"event.event_id: expected 1-128 printable ASCII characters, got {shown(event_id)}"
+        )
     try:
         event_type = EventType(str(data.get("type")))
     except ValueError as err:

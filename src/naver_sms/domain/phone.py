@@ -45,3 +45,14 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 8:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+# A Korean mobile number as people write it: 010-1234-5678, 010 1234 5678, 01012345678, +82 10-…
+_WRITTEN_MOBILE = re.compile(
+    r"(?<![0-9A-Za-z])(?:\+?82[ \-]?0?|0)(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
+)
+
+
+def mask_phones_in(text: str) -> str:
+    """Every Korean mobile number in free text (an error, a payload excerpt) masked like mask_phone."""
+    return _WRITTEN_MOBILE.sub(lambda m: mask_phone("0" + m[1] + m[2] + m[3]), text)

@@ -34,6 +34,7 @@ ENV_TO_KEY: dict[str, str] = {
     "ACK_WAIT_SECONDS": "worker.ack_wait_seconds",
     "NAK_DELAY_SECONDS": "worker.nak_delay_seconds",
     "MAX_DELIVER": "worker.max_deliver",
+    "WORKER_MAX_EVENT_BYTES": "worker.max_event_bytes",
 }
 
 # Read directly, not layered: where the YAML lives, and the AWS region used for secret references.

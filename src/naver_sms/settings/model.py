@@ -99,6 +99,7 @@ class WorkerSettings(_Section):
     nak_delay_seconds: float = Field(ge=0)
     # Applies when the consumer is created; the worker reads the live consumer's value at start.
     max_deliver: int = Field(ge=2, le=1000)
+    max_event_bytes: int = Field(ge=1024, le=8 * 1024 * 1024)
 
 
 class SettingsModel(_Section):

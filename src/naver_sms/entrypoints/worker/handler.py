@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -28,6 +29,7 @@ from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcom
 from naver_sms.application.notify import Notifier
 from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.events import BookingEvent, event_from_mapping
+from naver_sms.domain.phone import mask_phones_in
 from naver_sms.logging_setup import bound
 from naver_sms.settings.model import WorkerSettings
 
@@ -48,12 +50,47 @@ _TALLY = {
 _RECORDED_AS_SENT = frozenset({Outcome.SENT, Outcome.DUPLICATE})
 
 
-def decode_event(data: bytes) -> BookingEvent:
+MAX_EVENT_DEPTH = 32  # a booking event is three levels deep; anything far deeper is hostile
+DLQ_REASON_CHARS = 500
+REFERENCE_HEAD_BYTES = 200
+HEADROOM_BYTES = 512  # the protocol's own bytes around a message's headers and payload
+
+
+def decode_event(data: bytes, max_bytes: int) -> BookingEvent:
+    """Every way a payload can be unreadable is an InvalidEvent, so it is dead-lettered at once."""
+    if len(data) > max_bytes:
+        raise InvalidEvent(
+            f"the event is {len(data)} bytes; the limit is {max_bytes} (WORKER_MAX_EVENT_BYTES)"
+        )
     try:
         payload = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidEvent(f"not JSON: {err}") from err
-    return event_from_mapping(payload)
+    except RecursionError as err:
+        raise InvalidEvent("not JSON this parser can read: nested too deeply") from err
+    if _depth(payload) > MAX_EVENT_DEPTH:
+        raise InvalidEvent(f"the event is nested deeper than {MAX_EVENT_DEPTH} levels")
+    try:
+        return event_from_mapping(payload)
+    except InvalidEvent:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
+        raise InvalidEvent(f"event: unreadable value: {type(err).__name__}: {err}") from err
+
+
+def _depth(value: object) -> int:
+    """Nesting depth without recursion: a hostile payload cannot blow the stack here."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_EVENT_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 @dataclass
@@ -64,6 +101,7 @@ class EventHandler:
     executor: Executor
     clock: Callable[[], datetime]
     max_deliver: int | None  # the live consumer's (None: unlimited); its last delivery leaves a record
+    max_payload: int  # the server's limit on one message, headers included
     tally: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, int]:
@@ -72,7 +110,7 @@ class EventHandler:
     async def handle(self, msg: Msg) -> None:
         with bound(message_id=_msg_id(msg)):
             try:
-                event = decode_event(msg.data)
+                event = decode_event(msg.data, self.settings.max_event_bytes)
             except InvalidEvent as err:
                 await self._dead_letter(msg, str(err))
                 return
@@ -142,15 +180,58 @@ class EventHandler:
         await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        headers = {"Dead-Letter-Reason": reason[:500], "Original-Subject": msg.subject}
-        await self.js.publish(self.settings.dlq_subject, msg.data, headers=headers)
+        """Copy the event to the DLQ (or, when it cannot fit, a reference to it) and terminate it. A DLQ
+        that cannot be written naks the event for later; on its last delivery it is terminated anyway,
+        with the reference in the log, so no message is stuck and none vanishes unrecorded."""
+        headers = {
+            "Dead-Letter-Reason": mask_phones_in(reason)[:DLQ_REASON_CHARS],
+            "Original-Subject": msg.subject,
+            "Original-Stream": _metadata(msg, "stream"),
+            "Original-Sequence": _metadata(msg, "sequence"),
+        }
+        header_bytes = sum(len(k) + len(v.encode()) + 4 for k, v in headers.items())
+        payload = msg.data
+        if len(payload) + header_bytes + HEADROOM_BYTES > self.max_payload:
+            headers["Dead-Letter-Payload"] = "reference"
+            payload = json.dumps(_reference(msg)).encode()
+        try:
+            await self.js.publish(self.settings.dlq_subject, payload, headers=headers)
+        except Exception as err:  # noqa: BLE001  (any publish failure: retry later or record in the log)
+            if not self._last_delivery(msg):
+                log.warning(
+                    "dead-letter publish failed; the event will be redelivered", extra={"error": str(err)}
+                )
+                await msg.nak(delay=self.settings.nak_delay_seconds)
+                return
+            log.error(
+                "dead-letter publish failed on the last delivery; event terminated",
+                extra={"reason": reason, "error": str(err), "event": _reference(msg)},
+            )
         self.tally["dead_lettered"] += 1
-        log.warning("malformed event sent to the DLQ", extra={"reason": reason})
+        log.warning("event sent to the DLQ", extra={"reason": reason, "size": len(msg.data)})
         await msg.term()
 
     async def _publish(self, subject: str, record: dict[str, Any], msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         await self.js.publish(subject, json.dumps(record).encode(), headers=headers)
+
+
+def _metadata(msg: Msg, field: str) -> str:
+    try:
+        return str(msg.metadata.stream if field == "stream" else msg.metadata.sequence.stream)
+    except Exception:  # noqa: BLE001  (a message without JetStream metadata)
+        return ""
+
+
+def _reference(msg: Msg) -> dict[str, Any]:
+    """Enough to find the original in its stream and to recognise it: no payload beyond its first bytes."""
+    return {
+        "stream": _metadata(msg, "stream"),
+        "sequence": _metadata(msg, "sequence"),
+        "size": len(msg.data),
+        "sha256": hashlib.sha256(msg.data).hexdigest(),
+        "head": mask_phones_in(msg.data[:REFERENCE_HEAD_BYTES].decode("utf-8", "replace")),
+    }
 
 
 def _deliveries(msg: Msg) -> int:

@@ -74,6 +74,7 @@ class Worker:
                 executor=executor,
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=await live_max_deliver(subscription),
+                max_payload=self._nc.max_payload,
             )
             log.info(
                 "worker started",
