@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from naver_sms.bootstrap.worker_image import nats_credentials
 from naver_sms.settings import SecretUnavailable, Settings, SettingsError
 from naver_sms.settings.env import ENV_TO_KEY
 from tests.support.procs import REPO
@@ -207,3 +208,22 @@ def test_env_example_names_every_variable_the_settings_read() -> None:
     example = (REPO / ".env.example").read_text()
     named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert set(ENV_TO_KEY) - named == set()
+
+
+def test_a_bad_nats_url_is_shown_without_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ={"NATS_URL": "http://me:pw-Planted-7@nats:4222"})
+    assert "worker.nats_url (environment variable NATS_URL)" in str(caught.value)
+    assert "http://***@nats:4222" in str(caught.value) and "Planted-7" not in str(caught.value)
+
+
+def test_nats_credentials_are_one_kind_or_the_other() -> None:
+    both = Settings.load(environ={"NATS_TOKEN": "t", "NATS_USER": "u", "NATS_PASSWORD": "p"})
+    with pytest.raises(SettingsError, match="set one, not both"):
+        nats_credentials(both)
+    with pytest.raises(SettingsError, match="set NATS_USER"):
+        nats_credentials(Settings.load(environ={"NATS_PASSWORD": "p"}))
+    assert nats_credentials(Settings.load(environ={"NATS_USER": "u", "NATS_PASSWORD": "p"})) == {
+        "user": "u",
+        "password": "p",
+    }

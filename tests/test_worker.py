@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -308,7 +312,9 @@ def padded(event: dict[str, Any], size: int) -> bytes:
 def hostile_events() -> dict[str, bytes]:
     good = booking_event(1)
     return {
-        "huge": padded(good, 1024 * 1024 - 100),  # fits the server's max_payload; with DLQ headers it would not
+        "huge": padded(
+            good, 1024 * 1024 - 100
+        ),  # fits the server's max_payload; with DLQ headers it would not
         "nested": b"[" * 30_000 + b"]" * 30_000,
         "deep-but-parsable": json.dumps({**good, "x": json.loads("[" * 500 + "]" * 500)}).encode(),
         "overflow-date": json.dumps({**good, "occurred_at": "9999-12-31T23:59:59-12:00"}).encode(),
@@ -346,3 +352,69 @@ def test_hostile_events_are_dead_lettered_on_first_delivery_and_the_worker_goes_
     logs = worker.log_path.read_text()
     assert "9876-5432" not in logs and "98765432" not in logs
     assert max(len(line) for line in logs.splitlines()) < 20_000
+
+
+def start_bare(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """The worker process without waiting for health: for states where it never becomes healthy."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "src"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sigterm_while_nats_is_unreachable_stops_at_once(tmp_path: Path) -> None:
+    env = repo_env(NATS_URL=f"nats://127.0.0.1:{closed_port()}", HEALTH_PORT="0")
+    process = start_bare(env, tmp_path / "worker.log")
+    time.sleep(2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+    assert time.monotonic() - started < 7
+    assert "stopped while connecting to NATS" in (tmp_path / "worker.log").read_text()
+
+
+@pytest.mark.parametrize("auth", ["user", "token"])
+def test_nats_credentials_work_and_never_reach_a_log(tmp_path: Path, fake_sens: FakeSens, auth: str) -> None:
+    flags = (
+        ("--user", "sms-worker", "--pass", "pw-Planted-7") if auth == "user" else ("--auth", "tok-Planted-7")
+    )
+    server = NatsServer(tmp_path / "js", *flags)
+    server.start()
+    try:
+        planted = (
+            {"NATS_USER": "sms-worker", "NATS_PASSWORD": "pw-Planted-7"}
+            if auth == "user"
+            else {"NATS_TOKEN": "tok-Planted-7"}
+        )
+        url = f"nats://sms-worker:pw-Planted-7@127.0.0.1:{server.port}" if auth == "user" else server.url
+        wrong = {name: "wrong-Planted-7" for name in planted if name != "NATS_USER"}
+        env = repo_env(NATS_URL=server.url, NATS_CONNECT_SECONDS="3", HEALTH_PORT="0", **{**planted, **wrong})
+        rejected = start_bare(env, tmp_path / "rejected.log")
+        assert rejected.wait(15) == 1
+        assert "Authorization" in (tmp_path / "rejected.log").read_text()
+        accepted = WorkerProcess(
+            repo_env(NATS_URL=url, SMS_DRY_RUN="true", **planted), tmp_path / "ok.log"
+        ).start()
+        assert accepted.terminate()[0] == 0
+    finally:
+        server.stop()
+    logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    assert "cannot connect to NATS" in logs and "worker started" in logs
+    assert "Planted-7" not in logs
+
+
+def test_nats_unreachable_exits_1_naming_the_url_without_its_password(tmp_path: Path) -> None:
+    url = f"nats://me:pw-Planted-7@127.0.0.1:{closed_port()}"
+    process = start_bare(
+        repo_env(NATS_URL=url, NATS_CONNECT_SECONDS="2", HEALTH_PORT="0"), tmp_path / "w.log"
+    )
+    assert process.wait(15) == 1
+    logs = (tmp_path / "w.log").read_text()
+    assert "cannot connect to NATS" in logs and "nats://***@127.0.0.1" in logs
+    assert "Planted-7" not in logs

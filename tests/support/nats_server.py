@@ -14,9 +14,11 @@ BIN = Path(sys.executable).parent
 class NatsServer:
     """A real nats-server with JetStream; restart() keeps its store, like a production restart."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *auth: str) -> None:
+        """`auth`: nats-server's own flags, e.g. ("--user", "u", "--pass", "p") or ("--auth", "token")."""
         self.port = free_port()
         self.store = store
+        self.auth = auth
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,6 +36,7 @@ class NatsServer:
                 str(self.port),
                 "-sd",
                 str(self.store),
+                *self.auth,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -35,6 +35,10 @@ ENV_TO_KEY: dict[str, str] = {
     "NAK_DELAY_SECONDS": "worker.nak_delay_seconds",
     "MAX_DELIVER": "worker.max_deliver",
     "WORKER_MAX_EVENT_BYTES": "worker.max_event_bytes",
+    "NATS_CONNECT_SECONDS": "worker.connect_seconds",
+    "NATS_USER": "worker.nats_user",
+    "NATS_PASSWORD": "worker.nats_password",
+    "NATS_TOKEN": "worker.nats_token",
 }
 
 # Read directly, not layered: where the YAML lives, and the AWS region used for secret references.
@@ -49,6 +53,8 @@ SECRET_KEYS = frozenset(
         "sms.access_key",
         "sms.secret_key",
         "alerts.slack_webhook_url",
+        "worker.nats_password",
+        "worker.nats_token",
     }
 )
 

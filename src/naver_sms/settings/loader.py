@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from naver_sms.settings.env import CONFIG_DIR_ENV, ENV_TO_KEY, SECRET_KEYS
 from naver_sms.settings.errors import SettingsError
 from naver_sms.settings.model import SettingsModel
+from naver_sms.settings.redact import without_credentials
 from naver_sms.settings.secrets import Secret, is_reference
 
 BASE_FILE = "settings.yaml"
@@ -126,7 +127,9 @@ def _explain(err: ValidationError, layers: _Layers) -> SettingsError:
             continue
         key = ".".join(str(part) for part in problem["loc"])
         shown = (
-            "" if key in SECRET_KEYS or problem["type"] == "missing" else f"; got {problem.get('input')!r}"
+            ""
+            if key in SECRET_KEYS or problem["type"] == "missing"
+            else f"; got {without_credentials(repr(problem.get('input')))}"
         )
         lines.append(f"{key} ({layers.source(key)}): {problem['msg']}{shown}")
     return SettingsError("invalid settings:\n  " + "\n  ".join(lines))

@@ -100,6 +100,10 @@ class WorkerSettings(_Section):
     # Applies when the consumer is created; the worker reads the live consumer's value at start.
     max_deliver: int = Field(ge=2, le=1000)
     max_event_bytes: int = Field(ge=1024, le=8 * 1024 * 1024)
+    connect_seconds: float = Field(gt=0, le=600)
+    nats_user: str
+    nats_password: Secret
+    nats_token: Secret
 
 
 class SettingsModel(_Section):

@@ -17,7 +17,7 @@ from datetime import datetime
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError, NoServersError
+from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
@@ -26,6 +26,7 @@ from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
 from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology, live_max_deliver
 from naver_sms.settings import Settings
+from naver_sms.settings.redact import without_credentials
 
 log = logging.getLogger("naver_sms.worker")
 
@@ -41,6 +42,7 @@ class Worker:
         self._consuming = False
         self._nc: Client | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._exit_code = 0
 
     def healthy(self) -> bool:
         return self._consuming and self._nc is not None and self._nc.is_connected
@@ -61,9 +63,9 @@ class Worker:
             executor = ThreadPoolExecutor(max_workers=w.concurrency, thread_name_prefix=DELIVERY_THREADS)
             # Never wait here for a send still blocked on the SMS API: see main.exit_now_if_sends_hang.
             stack.callback(executor.shutdown, wait=False, cancel_futures=True)
-            self._nc = await self._connect(w.nats_url)
+            self._nc = await self._connect(parts.nats_credentials)
             if self._nc is None:
-                return 1
+                return self._exit_code
             stack.push_async_callback(self._close)
             js = self._nc.jetstream()
             subscription = await ensure_topology(js, w)
@@ -79,7 +81,7 @@ class Worker:
             log.info(
                 "worker started",
                 extra={
-                    "nats_url": w.nats_url,
+                    "nats_url": without_credentials(w.nats_url),
                     "dry_run": parts.dry_run,
                     "concurrency": w.concurrency,
                     "health_port": health.port,
@@ -96,9 +98,15 @@ class Worker:
                     "shutdown_seconds": round(time.monotonic() - stopped_at, 3),
                 },
             )
-        return 0
+        return self._exit_code
 
-    async def _connect(self, url: str) -> Client | None:
+    async def _connect(self, credentials: dict[str, str]) -> Client | None:
+        """Connect within CONNECT_SECONDS, or give up with the last error; SIGTERM ends the wait at once.
+        nats-py retries a refused or rejected first connection on its own, so the deadline is ours."""
+        w = self._settings.model.worker
+        shown_url = without_credentials(w.nats_url)
+        last_error: list[str] = []
+
         async def on_disconnect() -> None:
             log.warning("nats disconnected")
 
@@ -106,11 +114,20 @@ class Worker:
             log.info("nats reconnected")
 
         async def on_error(err: Exception) -> None:
-            log.warning("nats error", extra={"error": f"{type(err).__name__}: {err}"})
+            last_error[:] = [f"{type(err).__name__}: {err}"]
+            log.warning("nats error", extra={"error": last_error[0]})
 
-        try:
-            return await nats.connect(
-                servers=[url],
+        async def on_closed() -> None:
+            # Closed for good (the client stops reconnecting after some server errors): exit non-zero,
+            # so Docker, Compose or Kubernetes restarts the worker instead of it idling unhealthy.
+            if not self._stop.is_set():
+                log.error("nats connection closed for good; exiting so the worker is restarted")
+                self._exit_code = 1
+                self._stop.set()
+
+        connecting = asyncio.ensure_future(
+            nats.connect(
+                servers=[w.nats_url],
                 name="naver-sms-worker",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
@@ -118,10 +135,34 @@ class Worker:
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
+                closed_cb=on_closed,
+                **credentials,
             )
-        except (TimeoutError, NoServersError, OSError) as err:
-            log.error("cannot connect to NATS", extra={"nats_url": url, "error": str(err)})
+        )
+        stopping = asyncio.ensure_future(self._stop.wait())
+        done, _ = await asyncio.wait(
+            {connecting, stopping}, timeout=w.connect_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        stopping.cancel()
+        if connecting in done and connecting.exception() is None:
+            return connecting.result()
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        if self._stop.is_set():
+            log.info("stopped while connecting to NATS", extra={"nats_url": shown_url})
             return None
+        reason = (
+            last_error[-1]
+            if last_error
+            else (repr(connecting.exception()) if connecting in done else "no answer")
+        )
+        log.error(
+            "cannot connect to NATS",
+            extra={"nats_url": shown_url, "within_seconds": w.connect_seconds, "error": reason},
+        )
+        self._exit_code = 1
+        return None
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription, handler: EventHandler) -> None:
         limit = self._settings.model.worker.concurrency
