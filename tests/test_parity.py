@@ -119,7 +119,7 @@ WORKER_OUTCOME = {
 def worker_outcome(url: str, sens: FakeSens) -> dict[str, list[object]]:
     """What a run left behind: sent records, SMS at the fake SENS, dead letters (reason up to its colon)."""
     sent = [json.loads(m.data) for m in run(stream_messages(url, "NOTIFICATIONS", "notifications.sent"))]
-    dlq = run(stream_messages(url, "BOOKINGS", "bookings.dlq"))
+    dlq = run(stream_messages(url, "BOOKINGS_DLQ", "bookings.dlq"))
     return {
         "records": sorted((r["booking_id"], r["rule"]) for r in sent),
         "sms_to": sorted(m["messages"][0]["to"] for m in sens.state.sent),

@@ -72,7 +72,7 @@ def test_event_to_sms_with_records_dlq_and_json_logs(
     sent = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.sent"))
     assert len(sent) == 3
     assert all(m.headers["Nats-Msg-Id"] == json.loads(m.data)["idempotency_key"] for m in sent)
-    dlq = run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))
+    dlq = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
     assert [m.data for m in dlq] == malformed
     assert "not JSON" in dlq[0].headers["Dead-Letter-Reason"]
     assert "event.occurred_at" in dlq[1].headers["Dead-Letter-Reason"]
@@ -252,7 +252,7 @@ def test_2000_events_sigterm_midstream_then_restart_exactly_once(
         restarted.terminate()
     counts = fake_sens.state.per_recipient()
     assert len(counts) == 2000 and set(counts.values()) == {1}
-    assert len(run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))) == 20
+    assert len(run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))) == 20
 
 
 def test_nats_restart_midstream_loses_nothing(
@@ -337,7 +337,7 @@ def test_hostile_events_are_dead_lettered_on_first_delivery_and_the_worker_goes_
     wait_for_sends(fake_sens, 1)
     wait_drained(nats_server.url, 30, "every event acked or terminated")
     assert worker.health() == 200
-    dlq = run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))
+    dlq = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
     assert len(dlq) == len(hostile)
     by_sequence = {m.headers["Original-Sequence"]: m for m in dlq}
     huge = by_sequence["1"]
@@ -418,3 +418,51 @@ def test_nats_unreachable_exits_1_naming_the_url_without_its_password(tmp_path: 
     logs = (tmp_path / "w.log").read_text()
     assert "cannot connect to NATS" in logs and "nats://***@127.0.0.1" in logs
     assert "Planted-7" not in logs
+
+
+async def stream_limits(url: str) -> dict[str, tuple[float | None, int | None]]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        limits = {}
+        for name in ("BOOKINGS", "BOOKINGS_DLQ", "NOTIFICATIONS", "KV_naver-sms-sent"):
+            config = (await js.stream_info(name)).config
+            limits[name] = (config.max_age, config.max_bytes)
+        return limits
+    finally:
+        await nc.close()
+
+
+def test_streams_and_the_sent_log_are_created_with_bounded_storage(
+    worker: WorkerProcess, nats_server: NatsServer
+) -> None:
+    day, mb = 86_400, 1024 * 1024
+    assert run(stream_limits(nats_server.url)) == {
+        "BOOKINGS": (7 * day, 1024 * mb),
+        "BOOKINGS_DLQ": (30 * day, 256 * mb),
+        "NOTIFICATIONS": (30 * day, 1024 * mb),
+        "KV_naver-sms-sent": (400 * day, 256 * mb),
+    }
+
+
+async def old_layout(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().add_stream(name="BOOKINGS", subjects=["bookings.events", "bookings.dlq"])
+    finally:
+        await nc.close()
+
+
+def test_a_stream_from_before_the_dlq_stream_is_kept_and_still_dead_letters(
+    worker_env: dict[str, str], nats_server: NatsServer, tmp_path: Path
+) -> None:
+    run(old_layout(nats_server.url))
+    worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
+    try:
+        run(publish(nats_server.url, [b"not json"]))
+        wait_drained(nats_server.url, 20, "the malformed event terminated")
+    finally:
+        worker.terminate()
+    assert [m.data for m in run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))] == [
+        b"not json"
+    ]

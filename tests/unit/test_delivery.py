@@ -9,7 +9,7 @@ import pytest
 
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.dry_run import RealSendsNotAllowed, RefusingTransport, decide_dry_run
-from naver_sms.application.errors import SentLogError
+from naver_sms.application.errors import Refused, SentLogError
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 from tests.support.fakes import (
@@ -204,3 +204,11 @@ def test_claims_are_compare_and_set() -> None:
     held, created_again = log.claim(MESSAGE, "b", NOW + 1)
     assert (held, created_again) == (made, False)
     assert not log.mark_unknown(MESSAGE, Claim(ClaimState.CLAIMED, "b", NOW + 1, revision=1), "stale view")
+
+
+def test_a_reason_quoting_the_phone_number_is_masked_in_the_record() -> None:
+    def refused_with_echo(message: PlannedMessage) -> str:
+        raise Refused(f"SENS refused the message: HTTP 400: invalid recipient {message.phone}")
+
+    record = deliverer(FakeTransport(refused_with_echo), FakeSentLog()).deliver(MESSAGE, NOW).as_record()
+    assert record["reason"].endswith("invalid recipient 010****5678")

@@ -16,7 +16,7 @@ from typing import Any
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused, SentLogError
 from naver_sms.application.ports import Claim, ClaimState, SentLog, SmsTransport
 from naver_sms.domain.messages import PlannedMessage
-from naver_sms.domain.phone import mask_phone
+from naver_sms.domain.phone import mask_phone, mask_phones_in
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Delivery:
         if self.provider_id:
             record["provider_id"] = self.provider_id
         if self.reason:
-            record["reason"] = self.reason
+            # A provider's answer may quote the number it refused: records reach Slack and NATS.
+            record["reason"] = mask_phones_in(self.reason)
         return record
 
 

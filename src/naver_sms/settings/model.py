@@ -81,12 +81,25 @@ class HttpSettings(_Section):
     max_attempts: int = Field(ge=1, le=10)
 
 
+class Retention(_Section):
+    max_age_days: float = Field(gt=0, le=3650)
+    max_mb: int = Field(ge=1, le=1024 * 1024)
+
+
+class WorkerRetention(_Section):
+    events: Retention
+    dead_letters: Retention
+    notifications: Retention
+    sent_log: Retention
+
+
 class WorkerSettings(_Section):
     nats_url: str = Field(pattern=r"^(nats|tls|ws|wss)://")
     stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     subject: str
     durable: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     dlq_subject: str
+    dlq_stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     sent_subject: str
     failed_subject: str
     notifications_stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -100,6 +113,7 @@ class WorkerSettings(_Section):
     # Applies when the consumer is created; the worker reads the live consumer's value at start.
     max_deliver: int = Field(ge=2, le=1000)
     max_event_bytes: int = Field(ge=1024, le=8 * 1024 * 1024)
+    retention: WorkerRetention
     connect_seconds: float = Field(gt=0, le=600)
     nats_user: str
     nats_password: Secret

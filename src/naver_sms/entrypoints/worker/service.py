@@ -72,7 +72,7 @@ class Worker:
             handler = EventHandler(
                 js=js,
                 settings=w,
-                notifier=parts.notifier(await dedupe_bucket(js, w.dedupe_bucket), loop),
+                notifier=parts.notifier(await dedupe_bucket(js, w), loop),
                 executor=executor,
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=await live_max_deliver(subscription),

@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import logging
+
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StreamConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from naver_sms.settings.model import WorkerSettings
+from naver_sms.settings.model import Retention, WorkerSettings
+
+log = logging.getLogger("naver_sms.worker")
 
 DUPLICATE_WINDOW_SECONDS = 600.0
 
 
-async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:
+SECONDS_PER_DAY = 86_400
+BYTES_PER_MB = 1024 * 1024
+
+
+async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str], limits: Retention) -> None:
     try:
         await js.stream_info(name)
+        return
     except NotFoundError:
-        await js.add_stream(
-            StreamConfig(name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS)
+        pass
+    config = StreamConfig(
+        name=name,
+        subjects=subjects,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_age=limits.max_age_days * SECONDS_PER_DAY,
+        max_bytes=limits.max_mb * BYTES_PER_MB,
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError as err:
+        # Streams made before the DLQ had its own (dead letters inside the events stream) still work:
+        # keep them, never alter them.
+        if "subjects overlap" not in str(err):
+            raise
+        log.info(
+            "a stream already captures these subjects; keeping it",
+            extra={"stream": name, "subjects": subjects},
         )
 
 
 async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamContext.PullSubscription:
-    await _ensure_stream(js, w.stream, [w.subject, w.dlq_subject])
-    await _ensure_stream(js, w.notifications_stream, [w.sent_subject, w.failed_subject])
+    await _ensure_stream(js, w.stream, [w.subject], w.retention.events)
+    await _ensure_stream(js, w.dlq_stream, [w.dlq_subject], w.retention.dead_letters)
+    await _ensure_stream(
+        js, w.notifications_stream, [w.sent_subject, w.failed_subject], w.retention.notifications
+    )
     consumer = ConsumerConfig(
         durable_name=w.durable,
         ack_policy=AckPolicy.EXPLICIT,
@@ -41,8 +69,16 @@ async def live_max_deliver(subscription: JetStreamContext.PullSubscription) -> i
     return limit if limit is not None and limit > 0 else None
 
 
-async def dedupe_bucket(js: JetStreamContext, bucket: str) -> KeyValue:
+async def dedupe_bucket(js: JetStreamContext, w: WorkerSettings) -> KeyValue:
     try:
-        return await js.key_value(bucket)
+        return await js.key_value(w.dedupe_bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=bucket, history=1)
+        limits = w.retention.sent_log
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=w.dedupe_bucket,
+                history=1,
+                ttl=limits.max_age_days * SECONDS_PER_DAY,
+                max_bytes=limits.max_mb * BYTES_PER_MB,
+            )
+        )
