@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -466,3 +467,50 @@ def test_a_stream_from_before_the_dlq_stream_is_kept_and_still_dead_letters(
     assert [m.data for m in run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))] == [
         b"not json"
     ]
+
+
+async def take_without_acking(url: str, times: int, ack_wait: float) -> None:
+    """Another member of the worker's consumer that dies on the event each time: fetch, never ack."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(
+            "bookings.events", durable="naver-sms-worker", stream="BOOKINGS"
+        )
+        for _ in range(times):
+            (msg,) = await sub.fetch(batch=1, timeout=10)
+            assert msg.metadata.num_delivered <= times
+            await asyncio.sleep(ack_wait + 0.5)
+    finally:
+        await nc.close()
+
+
+def test_an_event_whose_last_delivery_dies_unacked_is_dead_lettered_from_the_advisory(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    env = {
+        **worker_env,
+        "MAX_DELIVER": "2",
+        "ACK_WAIT_SECONDS": "2",
+        "SENS_MAX_ATTEMPTS": "1",
+        "CLAIM_LEASE_SECONDS": "3",
+    }
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    assert worker.process is not None
+    try:
+        worker.process.send_signal(signal.SIGSTOP)  # subscribed, but takes no event meanwhile
+        time.sleep(1.5)  # its outstanding pull request expires
+        run(publish(nats_server.url, events(range(1, 2))))
+        run(take_without_acking(nats_server.url, times=2, ack_wait=2))
+        worker.process.send_signal(signal.SIGCONT)
+        wait_until(
+            lambda: bool(run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))),
+            15,
+            "the dead letter",
+        )
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
+        worker.terminate()
+    (dead,) = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
+    assert dead.headers["Dead-Letter-Reason"] == "max deliveries (2) reached without an ack"
+    assert json.loads(dead.data)["event_id"] == "ev-1" and dead.headers["Original-Sequence"] == "1"
+    assert fake_sens.state.received == 0

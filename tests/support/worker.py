@@ -90,6 +90,8 @@ async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
     js = nc.jetstream()
     try:
         info = await js.stream_info(stream)
+        if info.state.messages == 0:
+            return []  # an empty stream reports first_seq 0, which get_msg refuses
         messages = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:

@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -180,22 +181,11 @@ class EventHandler:
         await msg.nak(delay=delay)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        """Copy the event to the DLQ (or, when it cannot fit, a reference to it) and terminate it. A DLQ
-        that cannot be written naks the event for later; on its last delivery it is terminated anyway,
-        with the reference in the log, so no message is stuck and none vanishes unrecorded."""
-        headers = {
-            "Dead-Letter-Reason": mask_phones_in(reason)[:DLQ_REASON_CHARS],
-            "Original-Subject": msg.subject,
-            "Original-Stream": _metadata(msg, "stream"),
-            "Original-Sequence": _metadata(msg, "sequence"),
-        }
-        header_bytes = sum(len(k) + len(v.encode()) + 4 for k, v in headers.items())
-        payload = msg.data
-        if len(payload) + header_bytes + HEADROOM_BYTES > self.max_payload:
-            headers["Dead-Letter-Payload"] = "reference"
-            payload = json.dumps(_reference(msg)).encode()
+        """Copy the event to the DLQ and terminate it. A DLQ that cannot be written naks the event for
+        later; on its last delivery it is terminated anyway, with the reference in the log, so no message
+        is stuck and none vanishes unrecorded."""
         try:
-            await self.js.publish(self.settings.dlq_subject, payload, headers=headers)
+            await self._publish_dead_letter(_original(msg), reason)
         except Exception as err:  # noqa: BLE001  (any publish failure: retry later or record in the log)
             if not self._last_delivery(msg):
                 log.warning(
@@ -205,33 +195,73 @@ class EventHandler:
                 return
             log.error(
                 "dead-letter publish failed on the last delivery; event terminated",
-                extra={"reason": reason, "error": str(err), "event": _reference(msg)},
+                extra={"reason": reason, "error": str(err), "event": _original(msg).reference()},
             )
-        self.tally["dead_lettered"] += 1
-        log.warning("event sent to the DLQ", extra={"reason": reason, "size": len(msg.data)})
         await msg.term()
+
+    async def dead_letter_exhausted(self, advisory: bytes) -> None:
+        """JetStream's max-deliveries advisory: an event whose last delivery ended without an ack (its
+        worker died on it) is copied to the DLQ from the stream, so it too ends visibly."""
+        notice = json.loads(advisory)
+        stream, sequence = str(notice["stream"]), int(notice["stream_seq"])
+        try:
+            stored = await self.js.get_msg(stream, sequence)
+            original = Original(stored.data or b"", stored.subject or "", stream, str(sequence))
+        except nats.js.errors.NotFoundError:
+            original = Original(b"", "", stream, str(sequence))  # removed by the stream's limits meanwhile
+        reason = f"max deliveries ({notice.get('deliveries')}) reached without an ack"
+        await self._publish_dead_letter(original, reason, msg_id=f"max-deliveries:{stream}:{sequence}")
+
+    async def _publish_dead_letter(self, original: Original, reason: str, msg_id: str = "") -> None:
+        """The original payload when it fits the server's max_payload with its headers, else a reference."""
+        headers = {
+            "Dead-Letter-Reason": mask_phones_in(reason)[:DLQ_REASON_CHARS],
+            "Original-Subject": original.subject,
+            "Original-Stream": original.stream,
+            "Original-Sequence": original.sequence,
+        }
+        if msg_id:
+            headers["Nats-Msg-Id"] = msg_id  # every replica hears the advisory; the stream keeps one copy
+        header_bytes = sum(len(k) + len(v.encode()) + 4 for k, v in headers.items())
+        payload = original.data
+        if len(payload) + header_bytes + HEADROOM_BYTES > self.max_payload:
+            headers["Dead-Letter-Payload"] = "reference"
+            payload = json.dumps(original.reference()).encode()
+        await self.js.publish(self.settings.dlq_subject, payload, headers=headers)
+        self.tally["dead_lettered"] += 1
+        log.warning("event sent to the DLQ", extra={"reason": reason, "size": len(original.data)})
 
     async def _publish(self, subject: str, record: dict[str, Any], msg_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         await self.js.publish(subject, json.dumps(record).encode(), headers=headers)
 
 
-def _metadata(msg: Msg, field: str) -> str:
+@dataclass(frozen=True)
+class Original:
+    """The event a dead letter is about."""
+
+    data: bytes
+    subject: str
+    stream: str
+    sequence: str
+
+    def reference(self) -> dict[str, Any]:
+        """Enough to find the original in its stream and to recognise it: no more than its first bytes."""
+        return {
+            "stream": self.stream,
+            "sequence": self.sequence,
+            "size": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "head": mask_phones_in(self.data[:REFERENCE_HEAD_BYTES].decode("utf-8", "replace")),
+        }
+
+
+def _original(msg: Msg) -> Original:
     try:
-        return str(msg.metadata.stream if field == "stream" else msg.metadata.sequence.stream)
+        stream, sequence = str(msg.metadata.stream), str(msg.metadata.sequence.stream)
     except Exception:  # noqa: BLE001  (a message without JetStream metadata)
-        return ""
-
-
-def _reference(msg: Msg) -> dict[str, Any]:
-    """Enough to find the original in its stream and to recognise it: no payload beyond its first bytes."""
-    return {
-        "stream": _metadata(msg, "stream"),
-        "sequence": _metadata(msg, "sequence"),
-        "size": len(msg.data),
-        "sha256": hashlib.sha256(msg.data).hexdigest(),
-        "head": mask_phones_in(msg.data[:REFERENCE_HEAD_BYTES].decode("utf-8", "replace")),
-    }
+        stream, sequence = "", ""
+    return Original(msg.data, msg.subject, stream, sequence)
 
 
 def _deliveries(msg: Msg) -> int:

@@ -13,6 +13,7 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import nats
 from nats.aio.client import Client
@@ -77,6 +78,11 @@ class Worker:
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=await live_max_deliver(subscription),
                 max_payload=self._nc.max_payload,
+            )
+            await self._nc.subscribe(
+                f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{w.stream}.{w.durable}",
+                queue=f"{w.durable}-advisories",
+                cb=partial(self._on_exhausted, handler),
             )
             log.info(
                 "worker started",
@@ -199,6 +205,12 @@ class Worker:
             log.exception("handling failed")
             with contextlib.suppress(Exception):
                 await handler.handle_failure(msg, err)
+
+    async def _on_exhausted(self, handler: EventHandler, advisory: Msg) -> None:
+        try:
+            await handler.dead_letter_exhausted(advisory.data)
+        except Exception:
+            log.exception("an event past its max deliveries could not be dead-lettered")
 
     async def _finish_inflight(self, budget: float) -> int:
         if not self._inflight:
