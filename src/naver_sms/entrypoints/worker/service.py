@@ -25,7 +25,12 @@ from nats.js import JetStreamContext
 from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
-from naver_sms.entrypoints.worker.topology import dedupe_bucket, ensure_topology, live_max_deliver
+from naver_sms.entrypoints.worker.topology import (
+    FETCH_BATCH,
+    dedupe_bucket,
+    ensure_topology,
+    live_max_deliver,
+)
 from naver_sms.settings import Settings
 from naver_sms.settings.redact import without_credentials
 
@@ -42,7 +47,9 @@ class Worker:
         self._stop = asyncio.Event()
         self._consuming = False
         self._nc: Client | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[None]] = set()  # the long-lived handler tasks
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=FETCH_BATCH)
+        self._busy = 0  # handlers in the middle of an event
         self._exit_code = 0
 
     def healthy(self) -> bool:
@@ -171,28 +178,59 @@ class Worker:
         return None
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription, handler: EventHandler) -> None:
-        limit = self._settings.model.worker.concurrency
+        """One pull request per FETCH_BATCH messages, fed to `concurrency` long-lived handlers through a
+        bounded queue: the fetch size does not shrink with the free slots, and no task is made per message."""
+        for _ in range(self._settings.model.worker.concurrency):
+            worker = asyncio.create_task(self._work(handler))
+            self._inflight.add(worker)
+            worker.add_done_callback(self._inflight.discard)
         self._consuming = True
         try:
             while not self._stop.is_set():
-                free = limit - len(self._inflight)
-                if free <= 0:
-                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
                 try:
-                    messages = await subscription.fetch(batch=free, timeout=FETCH_TIMEOUT_SECONDS)
+                    messages = await subscription.fetch(batch=FETCH_BATCH, timeout=FETCH_TIMEOUT_SECONDS)
                 except NatsTimeout:
                     continue
                 except (ConnectionClosedError, nats.errors.Error, OSError) as err:
                     log.warning("fetch failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
                     await asyncio.sleep(0.5)
                     continue
-                for msg in messages:
-                    task = asyncio.create_task(self._handle(handler, msg))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._inflight.discard)
+                for index, msg in enumerate(messages):
+                    if not await self._enqueue(msg):
+                        await self._nak_all(messages[index:])  # stopping: another worker takes them now
+                        break
         finally:
             self._consuming = False
+
+    async def _enqueue(self, msg: Msg) -> bool:
+        """Queue one message, waiting while every handler is busy and the queue is full; False when a
+        stop comes first (a send stuck on the SMS API must not hold SIGTERM up)."""
+        if not self._queue.full():
+            self._queue.put_nowait(msg)
+            return True
+        put = asyncio.ensure_future(self._queue.put(msg))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({put, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if put.done():
+            return True
+        put.cancel()
+        return False
+
+    @staticmethod
+    async def _nak_all(messages: list[Msg]) -> None:
+        for msg in messages:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+
+    async def _work(self, handler: EventHandler) -> None:
+        while True:
+            msg = await self._queue.get()
+            self._busy += 1
+            try:
+                await self._handle(handler, msg)
+            finally:
+                self._busy -= 1
 
     async def _handle(self, handler: EventHandler, msg: Msg) -> None:
         try:
@@ -213,13 +251,20 @@ class Worker:
             log.exception("an event past its max deliveries could not be dead-lettered")
 
     async def _finish_inflight(self, budget: float) -> int:
-        if not self._inflight:
-            return 0
-        _, pending = await asyncio.wait(self._inflight, timeout=max(budget, 0.1))
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        return len(pending)
+        """Nak what was fetched but not started (another worker takes it at once), let handlers finish
+        inside the budget, then cancel them: a cancelled handler naks its event. Returns the naks."""
+        waiting = []
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        await self._nak_all(waiting)
+        deadline = time.monotonic() + max(budget, 0.1)
+        while self._busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        interrupted = self._busy
+        for worker in self._inflight:
+            worker.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        return len(waiting) + interrupted
 
     async def _close(self) -> None:
         # Acks are sent without waiting; flush so every one reaches the server, then close.

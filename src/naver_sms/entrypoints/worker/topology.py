@@ -14,6 +14,7 @@ from naver_sms.settings.model import Retention, WorkerSettings
 log = logging.getLogger("naver_sms.worker")
 
 DUPLICATE_WINDOW_SECONDS = 600.0
+FETCH_BATCH = 256  # messages per pull request
 
 
 SECONDS_PER_DAY = 86_400
@@ -58,7 +59,8 @@ async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamC
         ack_wait=w.ack_wait_seconds,
         max_deliver=w.max_deliver,
         filter_subject=w.subject,
-        max_ack_pending=w.concurrency * 4,
+        # Room for one fetched batch queued and one being fetched, beside the events being handled.
+        max_ack_pending=w.concurrency + 2 * FETCH_BATCH,
     )
     return await js.pull_subscribe(w.subject, durable=w.durable, stream=w.stream, config=consumer)
 
