@@ -39,3 +39,32 @@ def test_log_level_from_env() -> None:
     lines = run("DEBUG")
     assert [line["message"] for line in lines] == ["inner", "outer", "hidden at INFO", "after"]
     assert [line["message"] for line in run("ERROR")] == ["after"]
+
+
+SCRUB_SCRIPT = """
+import logging
+from naver_sms.logging_setup import setup_logging
+setup_logging()
+log = logging.getLogger("naver_sms.test")
+log.warning("refused 010-2222-3333 by SENS", extra={"reason": "to 손님01044445555", "blob": "x" * 1_000_000,
+            "nested": {"to": ["+82 10-6666-7777"]}})
+try:
+    raise ValueError("bad phone 01088889999")
+except ValueError:
+    log.exception("failed")
+"""
+
+
+def test_phone_numbers_are_masked_and_values_capped_in_every_line() -> None:
+    env = {"PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", SCRUB_SCRIPT], capture_output=True, text=True, env=env, check=True
+    )
+    warning, failed = (json.loads(line) for line in out.stdout.splitlines())
+    assert warning["message"] == "refused 010****3333 by SENS"
+    assert warning["reason"] == "to 손님010****5555"
+    assert warning["nested"] == {"to": ["010****7777"]}
+    assert len(warning["blob"]) < 1100 and warning["blob"].endswith("(1000000 chars)")
+    assert "010****9999" in failed["exc_info"]
+    for digits in ("22223333", "44445555", "66667777", "88889999"):
+        assert digits not in out.stdout

@@ -22,25 +22,25 @@ _RENAME = {"asctime": "timestamp", "levelname": "level", "name": "logger"}
 MAX_VALUE_CHARS = 1000  # any one logged string; a 1 MB field must not become a 1 MB log line
 
 
-def scrub(value: object) -> object:
-    """Strings (nested ones too) with phone numbers masked, then cut to MAX_VALUE_CHARS."""
+def _capped(value: object) -> object:
     if isinstance(value, str):
-        masked = mask_phones_in(value)
-        if len(masked) <= MAX_VALUE_CHARS:
-            return masked
-        return f"{masked[:MAX_VALUE_CHARS]}… ({len(masked)} chars)"
+        return value if len(value) <= MAX_VALUE_CHARS else f"{value[:MAX_VALUE_CHARS]}… ({len(value)} chars)"
     if isinstance(value, dict):
-        return {key: scrub(item) for key, item in value.items()}
+        return {key: _capped(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
+        return [_capped(item) for item in value]
     return value
 
 
 class _ScrubbingJsonFormatter(JsonFormatter):
-    """Personal data stays out of logs whoever logs it: the message, every extra and the traceback."""
+    """Personal data stays out of logs whoever logs it: every value is capped, then phone numbers are
+    masked across the whole line (one pass; non-ASCII kept as is so no escape can hide a number)."""
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        return {key: scrub(value) for key, value in log_data.items()}
+        return {key: _capped(value) for key, value in log_data.items()}
+
+    def serialize_log_record(self, log_data: dict[str, Any]) -> str:
+        return mask_phones_in(super().serialize_log_record(log_data))
 
 
 class _ContextFilter(logging.Filter):
@@ -54,7 +54,13 @@ def setup_logging(level: str | None = None) -> None:
     """Idempotent: replaces the root handlers (the Lambda runtime installs its own plain one)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
-        _ScrubbingJsonFormatter(_FIELDS, style="{", rename_fields=_RENAME, datefmt="%Y-%m-%dT%H:%M:%S%z")
+        _ScrubbingJsonFormatter(
+            _FIELDS,
+            style="{",
+            rename_fields=_RENAME,
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
+            json_ensure_ascii=False,
+        )
     )
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()

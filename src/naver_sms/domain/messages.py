@@ -34,6 +34,10 @@ class PlannedMessage:
 
 def encoded_size(text: str) -> tuple[int, bool]:
     """(bytes, every character encodable in EUC-KR)."""
+    try:
+        return len(text.encode("euc-kr")), True  # the common case, in one C call
+    except UnicodeEncodeError:
+        pass
     size, encodable = 0, True
     for char in text:
         try:

@@ -69,7 +69,9 @@ def decode_event(data: bytes, max_bytes: int) -> BookingEvent:
         raise InvalidEvent(f"not JSON: {err}") from err
     except RecursionError as err:
         raise InvalidEvent("not JSON this parser can read: nested too deeply") from err
-    if _depth(payload) > MAX_EVENT_DEPTH:
+    # Each level needs an opening bracket: with few of them, the walk cannot find too many levels.
+    brackets = data.count(b"[") + data.count(b"{")
+    if brackets > MAX_EVENT_DEPTH and _depth(payload) > MAX_EVENT_DEPTH:
         raise InvalidEvent(f"the event is nested deeper than {MAX_EVENT_DEPTH} levels")
     try:
         return event_from_mapping(payload)
