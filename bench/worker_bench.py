@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO
 from tests.support.worker import WorkerProcess, booking_event, publish, run, wait_drained
@@ -70,6 +71,46 @@ def throughput(count: int = 5000) -> dict[str, float]:
         finally:
             server.stop()
     return {"worker_eps": ours, "raw_eps": raw, "ratio": ours / raw}
+
+
+SENS_ANSWER_SECONDS = 0.02
+REAL_SEND_EVENTS = 2000
+
+
+def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
+    """Events/s through the whole send path (KV claim, SENS over HTTP, confirm, sent record, ack)
+    against the fake SENS answering each request in 20 ms; the ceiling is concurrency / 20 ms."""
+    concurrency = 16
+    with tempfile.TemporaryDirectory() as tmp, FakeSens() as sens:
+        sens.state.delay_seconds = SENS_ANSWER_SECONDS
+        server = NatsServer(Path(tmp) / "js")
+        server.start()
+        try:
+            env = {
+                **worker_env(server.url),
+                **sens.env(),
+                "SMS_DRY_RUN": "false",
+                "WORKER_CONCURRENCY": str(concurrency),
+            }
+            worker = WorkerProcess(env, Path(tmp) / "w.log").start()
+            worker.terminate()
+            run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
+            worker = WorkerProcess(env, Path(tmp) / "w.log").start()
+            started = time.monotonic()
+            wait_drained(server.url, 300, "worker sent every event")
+            ours = count / (time.monotonic() - started)
+            worker.terminate()
+            sent = len(sens.state.sent)
+        finally:
+            server.stop()
+    ceiling = concurrency / SENS_ANSWER_SECONDS
+    return {
+        "worker_eps": ours,
+        "ceiling_eps": ceiling,
+        "ratio": ours / ceiling,
+        "sent": sent,
+        "events": count,
+    }
 
 
 def sigterm_under_load(count: int = 5000) -> dict[str, float]:
