@@ -5,7 +5,8 @@ SMOKE_URL ?=#                where `make smoke` invokes the Lambda (default: the
 DOCKER_NETWORK ?= host#      network for builds and containers (laptops: bridge, to publish ports)
 ARGS ?=#                     extra pytest arguments for `make test`
 STORE ?= dynamodb#           dynamodb | nats: which sent log `make claims` reads
-export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE
+PROFILE ?= single#           single | cluster: the local stack `make up` starts
+export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE PROFILE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
@@ -58,11 +59,11 @@ push: ## Push IMAGE's sha and latest tags and print the digest
 	@scripts/push.sh
 
 ##@ Local stack (compose.yaml)
-up: ## Start NATS, moto, the worker and the Lambda (RIE on RIE_PORT) and wait until healthy
+up: ## Start NATS, moto, the worker and the Lambda (RIE on RIE_PORT) and wait until healthy (PROFILE)
 	@scripts/up.sh
 down: ## Stop the stack and remove its containers, network and volume
 	@scripts/down.sh
 logs: ## Follow the stack's logs
-	docker compose logs --follow
+	docker compose --profile cluster logs --follow
 ps: ## Show the stack's services and their health
-	docker compose ps
+	docker compose --profile cluster ps

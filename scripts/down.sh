@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop the local stack and remove its containers, network and NATS volume: nothing stays running.
+# Stop the local stack (either profile) and remove its containers, network and NATS volumes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(set -x; docker compose down --volumes --remove-orphans --timeout 20)
+# Every profile's services, so a cluster stack goes too.
+(set -x; docker compose --profile cluster down --volumes --remove-orphans --timeout 20)

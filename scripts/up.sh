@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the local stack (compose.yaml) and wait until every service is healthy.
-# Knobs: TAG (image tag, default latest), NATS_IMAGE / MOTO_IMAGE (offline stand-ins), RIE_PORT.
+# Knobs: TAG (image tag, default latest), NATS_IMAGE / MOTO_IMAGE (offline stand-ins), RIE_PORT,
+# PROFILE (single: one NATS and one worker; cluster: three NATS nodes and two workers).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_cmd docker "run 'make docker-engine'"
@@ -10,5 +11,9 @@ for image in "$LAMBDA_IMAGE_NAME" "$WORKER_IMAGE_NAME"; do
     die "image $image:${TAG:-latest} not found; run 'make build' and 'make build IMAGE=worker' first"
 done
 [[ -f .env ]] || warn ".env not found: the stack uses the defaults (dry-run SMS); see .env.example"
-(set -x; docker compose up --detach --wait --wait-timeout "${UP_TIMEOUT:-120}")
-docker compose ps
+PROFILE="${PROFILE:-single}"
+require_one_of PROFILE single cluster
+services=(moto lambda nats worker)
+[[ "$PROFILE" == cluster ]] && services=(moto lambda nats-1 nats-2 nats-3 worker-cluster)
+(set -x; docker compose --profile "$PROFILE" up --detach --wait --wait-timeout "${UP_TIMEOUT:-120}" "${services[@]}")
+docker compose --profile "$PROFILE" ps

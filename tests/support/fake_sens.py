@@ -62,6 +62,13 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            """What was sent, for a test outside this process (the fake running in a container)."""
+            with state.lock:
+                self._reply(
+                    200, {"received": state.received, "sent": sorted(state.per_recipient().elements())}
+                )
+
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             timestamp = self.headers.get("x-ncp-apigw-timestamp", "")
@@ -96,9 +103,9 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
 
 
 class FakeSens(LocalHttpServer):
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = SensState()
-        super().__init__(_handler(self.state))
+        super().__init__(_handler(self.state), host, port)
 
     def env(self) -> dict[str, str]:
         return {
@@ -108,3 +115,12 @@ class FakeSens(LocalHttpServer):
             "SENS_SERVICE_ID": SERVICE_ID,
             "SENS_SENDER": SENDER,
         }
+
+
+if __name__ == "__main__":
+    # `python -m tests.support.fake_sens DELAY_SECONDS`: serve on 0.0.0.0:8080 until stopped (a container).
+    import sys
+
+    with FakeSens("0.0.0.0", 8080) as server:  # inside a container network, on purpose
+        server.state.delay_seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+        threading.Event().wait()

@@ -36,6 +36,7 @@ ENV_TO_KEY: dict[str, str] = {
     "MAX_DELIVER": "worker.max_deliver",
     "WORKER_MAX_EVENT_BYTES": "worker.max_event_bytes",
     "NATS_CONNECT_SECONDS": "worker.connect_seconds",
+    "NATS_REPLICAS": "worker.replicas",
     "NATS_USER": "worker.nats_user",
     "NATS_PASSWORD": "worker.nats_password",
     "NATS_TOKEN": "worker.nats_token",

@@ -94,7 +94,9 @@ class WorkerRetention(_Section):
 
 
 class WorkerSettings(_Section):
-    nats_url: str = Field(pattern=r"^(nats|tls|ws|wss)://")
+    # One server, or a cluster's servers separated by commas: nats://a:4222,nats://b:4222
+    nats_url: str = Field(pattern=r"^(nats|tls|ws|wss)://[^,\s]+(,(nats|tls|ws|wss)://[^,\s]+)*$")
+    replicas: int = Field(ge=1, le=5)
     stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     subject: str
     durable: str = Field(pattern=r"^[A-Za-z0-9_-]+$")

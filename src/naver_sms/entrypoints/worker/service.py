@@ -140,7 +140,7 @@ class Worker:
 
         connecting = asyncio.ensure_future(
             nats.connect(
-                servers=[w.nats_url],
+                servers=w.nats_url.split(","),
                 name="naver-sms-worker",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,

@@ -21,7 +21,9 @@ SECONDS_PER_DAY = 86_400
 BYTES_PER_MB = 1024 * 1024
 
 
-async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str], limits: Retention) -> None:
+async def _ensure_stream(
+    js: JetStreamContext, name: str, subjects: list[str], limits: Retention, replicas: int
+) -> None:
     try:
         await js.stream_info(name)
         return
@@ -33,6 +35,7 @@ async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str], l
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         max_age=limits.max_age_days * SECONDS_PER_DAY,
         max_bytes=limits.max_mb * BYTES_PER_MB,
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)
@@ -48,10 +51,10 @@ async def _ensure_stream(js: JetStreamContext, name: str, subjects: list[str], l
 
 
 async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamContext.PullSubscription:
-    await _ensure_stream(js, w.stream, [w.subject], w.retention.events)
-    await _ensure_stream(js, w.dlq_stream, [w.dlq_subject], w.retention.dead_letters)
+    await _ensure_stream(js, w.stream, [w.subject], w.retention.events, w.replicas)
+    await _ensure_stream(js, w.dlq_stream, [w.dlq_subject], w.retention.dead_letters, w.replicas)
     await _ensure_stream(
-        js, w.notifications_stream, [w.sent_subject, w.failed_subject], w.retention.notifications
+        js, w.notifications_stream, [w.sent_subject, w.failed_subject], w.retention.notifications, w.replicas
     )
     consumer = ConsumerConfig(
         durable_name=w.durable,
@@ -82,5 +85,6 @@ async def dedupe_bucket(js: JetStreamContext, w: WorkerSettings) -> KeyValue:
                 history=1,
                 ttl=limits.max_age_days * SECONDS_PER_DAY,
                 max_bytes=limits.max_mb * BYTES_PER_MB,
+                replicas=w.replicas,
             )
         )
