@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
 
 
 class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass  # tests read state, not access logs
 
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        if getattr(self.server, "vanished", False):
+            self.close_connection = True  # the answer in progress goes out; the connection then ends
+
+
+class _TrackingServer(ThreadingHTTPServer):
+    """Knows its open connections, so a vanishing server can end the kept-alive ones too."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.vanished = False
+        self.connections: dict[int, socket.socket] = {}
+        self.lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections[threading.get_ident()] = request
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.lock:
+                self.connections.pop(threading.get_ident(), None)
+
 
 class LocalHttpServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _TrackingServer((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -29,7 +55,14 @@ class LocalHttpServer:
         self.vanish()
 
     def vanish(self) -> None:
-        """Stop listening: from now on connections are refused, as from a server that went away.
-        Safe from a request handler (its answer still goes out) and safe to call twice."""
+        """Stop listening and end every kept-alive connection: from now on connections are refused, as
+        from a server that went away. Safe from a request handler (its answer still goes out) and safe
+        to call twice."""
+        self._server.vanished = True
         self._server.shutdown()
         self._server.server_close()
+        with self._server.lock:
+            others = [s for ident, s in self._server.connections.items() if ident != threading.get_ident()]
+        for connection in others:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
