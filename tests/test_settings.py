@@ -219,8 +219,10 @@ def test_a_bad_nats_url_is_shown_without_its_password() -> None:
 
 def test_nats_credentials_are_one_kind_or_the_other() -> None:
     both = Settings.load(environ={"NATS_TOKEN": "t", "NATS_USER": "u", "NATS_PASSWORD": "p"})
-    with pytest.raises(SettingsError, match="set one, not both"):
+    with pytest.raises(SettingsError, match=r"set one kind, not several: user/password .*, token"):
         nats_credentials(both)
+    with pytest.raises(SettingsError, match=r"'/nope\.creds' is not a readable file"):
+        nats_credentials(Settings.load(environ={"NATS_CREDS_FILE": "/nope.creds"}))
     with pytest.raises(SettingsError, match="set NATS_USER"):
         nats_credentials(Settings.load(environ={"NATS_PASSWORD": "p"}))
     assert nats_credentials(Settings.load(environ={"NATS_USER": "u", "NATS_PASSWORD": "p"})) == {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nkeys
 import pytest
 
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog
@@ -380,21 +382,34 @@ def test_sigterm_while_nats_is_unreachable_stops_at_once(tmp_path: Path) -> None
     assert "stopped while connecting to NATS" in (tmp_path / "worker.log").read_text()
 
 
-@pytest.mark.parametrize("auth", ["user", "token"])
+def nkey_user() -> tuple[str, str]:
+    """A fresh user NKey: (seed, public key)."""
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    return seed.decode(), nkeys.from_seed(bytearray(seed)).public_key.decode()
+
+
+@pytest.mark.parametrize("auth", ["user", "token", "nkey"])
 def test_nats_credentials_work_and_never_reach_a_log(tmp_path: Path, fake_sens: FakeSens, auth: str) -> None:
-    flags = (
-        ("--user", "sms-worker", "--pass", "pw-Planted-7") if auth == "user" else ("--auth", "tok-Planted-7")
-    )
+    seed, public = nkey_user()
+    config = tmp_path / "nkey.conf"
+    config.write_text(f'authorization {{ users = [ {{ nkey: "{public}" }} ] }}\n')
+    flags = {
+        "user": ("--user", "sms-worker", "--pass", "pw-Planted-7"),
+        "token": ("--auth", "tok-Planted-7"),
+        "nkey": ("-c", str(config)),
+    }[auth]
     server = NatsServer(tmp_path / "js", *flags)
     server.start()
     try:
-        planted = (
-            {"NATS_USER": "sms-worker", "NATS_PASSWORD": "pw-Planted-7"}
-            if auth == "user"
-            else {"NATS_TOKEN": "tok-Planted-7"}
-        )
+        planted = {
+            "user": {"NATS_USER": "sms-worker", "NATS_PASSWORD": "pw-Planted-7"},
+            "token": {"NATS_TOKEN": "tok-Planted-7"},
+            "nkey": {"NATS_NKEY_SEED": seed},
+        }[auth]
         url = f"nats://sms-worker:pw-Planted-7@127.0.0.1:{server.port}" if auth == "user" else server.url
         wrong = {name: "wrong-Planted-7" for name in planted if name != "NATS_USER"}
+        if auth == "nkey":
+            wrong = {"NATS_NKEY_SEED": nkey_user()[0]}  # a valid seed the server does not know
         env = repo_env(NATS_URL=server.url, NATS_CONNECT_SECONDS="3", HEALTH_PORT="0", **{**planted, **wrong})
         rejected = start_bare(env, tmp_path / "rejected.log")
         assert rejected.wait(15) == 1
@@ -407,7 +422,7 @@ def test_nats_credentials_work_and_never_reach_a_log(tmp_path: Path, fake_sens: 
         server.stop()
     logs = "".join(p.read_text() for p in tmp_path.glob("*.log"))
     assert "cannot connect to NATS" in logs and "worker started" in logs
-    assert "Planted-7" not in logs
+    assert "Planted-7" not in logs and seed not in logs
 
 
 def test_nats_unreachable_exits_1_naming_the_url_without_its_password(tmp_path: Path) -> None:

@@ -41,12 +41,25 @@ class WorkerComposition:
 
 
 def nats_credentials(settings: Settings) -> dict[str, str]:
-    """nats.connect's keyword arguments for the configured credentials, revealed only here."""
+    """nats.connect's keyword arguments for the one kind of credentials configured, revealed only here."""
     w = settings.model.worker
-    if w.nats_token.is_set and (w.nats_user or w.nats_password.is_set):
-        raise SettingsError("worker.nats_token and worker.nats_user/nats_password: set one, not both")
+    kinds = {
+        "user/password (NATS_USER, NATS_PASSWORD)": bool(w.nats_user or w.nats_password.is_set),
+        "token (NATS_TOKEN)": w.nats_token.is_set,
+        "NKey seed (NATS_NKEY_SEED)": w.nats_nkey_seed.is_set,
+        "creds file (NATS_CREDS_FILE)": bool(w.nats_creds_file),
+    }
+    chosen = [kind for kind, present in kinds.items() if present]
+    if len(chosen) > 1:
+        raise SettingsError(f"NATS credentials: set one kind, not several: {', '.join(chosen)}")
     if w.nats_token.is_set:
         return {"token": w.nats_token.reveal()}
+    if w.nats_nkey_seed.is_set:
+        return {"nkeys_seed_str": w.nats_nkey_seed.reveal()}
+    if w.nats_creds_file:
+        if not os.path.isfile(w.nats_creds_file):
+            raise SettingsError(f"worker.nats_creds_file: {w.nats_creds_file!r} is not a readable file")
+        return {"user_credentials": w.nats_creds_file}
     if w.nats_user or w.nats_password.is_set:
         if not w.nats_user:
             raise SettingsError("worker.nats_password is set but worker.nats_user is empty: set NATS_USER")

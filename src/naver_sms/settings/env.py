@@ -40,6 +40,8 @@ ENV_TO_KEY: dict[str, str] = {
     "NATS_USER": "worker.nats_user",
     "NATS_PASSWORD": "worker.nats_password",
     "NATS_TOKEN": "worker.nats_token",
+    "NATS_NKEY_SEED": "worker.nats_nkey_seed",
+    "NATS_CREDS_FILE": "worker.nats_creds_file",
 }
 
 # Read directly, not layered: where the YAML lives, and the AWS region used for secret references.
@@ -56,6 +58,7 @@ SECRET_KEYS = frozenset(
         "alerts.slack_webhook_url",
         "worker.nats_password",
         "worker.nats_token",
+        "worker.nats_nkey_seed",
     }
 )
 

@@ -120,6 +120,8 @@ class WorkerSettings(_Section):
     nats_user: str
     nats_password: Secret
     nats_token: Secret
+    nats_nkey_seed: Secret
+    nats_creds_file: str  # a path; the file holds the user JWT and its NKey seed
 
 
 class SettingsModel(_Section):
