@@ -529,3 +529,27 @@ def test_an_event_whose_last_delivery_dies_unacked_is_dead_lettered_from_the_adv
     assert dead.headers["Dead-Letter-Reason"] == "max deliveries (2) reached without an ack"
     assert json.loads(dead.data)["event_id"] == "ev-1" and dead.headers["Original-Sequence"] == "1"
     assert fake_sens.state.received == 0
+
+
+async def delete_stream(url: str, name: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().delete_stream(name)
+    finally:
+        await nc.close()
+
+
+def test_a_dlq_that_cannot_be_written_never_leaves_the_event_stuck(
+    worker_env: dict[str, str], nats_server: NatsServer, tmp_path: Path
+) -> None:
+    worker = WorkerProcess({**worker_env, "MAX_DELIVER": "2"}, tmp_path / "worker.log").start()
+    try:
+        run(delete_stream(nats_server.url, "BOOKINGS_DLQ"))  # dead-letter publishes now find no stream
+        run(publish(nats_server.url, [b"not json"]))
+        wait_drained(nats_server.url, 30, "the malformed event terminated after its last delivery")
+        assert worker.health() == 200
+    finally:
+        worker.terminate()
+    messages = [line["message"] for line in worker.logs()]
+    assert "dead-letter publish failed; the event will be redelivered" in messages
+    assert "dead-letter publish failed on the last delivery; event terminated" in messages
