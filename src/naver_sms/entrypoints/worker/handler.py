@@ -176,11 +176,21 @@ class EventHandler:
             self.tally["processed"] += 1
             await msg.ack()
             return
-        delay = max([self.settings.nak_delay_seconds, *(d.retry_after or 0 for d in again)])
+        delay = max(self._retry_delay(d) for d in again)
         log.warning(
             "event will be retried", extra={"delay_seconds": delay, "outcomes": [d.outcome for d in again]}
         )
         await msg.nak(delay=delay)
+
+    def _retry_delay(self, delivery: Delivery) -> float:
+        """A provider's Retry-After is a floor; a claim in flight is looked at again after the usual
+        delay, or when its lease ends if that comes first (a replay usually finds it sent by then)."""
+        nak = self.settings.nak_delay_seconds
+        if delivery.retry_after is None:
+            return nak
+        if delivery.outcome is Outcome.IN_FLIGHT:
+            return min(nak, delivery.retry_after)
+        return max(nak, delivery.retry_after)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         """Copy the event to the DLQ and terminate it. A DLQ that cannot be written naks the event for
