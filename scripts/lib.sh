@@ -139,4 +139,10 @@ target_registry() {
   printf '%s.dkr.ecr.%s.amazonaws.com' "$account" "$AWS_REGION"
 }
 
-is_ecr() { [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com ]]; }
+# ecr_region REGISTRY: the region of an ECR registry (host[/path]), matched in full; fails for any other
+# host, so a lookalike such as <account>.dkr.ecr.<region>.amazonaws.com.example.org never gets ECR's
+# password.
+ecr_region() {
+  [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$ ]] || return 1
+  printf '%s' "${BASH_REMATCH[1]}"
+}

@@ -11,12 +11,12 @@ for tag in "$sha" latest; do
   docker image inspect "$registry/$name:$tag" >/dev/null 2>&1 ||
     die "$registry/$name:$tag is not tagged: run 'make tag IMAGE=$IMAGE' first"
 done
-if is_ecr "$registry"; then
+if region="$(ecr_region "$registry")"; then
   require_cmd aws "the AWS CLI logs in to ECR"
-  require_var AWS_REGION
-  info "logging in to $registry"
-  aws ecr get-login-password --region "$AWS_REGION" |
-    docker login --username AWS --password-stdin "$registry" >/dev/null
+  host="${registry%%/*}"
+  info "logging in to $host ($region)"
+  aws ecr get-login-password --region "$region" |
+    docker login --username AWS --password-stdin "$host" >/dev/null
 fi
 # The immutable sha tag first: if anything fails after it, latest still points at the old image.
 for tag in "$sha" latest; do

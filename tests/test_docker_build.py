@@ -181,15 +181,19 @@ def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         stop(process)
 
 
-def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None:
-    dirty = subprocess.run(
+def dirty_tree() -> bool:
+    status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    need(not dirty, "push refuses a dirty tree (commit first)")
+    )
+    return bool(status.stdout)
+
+
+def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None:
+    need(not dirty_tree(), "push refuses a dirty tree (commit first)")
     assert script("tag.sh", IMAGE="worker", REGISTRY=registry).returncode == 0
     pushed = script("push.sh", IMAGE="worker", REGISTRY=registry)
     assert pushed.returncode == 0, pushed.stderr
@@ -198,6 +202,37 @@ def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None
     docker("rmi", digest, f"{registry}/naver-sms-worker:latest", check=False)
     docker("pull", digest)
     assert json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", digest))
+
+
+LOOKALIKE = "123456789012.dkr.ecr.us-east-1.amazonaws.com.attacker.example"
+
+
+def aws_cli_recorder(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An `aws` first on PATH that records how it was called (no ECR can be reached from here)."""
+    calls = tmp_path / "aws-calls"
+    shim = tmp_path / "bin" / "aws"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {calls}\necho not-a-password\n')
+    shim.chmod(0o755)
+    return {"PATH": f"{shim.parent}:{os.environ['PATH']}"}, calls
+
+
+def test_a_lookalike_ecr_host_never_gets_ecr_credentials(images: dict[str, str], tmp_path: Path) -> None:
+    need(not dirty_tree(), "push refuses a dirty tree (commit first)")
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    for tag in (sha.stdout.strip(), "latest"):
+        docker("tag", images["worker"], f"{LOOKALIKE}/naver-sms-worker:{tag}")
+    path, calls = aws_cli_recorder(tmp_path)
+    try:
+        pushed = script("push.sh", IMAGE="worker", REGISTRY=LOOKALIKE, AWS_REGION="us-east-1", **path)
+    finally:
+        for tag in (sha.stdout.strip(), "latest"):
+            docker("rmi", f"{LOOKALIKE}/naver-sms-worker:{tag}", check=False)
+    assert f"docker push --quiet {LOOKALIKE}/naver-sms-worker" in pushed.stderr  # got past every check
+    assert pushed.returncode != 0  # the host does not exist; what matters is what was sent before
+    assert not calls.exists() and "logging in" not in pushed.stderr
 
 
 @pytest.mark.parametrize(
