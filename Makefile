@@ -2,7 +2,7 @@
 # Knobs (override on the command line or in the environment):
 IMAGE ?= lambda#             lambda | worker: which image build/run/smoke/size-check/tag/push act on
 SMOKE_URL ?=#                where `make smoke` invokes the Lambda (default: the RIE on 127.0.0.1:9000)
-DOCKER_NETWORK ?= host#      network for builds and containers (laptops: bridge, to publish ports)
+DOCKER_NETWORK ?= default#   network for builds and containers (host: only when asked)
 ARGS ?=#                     extra pytest arguments for `make test`
 STORE ?= dynamodb#           dynamodb | nats: which sent log `make claims` reads
 PROFILE ?= single#           single | cluster: the local stack `make up` starts

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Build IMAGE (lambda|worker) with docker buildx, load it, tag :latest and :<git sha>.
+# On the official bases; only when one cannot be pulled (an offline machine) on the local stand-ins
+# from `make standins`, built on first use, saying so.
 # Knobs: LAMBDA_RUNTIME_STAGE (an image to build the Lambda app on instead of the Chrome for Testing
 # stage), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO (buildx cache specs, e.g. type=gha),
 # NO_CACHE=1 (a cold build).
@@ -11,6 +13,12 @@ name="$(image_name)"
 sha="$(git_sha_tag)"
 mkdir -p build
 log="build/$IMAGE-build.log"
+
+# use_standins WHAT: the offline fallback, announced.
+use_standins() {
+  warn "cannot pull $1: building on the local stand-in instead (offline machines only; never for production)"
+  "$REPO_ROOT/scripts/standins.sh"
+}
 
 flags=(
   --load
@@ -27,7 +35,12 @@ flags=(
 if [[ "$IMAGE" == lambda ]]; then
   # The function's architecture: Chrome for Testing publishes linux64 (amd64) only.
   flags+=(--platform linux/amd64 --file Dockerfile)
+  if [[ -z "${LAMBDA_RUNTIME_STAGE:-}" ]] && ! pullable "${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"; then
+    use_standins "${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"
+    LAMBDA_RUNTIME_STAGE="$STANDIN_LAMBDA"
+  fi
   if [[ -n "${LAMBDA_RUNTIME_STAGE:-}" ]]; then
+    info "Lambda runtime: $LAMBDA_RUNTIME_STAGE"
     flags+=(--build-arg "RUNTIME_STAGE=$LAMBDA_RUNTIME_STAGE")
   else
     # shellcheck source=/dev/null  # a data file of KEY=VALUE lines, not a script
@@ -40,7 +53,11 @@ if [[ "$IMAGE" == lambda ]]; then
   [[ -n "${LAMBDA_BASE:-}" ]] && flags+=(--build-arg "LAMBDA_BASE=$LAMBDA_BASE")
 else
   flags+=(--file docker/worker.Dockerfile)
-  [[ -n "${WORKER_PYTHON_BASE:-}" ]] && flags+=(--build-arg "PYTHON_BASE=$WORKER_PYTHON_BASE")
+  base="${WORKER_PYTHON_BASE:-$WORKER_BASE_IMAGE}"
+  # The stand-in carries the official tag, so the Dockerfile is the same either way.
+  pullable "$base" || use_standins "$base"
+  if is_standin "$base"; then info "worker base: the local stand-in for $base"; else info "worker base: $base"; fi
+  flags+=(--build-arg "PYTHON_BASE=$base")
 fi
 
 info "building $name ($sha); log: $log"

@@ -34,10 +34,9 @@ install_plugins() {
 
 start_daemon() {
   docker_ready && return 0
-  info "starting dockerd (no bridge or iptables: the sandbox has neither)"
+  info "starting dockerd with its default networking (bridge, published ports)"
   mkdir -p "$CACHE_DIR"
-  nohup dockerd --iptables=false --ip-masq=false --bridge=none --storage-driver=overlay2 \
-    >"$CACHE_DIR/dockerd.log" 2>&1 &
+  nohup dockerd >"$CACHE_DIR/dockerd.log" 2>&1 &
   for _ in $(seq 1 60); do
     docker_ready && return 0
     sleep 1

@@ -68,8 +68,14 @@ CACHE_DIR="$REPO_ROOT/.cache"
 
 docker_ready() { docker info >/dev/null 2>&1; }
 
-# Where containers and builds get their network: this machine has no bridge, laptops do.
-DOCKER_NETWORK="${DOCKER_NETWORK:-host}"
+# Docker's own default network: containers publish ports to 127.0.0.1, builds use the default build
+# network. `host` only when asked.
+DOCKER_NETWORK="${DOCKER_NETWORK:-default}"
+
+# The offline stand-ins `make standins` builds, used only when an official base cannot be pulled.
+STANDIN_LAMBDA="naver-sms-standin/lambda-browser:3.11"
+LAMBDA_BASE_IMAGE="public.ecr.aws/lambda/python:3.11"
+WORKER_BASE_IMAGE="python:3.13-slim-trixie"
 
 # rie_binary: path of the real Lambda Runtime Interface Emulator, taken once from the aws-sam-cli
 # wheel on PyPI (the only registry offline machines reach) and cached.
@@ -146,3 +152,42 @@ ecr_region() {
   [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$ ]] || return 1
   printf '%s' "${BASH_REMATCH[1]}"
 }
+
+# pullable IMAGE: present here, or pulled now. A machine without a registry fails fast.
+pullable() {
+  docker image inspect "$1" >/dev/null 2>&1 || docker pull --quiet "$1" >/dev/null 2>&1
+}
+
+# is_standin IMAGE: built by `make standins` (it labels what it builds), not pulled.
+is_standin() {
+  [[ -n "$(docker image inspect --format '{{index .Config.Labels "standin.inputs"}}' "$1" 2>/dev/null)" ]]
+}
+
+# local_env_file: the settings file local runs read: ENV_FILE, else .env, else .env.example (dry run).
+local_env_file() {
+  local file="${ENV_FILE:-.env}"
+  if [[ ! -f "$file" ]]; then
+    [[ -z "${ENV_FILE:-}" ]] || die "ENV_FILE=$file does not exist"
+    warn ".env not found: using .env.example (dry-run SMS); copy it to .env to change settings"
+    file=.env.example
+  fi
+  printf '%s' "$file"
+}
+
+# export_env_file FILE: read it as `docker run --env-file` does (KEY=VALUE taken literally, quotes
+# included; `#` lines and blank lines skipped) and export each variable not already set in this
+# shell, so `make run-local` and `make run-rie` see the same settings and the shell still wins.
+export_env_file() {
+  local line key lineno=0
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    lineno=$((lineno + 1))
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    key="${line%%=*}"
+    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$1:$lineno: expected KEY=VALUE, got '${line:0:40}'"
+    [[ "$line" == *=* ]] || continue # a bare KEY takes the shell's value, as docker does
+    [[ -n "${!key+set}" ]] || export "$key=${line#*=}"
+  done <"$1"
+}
+
+# AWS_PASSTHROUGH: the credentials a local run may use (environment or a named profile), by name only.
+AWS_PASSTHROUGH=(AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL)

@@ -3,7 +3,9 @@
 # from a task root laid out the way the image lays it out (src/ contents + config/), without Docker.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+"$REPO_ROOT/scripts/bootstrap.sh" browser
 "$REPO_ROOT/scripts/venv.sh"
+export_env_file "$(local_env_file)"
 rie="$(rie_binary)"
 port="${RIE_PORT:-9000}"
 # Under build/, not TMPDIR: the runtime's temp folder stays its own, as in Lambda.

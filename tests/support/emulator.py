@@ -28,7 +28,13 @@ def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") 
     port = free_port()
     # Short on purpose, like Lambda's /tmp: Chrome's singleton socket path must fit in 108 bytes.
     runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
-    env = repo_env(RIE_PORT=str(port), TMPDIR=str(runtime_tmp), HANDLER=handler, **env)
+    # The repo's .env.example unless the test names a file: a developer's own .env never leaks in.
+    env = repo_env(
+        RIE_PORT=str(port),
+        TMPDIR=str(runtime_tmp),
+        HANDLER=handler,
+        **{"ENV_FILE": str(REPO / ".env.example"), **env},
+    )
     process = subprocess.Popen(
         ["bash", "scripts/run-local.sh"],
         cwd=REPO,
