@@ -9,8 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 task="${1:-test}"
 require_one_of task browser test
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# A browser named by the suite's or run-local's variables (CI runners ship Google Chrome) counts.
+browser="${TEST_CHROME_BIN:-${CHROME_BIN:-$(command -v chromium || true)}}"
+driver="${TEST_CHROMEDRIVER_BIN:-${CHROMEDRIVER_BIN:-$(command -v chromedriver || true)}}"
+[[ -n "$browser" && -x "$browser" ]] || missing+=(chromium)
+[[ -n "$driver" && -x "$driver" ]] || missing+=(chromium-driver)
 if [[ "$task" == test ]]; then
   command -v docker >/dev/null 2>&1 || missing+=(docker.io)
   # The push/pull round trip runs against a real registry on 127.0.0.1.

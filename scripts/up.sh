@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the local stack (compose.yaml) and wait until every service is healthy.
-# Knobs: TAG (image tag, default latest), NATS_IMAGE / MOTO_IMAGE (offline stand-ins), RIE_PORT,
+# Knobs: TAG (image tag, default latest), RIE_PORT, NATS_IMAGE / MOTO_IMAGE (other images for those
+# services; by default the official ones, or the stand-ins when those cannot be pulled),
 # PROFILE (single: one NATS and one worker; cluster: three NATS nodes and two workers).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -9,6 +10,15 @@ docker compose version >/dev/null 2>&1 || die "docker compose v2 is missing; run
 for image in "$LAMBDA_IMAGE_NAME" "$WORKER_IMAGE_NAME"; do
   docker image inspect "$image:${TAG:-latest}" >/dev/null 2>&1 ||
     die "image $image:${TAG:-latest} not found; run 'make build' and 'make build IMAGE=worker' first"
+done
+for service in nats moto; do
+  var="${service^^}_IMAGE"
+  [[ -z "${!var:-}" ]] || continue
+  official="$(docker compose config --format json | python3 -c "import json, sys; print(json.load(sys.stdin)['services']['$service']['image'])")"
+  pullable "$official" && continue
+  export "$var=$(standin_service_image "$service")"
+  warn "cannot pull $official: using the local stand-in ${!var} (offline machines only)"
+  docker image inspect "${!var}" >/dev/null 2>&1 || "$REPO_ROOT/scripts/standins.sh"
 done
 [[ -f .env ]] || warn ".env not found: the stack uses the defaults (dry-run SMS); see .env.example"
 PROFILE="${PROFILE:-single}"

@@ -96,9 +96,6 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         server.stop()
 
 
-LAMBDA_STANDIN = "naver-sms-standin/lambda-browser:3.11"
-
-
 @pytest.fixture(scope="session")
 def engine() -> None:
     need_tool("docker")
@@ -106,8 +103,6 @@ def engine() -> None:
         subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
         "no Docker engine answers (make docker-engine)",
     )
-    built = script("standins.sh")
-    assert built.returncode == 0, built.stderr
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +112,9 @@ def images(engine: None) -> Iterator[dict[str, str]]:
     if plant:
         planted.write_text("PLANTED_SECRET=should-never-reach-an-image\n")
     try:
-        for image, extra in (("lambda", {"LAMBDA_RUNTIME_STAGE": LAMBDA_STANDIN}), ("worker", {})):
-            result = script("build.sh", IMAGE=image, **extra)
+        # No knobs: the official bases where they can be pulled, the stand-ins where not (here).
+        for image in ("lambda", "worker"):
+            result = script("build.sh", IMAGE=image)
             assert result.returncode == 0, result.stderr
     finally:
         if plant:
