@@ -21,7 +21,7 @@ lock: ## Regenerate every requirements*.txt from its .in file (UPGRADE=1 to upgr
 	@scripts/lock.sh
 
 ##@ Quality
-lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, shellcheck, workflow schema
+lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, shellcheck, workflows (schema, actionlint)
 	@scripts/lint.sh
 format: ## Rewrite Python sources in the project style
 	@scripts/format.sh

