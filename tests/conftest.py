@@ -18,7 +18,7 @@ from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import AWS_TEST_ENV, moto_server
 from tests.support.nats_server import NatsServer
-from tests.support.procs import IN_CI, REPO, need, need_tool, script
+from tests.support.procs import IN_CI, REPO, free_port, http_ok, need, need_tool, script, stop, wait_until
 
 BIN = Path(sys.executable).parent
 # Debian's chromium by default; TEST_CHROME_BIN / TEST_CHROMEDRIVER_BIN name another build (CI runners).
@@ -120,3 +120,23 @@ def images(engine: None) -> Iterator[dict[str, str]]:
         if plant:
             planted.unlink()
     yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
+
+
+@pytest.fixture(scope="session")
+def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = need_tool("docker-registry")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/v2/"), 20, "local registry")
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)

@@ -17,7 +17,15 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.conftest import BIN
-from tests.support.procs import REPO, free_port, http_ok, need, need_tool, port_open, script, stop, wait_until
+from tests.support.procs import (
+    REPO,
+    dirty_tree,
+    free_port,
+    need,
+    port_open,
+    script,
+    wait_until,
+)
 
 pytestmark = pytest.mark.docker
 INVOKE = "/2015-03-31/functions/function/invocations"
@@ -167,37 +175,6 @@ def test_size_check(images: dict[str, str], image: str) -> None:
     assert "size ok" in result.stderr and "largest layers" in result.stdout
     tight = script("size-check.sh", IMAGE=image, LAMBDA_BUDGET_MB="10", WORKER_BUDGET_MB="10")
     assert tight.returncode == 1 and "over its budget of 10 MB" in tight.stderr
-
-
-@pytest.fixture(scope="module")
-def registry(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = need_tool("docker-registry")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    process = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/v2/"), 20, "local registry")
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
-def dirty_tree() -> bool:
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return bool(status.stdout)
 
 
 def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None:

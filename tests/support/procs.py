@@ -91,3 +91,14 @@ def repo_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
     env.update(extra)
     return env
+
+
+def dirty_tree() -> bool:
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return bool(status.stdout)

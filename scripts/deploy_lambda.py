@@ -1,0 +1,90 @@
+"""Deploy a pushed Lambda image by digest, and move the alias only when that exact version passes.
+
+update-function-code (by digest) → wait until updated → publish a version of that code → invoke the
+version with {"smoke": true} → only then point ALIAS at it. A failed smoke leaves the alias (which the
+schedule and every other trigger call) where it was, so the broken version never serves.
+
+Usage: python scripts/deploy_lambda.py FUNCTION IMAGE_URI [ALIAS]   (AWS credentials from the environment)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+DIGEST = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+SMOKE = b'{"smoke": true}'
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def smoke_problem(answer: dict[str, Any]) -> str | None:
+    """Why the version failed its smoke, or None."""
+    payload = answer["Payload"].read()
+    if answer.get("FunctionError"):
+        return f"the function raised ({answer['FunctionError']}): {payload[:300]!r}"
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return f"the answer is not JSON: {payload[:300]!r}"
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        return f"the smoke answered {json.dumps(body)[:300]}"
+    return None
+
+
+def current_target(client: Any, function: str, alias: str) -> str | None:
+    try:
+        return str(client.get_alias(FunctionName=function, Name=alias)["FunctionVersion"])
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def deploy(function: str, image_uri: str, alias: str) -> int:
+    if not DIGEST.fullmatch(image_uri):
+        say(f"error: IMAGE_URI={image_uri!r} is not a pushed image by digest (registry/repo@sha256:…)")
+        return 2
+    client = boto3.client("lambda")
+    before = current_target(client, function, alias)
+    say(f"==> {function}: update code to {image_uri}")
+    updated = client.update_function_code(FunctionName=function, ImageUri=image_uri)
+    client.get_waiter("function_updated_v2").wait(FunctionName=function)
+    version = client.publish_version(
+        FunctionName=function, CodeSha256=updated["CodeSha256"], Description=image_uri[-80:]
+    )["Version"]
+    say(f"==> published version {version}; smoking it")
+    problem = smoke_problem(client.invoke(FunctionName=function, Qualifier=version, Payload=SMOKE))
+    if problem:
+        say(f"error: version {version} failed its smoke: {problem}")
+        say(f"alias {alias!r} left at {before or '(none)'}; nothing else changed")
+        return 1
+    if before is None:
+        client.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+    else:
+        client.update_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+    say(f"==> alias {alias!r}: {before or '(new)'} → {version}")
+    print(version)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (3, 4):
+        say(__doc__.strip().splitlines()[-1])
+        return 2
+    try:
+        return deploy(argv[1], argv[2], argv[3] if len(argv) == 4 else "live")
+    except (ClientError, BotoCoreError, WaiterError) as err:
+        say(f"error: {type(err).__name__}: {err}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
