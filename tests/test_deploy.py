@@ -28,12 +28,19 @@ def moto_api(aws: str, path: str, body: dict[str, Any]) -> None:
 def function(aws: str) -> Any:
     """A function on an older image, already live through its alias, as production is."""
     moto_api(aws, "config", {"lambda": {"use_docker": False}})  # invokes answer from the queue below
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = boto3.client("iam").create_role(RoleName="naver-sms", AssumeRolePolicyDocument=json.dumps(trust))
     client = boto3.client("lambda")
     client.create_function(
         FunctionName=FUNCTION,
         PackageType="Image",
         Code={"ImageUri": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/naver-sms-automation:old"},
-        Role="arn:aws:iam::123456789012:role/naver-sms",
+        Role=role["Role"]["Arn"],
     )
     first = client.publish_version(FunctionName=FUNCTION)["Version"]
     client.create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion=first)
