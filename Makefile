@@ -10,7 +10,7 @@ export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE PROFILE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push deploy bench validate up down logs ps claims
+	size-check tag push deploy pin-chrome bench validate up down logs ps claims
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -57,6 +57,8 @@ tag: ## Tag IMAGE for REGISTRY (or ECR from AWS_ACCOUNT_ID and AWS_REGION)
 	@scripts/tag.sh
 push: ## Push IMAGE's sha and latest tags and print the digest
 	@scripts/push.sh
+pin-chrome: ## Record CFT_VERSION's Chrome for Testing archives' sha256 in docker/chrome-for-testing.pin
+	@scripts/pin-chrome.sh
 deploy: ## Push the Lambda, update FUNCTION by digest, smoke the new version, then move ALIAS (live)
 	@scripts/deploy.sh
 

@@ -43,12 +43,19 @@ if [[ "$IMAGE" == lambda ]]; then
     info "Lambda runtime: $LAMBDA_RUNTIME_STAGE"
     flags+=(--build-arg "RUNTIME_STAGE=$LAMBDA_RUNTIME_STAGE")
   else
-    # shellcheck source=/dev/null  # a data file of KEY=VALUE lines, not a script
-    source docker/chrome-for-testing.pin
+    read_cft_pin
+    require_var CFT_VERSION "name a Chrome for Testing version: make pin-chrome CFT_VERSION=<version>"
+    if [[ -z "$CFT_SHELL_SHA256" || -z "$CFT_DRIVER_SHA256" ]]; then
+      # Like a lock file: recorded once on a connected machine and committed, never trusted unverified
+      # in CI or in a deploy.
+      [[ "${CI:-}" != true ]] || die "docker/chrome-for-testing.pin has no checksums for $CFT_VERSION: run 'make pin-chrome' and commit the pin"
+      "$REPO_ROOT/scripts/pin-chrome.sh" "$CFT_VERSION"
+      read_cft_pin
+    fi
     for var in CFT_VERSION CFT_SHELL_SHA256 CFT_DRIVER_SHA256; do
-      require_var "$var" "record it with scripts/pin-chrome.sh VERSION (docker/chrome-for-testing.pin)"
       flags+=(--build-arg "$var=${!var}")
     done
+    [[ -n "${CFT_BASE_URL:-}" ]] && flags+=(--build-arg "CFT_BASE_URL=$CFT_BASE_URL")
   fi
   [[ -n "${LAMBDA_BASE:-}" ]] && flags+=(--build-arg "LAMBDA_BASE=$LAMBDA_BASE")
 else

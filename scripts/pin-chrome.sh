@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Pin a Chrome for Testing version: download chrome-headless-shell and chromedriver (linux64) once,
-# record the version and both sha256 in docker/chrome-for-testing.pin. Needs internet access.
+# Pin a Chrome for Testing version: download chrome-headless-shell and chromedriver (linux64) once and
+# record the version and both sha256 in docker/chrome-for-testing.pin, the way `make lock` records
+# package hashes. Needs the download site (or CFT_BASE_URL, a mirror with the same layout).
+# Usage: scripts/pin-chrome.sh [VERSION]   (default: CFT_VERSION, else the pin's version)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-version="${1:-}"
-[[ -n "$version" ]] || die "usage: scripts/pin-chrome.sh VERSION (see last-known-good-versions-with-downloads.json)"
+read_cft_pin
+version="${1:-${CFT_VERSION:-}}"
+[[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
+  die "usage: make pin-chrome CFT_VERSION=<version> (a stable version from last-known-good-versions-with-downloads.json)"
 base="${CFT_BASE_URL:-https://storage.googleapis.com/chrome-for-testing-public}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -14,7 +18,6 @@ for archive in chrome-headless-shell-linux64 chromedriver-linux64; do
   curl -fsSLo "$tmp/$archive.zip" "$base/$version/linux64/$archive.zip" || die "download of $archive $version failed"
   sums+=("$(sha256sum "$tmp/$archive.zip" | cut -d' ' -f1)")
 done
-pin="docker/chrome-for-testing.pin"
-sed -i -e "s/^CFT_VERSION=.*/CFT_VERSION=$version/" -e "s/^CFT_SHELL_SHA256=.*/CFT_SHELL_SHA256=${sums[0]}/" \
-  -e "s/^CFT_DRIVER_SHA256=.*/CFT_DRIVER_SHA256=${sums[1]}/" "$pin"
-info "pinned Chrome for Testing $version in $pin"
+header="$(grep '^#' "$CFT_PIN")"
+printf '%s\nCFT_VERSION=%s\nCFT_SHELL_SHA256=%s\nCFT_DRIVER_SHA256=%s\n' "$header" "$version" "${sums[0]}" "${sums[1]}" >"$CFT_PIN"
+info "pinned Chrome for Testing $version in docker/chrome-for-testing.pin: commit it"

@@ -241,3 +241,12 @@ def test_bad_variables_stop_before_anything_is_pushed(env: dict[str, str], messa
 def test_run_rie_refuses_bad_memory(images: dict[str, str]) -> None:
     result = script("run-rie.sh", LAMBDA_MEMORY_MB="64")
     assert result.returncode == 1 and "LAMBDA_MEMORY_MB=64 is not valid" in result.stderr
+
+
+def test_ci_refuses_a_browser_stage_without_checksums(engine: None) -> None:
+    # A base that "can be pulled" (it is here) takes the production path, which needs the pin's checksums.
+    result = script(
+        "build.sh", IMAGE="lambda", CI="true", LAMBDA_BASE="naver-sms-standin/lambda-browser:3.11"
+    )
+    assert result.returncode == 1
+    assert "has no checksums for 150.0.7871.100: run 'make pin-chrome' and commit the pin" in result.stderr

@@ -70,3 +70,37 @@ def test_env_files_read_like_docker_and_the_shell_wins(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout == '"quoted stays"|shell|unset|http://a?b=c'
+
+
+def read_pin(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    pin = tmp_path / "chrome-for-testing.pin"
+    pin.write_text(text)
+    return subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/lib.sh && read_cft_pin && printf "%s|%s" "$CFT_VERSION" "$CFT_SHELL_SHA256"',
+        ],
+        cwd=REPO,
+        env={**os.environ, "CFT_PIN": str(pin)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_chrome_pin_is_parsed_not_sourced(tmp_path: Path) -> None:
+    sha = "a" * 64
+    good = read_pin(
+        tmp_path, f"# comment\nCFT_VERSION=150.0.7871.100\nCFT_SHELL_SHA256={sha}\nCFT_DRIVER_SHA256=\n"
+    )
+    assert (good.returncode, good.stdout) == (0, f"150.0.7871.100|{sha}")
+    planted = tmp_path / "ran"
+    hostile = read_pin(tmp_path, f"CFT_VERSION=1.2.3.4\ntouch {planted}\n")
+    assert hostile.returncode == 1 and "unknown line 'touch" in hostile.stderr and not planted.exists()
+    for line, message in (
+        ("CFT_VERSION=$(id)", "is not a Chrome version"),
+        ("CFT_SHELL_SHA256=abc", "CFT_SHELL_SHA256 is not a sha256"),
+    ):
+        bad = read_pin(tmp_path, line + "\n")
+        assert bad.returncode == 1 and message in bad.stderr
