@@ -4,7 +4,6 @@ mid-stream; every event is still sent exactly once and every service is healthy 
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from tests.support import fake_sens
 from tests.support.procs import REPO, free_port, wait_until
-from tests.test_compose import compose, compose_env, project_containers
+from tests.test_compose import compose, compose_env, running_stack
 
 pytestmark = pytest.mark.docker
 EVENTS = 600
@@ -76,18 +75,8 @@ def cluster(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
         "SENS_PORT": str(free_port()),
         "COMPOSE_FILE": f"{REPO / 'compose.yaml'}:{override}",
     }
-    up = subprocess.run(
-        ["make", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
+    with running_stack(env):
         yield env
-    finally:
-        down = subprocess.run(
-            ["make", "down"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert down.returncode == 0, down.stderr
-        assert project_containers() == []
 
 
 def sens_sent(env: dict[str, str]) -> Counter[str]:

@@ -3,6 +3,7 @@ through its published port, `make down` leaving nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -50,6 +51,23 @@ def project_containers() -> list[str]:
     return out.stdout.split()
 
 
+@contextlib.contextmanager
+def running_stack(env: dict[str, str]) -> Iterator[None]:
+    """`make up` until healthy, then `make down`, which must leave no container of the project."""
+    up = subprocess.run(
+        ["make", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield
+    finally:
+        down = subprocess.run(
+            ["make", "down"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert down.returncode == 0, down.stderr
+        assert project_containers() == []
+
+
 @pytest.fixture(scope="module")
 def stack(images: dict[str, str]) -> Iterator[dict[str, str]]:
     need_tool("docker")
@@ -58,18 +76,8 @@ def stack(images: dict[str, str]) -> Iterator[dict[str, str]]:
         "docker compose v2 (make docker-engine)",
     )
     env = compose_env(free_port())
-    up = subprocess.run(
-        ["make", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
+    with running_stack(env):
         yield env
-    finally:
-        down = subprocess.run(
-            ["make", "down"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert down.returncode == 0, down.stderr
-        assert project_containers() == []
 
 
 def test_every_service_is_healthy(stack: dict[str, str]) -> None:
