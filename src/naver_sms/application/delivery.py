@@ -96,7 +96,7 @@ class Deliverer:
             self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
         except OutcomeUnknown as err:
-            self.sent_log.mark_unknown(message, claim, str(err))
+            self.sent_log.mark_unknown(message, claim, mask_phones_in(str(err)))
             return Delivery.of(message, Outcome.UNKNOWN, reason=str(err))
         except Exception as err:
             # A transport bug may strike before or after the request left: treat it as unknown.

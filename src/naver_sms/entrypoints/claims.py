@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from naver_sms.domain.phone import mask_phones_in
 from naver_sms.settings import Settings, SettingsError
 
 STORES = ("dynamodb", "nats")
@@ -62,7 +63,8 @@ def report(records: Iterable[dict[str, Any]], lease_seconds: float, now: float) 
     for record in sorted(records, key=lambda r: float(r.get("at", 0) or 0)):
         line = classify(record, lease_seconds, now)
         counts[line["status"]] = counts.get(line["status"], 0) + 1
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        # A stored reason may quote a provider's answer, and with it a phone number.
+        print(mask_phones_in(json.dumps(line, ensure_ascii=False)), flush=True)
     return counts
 
 
