@@ -8,9 +8,12 @@ FROM ${PYTHON_BASE} AS builder
 # Dependencies only: this stage sees nothing but the lock, so source changes never rebuild it.
 COPY docker/requirements-worker.txt /tmp/requirements-worker.txt
 # The venv gets no pip of its own (~13 MB); the base image's pip installs into it.
+# pycparser is cffi's C parser for building extension modules; PyNaCl (under nkeys) ships its module
+# compiled, so at run time only cffi's backend is used: the parser stays in the builder (~1 MB).
 RUN python -m venv --without-pip /opt/venv \
     && python -m pip --python /opt/venv/bin/python install --no-cache-dir --require-hashes \
-        -r /tmp/requirements-worker.txt
+        -r /tmp/requirements-worker.txt \
+    && rm -rf /opt/venv/lib/python3*/site-packages/pycparser /opt/venv/lib/python3*/site-packages/pycparser-*
 
 FROM ${PYTHON_BASE} AS runtime
 
