@@ -45,7 +45,8 @@ record() {
   if "$@" >"$log" 2>&1; then status=ok; else status="FAILED ($?)"; fi
   {
     printf '### %s\n\n```console\n$ %s\n' "$title" "${*@Q}"
-    grep -v -e '^WARNING: Location' -e '^\s*$' "$log" | tail -n "${LINES_KEPT:-12}" | cut -c1-160
+    # A silent command leaves nothing for grep to print: not a failure.
+    { grep -v -e '^WARNING: Location' -e '^\s*$' "$log" || true; } | tail -n "${LINES_KEPT:-12}" | cut -c1-160
     printf '```\n%s in %d s\n\n' "$status" "$((SECONDS - start))"
   } >>"$body"
   rm -f "$log"
