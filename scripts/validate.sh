@@ -24,13 +24,13 @@ write_validation() {
 | claim | where it is verified |
 |---|---|
 | The Lambda image on the real `public.ecr.aws/lambda/python:3.11` base (Amazon Linux 2, yum libraries) | `ci.yml` → images (lambda): `make build` |
-| Chrome for Testing download, checksum and `ldd` check | `scripts/pin-chrome.sh VERSION`, then `ci.yml` → images (lambda) |
+| Chrome for Testing download and checksums; the `ldd` + headless-session gate on the real CfT build | `make pin-chrome` on a connected machine (commit the pin), then `ci.yml` → images (lambda) |
 | The worker on the real `python:3.13-slim-trixie` | `ci.yml` → images (worker): `make build`, `make smoke`, `make size-check` |
 | buildx `type=gha` cache, one scope per image | `ci.yml` → images: second run's build log (artifact `build-log-*`) |
 | The test suite on Ubuntu runners with Google Chrome | `ci.yml` → tests |
-| ECR login, push by digest, `update-function-code --image-uri …@sha256`, `wait function-updated-v2` | `deploy.yml` → deploy |
-| The deployed function answers `{"smoke": true}` with `"status": "ok"` | `deploy.yml` → "Smoke the deployed function" |
-| OIDC trust pinned to this repository and branch | `deploy.yml` → configure-aws-credentials (fails if the trust policy does not match) |
+| ECR login, push by digest, `update-function-code --image-uri …@sha256`, wait, publish a version (rehearsed here against a local registry and moto: tests/test_deploy.py) | `deploy.yml` → `make deploy` |
+| The new version answers `{"smoke": true}` with `"status": "ok"` before the `live` alias moves | `deploy.yml` → `make deploy` |
+| OIDC trust pinned to this repository's `production` environment; deploy only after `ci` succeeded on main | `deploy.yml` → configure-aws-credentials; the `workflow_run` trigger |
 MD
   } >"$out"
 }
