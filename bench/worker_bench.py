@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nats
@@ -51,26 +52,42 @@ async def raw_consume(url: str, count: int) -> float:
     return count / elapsed
 
 
+def drain_rate(
+    server: NatsServer,
+    env: dict[str, str],
+    log: Path,
+    count: int,
+    baseline: Callable[[str], None] | None = None,
+) -> float:
+    """Events/s for the worker to drain `count` published events. A first start creates the stream;
+    `baseline(url)` then runs on the same filled stream. The clock starts when the worker reports
+    healthy (connected and consuming), so process start-up and imports are not counted."""
+    WorkerProcess(env, log).start().terminate()
+    run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
+    if baseline is not None:
+        baseline(server.url)
+    worker = WorkerProcess(env, log).start()
+    started = time.monotonic()
+    wait_drained(server.url, 300, "worker drained the stream")
+    rate = count / (time.monotonic() - started)
+    worker.terminate()
+    return rate
+
+
 def throughput(count: int = 5000) -> dict[str, float]:
+    raw: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(Path(tmp) / "js")
         server.start()
         try:
-            payloads = [json.dumps(booking_event(n)).encode() for n in range(count)]
-            worker = WorkerProcess(worker_env(server.url), Path(tmp) / "w.log").start()  # creates the stream
-            worker.terminate()
-            run(publish(server.url, payloads))
-            raw = run(raw_consume(server.url, count))
-            # The clock starts when the worker reports healthy (connected and consuming), so process
-            # start-up and imports are not counted as consuming time.
-            worker = WorkerProcess(worker_env(server.url), Path(tmp) / "w.log").start()
-            started = time.monotonic()
-            wait_drained(server.url, 300, "worker drained the stream")
-            ours = count / (time.monotonic() - started)
-            worker.terminate()
+
+            def baseline(url: str) -> None:
+                raw.append(run(raw_consume(url, count)))
+
+            ours = drain_rate(server, worker_env(server.url), Path(tmp) / "w.log", count, baseline)
         finally:
             server.stop()
-    return {"worker_eps": ours, "raw_eps": raw, "ratio": ours / raw}
+    return {"worker_eps": ours, "raw_eps": raw[0], "ratio": ours / raw[0]}
 
 
 SENS_ANSWER_SECONDS = 0.02
@@ -92,14 +109,7 @@ def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
                 "SMS_DRY_RUN": "false",
                 "WORKER_CONCURRENCY": str(concurrency),
             }
-            worker = WorkerProcess(env, Path(tmp) / "w.log").start()
-            worker.terminate()
-            run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
-            worker = WorkerProcess(env, Path(tmp) / "w.log").start()
-            started = time.monotonic()
-            wait_drained(server.url, 300, "worker sent every event")
-            ours = count / (time.monotonic() - started)
-            worker.terminate()
+            ours = drain_rate(server, env, Path(tmp) / "w.log", count)
             sent = len(sens.state.sent)
         finally:
             server.stop()
