@@ -285,7 +285,5 @@ def _deliveries(msg: Msg) -> int:
 
 
 def _msg_id(msg: Msg) -> str:
-    try:
-        return f"{msg.metadata.stream}:{msg.metadata.sequence.stream}"
-    except Exception:  # noqa: BLE001  (a message without JetStream metadata still gets handled)
-        return "unknown"
+    original = _original(msg)  # a message without JetStream metadata still gets handled
+    return f"{original.stream}:{original.sequence}" if original.stream else "unknown"
