@@ -1,21 +1,26 @@
 # naver-sms-automation: the AWS Lambda container image (handler main.lambda_handler).
 #
 # Stages, most stable first so a source-only change rebuilds in seconds:
-#   browser  the Lambda base + Chrome for Testing (pinned by version and sha256) + its OS libraries
-#   app      RUNTIME_STAGE + locked dependencies + our source
-# RUNTIME_STAGE names the image the app sits on. It defaults to the browser stage; offline CI passes a
-# stand-in that has Debian's chromium and chromedriver at the same /opt/chrome paths, because neither
-# Amazon Linux's yum nor the Chrome for Testing download is reachable there.
+#   browser  the Lambda base + its OS libraries + Chrome for Testing (pinned by version and sha256)
+#   app      the browser stage + locked dependencies + our source
+# Offline machines build the same stages on a stand-in base (Debian, apt-get) with CFT_BASE_URL pointing
+# at a local mirror in Chrome for Testing's layout (scripts/standins.sh, scripts/cft-mirror.sh).
 
 # Python 3.11 as the service was specified. Its base is Amazon Linux 2 (glibc 2.26): Chromium's official
 # Linux builds cap their glibc symbol versions at 2.26 and current CfT chromedriver needs at most 2.25, so
 # current Chrome for Testing runs here; the build-time gate (docker/check-browser.sh) proves it for the
-# pinned version. Move to public.ecr.aws/lambda/python:3.12 or later (Amazon Linux 2023, dnf) by setting
-# LAMBDA_BASE and swapping yum for dnf below, before the python3.11 runtime is deprecated.
+# pinned version. LAMBDA_BASE=public.ecr.aws/lambda/python:3.12 or later (Amazon Linux 2023, dnf) needs
+# no other change: docker/browser-os-libs.sh picks the package manager. README says when to move.
 ARG LAMBDA_BASE=public.ecr.aws/lambda/python:3.11
-ARG RUNTIME_STAGE=browser
 
 FROM ${LAMBDA_BASE} AS browser
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# The shared libraries headless Chrome links against (Amazon Linux's minimal image has none of them),
+# unzip and a Korean font, from whichever package manager the base has.
+COPY docker/browser-os-libs.sh /tmp/browser-os-libs.sh
+RUN /tmp/browser-os-libs.sh && rm /tmp/browser-os-libs.sh
 
 # Chrome for Testing, pinned by version and sha256. scripts/build.sh passes the values recorded in
 # docker/chrome-for-testing.pin; `scripts/pin-chrome.sh VERSION` downloads the archives once and
@@ -27,16 +32,8 @@ ARG CFT_BASE_URL=https://storage.googleapis.com/chrome-for-testing-public
 ARG CFT_SHELL_SHA256
 ARG CFT_DRIVER_SHA256
 
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-
-# The shared libraries headless Chrome links against; Amazon Linux's minimal image has none of them.
-# dbus-libs: chromedriver links libdbus-1.
-# hadolint ignore=DL3033 # versions come from the pinned base image's repositories
-RUN yum install -y -q atk at-spi2-atk cups-libs gtk3 libXcomposite libXcursor libXdamage libXrandr \
-        libXScrnSaver libXtst alsa-lib mesa-libgbm nss pango libdrm libxkbcommon unzip dbus-libs \
-    && yum clean all && rm -rf /var/cache/yum
-
-# Download, verify and unpack in one layer so no archive stays in the image.
+# Download, verify and unpack in one layer so no archive stays in the image. A mirror (CFT_BASE_URL)
+# must serve the same bytes: the checksums decide, not the host.
 RUN : "${CFT_VERSION:?}" "${CFT_SHELL_SHA256:?set it in docker/chrome-for-testing.pin}" "${CFT_DRIVER_SHA256:?}" \
     && curl -fsSLo /tmp/shell.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chrome-headless-shell-linux64.zip" \
     && curl -fsSLo /tmp/driver.zip "${CFT_BASE_URL}/${CFT_VERSION}/linux64/chromedriver-linux64.zip" \
@@ -48,7 +45,7 @@ RUN : "${CFT_VERSION:?}" "${CFT_SHELL_SHA256:?set it in docker/chrome-for-testin
     && ln -s /opt/chrome/chrome-headless-shell /opt/chrome/chrome \
     && rm -rf /tmp/*.zip /tmp/chrome-headless-shell-linux64 /tmp/chromedriver-linux64
 
-FROM ${RUNTIME_STAGE} AS app
+FROM browser AS app
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 

@@ -3,7 +3,8 @@
 # 1. ldd over every ELF file under /opt/chrome and the two executables' real paths: a library that is
 #    not found, or an ldd that fails, fails the gate (Chrome loads libEGL, libGLESv2, SwiftShader and
 #    libvulkan late, so checking the executables alone is not enough).
-# 2. One real headless session through chromedriver and Selenium on about:blank.
+# 2. A font with Hangul (fontconfig's Korean coverage): booking pages are Korean.
+# 3. One real headless session through chromedriver and Selenium on about:blank.
 set -euo pipefail
 
 is_elf() { [[ "$(od -An -N4 -tx1 "$1" | tr -d ' \n')" == 7f454c46 ]]; }
@@ -28,6 +29,10 @@ for file in "${files[@]}"; do
 done
 ((checked >= 1)) || { echo "no ELF files under /opt/chrome: is the browser installed?" >&2; exit 1; }
 echo "ldd: $checked ELF files, every library found"
+
+korean="$(fc-list :lang=ko family)" || { echo "fc-list failed: is fontconfig installed?" >&2; exit 1; }
+[[ -n "$korean" ]] || { echo "no font covers Korean (fc-list :lang=ko is empty)" >&2; exit 1; }
+echo "Korean fonts: $(head -n1 <<<"$korean")"
 
 python3 - <<'PY'
 import os, tempfile

