@@ -9,7 +9,7 @@ PROFILE ?= single#           single | cluster: the local stack `make up` starts
 export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE PROFILE
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock lint format test clean run-local smoke docker-engine standins build run-rie \
+.PHONY: help venv lock lint format test test-unit clean run-local smoke docker-engine standins build run-rie \
 	size-check tag push deploy pin-chrome bench validate up down logs ps claims
 
 ##@ Setup
@@ -25,8 +25,10 @@ lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, shel
 	@scripts/lint.sh
 format: ## Rewrite Python sources in the project style
 	@scripts/format.sh
-test: ## Run the whole test suite (creates .venv when missing or stale)
+test: ## Run the whole test suite: unit, integration, e2e (creates .venv when missing or stale)
 	@scripts/test.sh
+test-unit: ## Run the unit layer only: domain and use cases against fakes, seconds, no network
+	@scripts/test.sh tests/unit
 clean: ## Remove the venv, caches and build logs
 	@scripts/clean.sh
 validate: ## Regenerate VALIDATION.md from real runs (builds, sizes, smoke, push digest, tests)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Run the whole test suite in the locked venv. Extra pytest arguments pass through (make test ARGS=…).
+# Run the test suite in the locked venv: every layer (make test), or the paths given (make test-unit runs
+# tests/unit: no network, browser, Docker or system packages). Extra pytest arguments pass through (ARGS=…).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$REPO_ROOT/scripts/bootstrap.sh" test
+# Only the whole suite needs the system packages (Chromium, docker-registry, debootstrap).
+(($#)) || "$REPO_ROOT/scripts/bootstrap.sh" test
 "$REPO_ROOT/scripts/venv.sh"
 # -rs prints why each skipped test skipped; under CI=true tests/conftest.py turns any skip into a failure.
 read -r -a extra <<<"${ARGS:-}"
-(set -x; "$(venv_bin python)" -m pytest -rs "${extra[@]}")
+(set -x; "$(venv_bin python)" -m pytest -rs "$@" "${extra[@]}")

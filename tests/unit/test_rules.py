@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from naver_sms.adapters.rules_file import load_rules
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
 from naver_sms.domain.rules import RuleSet, rules_from_mapping
+from naver_sms.settings.rules import load_rules
 from tests.support.procs import REPO
 
 KST = timezone(timedelta(hours=9))

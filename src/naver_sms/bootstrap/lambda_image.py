@@ -10,18 +10,18 @@ from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
-from naver_sms.adapters.rules_file import load_rules
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.scheduled_run import ScheduledRun
 from naver_sms.bootstrap.shared import alerter, deliverer, sms_transport
 from naver_sms.settings import Settings
+from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 
 
 def browser_config(settings: Settings) -> BrowserConfig:
-    b = settings.model.browser
+    b = settings.browser
     return BrowserConfig(b.chrome_bin, b.chromedriver_bin, b.page_load_timeout_seconds)
 
 
@@ -33,28 +33,27 @@ def owner(request_id: str) -> str:
 def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request_id: str) -> ScheduledRun:
     """Raises RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
-    m = settings.model
-    selectors = m.naver.selectors
+    selectors = settings.naver.selectors
     page = LoginPage(
-        str(m.naver.login_url),
+        str(settings.naver.login_url),
         selectors.username,
         selectors.password,
         selectors.submit,
         selectors.logged_in,
         selectors.error,
-        m.naver.login_timeout_seconds,
+        settings.naver.login_timeout_seconds,
     )
     rules = load_rules(settings.rules_path)
-    sent_log = DynamoSentLog(m.sent_log.table)
+    sent_log = DynamoSentLog(settings.sent_log.table)
     return ScheduledRun(
         auth=SeleniumNaverLogin(
-            browser_config(settings), page, m.naver.username.reveal(), m.naver.password.reveal()
+            browser_config(settings), page, settings.naver.username.reveal(), settings.naver.password.reveal()
         ),
         bookings=HttpBookingSource(
-            str(m.naver.bookings_url),
-            page_size=m.naver.page_size,
-            timeout=m.http.timeout_seconds,
-            max_attempts=m.http.max_attempts,
+            str(settings.naver.bookings_url),
+            page_size=settings.naver.page_size,
+            timeout=settings.http.timeout_seconds,
+            max_attempts=settings.http.max_attempts,
         ),
         notifier=Notifier(
             rules,

@@ -13,7 +13,7 @@ from naver_sms.settings.model import SENS_BACKOFF_SECONDS, SENS_MAX_RETRY_AFTER_
 
 def sens_transport(settings: Settings, *, pool_size: int = 10) -> SensTransport:
     """Credentials are revealed here, so a dry run never needs them."""
-    sms = settings.model.sms
+    sms = settings.sms
     credentials = SensCredentials(
         access_key=sms.access_key.reveal(),
         secret_key=sms.secret_key.reveal(),
@@ -40,13 +40,13 @@ def deliverer(
         transport=transport,
         sent_log=sent_log,
         owner=owner,
-        lease_seconds=settings.model.sent_log.claim_lease_seconds,
+        lease_seconds=settings.sent_log.claim_lease_seconds,
         dry_run=dry_run,
     )
 
 
 def alerter(settings: Settings) -> Alerter:
-    webhook = settings.model.alerts.slack_webhook_url
+    webhook = settings.alerts.slack_webhook_url
     return SlackAlerter(webhook.reveal()) if webhook.is_set else LogOnlyAlerter()
 
 

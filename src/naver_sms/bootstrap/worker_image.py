@@ -10,12 +10,12 @@ import socket
 from nats.js.kv import KeyValue
 
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog, ThreadBridgedSentLog
-from naver_sms.adapters.rules_file import load_rules
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import SentLog
 from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.settings import Settings, SettingsError
+from naver_sms.settings.rules import load_rules
 
 
 class WorkerComposition:
@@ -26,9 +26,7 @@ class WorkerComposition:
         self.rules = load_rules(settings.rules_path)
         self.nats_credentials = nats_credentials(settings)
         # One HTTP connection per concurrent send, so no send waits for a pooled connection.
-        self.transport = sms_transport(
-            settings, dry_run=self.dry_run, pool_size=settings.model.worker.concurrency
-        )
+        self.transport = sms_transport(settings, dry_run=self.dry_run, pool_size=settings.worker.concurrency)
 
     def notifier(self, kv: KeyValue, loop: asyncio.AbstractEventLoop) -> Notifier:
         sent_log: SentLog = (
@@ -42,7 +40,7 @@ class WorkerComposition:
 
 def nats_credentials(settings: Settings) -> dict[str, str]:
     """nats.connect's keyword arguments for the one kind of credentials configured, revealed only here."""
-    w = settings.model.worker
+    w = settings.worker
     kinds = {
         "user/password (NATS_USER, NATS_PASSWORD)": bool(w.nats_user or w.nats_password.is_set),
         "token (NATS_TOKEN)": w.nats_token.is_set,

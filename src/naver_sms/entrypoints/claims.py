@@ -34,7 +34,7 @@ def classify(record: dict[str, Any], lease_seconds: float, now: float) -> dict[s
 def _from_dynamodb(settings: Settings) -> list[dict[str, Any]]:
     from naver_sms.adapters.dynamo_sent_log import DynamoSentLog  # noqa: PLC0415
 
-    return list(DynamoSentLog(settings.model.sent_log.table).unresolved())
+    return list(DynamoSentLog(settings.sent_log.table).unresolved())
 
 
 async def _from_nats(settings: Settings) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ async def _from_nats(settings: Settings) -> list[dict[str, Any]]:
     async def quiet(err: Exception) -> None:
         pass  # the one failure that matters is reported by main(), once
 
-    w = settings.model.worker
+    w = settings.worker
     # nats-py keeps retrying a refused first connection on its own; the deadline is ours.
     nc = await asyncio.wait_for(
         nats.connect(w.nats_url, connect_timeout=5, allow_reconnect=False, error_cb=quiet),
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = f"{type(err).__name__}: {err}".rstrip(": ")
         print(f"error: cannot read the {args.store} sent log: {problem}", file=sys.stderr)
         return 1
-    counts = report(records, settings.model.sent_log.claim_lease_seconds, time.time())
+    counts = report(records, settings.sent_log.claim_lease_seconds, time.time())
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     print(
         f"{sum(counts.values())} unresolved claim(s) in the {args.store} sent log: {summary}", file=sys.stderr

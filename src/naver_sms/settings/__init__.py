@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from naver_sms.settings.errors import SecretUnavailable, SettingsError
@@ -15,9 +14,10 @@ from naver_sms.settings.secrets import Secret
 __all__ = ["Secret", "SecretUnavailable", "Settings", "SettingsError"]
 
 
-@dataclass(frozen=True)
-class Settings:
-    model: SettingsModel
+class Settings(SettingsModel):
+    """The validated settings (sections as attributes: `settings.worker.concurrency`) and the folder they
+    were read from."""
+
     config_dir: Path
 
     @classmethod
@@ -25,29 +25,29 @@ class Settings:
         model, folder = load_model(
             config_dir or default_config_dir(), os.environ if environ is None else environ
         )
-        return cls(model, folder)
+        # Already validated section by section and across sections: only the folder is added.
+        return cls.model_construct(**dict(model), config_dir=folder)
 
     @property
     def is_production(self) -> bool:
-        return self.model.app.env == PRODUCTION
+        return self.app.env == PRODUCTION
 
     @property
     def sms_dry_run(self) -> bool:
         """Dry-run unless production settings say otherwise: nothing is sent by mistake."""
-        configured = self.model.sms.dry_run
+        configured = self.sms.dry_run
         return (not self.is_production) if configured is None else configured
 
     @property
     def rules_path(self) -> Path:
-        return self.config_dir / self.model.app.rules_file
+        return self.config_dir / self.app.rules_file
 
     def secrets(self) -> list[Secret]:
-        m = self.model
         candidates = (
-            m.naver.username,
-            m.naver.password,
-            m.sms.access_key,
-            m.sms.secret_key,
-            m.alerts.slack_webhook_url,
+            self.naver.username,
+            self.naver.password,
+            self.sms.access_key,
+            self.sms.secret_key,
+            self.alerts.slack_webhook_url,
         )
         return [s for s in candidates if s.is_set]

@@ -8,7 +8,6 @@ from __future__ import annotations
 ENV_TO_KEY: dict[str, str] = {
     "APP_ENV": "app.env",
     "LOG_LEVEL": "app.log_level",
-    "APP_TIMEZONE": "app.timezone",
     "RULES_FILE": "app.rules_file",
     "NAVER_LOGIN_URL": "naver.login_url",
     "NAVER_BOOKINGS_URL": "naver.bookings_url",

@@ -16,7 +16,6 @@ class _Section(BaseModel):
 class AppSettings(_Section):
     env: str = Field(min_length=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-    timezone: str
     rules_file: str
 
 

@@ -19,7 +19,7 @@ def main() -> int:
     log = logging.getLogger("naver_sms.worker")
     try:
         settings = Settings.load()
-        setup_logging(settings.model.app.log_level)
+        setup_logging(settings.app.log_level)
         from naver_sms.entrypoints.worker.service import Worker  # noqa: PLC0415
 
         code = asyncio.run(Worker(settings).run())

@@ -59,7 +59,7 @@ class Worker:
         self._stop.set()
 
     async def run(self) -> int:
-        w = self._settings.model.worker
+        w = self._settings.worker
         parts = WorkerComposition(self._settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,7 +116,7 @@ class Worker:
     async def _connect(self, credentials: dict[str, str]) -> Client | None:
         """Connect within CONNECT_SECONDS, or give up with the last error; SIGTERM ends the wait at once.
         nats-py retries a refused or rejected first connection on its own, so the deadline is ours."""
-        w = self._settings.model.worker
+        w = self._settings.worker
         shown_url = without_credentials(w.nats_url)
         last_error: list[str] = []
 
@@ -180,7 +180,7 @@ class Worker:
     async def _consume(self, subscription: JetStreamContext.PullSubscription, handler: EventHandler) -> None:
         """One pull request per FETCH_BATCH messages, fed to `concurrency` long-lived handlers through a
         bounded queue: the fetch size does not shrink with the free slots, and no task is made per message."""
-        for _ in range(self._settings.model.worker.concurrency):
+        for _ in range(self._settings.worker.concurrency):
             worker = asyncio.create_task(self._work(handler))
             self._inflight.add(worker)
             worker.add_done_callback(self._inflight.discard)

@@ -1,4 +1,5 @@
-"""Load config/rules.yaml into the domain's RuleSet; errors name the file, the rule and the field."""
+"""config/rules.yaml into the domain's RuleSet, read like the settings files beside it; errors name the
+file, the rule and the field."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def write_config(tmp_path: Path, base: str, **overlays: str) -> Path:
 
 def test_repo_defaults_are_safe() -> None:
     settings = Settings.load(environ={})
-    assert settings.model.app.env == "local"
+    assert settings.app.env == "local"
     assert settings.sms_dry_run is True
     assert settings.secrets() == []
     assert settings.rules_path == REPO / "config" / "rules.yaml"
@@ -39,14 +39,14 @@ def test_production_overlay_turns_real_sending_on_and_env_can_turn_it_off() -> N
 def test_layering_order_file_overlay_env(tmp_path: Path) -> None:
     config = write_config(tmp_path, "", staging="worker:\n  concurrency: 4\n  health_port: 9100\n")
     settings = Settings.load(config, {"APP_ENV": "staging", "WORKER_CONCURRENCY": "8"})
-    assert settings.model.worker.concurrency == 8  # env beats the overlay
-    assert settings.model.worker.health_port == 9100  # overlay beats the base file
+    assert settings.worker.concurrency == 8  # env beats the overlay
+    assert settings.worker.health_port == 9100  # overlay beats the base file
 
 
 def test_settings_are_immutable() -> None:
     settings = Settings.load(environ={})
     with pytest.raises(Exception, match="frozen"):
-        settings.model.worker.concurrency = 3  # type: ignore[misc]
+        settings.worker.concurrency = 3  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -108,16 +108,16 @@ def test_reference_outside_secret_fields_is_refused() -> None:
 
 
 def test_unset_secret_says_which_variable() -> None:
-    secret = Settings.load(environ={}).model.sms.secret_key
+    secret = Settings.load(environ={}).sms.secret_key
     with pytest.raises(SettingsError, match=r"sms.secret_key is required but empty .*: set SENS_SECRET_KEY"):
         secret.reveal()
 
 
 def test_literal_secret_never_shown(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings.load(environ={"SENS_SECRET_KEY": "hunter2-literal"})
-    logging.getLogger("t").info("settings %s %r", settings, settings.model)
-    assert "hunter2-literal" not in repr(settings) + str(settings.model) + caplog.text
-    assert settings.model.sms.secret_key.reveal() == "hunter2-literal"
+    logging.getLogger("t").info("settings %s %r", settings, settings)
+    assert "hunter2-literal" not in repr(settings) + str(settings) + caplog.text
+    assert settings.sms.secret_key.reveal() == "hunter2-literal"
 
 
 def test_bad_secret_value_is_not_echoed() -> None:
@@ -139,9 +139,9 @@ def test_secret_references_resolve_from_moto(aws: str) -> None:
             "SENS_SECRET_KEY": "ssm:/sens/secret",
         }
     )
-    assert settings.model.naver.password.reveal() == "pw-from-secrets-manager"
-    assert settings.model.naver.username.reveal() == "owner"
-    assert settings.model.sms.secret_key.reveal() == "sens-from-ssm"
+    assert settings.naver.password.reveal() == "pw-from-secrets-manager"
+    assert settings.naver.username.reveal() == "owner"
+    assert settings.sms.secret_key.reveal() == "sens-from-ssm"
     assert "pw-from-secrets-manager" not in repr(settings)
     assert len(settings.secrets()) == 3
 
@@ -149,7 +149,7 @@ def test_secret_references_resolve_from_moto(aws: str) -> None:
 def test_secrets_are_cached_per_process(aws: str) -> None:
     client = boto3.client("secretsmanager")
     client.create_secret(Name="rotating", SecretString="first")
-    secret = Settings.load(environ={"NAVER_PASSWORD": "secretsmanager:rotating"}).model.naver.password
+    secret = Settings.load(environ={"NAVER_PASSWORD": "secretsmanager:rotating"}).naver.password
     assert secret.reveal() == "first"
     client.put_secret_value(SecretId="rotating", SecretString="second")
     assert secret.reveal() == "first"
@@ -169,7 +169,7 @@ def test_secrets_are_cached_per_process(aws: str) -> None:
 )
 def test_unreadable_secret_names_key_and_reference(aws: str, reference: str, message: str) -> None:
     boto3.client("secretsmanager").create_secret(Name="plain", SecretString="not json")
-    secret = Settings.load(environ={"NAVER_PASSWORD": reference}).model.naver.password
+    secret = Settings.load(environ={"NAVER_PASSWORD": reference}).naver.password
     with pytest.raises(SecretUnavailable) as caught:
         secret.reveal()
     assert message in str(caught.value)
@@ -178,7 +178,7 @@ def test_unreadable_secret_names_key_and_reference(aws: str, reference: str, mes
 
 def test_unreachable_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).model.naver.password
+    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).naver.password
     with pytest.raises(SecretUnavailable, match=r"naver.password .*cannot reach AWS for 'ssm:/x'"):
         secret.reveal()
 
@@ -186,7 +186,7 @@ def test_unreachable_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).model.naver.password
+    secret = Settings.load(environ={"NAVER_PASSWORD": "ssm:/x"}).naver.password
     with pytest.raises(SecretUnavailable, match="no AWS region"):
         secret.reveal()
 

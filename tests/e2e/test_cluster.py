@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_compose import compose, compose_env, running_stack
 from tests.support import fake_sens
 from tests.support.procs import REPO, free_port, wait_until
-from tests.test_compose import compose, compose_env, running_stack
 
 pytestmark = pytest.mark.docker
 EVENTS = 600

@@ -20,9 +20,9 @@ import nkeys
 import pytest
 
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog
-from naver_sms.adapters.rules_file import load_rules
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.events import EventType
+from naver_sms.settings.rules import load_rules
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, repo_env, wait_until

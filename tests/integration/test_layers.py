@@ -1,0 +1,25 @@
+"""The test layers keep their promise: the unit layer needs nothing but Python."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.support.procs import REPO, need_tool
+
+
+def test_the_unit_layer_passes_with_networking_disabled() -> None:
+    unshare = need_tool("unshare")
+    result = subprocess.run(
+        [unshare, "--net", sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/unit"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed is not None and int(passed.group(1)) >= 40
+    assert "skipped" not in result.stdout
