@@ -1,4 +1,4 @@
-# naver-sms-worker: the async NATS service (`python -m src`).
+# naver-sms-worker: the async NATS service, the installed package's `naver-sms-worker` command.
 # The suite-pinned tag keeps the Debian release fixed; production pins a digest too (see
 # docs/infra/containers.md). Builder and runtime must share the base so the venv's Python path matches.
 ARG PYTHON_BASE=python:3.13-slim-trixie
@@ -15,9 +15,17 @@ RUN python -m venv --without-pip /opt/venv \
         -r /tmp/requirements-worker.txt \
     && rm -rf /opt/venv/lib/python3*/site-packages/pycparser /opt/venv/lib/python3*/site-packages/pycparser-*
 
+# Our package as a wheel, from its source alone: a source change rebuilds this stage and one small layer.
+FROM ${PYTHON_BASE} AS package
+WORKDIR /build
+COPY pyproject.toml ./
+COPY src/naver_sms/ src/naver_sms/
+RUN python -m pip wheel --quiet --no-cache-dir --no-deps --wheel-dir /wheels .
+
 FROM ${PYTHON_BASE} AS runtime
 
 ENV PATH=/opt/venv/bin:$PATH \
+    APP_CONFIG_DIR=/app/config \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HEALTH_PORT=8080
@@ -28,7 +36,10 @@ RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config/ /app/config/
-COPY src/ /app/src/
+# Dependencies are in the venv already; the wheel is mounted, so it leaves no layer of its own. The
+# base image's pip (PATH now finds the venv's python, which has none) installs into the venv.
+RUN --mount=type=bind,from=package,source=/wheels,target=/tmp/wheels \
+    /usr/local/bin/python -m pip --python /opt/venv/bin/python install --quiet --no-cache-dir --no-deps --no-index /tmp/wheels/*.whl
 
 USER 10001:10001
 EXPOSE 8080
@@ -37,4 +48,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HEALTH_PORT', '8080'), timeout=2).status == 200 else 1)"]
 # Docker sends SIGTERM and waits 10 s; the worker drains within DRAIN_SECONDS (< 10).
 STOPSIGNAL SIGTERM
-CMD ["python", "-m", "src"]
+CMD ["naver-sms-worker"]

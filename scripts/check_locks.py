@@ -1,4 +1,5 @@
-"""Fail when a lock file is stale against its .in file, or the worker lock drifts from the runtime pins.
+"""Fail when a lock file is stale against its .in file, the worker lock drifts from the runtime pins, or
+pyproject.toml's dependency names differ from the .in files'.
 
 Offline and fast: every requirement named in an .in file (and in the files it -r includes) must be
 pinned in its lock at a version its specifier allows, and every pin the worker shares with
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -59,6 +61,19 @@ def problems() -> list[str]:
             found.append(
                 f"docker/requirements-worker.txt: {name}=={version} but requirements.txt pins {runtime[name]}"
             )
+    return found + package_problems()
+
+
+def package_problems() -> list[str]:
+    """The package's names are the images' names: base = the worker's, base + `lambda` = the Lambda's."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    extra = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["lambda"]}
+    found = []
+    for source, expected in (("docker/requirements-worker.in", base), ("requirements.in", base | extra)):
+        named = {canonicalize_name(r.name) for r in requirements(ROOT / source)}
+        if named != expected:
+            found.append(f"pyproject.toml names {sorted(expected)} for {source}, which names {sorted(named)}")
     return found
 
 

@@ -76,11 +76,12 @@ def test_lambda_dockerfile_structure() -> None:
 
 
 def test_worker_dockerfile_structure() -> None:
-    builder, runtime = stages(REPO / "docker" / "worker.Dockerfile")
+    builder, package, runtime = stages(REPO / "docker" / "worker.Dockerfile")
     assert builder[0]["value"].endswith("AS builder") and runtime[0]["value"].endswith("AS runtime")
+    assert package[0]["value"].endswith("AS package")
     assert instructions(runtime, "USER") == ["10001:10001"]
     assert instructions(runtime, "HEALTHCHECK") and "/healthz" in instructions(runtime, "HEALTHCHECK")[0]
-    assert instructions(runtime, "CMD") == ['["python", "-m", "src"]']
+    assert instructions(runtime, "CMD") == ['["naver-sms-worker"]']
     assert not any(".env" in c for c in instructions(runtime, "COPY") + instructions(builder, "COPY"))
 
 
@@ -98,7 +99,7 @@ def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:
     ("image", "paths"),
     [
         ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
-        ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src/main.py", "/opt/venv/bin/pip"]),
+        ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src", "/opt/venv/bin/pip", "/tmp/wheels"]),
     ],
 )
 def test_only_what_runs_is_in_the_images(images: dict[str, str], image: str, paths: list[str]) -> None:

@@ -55,20 +55,31 @@ def test_lambda_task_root_layout(tmp_path: Path) -> None:
     assert config_dir.strip() == str(tmp_path / "config")
 
 
-def test_worker_image_layout(tmp_path: Path) -> None:
-    """/app/src and /app/config, started as `python -m src` from /app with nothing on PYTHONPATH."""
-    shutil.copytree(REPO / "src", tmp_path / "src", ignore=IGNORE)
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    env = {"NATS_URL": "nats://127.0.0.1:1", "DRAIN_SECONDS": "oops"}
+def stops_on_a_bad_setting(command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """It imported, found config/, and stopped on the bad setting with exit code 2."""
     out = subprocess.run(
-        [sys.executable, "-m", "src"],
-        cwd=tmp_path,
-        env=env,
+        command,
+        cwd=cwd,
+        env={**env, "NATS_URL": "nats://127.0.0.1:1", "DRAIN_SECONDS": "oops"},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    # It imported, found config/ beside src/, and stopped on the bad setting with exit code 2.
-    assert out.returncode == 2, out.stderr
+    assert out.returncode == 2, out.stdout + out.stderr
     assert "worker.drain_seconds (environment variable DRAIN_SECONDS)" in out.stdout
+
+
+def test_the_package_installs_into_a_fresh_venv_with_its_command(tmp_path: Path) -> None:
+    """`pip install .` (the worker's dependencies from their lock first, so the versions are the image's)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    lock = REPO / "docker" / "requirements-worker.txt"
+    subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True, timeout=300)
+    subprocess.run([*pip, "--no-deps", str(REPO)], check=True, timeout=300)
+    command = venv / "bin" / "naver-sms-worker"
+    assert command.exists()
+    # From anywhere, with the config folder named; and from a checkout, `python -m src` (the shim).
+    stops_on_a_bad_setting([str(command)], tmp_path, {"APP_CONFIG_DIR": str(REPO / "config")})
+    stops_on_a_bad_setting([str(venv / "bin" / "python"), "-m", "src"], REPO, {})

@@ -25,15 +25,17 @@ PRODUCTION = "production"
 
 
 def default_config_dir() -> Path:
-    """config/ beside the task root (Lambda), or one level up from src/ (checkout, worker image)."""
+    """APP_CONFIG_DIR (the worker image sets it), else config/ beside the task root (Lambda), one level up
+    from src/ (checkout), or in the current folder (the installed package run from a checkout)."""
     if os.environ.get(CONFIG_DIR_ENV):
         return Path(os.environ[CONFIG_DIR_ENV])
     package_parent = Path(__file__).resolve().parents[2]
-    for candidate in (package_parent / "config", package_parent.parent / "config"):
+    for candidate in (package_parent / "config", package_parent.parent / "config", Path.cwd() / "config"):
         if (candidate / BASE_FILE).is_file():
             return candidate
     raise SettingsError(
-        f"no {BASE_FILE} found beside {package_parent}; set {CONFIG_DIR_ENV} to the config folder"
+        f"no {BASE_FILE} found beside {package_parent} or in ./config; "
+        f"set {CONFIG_DIR_ENV} to the config folder"
     )
 
 
