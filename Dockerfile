@@ -4,7 +4,7 @@
 #   browser  the Lambda base + its OS libraries + Chrome for Testing (pinned by version and sha256)
 #   app      the browser stage + locked dependencies + our source
 # Offline machines build the same stages on a stand-in base (Debian, apt-get) with CFT_BASE_URL pointing
-# at a local mirror in Chrome for Testing's layout (scripts/standins.sh, scripts/cft-mirror.sh).
+# at a local mirror in Chrome for Testing's layout (scripts/offline/standins.sh, scripts/offline/cft-mirror.sh).
 
 # Python 3.11 as the service was specified. Its base is Amazon Linux 2 (glibc 2.26): Chromium's official
 # Linux builds cap their glibc symbol versions at 2.26 and current CfT chromedriver needs at most 2.25, so

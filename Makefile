@@ -1,12 +1,6 @@
 # naver-sms-automation: each target is one line calling one script; `make help` lists them.
-# Knobs (override on the command line or in the environment):
-IMAGE ?= lambda#             lambda | worker: which image build/run/smoke/size-check/tag/push act on
-SMOKE_URL ?=#                where `make smoke` invokes the Lambda (default: the RIE on 127.0.0.1:9000)
-DOCKER_NETWORK ?= default#   network for builds and containers (host: only when asked)
-ARGS ?=#                     extra pytest arguments for `make test`
-STORE ?= dynamodb#           dynamodb | nats: which sent log `make claims` reads
-PROFILE ?= single#           single | cluster: the local stack `make up` starts
-export IMAGE SMOKE_URL DOCKER_NETWORK ARGS STORE PROFILE
+# Knobs: `make build IMAGE=worker`, `make test ARGS=-x` …; every knob and its default is listed once, in
+# scripts/lib/knobs.sh (a variable given on make's command line reaches the scripts as it is).
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test test-unit clean run-local smoke docker-engine standins build run-rie \
@@ -46,9 +40,9 @@ claims: ## List sent-log claims that are not confirmed sends (unknown, stale, li
 
 ##@ Images
 docker-engine: ## Make a Docker engine with buildx and compose available (installs one offline)
-	@scripts/docker-engine.sh
+	@scripts/offline/docker-engine.sh
 standins: ## Build local stand-ins for base images that cannot be pulled (offline CI)
-	@scripts/standins.sh
+	@scripts/offline/standins.sh
 build: ## Build IMAGE with docker buildx (tags :latest and :<git sha>)
 	@scripts/build.sh
 run-rie: ## Run the Lambda image under its RIE on port 9000, read-only root, deployed memory

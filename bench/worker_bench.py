@@ -16,9 +16,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO
+from tests.support.topology import WORKER
 from tests.support.worker import WorkerProcess, booking_event, publish, run, wait_drained
-
-STREAM = "BOOKINGS"
 
 
 def worker_env(url: str) -> dict[str, str]:
@@ -36,9 +35,9 @@ async def raw_consume(url: str, count: int) -> float:
     nc = await nats.connect(url)
     js = nc.jetstream()
     sub = await js.pull_subscribe(
-        "bookings.events",
+        WORKER.subject,
         durable="raw-bench",
-        stream=STREAM,
+        stream=WORKER.stream,
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=-1),
     )
     started, seen = time.monotonic(), 0

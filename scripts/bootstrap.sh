@@ -33,7 +33,7 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "$task" == test ]]; then
-  "$REPO_ROOT/scripts/docker-engine.sh"
+  "$REPO_ROOT/scripts/offline/docker-engine.sh"
   # Stand-ins are built only when an official base cannot be pulled; debootstrap makes them.
   if ! pullable "$WORKER_BASE_IMAGE" && ! command -v debootstrap >/dev/null 2>&1; then
     if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then

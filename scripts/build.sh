@@ -2,11 +2,12 @@
 # Build IMAGE (lambda|worker) with docker buildx, load it, tag :latest and :<git sha>.
 # On the official bases; only when one cannot be pulled (an offline machine) on the local stand-ins
 # from `make standins`, built on first use, saying so. The Lambda image's browser stage is built either
-# way: on a stand-in base from a local Chrome for Testing mirror of Debian's chromium (cft-mirror.sh).
+# way: on a stand-in base from a local Chrome for Testing mirror of Debian's chromium (scripts/offline/cft-mirror.sh).
 # Knobs: LAMBDA_BASE, CFT_BASE_URL (a mirror of the Chrome for Testing site), CFT_PIN (another pin file),
 # CFT_MIRROR_PORT (the local mirror's port, 8765), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO
 # (buildx cache specs, e.g. type=gha), NO_CACHE=1 (a cold build).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$REPO_ROOT/scripts/offline/lib.sh" # the fallback for machines that cannot pull a base
 
 require_cmd docker "run 'make docker-engine'"
 docker buildx version >/dev/null 2>&1 || die "docker buildx is missing; run 'make docker-engine'"
@@ -14,38 +15,6 @@ name="$(image_name)"
 sha="$(git_sha_tag)"
 mkdir -p build
 log="build/$IMAGE-build.log"
-
-# use_standins IMAGE: the offline fallback, announced.
-use_standins() {
-  warn "cannot pull $1: building on the local stand-in instead (offline machines only; never for production)"
-  "$REPO_ROOT/scripts/standins.sh"
-  docker image inspect "$1" >/dev/null 2>&1 ||
-    die "there is no local stand-in for $1 (only for $LAMBDA_BASE_IMAGE and $WORKER_BASE_IMAGE)"
-}
-
-# serve_cft_mirror: serve the local Chrome for Testing mirror where build steps reach this host, for
-# as long as this script runs; point CFT_BASE_URL and CFT_PIN at it. A fixed port keeps the URL, and
-# with it the build cache, the same from one build to the next.
-serve_cft_mirror() {
-  local dir host port="${CFT_MIRROR_PORT:-8765}"
-  [[ "$port" =~ ^[0-9]+$ ]] || die "CFT_MIRROR_PORT='$port' is not a port number"
-  dir="$("$REPO_ROOT/scripts/cft-mirror.sh")"
-  if [[ "$DOCKER_NETWORK" == host ]]; then
-    host=127.0.0.1
-  else
-    host="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
-  fi
-  python3 -m http.server --bind "$host" --directory "$dir" "$port" >build/cft-mirror.log 2>&1 &
-  mirror_pid=$!
-  trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
-  CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/chrome-for-testing.pin"
-  for _ in $(seq 1 50); do
-    curl -fsS -o /dev/null "$CFT_BASE_URL/chrome-for-testing.pin" 2>/dev/null && return 0
-    kill -0 "$mirror_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  die "the local Chrome for Testing mirror did not start on $host:$port (set CFT_MIRROR_PORT); see build/cft-mirror.log"
-}
 
 flags=(
   --load
@@ -55,7 +24,7 @@ flags=(
   --progress=plain
   --tag "$name:latest" --tag "$name:$sha"
 )
-[[ "${NO_CACHE:-0}" == 1 ]] && flags+=(--no-cache)
+[[ "$NO_CACHE" == 1 ]] && flags+=(--no-cache)
 [[ -n "${BUILD_CACHE_FROM:-}" ]] && flags+=(--cache-from "$BUILD_CACHE_FROM")
 [[ -n "${BUILD_CACHE_TO:-}" ]] && flags+=(--cache-to "$BUILD_CACHE_TO")
 

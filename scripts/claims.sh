@@ -3,7 +3,6 @@
 # Lambda's table, default) or STORE=nats (the worker's KV bucket). Settings come from the environment.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STORE="${STORE:-dynamodb}"
 require_one_of STORE dynamodb nats
 "$REPO_ROOT/scripts/venv.sh"
 PYTHONPATH="$REPO_ROOT/src" "$(venv_bin python)" -m naver_sms.entrypoints.claims --store "$STORE"

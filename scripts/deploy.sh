@@ -6,7 +6,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_var FUNCTION "the Lambda function's name"
-ALIAS="${ALIAS:-live}"
 [[ "$ALIAS" =~ ^[A-Za-z0-9_-]{1,128}$ && ! "$ALIAS" =~ ^[0-9]+$ ]] || die "ALIAS='$ALIAS' is not a Lambda alias name"
 "$REPO_ROOT/scripts/venv.sh"
 image_uri="${IMAGE_URI:-}"

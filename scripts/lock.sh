@@ -7,7 +7,7 @@ compile=(
   # Without these the machine's own index and wheel folders leak into the lock.
   --no-emit-index-url --no-emit-find-links
 )
-[[ "${UPGRADE:-0}" == 1 ]] && compile+=(--upgrade)
+[[ "$UPGRADE" == 1 ]] && compile+=(--upgrade)
 
 # Order matters: the worker and dev locks are constrained by requirements.txt.
 info "requirements.in -> requirements.txt"

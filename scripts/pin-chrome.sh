@@ -9,7 +9,7 @@ read_cft_pin
 version="${1:-${CFT_VERSION:-}}"
 [[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
   die "usage: make pin-chrome CFT_VERSION=<version> (a stable version from last-known-good-versions-with-downloads.json)"
-base="${CFT_BASE_URL:-https://storage.googleapis.com/chrome-for-testing-public}"
+base="${CFT_BASE_URL:-$CFT_SITE}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 sums=()

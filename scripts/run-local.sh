@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serve main.lambda_handler (or HANDLER) under the real Lambda RIE on 127.0.0.1:${RIE_PORT:-9000} until stopped,
+# Serve main.lambda_handler (or HANDLER) under the real Lambda RIE on 127.0.0.1:RIE_PORT until stopped,
 # from a task root laid out the way the image lays it out (src/ contents + config/), without Docker.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$REPO_ROOT/scripts/venv.sh"
 export_env_file "$(local_env_file)"
 rie="$(rie_binary)"
-port="${RIE_PORT:-9000}"
+port="$RIE_PORT"
 # Under build/, not TMPDIR: the runtime's temp folder stays its own, as in Lambda.
 mkdir -p build
 task_root="$(mktemp -d "$REPO_ROOT/build/task-root.XXXXXX")"
@@ -19,10 +19,10 @@ rm -f "$task_root/__main__.py"
 # The local defaults: Debian's chromium unless told otherwise, dry-run SMS (the settings' default).
 export CHROME_BIN="${CHROME_BIN:-$(command -v chromium || echo /usr/bin/chromium)}"
 export CHROMEDRIVER_BIN="${CHROMEDRIVER_BIN:-$(command -v chromedriver || echo /usr/bin/chromedriver)}"
-export AWS_LAMBDA_FUNCTION_TIMEOUT="${AWS_LAMBDA_FUNCTION_TIMEOUT:-300}"
+export AWS_LAMBDA_FUNCTION_TIMEOUT="${AWS_LAMBDA_FUNCTION_TIMEOUT:-$LAMBDA_TIMEOUT}"
 export LAMBDA_TASK_ROOT="$task_root"
 # HANDLER serves another module (on PYTHONPATH) the same way; `make bench` compares a naive one.
-handler="${HANDLER:-main.lambda_handler}"
+handler="$HANDLER"
 info "serving $handler on http://127.0.0.1:$port$RIE_INVOKE_PATH"
 cd "$task_root"
 "$rie" --runtime-interface-emulator-address "127.0.0.1:$port" \

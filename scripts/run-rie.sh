@@ -7,11 +7,11 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=lambda
-name="$(image_name):${TAG:-latest}"
+name="$(image_name):$TAG"
 docker image inspect "$name" >/dev/null 2>&1 || die "image $name not found; run 'make build IMAGE=lambda'"
 env_file="$(local_env_file)"
-memory="${LAMBDA_MEMORY_MB:-2048}"
-timeout="${LAMBDA_TIMEOUT:-300}"
+memory="$LAMBDA_MEMORY_MB"
+timeout="$LAMBDA_TIMEOUT"
 [[ "$memory" =~ ^[0-9]+$ && "$memory" -ge 128 && "$memory" -le 10240 ]] ||
   die "LAMBDA_MEMORY_MB=$memory is not valid: expected 128-10240 (Lambda's range)"
 [[ "$timeout" =~ ^[0-9]+$ && "$timeout" -ge 1 && "$timeout" -le 900 ]] ||
@@ -30,7 +30,7 @@ flags=(
 if [[ "$DOCKER_NETWORK" == host ]]; then
   port=8080 # the image's RIE listens on 8080; with host networking that is the host's port
 else
-  port="${RIE_PORT:-9000}"
+  port="$RIE_PORT"
   # Loopback only: an emulator answers anyone who reaches it, with this machine's settings.
   flags+=(--publish "127.0.0.1:$port:8080")
 fi
@@ -40,6 +40,6 @@ for var in "${AWS_PASSTHROUGH[@]}"; do
   [[ -n "${!var:-}" ]] && flags+=(--env "$var")
 done
 [[ -n "${AWS_PROFILE:-}" && -d "$HOME/.aws" ]] && flags+=(--volume "$HOME/.aws:/tmp/.aws:ro")
-[[ "${RIE_DETACH:-0}" == 1 ]] && flags+=(--detach --name "${RIE_CONTAINER:-naver-sms-rie}")
+[[ "$RIE_DETACH" == 1 ]] && flags+=(--detach --name "$RIE_CONTAINER")
 info "invoke with: curl -s -d '{\"smoke\": true}' http://127.0.0.1:$port$RIE_INVOKE_PATH"
 (set -x; docker run "${flags[@]}" "$name")

@@ -3,9 +3,9 @@
 # Lambda: a hard 10 GB gate (Lambda's limit) plus LAMBDA_BUDGET_MB; worker: WORKER_BUDGET_MB.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-name="$(image_name):${TAG:-latest}"
+name="$(image_name):$TAG"
 docker image inspect "$name" >/dev/null 2>&1 || die "image $name not found; run 'make build IMAGE=$IMAGE'"
-if [[ "$IMAGE" == lambda ]]; then budget="${LAMBDA_BUDGET_MB:-1500}"; else budget="${WORKER_BUDGET_MB:-150}"; fi
+if [[ "$IMAGE" == lambda ]]; then budget="$LAMBDA_BUDGET_MB"; else budget="$WORKER_BUDGET_MB"; fi
 [[ "$budget" =~ ^[0-9]+$ ]] || die "the size budget '$budget' is not a whole number of MB"
 
 bytes="$(docker image inspect --format '{{.Size}}' "$name")"

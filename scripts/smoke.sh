@@ -7,9 +7,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_one_of IMAGE lambda worker
 if [[ "$IMAGE" == lambda ]]; then
-  url="${SMOKE_URL:-http://127.0.0.1:${RIE_PORT:-9000}$RIE_INVOKE_PATH}"
+  url="${SMOKE_URL:-http://127.0.0.1:$RIE_PORT$RIE_INVOKE_PATH}"
   info "smoke-testing $url"
   exec python3 scripts/invoke_samples.py "$url"
 fi
 "$REPO_ROOT/scripts/venv.sh"
-exec "$(venv_bin python)" scripts/smoke_worker.py "$(image_name):${TAG:-latest}"
+exec "$(venv_bin python)" -m scripts.smoke_worker "$(image_name):$TAG"

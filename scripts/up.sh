@@ -8,8 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_cmd docker "run 'make docker-engine'"
 docker compose version >/dev/null 2>&1 || die "docker compose v2 is missing; run 'make docker-engine'"
 for image in "$LAMBDA_IMAGE_NAME" "$WORKER_IMAGE_NAME"; do
-  docker image inspect "$image:${TAG:-latest}" >/dev/null 2>&1 ||
-    die "image $image:${TAG:-latest} not found; run 'make build' and 'make build IMAGE=worker' first"
+  docker image inspect "$image:$TAG" >/dev/null 2>&1 ||
+    die "image $image:$TAG not found; run 'make build' and 'make build IMAGE=worker' first"
 done
 for service in nats moto; do
   var="${service^^}_IMAGE"
@@ -18,12 +18,11 @@ for service in nats moto; do
   pullable "$official" && continue
   export "$var=$(standin_service_image "$service")"
   warn "cannot pull $official: using the local stand-in ${!var} (offline machines only)"
-  docker image inspect "${!var}" >/dev/null 2>&1 || "$REPO_ROOT/scripts/standins.sh"
+  docker image inspect "${!var}" >/dev/null 2>&1 || "$REPO_ROOT/scripts/offline/standins.sh"
 done
 [[ -f .env ]] || warn ".env not found: the stack uses the defaults (dry-run SMS); see .env.example"
-PROFILE="${PROFILE:-single}"
 require_one_of PROFILE single cluster
 services=(moto lambda nats worker)
 [[ "$PROFILE" == cluster ]] && services=(moto lambda nats-1 nats-2 nats-3 worker-cluster)
-(set -x; docker compose --profile "$PROFILE" up --detach --wait --wait-timeout "${UP_TIMEOUT:-120}" "${services[@]}")
+(set -x; docker compose --profile "$PROFILE" up --detach --wait --wait-timeout "$UP_TIMEOUT" "${services[@]}")
 docker compose --profile "$PROFILE" ps

@@ -71,7 +71,7 @@ registry_pid=$!
 trap 'kill $registry_pid 2>/dev/null; rm -rf "$registry_dir" "$body"' EXIT
 
 record "Static checks" make lint
-record "Docker engine" scripts/docker-engine.sh
+record "Docker engine" scripts/offline/docker-engine.sh
 record "Lambda image: build (official base, or the stand-in where it cannot be pulled)" env IMAGE=lambda scripts/build.sh
 record "Worker image: build (cached)" env IMAGE=worker scripts/build.sh
 record "Lambda image: size" env IMAGE=lambda scripts/size-check.sh

@@ -1,7 +1,7 @@
 """The Lambda image's browser stage: Chrome for Testing by version and sha256, its OS libraries, the gate.
 
 Offline, `make build` builds this stage on the stand-in base from a local mirror in Chrome for Testing's
-layout made of Debian's chromium (scripts/cft-mirror.sh); the Dockerfile is the production one.
+layout made of Debian's chromium (scripts/offline/cft-mirror.sh); the Dockerfile is the production one.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ def read_pin(path: Path) -> dict[str, str]:
 def mirror(engine: None) -> Path:
     need_tool("dpkg-deb")
     result = subprocess.run(
-        ["bash", "scripts/cft-mirror.sh"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+        ["bash", "scripts/offline/cft-mirror.sh"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return Path(result.stdout.strip())

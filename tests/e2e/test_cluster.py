@@ -51,6 +51,7 @@ services:
 
 PUBLISH = """
 import asyncio, json, sys, nats
+from tests.support.topology import WORKER
 async def main():
     nc = await nats.connect(servers=["nats://nats-1:4222", "nats://nats-2:4222", "nats://nats-3:4222"])
     js = nc.jetstream()
@@ -59,7 +60,7 @@ async def main():
                    "start": "2027-01-10T10:00:00+09:00", "status": "confirmed"}
         event = {"event_id": f"ev-{n}", "type": "booking.created",
                  "occurred_at": "2026-11-24T09:00:00+09:00", "booking": booking}
-        await js.publish("bookings.events", json.dumps(event).encode(), stream="BOOKINGS", timeout=10)
+        await js.publish(WORKER.subject, json.dumps(event).encode(), stream=WORKER.stream, timeout=10)
     await nc.close()
 asyncio.run(main())
 """

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.emulator import INVOKE_PATH
 from tests.support.procs import REPO, free_port, need, need_tool, wait_until
+from tests.support.topology import WORKER
 from tests.support.worker import booking_event
 
 pytestmark = pytest.mark.docker
-INVOKE = "/2015-03-31/functions/function/invocations"
 PROJECT = f"naver-sms-test-{os.getpid()}"
 
 
@@ -93,7 +94,7 @@ def test_an_event_reaches_the_worker(stack: dict[str, str]) -> None:
         "import asyncio, json, nats\n"
         "async def main():\n"
         "    nc = await nats.connect('nats://nats:4222')\n"
-        f"    await nc.jetstream().publish('bookings.events', json.dumps({booking_event(7)!r}).encode())\n"
+        f"    await nc.jetstream().publish({WORKER.subject!r}, json.dumps({booking_event(7)!r}).encode())\n"
         "    await nc.close()\n"
         "asyncio.run(main())\n"
     )
@@ -115,7 +116,7 @@ def test_lambda_smoke_through_the_published_port(stack: dict[str, str]) -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={**stack, "IMAGE": "lambda", "SMOKE_URL": f"http://127.0.0.1:{stack['RIE_PORT']}{INVOKE}"},
+        env={**stack, "IMAGE": "lambda", "SMOKE_URL": f"http://127.0.0.1:{stack['RIE_PORT']}{INVOKE_PATH}"},
     )
     assert out.returncode == 0, out.stderr
     assert "7 passed, 0 failed" in out.stderr

@@ -1,7 +1,7 @@
 """Both images for real: built by the same scripts users run, on this machine's Docker engine.
 
-Offline, both are built on stand-in bases under the official names (scripts/standins.sh), the Lambda
-image's browser stage from a local Chrome for Testing mirror (scripts/cft-mirror.sh); the Dockerfiles
+Offline, both are built on stand-in bases under the official names (scripts/offline/standins.sh), the Lambda
+image's browser stage from a local Chrome for Testing mirror (scripts/offline/cft-mirror.sh); the Dockerfiles
 are the production ones.
 """
 
@@ -29,7 +29,6 @@ from tests.support.procs import (
 )
 
 pytestmark = pytest.mark.docker
-INVOKE = "/2015-03-31/functions/function/invocations"
 
 
 def docker(*args: str, check: bool = True) -> str:

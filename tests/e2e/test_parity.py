@@ -18,12 +18,13 @@ import pytest
 import main
 from scripts.invoke_samples import invoke, mismatch
 from tests.support.bookings import mixed_bookings
-from tests.support.emulator import serve
+from tests.support.emulator import INVOKE_PATH, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, free_port, http_ok, need, port_open, repo_env, script, wait_until
+from tests.support.topology import WORKER
 from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
 EVENTS = REPO / "tests" / "events"
@@ -76,7 +77,7 @@ def container_rie(world: dict[str, str], images: dict[str, str], tmp_path: Path)
     assert started.returncode == 0, started.stderr
     try:
         wait_until(lambda: port_open(8080), 30, "the container's RIE")
-        yield lambda event: invoke("http://127.0.0.1:8080/2015-03-31/functions/function/invocations", event)
+        yield lambda event: invoke(f"http://127.0.0.1:8080{INVOKE_PATH}", event)
     finally:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
@@ -118,8 +119,11 @@ WORKER_OUTCOME = {
 
 def worker_outcome(url: str, sens: FakeSens) -> dict[str, list[object]]:
     """What a run left behind: sent records, SMS at the fake SENS, dead letters (reason up to its colon)."""
-    sent = [json.loads(m.data) for m in run(stream_messages(url, "NOTIFICATIONS", "notifications.sent"))]
-    dlq = run(stream_messages(url, "BOOKINGS_DLQ", "bookings.dlq"))
+    sent = [
+        json.loads(m.data)
+        for m in run(stream_messages(url, WORKER.notifications_stream, WORKER.sent_subject))
+    ]
+    dlq = run(stream_messages(url, WORKER.dlq_stream, WORKER.dlq_subject))
     return {
         "records": sorted((r["booking_id"], r["rule"]) for r in sent),
         "sms_to": sorted(m["messages"][0]["to"] for m in sens.state.sent),

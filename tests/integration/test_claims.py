@@ -15,6 +15,7 @@ from naver_sms.domain.messages import PlannedMessage
 from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
 from tests.support.procs import script
+from tests.support.topology import WORKER
 from tests.support.worker import run
 
 LEASE = 120.0
@@ -51,7 +52,7 @@ def test_dynamodb_claims_are_listed_by_status(aws: str) -> None:
 async def plant_nats_claims(url: str) -> None:
     nc = await nats.connect(url)
     try:
-        kv = await nc.jetstream().create_key_value(bucket="naver-sms-sent", history=1)
+        kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
         log = NatsKvSentLog(kv, "worker:a")
         now = time.time()
         await log.claim(message(1), "worker:a", now)

@@ -1,8 +1,9 @@
-"""scripts/lib.sh's checks, called the way the scripts call them."""
+"""scripts/lib.sh and its helpers (scripts/lib/), called the way the scripts call them."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -104,3 +105,16 @@ def test_the_chrome_pin_is_parsed_not_sourced(tmp_path: Path) -> None:
     ):
         bad = read_pin(tmp_path, line + "\n")
         assert bad.returncode == 1 and message in bad.stderr
+
+
+def test_every_knob_default_is_set_in_one_place() -> None:
+    knobs_file = REPO / "scripts" / "lib" / "knobs.sh"
+    knobs = re.findall(r'^: "\$\{([A-Z_]+):=', knobs_file.read_text(), re.MULTILINE)
+    assert {"IMAGE", "TAG", "RIE_PORT", "DOCKER_NETWORK", "STORE", "PROFILE"} <= set(knobs)
+    for script in (REPO / "scripts").rglob("*.sh"):
+        if script == knobs_file:
+            continue
+        text = script.read_text()
+        for knob in knobs:
+            assert f"${{{knob}:-" not in text and f"${{{knob}:=" not in text, f"{script}: {knob} default"
+    assert "?=" not in (REPO / "Makefile").read_text(), "the Makefile sets no defaults"

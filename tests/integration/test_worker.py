@@ -26,6 +26,7 @@ from naver_sms.settings.rules import load_rules
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, repo_env, wait_until
+from tests.support.topology import WORKER
 from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
 
@@ -72,10 +73,10 @@ def test_event_to_sms_with_records_dlq_and_json_logs(
         "01000000002",
         "01000000003",
     ]
-    sent = run(stream_messages(nats_server.url, "NOTIFICATIONS", "notifications.sent"))
+    sent = run(stream_messages(nats_server.url, WORKER.notifications_stream, WORKER.sent_subject))
     assert len(sent) == 3
     assert all(m.headers["Nats-Msg-Id"] == json.loads(m.data)["idempotency_key"] for m in sent)
-    dlq = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
+    dlq = run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject))
     assert [m.data for m in dlq] == malformed
     assert "not JSON" in dlq[0].headers["Dead-Letter-Reason"]
     assert "event.occurred_at" in dlq[1].headers["Dead-Letter-Reason"]
@@ -99,7 +100,7 @@ def test_replayed_event_is_not_sent_twice(
 
 
 def records(url: str, subject: str) -> list[dict[str, Any]]:
-    return [json.loads(m.data) for m in run(stream_messages(url, "NOTIFICATIONS", subject))]
+    return [json.loads(m.data) for m in run(stream_messages(url, WORKER.notifications_stream, subject))]
 
 
 @pytest.mark.parametrize("trouble", ["slow", "5xx", "hang-up"])
@@ -116,12 +117,12 @@ def test_a_send_that_may_have_gone_out_is_recorded_unknown_and_never_resent(
     wait_drained(nats_server.url, 30, "the event acked")
     time.sleep(2)  # a redelivery or retry would arrive within this
     assert fake_sens.state.received == 1
-    (failed,) = records(nats_server.url, "notifications.failed")
+    (failed,) = records(nats_server.url, WORKER.failed_subject)
     assert (
         failed["outcome"] == "unknown" and failed["booking_id"] == "bk-1" and failed["rule"] == "confirmation"
     )
     assert failed["event_id"] == "ev-1" and len(failed["idempotency_key"]) == 40
-    assert records(nats_server.url, "notifications.sent") == []
+    assert records(nats_server.url, WORKER.sent_subject) == []
     assert worker.terminate()[0] == 0
     assert next(line for line in worker.logs() if line["message"] == "worker stopped")["unknown"] == 1
 
@@ -132,7 +133,7 @@ async def mark_sent_as_by_a_worker_that_died_before_recording(url: str, event: d
     (message,) = rules.evaluate(booking, datetime.now(UTC), EventType(event["type"]))
     nc = await nats.connect(url)
     try:
-        store = NatsKvSentLog(await nc.jetstream().key_value("naver-sms-sent"), "worker:dead:1")
+        store = NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), "worker:dead:1")
         await store.claim(message, "worker:dead:1", time.time())
         await store.confirm(message, "req-before-the-crash")
     finally:
@@ -148,7 +149,7 @@ def test_a_duplicate_of_a_sent_message_republishes_its_sent_record(
     run(publish(nats_server.url, [json.dumps(event).encode()]))
     wait_drained(nats_server.url, 20, "the event acked")
     assert fake_sens.state.received == 0
-    (sent,) = records(nats_server.url, "notifications.sent")
+    (sent,) = records(nats_server.url, WORKER.sent_subject)
     assert (sent["idempotency_key"], sent["outcome"], sent["provider_id"]) == (
         key,
         "duplicate",
@@ -165,8 +166,8 @@ def test_rate_limited_sends_are_retried_and_sent_once(
     wait_for_sends(fake_sens, 2, timeout=30)
     wait_drained(nats_server.url, 20, "all acked")
     assert set(fake_sens.state.per_recipient().values()) == {1}
-    assert len(records(nats_server.url, "notifications.sent")) == 2
-    assert records(nats_server.url, "notifications.failed") == []
+    assert len(records(nats_server.url, WORKER.sent_subject)) == 2
+    assert records(nats_server.url, WORKER.failed_subject) == []
 
 
 def test_sens_unreachable_until_the_last_delivery_leaves_a_failed_record(
@@ -180,7 +181,7 @@ def test_sens_unreachable_until_the_last_delivery_leaves_a_failed_record(
         wait_drained(nats_server.url, 30, "the event given up after its last delivery")
     finally:
         worker.terminate()
-    (failed,) = records(nats_server.url, "notifications.failed")
+    (failed,) = records(nats_server.url, WORKER.failed_subject)
     assert failed["outcome"] == "retry" and failed["booking_id"] == "bk-1"
     assert "cannot connect to SENS" in failed["reason"] and "gave up after 3 deliveries" in failed["reason"]
 
@@ -206,9 +207,9 @@ def test_kill_9_mid_stream_every_booking_gets_one_sms_or_an_unknown_record(
     sms = fake_sens.state.per_recipient()
     assert set(sms.values()) == {1}, "a booking got two SMS"
     texted = {to_booking(key) for key in sms}
-    sent = {r["booking_id"] for r in records(nats_server.url, "notifications.sent")}
+    sent = {r["booking_id"] for r in records(nats_server.url, WORKER.sent_subject)}
     unknown = {
-        r["booking_id"] for r in records(nats_server.url, "notifications.failed") if r["outcome"] == "unknown"
+        r["booking_id"] for r in records(nats_server.url, WORKER.failed_subject) if r["outcome"] == "unknown"
     }
     assert unknown, "the kill hit no send in flight; the test proves nothing"
     everyone = {f"bk-{n}" for n in range(1, total + 1)}
@@ -255,7 +256,7 @@ def test_2000_events_sigterm_midstream_then_restart_exactly_once(
         restarted.terminate()
     counts = fake_sens.state.per_recipient()
     assert len(counts) == 2000 and set(counts.values()) == {1}
-    assert len(run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))) == 20
+    assert len(run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject))) == 20
 
 
 def test_nats_restart_midstream_loses_nothing(
@@ -303,7 +304,7 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     finally:
         restarted.terminate()
     assert fake_sens.state.received == 1  # the redelivery found the claim: no second request
-    (failed,) = records(nats_server.url, "notifications.failed")
+    (failed,) = records(nats_server.url, WORKER.failed_subject)
     assert failed["outcome"] == "unknown" and "never confirmed" in failed["reason"]
 
 
@@ -340,7 +341,7 @@ def test_hostile_events_are_dead_lettered_on_first_delivery_and_the_worker_goes_
     wait_for_sends(fake_sens, 1)
     wait_drained(nats_server.url, 30, "every event acked or terminated")
     assert worker.health() == 200
-    dlq = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
+    dlq = run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject))
     assert len(dlq) == len(hostile)
     by_sequence = {m.headers["Original-Sequence"]: m for m in dlq}
     huge = by_sequence["1"]
@@ -441,7 +442,12 @@ async def stream_limits(url: str) -> dict[str, tuple[float | None, int | None]]:
     try:
         js = nc.jetstream()
         limits = {}
-        for name in ("BOOKINGS", "BOOKINGS_DLQ", "NOTIFICATIONS", "KV_naver-sms-sent"):
+        for name in (
+            WORKER.stream,
+            WORKER.dlq_stream,
+            WORKER.notifications_stream,
+            f"KV_{WORKER.dedupe_bucket}",
+        ):
             config = (await js.stream_info(name)).config
             limits[name] = (config.max_age, config.max_bytes)
         return limits
@@ -454,17 +460,17 @@ def test_streams_and_the_sent_log_are_created_with_bounded_storage(
 ) -> None:
     day, mb = 86_400, 1024 * 1024
     assert run(stream_limits(nats_server.url)) == {
-        "BOOKINGS": (7 * day, 1024 * mb),
-        "BOOKINGS_DLQ": (30 * day, 256 * mb),
-        "NOTIFICATIONS": (30 * day, 1024 * mb),
-        "KV_naver-sms-sent": (400 * day, 256 * mb),
+        WORKER.stream: (7 * day, 1024 * mb),
+        WORKER.dlq_stream: (30 * day, 256 * mb),
+        WORKER.notifications_stream: (30 * day, 1024 * mb),
+        f"KV_{WORKER.dedupe_bucket}": (400 * day, 256 * mb),
     }
 
 
 async def old_layout(url: str) -> None:
     nc = await nats.connect(url)
     try:
-        await nc.jetstream().add_stream(name="BOOKINGS", subjects=["bookings.events", "bookings.dlq"])
+        await nc.jetstream().add_stream(name=WORKER.stream, subjects=[WORKER.subject, WORKER.dlq_subject])
     finally:
         await nc.close()
 
@@ -479,7 +485,7 @@ def test_a_stream_from_before_the_dlq_stream_is_kept_and_still_dead_letters(
         wait_drained(nats_server.url, 20, "the malformed event terminated")
     finally:
         worker.terminate()
-    assert [m.data for m in run(stream_messages(nats_server.url, "BOOKINGS", "bookings.dlq"))] == [
+    assert [m.data for m in run(stream_messages(nats_server.url, WORKER.stream, WORKER.dlq_subject))] == [
         b"not json"
     ]
 
@@ -489,7 +495,7 @@ async def take_without_acking(url: str, times: int, ack_wait: float) -> None:
     nc = await nats.connect(url)
     try:
         sub = await nc.jetstream().pull_subscribe(
-            "bookings.events", durable="naver-sms-worker", stream="BOOKINGS"
+            WORKER.subject, durable=WORKER.durable, stream=WORKER.stream
         )
         for _ in range(times):
             (msg,) = await sub.fetch(batch=1, timeout=10)
@@ -518,14 +524,14 @@ def test_an_event_whose_last_delivery_dies_unacked_is_dead_lettered_from_the_adv
         run(take_without_acking(nats_server.url, times=2, ack_wait=2))
         worker.process.send_signal(signal.SIGCONT)
         wait_until(
-            lambda: bool(run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))),
+            lambda: bool(run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject))),
             15,
             "the dead letter",
         )
     finally:
         worker.process.send_signal(signal.SIGCONT)
         worker.terminate()
-    (dead,) = run(stream_messages(nats_server.url, "BOOKINGS_DLQ", "bookings.dlq"))
+    (dead,) = run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject))
     assert dead.headers["Dead-Letter-Reason"] == "max deliveries (2) reached without an ack"
     assert json.loads(dead.data)["event_id"] == "ev-1" and dead.headers["Original-Sequence"] == "1"
     assert fake_sens.state.received == 0
@@ -544,7 +550,7 @@ def test_a_dlq_that_cannot_be_written_never_leaves_the_event_stuck(
 ) -> None:
     worker = WorkerProcess({**worker_env, "MAX_DELIVER": "2"}, tmp_path / "worker.log").start()
     try:
-        run(delete_stream(nats_server.url, "BOOKINGS_DLQ"))  # dead-letter publishes now find no stream
+        run(delete_stream(nats_server.url, WORKER.dlq_stream))  # dead-letter publishes now find no stream
         run(publish(nats_server.url, [b"not json"]))
         wait_drained(nats_server.url, 30, "the malformed event terminated after its last delivery")
         assert worker.health() == 200

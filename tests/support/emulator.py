@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.procs import REPO, free_port, port_open, repo_env, wait_until
+from tests.support.procs import REPO, free_port, port_open, repo_env, shell_constant, wait_until
+
+INVOKE_PATH = shell_constant("RIE_INVOKE_PATH")
 
 
 @dataclass
@@ -46,7 +48,7 @@ def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") 
     try:
         wait_until(lambda: port_open(port), 60, "run-local's RIE")
         yield Emulator(
-            f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations",
+            f"http://127.0.0.1:{port}{INVOKE_PATH}",
             process.pid,
             runtime_tmp,
             log,

@@ -14,9 +14,11 @@ BIN = Path(sys.executable).parent
 class NatsServer:
     """A real nats-server with JetStream; restart() keeps its store, like a production restart."""
 
-    def __init__(self, store: Path, *auth: str) -> None:
-        """`auth`: nats-server's own flags, e.g. ("--user", "u", "--pass", "p") or ("--auth", "token")."""
+    def __init__(self, store: Path, *auth: str, listen: str = "127.0.0.1") -> None:
+        """`auth`: nats-server's own flags, e.g. ("--user", "u", "--pass", "p") or ("--auth", "token");
+        `listen`: the address to bind (0.0.0.0 when containers on Docker's bridge must reach it)."""
         self.port = free_port()
+        self.listen = listen
         self.store = store
         self.auth = auth
         self.process: subprocess.Popen[bytes] | None = None
@@ -31,7 +33,7 @@ class NatsServer:
                 str(BIN / "nats-server"),
                 "-js",
                 "-a",
-                "127.0.0.1",
+                self.listen,
                 "-p",
                 str(self.port),
                 "-sd",

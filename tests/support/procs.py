@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +34,15 @@ def need_tool(name: str) -> str:
     need(path is not None, f"{name} is not installed")
     assert path is not None
     return path
+
+
+def shell_constant(name: str) -> str:
+    """A constant the scripts name once, in scripts/lib/knobs.sh (NAME="value"), read from there."""
+    knobs = (REPO / "scripts" / "lib" / "knobs.sh").read_text()
+    match = re.search(rf'^{name}="([^"$]*)"$', knobs, re.MULTILINE)
+    if match is None:
+        raise KeyError(f"{name} is not a constant in scripts/lib/knobs.sh")
+    return match.group(1)
 
 
 def free_port() -> int:

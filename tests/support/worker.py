@@ -16,6 +16,7 @@ from typing import Any
 import nats
 
 from tests.support.procs import REPO, free_port, wait_until
+from tests.support.topology import WORKER
 
 
 def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.created") -> dict[str, Any]:
@@ -76,11 +77,11 @@ class WorkerProcess:
         return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-async def publish(url: str, payloads: list[bytes], subject: str = "bookings.events") -> None:
+async def publish(url: str, payloads: list[bytes], subject: str = WORKER.subject) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     for payload in payloads:
-        await js.publish(subject, payload, stream="BOOKINGS")
+        await js.publish(subject, payload, stream=WORKER.stream)
     await nc.close()
 
 
@@ -106,7 +107,7 @@ async def stream_messages(url: str, stream: str, subject: str) -> list[Any]:
 
 
 async def consumer_pending(
-    url: str, stream: str = "BOOKINGS", durable: str = "naver-sms-worker"
+    url: str, stream: str = WORKER.stream, durable: str = WORKER.durable
 ) -> tuple[int, int]:
     """(messages not yet delivered, delivered but not acked) for the worker's consumer."""
     nc = await nats.connect(url)

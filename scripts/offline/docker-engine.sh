@@ -2,7 +2,8 @@
 # Make a Docker engine with buildx and compose available: idempotent, fast when already there.
 # For machines without one (offline CI): installs Debian's docker.io, takes the buildx and compose
 # CLI plugins from Debian trixie's packages without changing apt's configuration, starts dockerd.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$REPO_ROOT/scripts/offline/lib.sh"
 
 install_engine() {
   command -v dockerd >/dev/null 2>&1 && return 0

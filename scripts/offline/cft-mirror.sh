@@ -6,8 +6,9 @@
 # chromedriver-linux64.zip — plus chrome-for-testing.pin (version and sha256 of both zips), so the
 # Lambda image's browser stage downloads and verifies it through CFT_BASE_URL exactly as it does the
 # real one. Prints the mirror's directory; an existing mirror is reused.
-# Usage: scripts/cft-mirror.sh [DIR]   (default .cache/cft-mirror)
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Usage: scripts/offline/cft-mirror.sh [DIR]   (default .cache/cft-mirror)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$REPO_ROOT/scripts/offline/lib.sh"
 
 dir="${1:-$CACHE_DIR/cft-mirror}"
 pin="$dir/chrome-for-testing.pin"

