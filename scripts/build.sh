@@ -2,7 +2,8 @@
 # Build IMAGE (lambda|worker) with docker buildx, load it, tag :latest and :<git sha>.
 # On the official bases; only when one cannot be pulled (an offline machine) on the local stand-ins
 # from `make standins`, built on first use, saying so. The Lambda image's browser stage is built either
-# way: on a stand-in base from a local Chrome for Testing mirror of Debian's chromium (scripts/offline/cft-mirror.sh).
+# way: on a stand-in base, from a local Chrome for Testing mirror of Debian's chromium
+# (scripts/offline/cft-mirror.sh).
 # Knobs: LAMBDA_BASE, CFT_BASE_URL (a mirror of the Chrome for Testing site), CFT_PIN (another pin file),
 # CFT_MIRROR_PORT (the local mirror's port, 8765), WORKER_PYTHON_BASE, BUILD_CACHE_FROM / BUILD_CACHE_TO
 # (buildx cache specs, e.g. type=gha), NO_CACHE=1 (a cold build).

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# For the offline machinery only (scripts/offline/): Debian packages from this machine's apt mirror.
+# The offline machinery's helpers (scripts/offline/, and build.sh's fallback when a base cannot be pulled):
+# Debian packages from this machine's apt mirror, the stand-ins, the local Chrome for Testing mirror.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 # Sourced after scripts/lib.sh; do not run it.
 
