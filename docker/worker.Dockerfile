@@ -36,10 +36,11 @@ RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config/ /app/config/
-# Dependencies are in the venv already; the wheel is mounted, so it leaves no layer of its own. The
+# Dependencies are in the venv already; the wheel is mounted on /mnt (which exists, so nothing is left
+# behind), so it leaves no layer of its own. The
 # base image's pip (PATH now finds the venv's python, which has none) installs into the venv.
-RUN --mount=type=bind,from=package,source=/wheels,target=/tmp/wheels \
-    /usr/local/bin/python -m pip --python /opt/venv/bin/python install --quiet --no-cache-dir --no-deps --no-index /tmp/wheels/*.whl
+RUN --mount=type=bind,from=package,source=/wheels,target=/mnt \
+    /usr/local/bin/python -m pip --python /opt/venv/bin/python install --quiet --no-cache-dir --no-deps --no-index /mnt/*.whl
 
 USER 10001:10001
 EXPOSE 8080
