@@ -36,9 +36,9 @@ RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config/ /app/config/
-# Dependencies are in the venv already; the wheel is mounted on /mnt (which exists, so nothing is left
-# behind), so it leaves no layer of its own. The
-# base image's pip (PATH now finds the venv's python, which has none) installs into the venv.
+# Dependencies are in the venv already. The wheel is mounted on /mnt (which exists, so no mount point is
+# left behind) and leaves no layer of its own; the base image's pip (PATH now finds the venv's python,
+# which has none) installs it into the venv.
 RUN --mount=type=bind,from=package,source=/wheels,target=/mnt \
     /usr/local/bin/python -m pip --python /opt/venv/bin/python install --quiet --no-cache-dir --no-deps --no-index /mnt/*.whl
 
