@@ -98,7 +98,17 @@ def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:
     ("image", "paths"),
     [
         ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
-        ("worker", ["/app/.env", "/app/tests", "/app/.git", "/app/src", "/opt/venv/bin/pip", "/mnt/naver_sms-1.0.0-py3-none-any.whl"]),
+        (
+            "worker",
+            [
+                "/app/.env",
+                "/app/tests",
+                "/app/.git",
+                "/app/src",
+                "/opt/venv/bin/pip",
+                "/mnt/naver_sms-1.0.0-py3-none-any.whl",
+            ],
+        ),
     ],
 )
 def test_only_what_runs_is_in_the_images(images: dict[str, str], image: str, paths: list[str]) -> None:
