@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.test_compose import compose, compose_env, running_stack
 from tests.support import fake_sens
 from tests.support.procs import REPO, free_port, wait_until
+from tests.support.topology import WORKER
 
 pytestmark = pytest.mark.docker
 EVENTS = 600
@@ -49,18 +50,17 @@ services:
         condition: service_healthy
 """
 
-PUBLISH = """
+PUBLISH = f"""
 import asyncio, json, sys, nats
-from tests.support.topology import WORKER
 async def main():
     nc = await nats.connect(servers=["nats://nats-1:4222", "nats://nats-2:4222", "nats://nats-3:4222"])
     js = nc.jetstream()
     for n in range(1, int(sys.argv[1]) + 1):
-        booking = {"id": f"bk-{n}", "customer_name": "손님", "phone": f"010{n:08d}", "service": "커트",
-                   "start": "2027-01-10T10:00:00+09:00", "status": "confirmed"}
-        event = {"event_id": f"ev-{n}", "type": "booking.created",
-                 "occurred_at": "2026-11-24T09:00:00+09:00", "booking": booking}
-        await js.publish(WORKER.subject, json.dumps(event).encode(), stream=WORKER.stream, timeout=10)
+        booking = {{"id": f"bk-{{n}}", "customer_name": "손님", "phone": f"010{{n:08d}}", "service": "커트",
+                   "start": "2027-01-10T10:00:00+09:00", "status": "confirmed"}}
+        event = {{"event_id": f"ev-{{n}}", "type": "booking.created",
+                 "occurred_at": "2026-11-24T09:00:00+09:00", "booking": booking}}
+        await js.publish({WORKER.subject!r}, json.dumps(event).encode(), stream={WORKER.stream!r}, timeout=10)
     await nc.close()
 asyncio.run(main())
 """
