@@ -18,14 +18,10 @@ import time
 from pathlib import Path
 
 from tests.support.nats_server import NatsServer
-from tests.support.procs import free_port, wait_until
+from tests.support.procs import docker, free_port, wait_until
 from tests.support.worker import booking_event, publish, run
 
 STOP_GRACE_SECONDS = 10
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def smoke(image: str, network: str, nats_url: str) -> None:

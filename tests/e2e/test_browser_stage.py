@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import REPO, free_port, http_ok, need_tool, script, stop, wait_until
+from tests.support.procs import REPO, docker, free_port, need_tool, script, serving
 
 pytestmark = pytest.mark.docker
 PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_SHELL_SHA256|CFT_DRIVER_SHA256)=(.*)$")
@@ -41,14 +41,7 @@ def mirror(engine: None) -> Path:
 
 
 def in_image(image: str, command: str) -> str:
-    out = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "bash", image, "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return out.stdout.strip()
+    return docker("run", "--rm", "--network", "none", "--entrypoint", "bash", image, "-c", command)
 
 
 def test_the_mirror_has_chrome_for_testings_layout(mirror: Path) -> None:
@@ -68,12 +61,7 @@ def test_the_mirror_has_chrome_for_testings_layout(mirror: Path) -> None:
 
 def test_the_browser_stage_is_laid_out_and_gated(images: dict[str, str], mirror: Path) -> None:
     image = images["lambda"]
-    labels = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", image)
     standin = "standin.inputs" in labels  # built on the offline stand-in base, from the local mirror
     pin = read_pin(
         mirror / "chrome-for-testing.pin" if standin else REPO / "docker" / "chrome-for-testing.pin"
@@ -116,24 +104,12 @@ def test_the_browser_stage_is_laid_out_and_gated(images: dict[str, str], mirror:
 @pytest.fixture
 def served_mirror(mirror: Path) -> Iterator[str]:
     """The mirror over HTTP where build steps reach this host (the default bridge's gateway)."""
-    gateway = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    gateway = docker("network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}")
     port = free_port()
-    server = subprocess.Popen(
-        ["python3", "-m", "http.server", "--bind", gateway, "--directory", str(mirror), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://{gateway}:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/chrome-for-testing.pin"), 10, "the mirror's HTTP server")
+    command = ["python3", "-m", "http.server", "--bind", gateway, "--directory", str(mirror), str(port)]
+    with serving(command, f"{url}/chrome-for-testing.pin", "the mirror's HTTP server"):
         yield url
-    finally:
-        stop(server)
 
 
 def test_a_wrong_checksum_fails_the_build(
@@ -145,22 +121,12 @@ def test_a_wrong_checksum_fails_the_build(
         f"CFT_VERSION={pin['CFT_VERSION']}\nCFT_SHELL_SHA256={'0' * 64}\n"
         f"CFT_DRIVER_SHA256={pin['CFT_DRIVER_SHA256']}\n"
     )
-    before = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", images["lambda"]],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    before = docker("image", "inspect", "--format", "{{.Id}}", images["lambda"])
     result = script("build.sh", IMAGE="lambda", CFT_PIN=str(wrong), CFT_BASE_URL=served_mirror)
     assert result.returncode == 1
     log = (REPO / "build" / "lambda-build.log").read_text()
     assert "/tmp/shell.zip: FAILED" in log and "checksum did NOT match" in log
-    after = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", images["lambda"]],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    after = docker("image", "inspect", "--format", "{{.Id}}", images["lambda"])
     assert after == before, "a failed build leaves :latest where it was"
 
 
@@ -172,6 +138,14 @@ PACKAGE_MANAGERS = {
 }
 
 
+def os_libs_script(path: Path) -> subprocess.CompletedProcess[str]:
+    """docker/browser-os-libs.sh with nothing on PATH but the folder given."""
+    script_path = str(REPO / "docker" / "browser-os-libs.sh")
+    return subprocess.run(
+        ["/bin/sh", script_path], env={"PATH": str(path)}, capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize(("manager", "font"), PACKAGE_MANAGERS.items())
 def test_the_os_library_script_speaks_each_package_manager(manager: str, font: str, tmp_path: Path) -> None:
     # Amazon Linux cannot run here: a stand-in package manager records what it was asked to install.
@@ -181,13 +155,7 @@ def test_the_os_library_script_speaks_each_package_manager(manager: str, font: s
     (bin_dir / manager).write_text(f'#!/bin/sh\necho "$0 $*" >> {calls}\n')
     (bin_dir / manager).chmod(0o755)
     os.symlink("/bin/rm", bin_dir / "rm")
-    result = subprocess.run(
-        ["/bin/sh", str(REPO / "docker" / "browser-os-libs.sh")],
-        env={"PATH": str(bin_dir)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = os_libs_script(bin_dir)
     assert result.returncode == 0, result.stderr
     install, clean = calls.read_text().splitlines()
     assert install.startswith(f"{bin_dir / manager} install -y")
@@ -197,12 +165,6 @@ def test_the_os_library_script_speaks_each_package_manager(manager: str, font: s
 
 
 def test_the_os_library_script_names_a_base_it_cannot_serve(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["/bin/sh", str(REPO / "docker" / "browser-os-libs.sh")],
-        env={"PATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = os_libs_script(tmp_path)
     assert result.returncode == 1
     assert "no apt-get, dnf, microdnf or yum in this base image" in result.stderr

@@ -21,6 +21,7 @@ from tests.conftest import BIN
 from tests.support.procs import (
     REPO,
     dirty_tree,
+    docker,
     free_port,
     need,
     port_open,
@@ -29,11 +30,6 @@ from tests.support.procs import (
 )
 
 pytestmark = pytest.mark.docker
-
-
-def docker(*args: str, check: bool = True) -> str:
-    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300, check=check)
-    return out.stdout.strip()
 
 
 def stages(path: Path) -> list[list[dict[str, str]]]:

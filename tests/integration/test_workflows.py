@@ -122,4 +122,6 @@ def test_deploy_uses_oidc_and_deploys_only_what_passed_ci_on_main() -> None:
     text = (WORKFLOWS / "deploy.yml").read_text()
     assert "aws-access-key-id" not in text and "secrets.AWS" not in text
     runs = [step.get("run", "") for step in job["steps"]]
-    assert runs[-1] == "make deploy"  # by digest, version smoked before the alias moves: tests/e2e/test_deploy.py
+    assert (
+        runs[-1] == "make deploy"
+    )  # by digest, version smoked before the alias moves: tests/e2e/test_deploy.py

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.procs import free_port, http_ok, stop, wait_until
+from tests.support.procs import free_port, serving
 
 SENT_LOG_TABLE = "naver-sms-sent"
 # Credentials moto accepts; never real ones.
@@ -25,17 +24,9 @@ AWS_TEST_ENV = {
 def moto_server() -> Iterator[str]:
     port = free_port()
     binary = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/moto-api/"), 30, "moto server")
+    with serving([str(binary), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"):
         yield url
-    finally:
-        stop(process)
 
 
 def create_sent_log_table(table: str = SENT_LOG_TABLE, client: Any = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,23 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def serving(command: list[str], ready_url: str, what: str, timeout: float = 30) -> Iterator[str]:
+    """A server process for the length of a `with` block, once ready_url answers 200; yields ready_url."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: http_ok(ready_url), timeout, what)
+        yield ready_url
+    finally:
+        stop(process)
+
+
+def docker(*args: str, check: bool = True) -> str:
+    """The docker CLI's standard output, stripped; a failing command raises unless check is False."""
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300, check=check)
+    return out.stdout.strip()
 
 
 def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
