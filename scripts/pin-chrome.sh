@@ -5,8 +5,9 @@
 # Usage: scripts/pin-chrome.sh [VERSION]   (default: CFT_VERSION, else the pin's version)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+requested="${1:-${CFT_VERSION:-}}" # read before the pin's own values replace CFT_VERSION
 read_cft_pin
-version="${1:-${CFT_VERSION:-}}"
+version="${requested:-$CFT_VERSION}"
 [[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
   die "usage: make pin-chrome CFT_VERSION=<version> (a stable version from last-known-good-versions-with-downloads.json)"
 base="${CFT_BASE_URL:-$CFT_SITE}"
@@ -18,6 +19,10 @@ for archive in chrome-headless-shell-linux64 chromedriver-linux64; do
   curl -fsSLo "$tmp/$archive.zip" "$base/$version/linux64/$archive.zip" || die "download of $archive $version failed"
   sums+=("$(sha256sum "$tmp/$archive.zip" | cut -d' ' -f1)")
 done
-header="$(grep '^#' "$CFT_PIN")"
-printf '%s\nCFT_VERSION=%s\nCFT_SHELL_SHA256=%s\nCFT_DRIVER_SHA256=%s\n' "$header" "$version" "${sums[0]}" "${sums[1]}" >"$CFT_PIN"
-info "pinned Chrome for Testing $version in docker/chrome-for-testing.pin: commit it"
+# The pin's comments stay; its three values are written anew.
+{
+  grep '^#' "$CFT_PIN" || true
+  printf 'CFT_VERSION=%s\nCFT_SHELL_SHA256=%s\nCFT_DRIVER_SHA256=%s\n' "$version" "${sums[0]}" "${sums[1]}"
+} >"$tmp/pin"
+mv "$tmp/pin" "$CFT_PIN"
+info "pinned Chrome for Testing $version in $CFT_PIN: commit it"

@@ -168,3 +168,30 @@ def test_the_os_library_script_names_a_base_it_cannot_serve(tmp_path: Path) -> N
     result = os_libs_script(tmp_path)
     assert result.returncode == 1
     assert "no apt-get, dnf, microdnf or yum in this base image" in result.stderr
+
+
+def test_pin_chrome_records_the_version_and_both_checksums(
+    mirror: Path, served_mirror: str, tmp_path: Path
+) -> None:
+    pin = read_pin(mirror / "chrome-for-testing.pin")
+    target = tmp_path / "chrome-for-testing.pin"
+    target.write_text("# a comment that stays\nCFT_VERSION=1.2.3.4\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    result = script(
+        "pin-chrome.sh", CFT_PIN=str(target), CFT_BASE_URL=served_mirror, CFT_VERSION=pin["CFT_VERSION"]
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_pin(target) == pin
+    assert target.read_text().startswith("# a comment that stays\n")
+    assert "commit it" in result.stderr
+
+
+def test_a_build_without_checksums_pins_them_first_outside_ci(
+    images: dict[str, str], mirror: Path, served_mirror: str, tmp_path: Path
+) -> None:
+    pin = read_pin(mirror / "chrome-for-testing.pin")
+    target = tmp_path / "chrome-for-testing.pin"
+    target.write_text(f"CFT_VERSION={pin['CFT_VERSION']}\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    env = {"IMAGE": "lambda", "CFT_PIN": str(target), "CFT_BASE_URL": served_mirror, "CI": "false"}
+    result = script("build.sh", **env)
+    assert result.returncode == 0, result.stderr
+    assert read_pin(target) == pin, "the build recorded the checksums it then verified"
