@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from scripts.invoke_samples import invoke
 from tests.support.emulator import Emulator, serve
+from tests.support.lambda_invoke import invoke
 from tests.support.procs import REPO
 from tests.support.proctree import browser_processes, tree_rss
 

@@ -1,8 +1,6 @@
-"""Invoke every sample in tests/events/ against a Lambda invoke URL and compare the bodies.
-
-RIE answers HTTP 200 even when the handler fails, so only the body tells: each sample names the
-body it expects and the fields that are meant to vary (versions, timings). Standard library only.
-Usage: python3 scripts/invoke_samples.py URL [SAMPLE ...]
+"""Invoke every sample in tests/events/ against a Lambda invoke URL and compare the bodies (the
+suite's own helpers, tests/support/lambda_invoke.py). Standard library only.
+Usage: python3 -m scripts.invoke_samples URL [SAMPLE ...]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -10,29 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
-EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
-
-
-def invoke(url: str, event: object, timeout: float = 120) -> object:
-    request = urllib.request.Request(
-        url, data=json.dumps(event).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
-def mismatch(sample: dict[str, object], body: object) -> str | None:
-    if not isinstance(body, dict):
-        return f"body is not an object: {body!r}"
-    varying = set(sample.get("varying", []))  # type: ignore[arg-type]
-    missing = [name for name in varying if name not in body]
-    compared = {k: v for k, v in body.items() if k not in varying}
-    if compared != sample["expect"] or missing:
-        return f"expected {sample['expect']!r} (+ {sorted(varying)}), got {body!r}"
-    return None
+from tests.support.lambda_invoke import EVENTS, invoke, mismatch
 
 
 def main(argv: list[str]) -> int:

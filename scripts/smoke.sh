@@ -9,7 +9,7 @@ require_one_of IMAGE lambda worker
 if [[ "$IMAGE" == lambda ]]; then
   url="${SMOKE_URL:-http://127.0.0.1:$RIE_PORT$RIE_INVOKE_PATH}"
   info "smoke-testing $url"
-  exec python3 scripts/invoke_samples.py "$url"
+  exec python3 -m scripts.invoke_samples "$url"
 fi
 "$REPO_ROOT/scripts/venv.sh"
 exec "$(venv_bin python)" -m scripts.smoke_worker "$(image_name):$TAG"

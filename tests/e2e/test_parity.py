@@ -16,18 +16,17 @@ from pathlib import Path
 import pytest
 
 import main
-from scripts.invoke_samples import invoke, mismatch
 from tests.support.bookings import mixed_bookings
 from tests.support.emulator import INVOKE_PATH, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
+from tests.support.lambda_invoke import EVENTS, invoke, mismatch
 from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
-from tests.support.procs import REPO, free_port, http_ok, need, port_open, repo_env, script, wait_until
+from tests.support.procs import free_port, http_ok, need, port_open, repo_env, script, wait_until
 from tests.support.topology import WORKER
 from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
-EVENTS = REPO / "tests" / "events"
 SAMPLES = sorted(EVENTS.glob("invalid-*.json")) + sorted((EVENTS / "parity").glob("*.json"))
 Invoke = Callable[[object], object]
 

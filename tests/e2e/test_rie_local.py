@@ -11,11 +11,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from scripts.invoke_samples import invoke
 from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.emulator import Emulator, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
+from tests.support.lambda_invoke import invoke
 from tests.support.moto import create_sent_log_table
 from tests.support.procs import REPO
 from tests.support.proctree import browser_processes, tree_rss, zombies
