@@ -65,9 +65,10 @@ serve_cft_mirror() {
   trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
   CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/chrome-for-testing.pin"
   for _ in $(seq 1 50); do
-    curl -fsS -o /dev/null "$CFT_BASE_URL/chrome-for-testing.pin" 2>/dev/null && return 0
+    # Our mirror's pin, not merely something on that port (another build's mirror, say).
+    curl -fsS "$CFT_BASE_URL/chrome-for-testing.pin" 2>/dev/null | cmp -s - "$CFT_PIN" && return 0
     kill -0 "$mirror_pid" 2>/dev/null || break
     sleep 0.1
   done
-  die "the local Chrome for Testing mirror did not start on $host:$port (set CFT_MIRROR_PORT); see build/cft-mirror.log"
+  die "the local Chrome for Testing mirror did not start on $host:$port (in use? set CFT_MIRROR_PORT); see build/cft-mirror.log"
 }
