@@ -66,7 +66,9 @@ fi
 
 info "building $name ($sha); log: $log"
 start=$SECONDS
-if ! (set -x; docker buildx build "${flags[@]}" .) >"$log" 2>&1; then
+# Progress: each build step's first line as BuildKit starts it (a cold Lambda build takes minutes).
+if ! (set -x; docker buildx build "${flags[@]}" .) 2>&1 | tee "$log" |
+  { grep --line-buffered -E '^#[0-9]+ \[[a-z0-9 /-]+\] ' || true; } | cut -c1-120 | sed -u 's/^/    /' >&2; then
   tail -n 30 "$log" >&2
   die "build of $name failed; full log: $log"
 fi

@@ -7,6 +7,7 @@
 # sourced): only those keys, each value checked; an empty checksum stays empty for the caller to judge.
 read_cft_pin() {
   local line key value lineno=0
+  [[ -f "$CFT_PIN" ]] || die "CFT_PIN=$CFT_PIN does not exist"
   CFT_VERSION="" CFT_SHELL_SHA256="" CFT_DRIVER_SHA256=""
   while IFS= read -r line || [[ -n "$line" ]]; do
     lineno=$((lineno + 1))

@@ -44,6 +44,7 @@ out="$dir/$version/linux64"
 mkdir -p "$out"
 sums=()
 for archive in chrome-headless-shell-linux64 chromedriver-linux64; do
+  info "packing $archive.zip"
   # zipfile keeps each file's mode, so unzip restores the executables' run bit.
   (cd "$work/zip" && python3 -m zipfile -c "$out/$archive.zip" "$archive")
   sums+=("$(sha256sum "$out/$archive.zip" | cut -d' ' -f1)")

@@ -105,6 +105,15 @@ def test_the_chrome_pin_is_parsed_not_sourced(tmp_path: Path) -> None:
     ):
         bad = read_pin(tmp_path, line + "\n")
         assert bad.returncode == 1 and message in bad.stderr
+    missing = subprocess.run(
+        ["bash", "-c", "source scripts/lib.sh && read_cft_pin"],
+        cwd=REPO,
+        env={**os.environ, "CFT_PIN": str(tmp_path / "absent.pin")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1 and f"CFT_PIN={tmp_path / 'absent.pin'} does not exist" in missing.stderr
 
 
 def test_every_knob_default_is_set_in_one_place() -> None:
