@@ -93,7 +93,16 @@ def test_builds_are_tagged_with_the_commit(images: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("image", "paths"),
     [
-        ("lambda", ["/var/task/.env", "/var/task/tests", "/var/task/.git", "/var/task/__main__.py"]),
+        (
+            "lambda",
+            [
+                "/var/task/.env",
+                "/var/task/tests",
+                "/var/task/.git",
+                "/var/task/__main__.py",
+                "/var/task/naver_sms.egg-info",
+            ],
+        ),
         (
             "worker",
             [
