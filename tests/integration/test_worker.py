@@ -88,6 +88,20 @@ def test_event_to_sms_with_records_dlq_and_json_logs(
     assert (summary["sent"], summary["dead_lettered"]) == (3, 2)
 
 
+def test_a_clean_stop_after_busy_sends_reports_no_blocked_send(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    """Every delivery thread has worked, then idles: that is not a send blocked on the SMS API."""
+    fake_sens.state.delay_seconds = 0.05
+    run(publish(nats_server.url, events(range(1, 101))))
+    wait_for_sends(fake_sens, 100)
+    wait_drained(nats_server.url, 20)
+    code, _ = worker.terminate()
+    assert code == 0
+    messages = [line["message"] for line in worker.logs()]
+    assert "worker stopped" in messages and "exiting with SMS sends still blocked" not in messages
+
+
 def test_replayed_event_is_not_sent_twice(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:
