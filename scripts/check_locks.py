@@ -65,8 +65,10 @@ def problems() -> list[str]:
 
 
 def package_problems() -> list[str]:
-    """The package's names are the images' names: base = the worker's, base + `lambda` = the Lambda's."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    """The package's names are the images' names (base = the worker's, base + `lambda` = the Lambda's),
+    and its build backend is the dev lock's."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
     base = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     extra = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["lambda"]}
     found = []
@@ -74,6 +76,13 @@ def package_problems() -> list[str]:
         named = {canonicalize_name(r.name) for r in requirements(ROOT / source)}
         if named != expected:
             found.append(f"pyproject.toml names {sorted(expected)} for {source}, which names {sorted(named)}")
+    # The worker image builds the wheel with the build backend the venv's editable install uses.
+    dev = pins(ROOT / "requirements-dev.txt")
+    for raw in pyproject["build-system"]["requires"]:
+        req = Requirement(raw)
+        pinned = dev.get(canonicalize_name(req.name))
+        if str(req.specifier) != f"=={pinned}":
+            found.append(f"pyproject.toml's build-system requires {raw}; requirements-dev.txt pins {pinned}")
     return found
 
 
@@ -82,5 +91,5 @@ if __name__ == "__main__":
     for problem in stale:
         print(f"stale lock: {problem}", file=sys.stderr)
     if stale:
-        print("run `make lock` to regenerate the locks", file=sys.stderr)
+        print("run `make lock` to regenerate the locks; align pyproject.toml with them", file=sys.stderr)
     sys.exit(1 if stale else 0)
