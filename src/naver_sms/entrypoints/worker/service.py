@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
+from typing import ParamSpec, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -37,8 +40,37 @@ from naver_sms.settings.redact import without_credentials
 log = logging.getLogger("naver_sms.worker")
 
 FETCH_TIMEOUT_SECONDS = 0.5
-DELIVERY_THREADS = "deliver"
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class DeliveryPool(ThreadPoolExecutor):
+    """The threads SMS sends run in, counting the sends under way: at exit, a thread that is still in a
+    send is blocked on the SMS API, while an idle thread of the shut-down pool is not."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="deliver")
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return super().submit(self._counted, partial(fn, *args, **kwargs))
+
+    def _counted(self, call: Callable[[], T]) -> T:
+        with self._lock:
+            self._running += 1
+        try:
+            return call()
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
 
 
 class Worker:
@@ -51,9 +83,15 @@ class Worker:
         self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=FETCH_BATCH)
         self._busy = 0  # handlers in the middle of an event
         self._exit_code = 0
+        self._pool: DeliveryPool | None = None
 
     def healthy(self) -> bool:
         return self._consuming and self._nc is not None and self._nc.is_connected
+
+    @property
+    def blocked_sends(self) -> int:
+        """Sends still under way once `run` has returned: each is stuck on the SMS API."""
+        return 0 if self._pool is None else self._pool.running
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -68,7 +106,7 @@ class Worker:
             health = HealthServer(w.health_port, self.healthy)
             await health.start()
             stack.push_async_callback(health.stop)
-            executor = ThreadPoolExecutor(max_workers=w.concurrency, thread_name_prefix=DELIVERY_THREADS)
+            executor = self._pool = DeliveryPool(w.concurrency)
             # Never wait here for a send still blocked on the SMS API: see main.exit_now_if_sends_hang.
             stack.callback(executor.shutdown, wait=False, cancel_futures=True)
             self._nc = await self._connect(parts.nats_credentials)
