@@ -12,4 +12,4 @@ if [[ "$IMAGE" == lambda ]]; then
   exec python3 -m scripts.invoke_samples "$url"
 fi
 "$REPO_ROOT/scripts/venv.sh"
-exec "$(venv_bin python)" -m scripts.smoke_worker "$(image_name):$TAG"
+exec "$(venv_bin python)" -m scripts.smoke_worker "$(image_name):$TAG" "$DOCKER_NETWORK"

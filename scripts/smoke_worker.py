@@ -1,10 +1,10 @@
 """Smoke the worker image: beside a real nats-server, the container must become healthy, handle a
 published event, log JSON, and stop with exit code 0 inside Docker's 10 s grace period.
 
-Usage: python -m scripts.smoke_worker IMAGE[:TAG]   (from the repository root, in the venv: the server,
-the event and the waits are the test suite's own, from tests/support)
-Knobs: DOCKER_NETWORK (Docker's default unless `host`), NATS_URL (a running server the container can
-reach, instead of starting one here).
+Usage: python -m scripts.smoke_worker IMAGE[:TAG] NETWORK   (from the repository root, in the venv: the
+server, the event and the waits are the test suite's own, from tests/support). NETWORK is Docker's
+(`make smoke` passes DOCKER_NETWORK); NATS_URL names a running server the container can reach, instead
+of starting one here.
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ def smoke(image: str, network: str, nats_url: str) -> None:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
 
-def main(image: str) -> int:
-    network = os.environ.get("DOCKER_NETWORK", "default")
+def main(image: str, network: str) -> int:
     try:
         if os.environ.get("NATS_URL"):
             smoke(image, network, os.environ["NATS_URL"])
@@ -86,6 +85,6 @@ def main(image: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         raise SystemExit(__doc__)
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))
