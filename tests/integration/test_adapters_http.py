@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import pytest
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.sens import SendPolicy, SensCredentials, SensTransport
+from naver_sms.adapters.sens_async import AsyncSensTransport
 from naver_sms.application.errors import BookingSourceError, NotDelivered, OutcomeUnknown, Refused
 from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
@@ -26,8 +31,40 @@ def source(naver: FakeNaver, max_attempts: int = 2) -> HttpBookingSource:
     return HttpBookingSource(f"{naver.url}/api/bookings", page_size=2, timeout=5, max_attempts=max_attempts)
 
 
-def transport(url: str, policy: SendPolicy = QUICK, creds: SensCredentials = CREDS) -> SensTransport:
-    return SensTransport(url, creds, policy)
+class Sender(Protocol):
+    def send(self, message: PlannedMessage) -> str: ...
+
+
+@dataclass(frozen=True)
+class SentOnALoop:
+    """The worker's AsyncSensTransport, one send per event loop, its connections closed after."""
+
+    url: str
+    creds: SensCredentials
+    policy: SendPolicy
+
+    def send(self, message: PlannedMessage) -> str:
+        async def once() -> str:
+            sender = AsyncSensTransport(self.url, self.creds, self.policy)
+            try:
+                return await sender.send(message)
+            finally:
+                await sender.close()
+
+        return asyncio.run(once())
+
+
+Make = Callable[..., Sender]
+
+
+@pytest.fixture(params=[SensTransport, SentOnALoop], ids=["requests", "aiohttp"])
+def transport(request: pytest.FixtureRequest) -> Make:
+    """Every answer means the same to both SENS transports."""
+
+    def make(url: str, policy: SendPolicy = QUICK, creds: SensCredentials = CREDS) -> Sender:
+        return request.param(url, creds, policy)  # type: ignore[no-any-return]
+
+    return make
 
 
 def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) -> None:
@@ -52,7 +89,7 @@ def test_retries_run_out(fake_naver: FakeNaver) -> None:
     assert fake_naver.state.api_calls == 2
 
 
-def test_lms_goes_with_a_valid_signature(fake_sens: FakeSens) -> None:
+def test_lms_goes_with_a_valid_signature(fake_sens: FakeSens, transport: Make) -> None:
     text = "안녕하세요 " * 20
     lms = PlannedMessage("r", "b", "01012345678", text, "k", MessageKind.LMS)
     assert transport(fake_sens.url).send(lms) != ""
@@ -60,7 +97,7 @@ def test_lms_goes_with_a_valid_signature(fake_sens: FakeSens) -> None:
     assert fake_sens.state.sent[0]["messages"] == [{"to": "01012345678"}]
 
 
-def test_wrong_secret_is_refused_and_not_retried(fake_sens: FakeSens) -> None:
+def test_wrong_secret_is_refused_and_not_retried(fake_sens: FakeSens, transport: Make) -> None:
     wrong = SensCredentials(sens_fake.ACCESS_KEY, "wrong", sens_fake.SERVICE_ID, sens_fake.SENDER)
     with pytest.raises(Refused, match="HTTP 401"):
         transport(fake_sens.url, creds=wrong).send(MESSAGE)
@@ -68,28 +105,28 @@ def test_wrong_secret_is_refused_and_not_retried(fake_sens: FakeSens) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_a_5xx_is_unknown_and_never_retried(fake_sens: FakeSens, status: int) -> None:
+def test_a_5xx_is_unknown_and_never_retried(fake_sens: FakeSens, status: int, transport: Make) -> None:
     fake_sens.state.fail_next, fake_sens.state.fail_status = 5, status
     with pytest.raises(OutcomeUnknown, match=f"HTTP {status}"):
         transport(fake_sens.url).send(MESSAGE)
     assert fake_sens.state.received == 1
 
 
-def test_a_slow_answer_is_unknown_and_never_retried(fake_sens: FakeSens) -> None:
+def test_a_slow_answer_is_unknown_and_never_retried(fake_sens: FakeSens, transport: Make) -> None:
     fake_sens.state.delay_seconds = 1.5
     with pytest.raises(OutcomeUnknown, match="no answer from SENS within 1 s"):
         transport(fake_sens.url).send(MESSAGE)
     assert fake_sens.state.received == 1
 
 
-def test_a_connection_lost_after_sending_is_unknown(fake_sens: FakeSens) -> None:
+def test_a_connection_lost_after_sending_is_unknown(fake_sens: FakeSens, transport: Make) -> None:
     fake_sens.state.drop_next = 1
     with pytest.raises(OutcomeUnknown, match="connection to SENS lost after sending"):
         transport(fake_sens.url).send(MESSAGE)
     assert len(fake_sens.state.sent) == 1  # it did go out: resending would be a second SMS
 
 
-def test_nobody_listening_is_not_delivered_after_every_attempt() -> None:
+def test_nobody_listening_is_not_delivered_after_every_attempt(transport: Make) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
@@ -97,13 +134,13 @@ def test_nobody_listening_is_not_delivered_after_every_attempt() -> None:
             transport(f"http://127.0.0.1:{port}").send(MESSAGE)
 
 
-def test_429_with_a_short_retry_after_is_retried_here(fake_sens: FakeSens) -> None:
+def test_429_with_a_short_retry_after_is_retried_here(fake_sens: FakeSens, transport: Make) -> None:
     fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "0"
     assert transport(fake_sens.url).send(MESSAGE) != ""
     assert (fake_sens.state.received, len(fake_sens.state.sent)) == (2, 1)
 
 
-def test_429_with_a_long_retry_after_is_handed_to_the_caller(fake_sens: FakeSens) -> None:
+def test_429_with_a_long_retry_after_is_handed_to_the_caller(fake_sens: FakeSens, transport: Make) -> None:
     fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "30"
     with pytest.raises(NotDelivered) as caught:
         transport(fake_sens.url).send(MESSAGE)
@@ -111,7 +148,7 @@ def test_429_with_a_long_retry_after_is_handed_to_the_caller(fake_sens: FakeSens
     assert fake_sens.state.received == 1
 
 
-def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens) -> None:
+def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens, transport: Make) -> None:
     fake_sens.state.fail_next, fake_sens.state.fail_status = 1, 307
     with pytest.raises(Refused, match="HTTP 307"):
         transport(fake_sens.url).send(MESSAGE)

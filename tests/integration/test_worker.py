@@ -88,10 +88,10 @@ def test_event_to_sms_with_records_dlq_and_json_logs(
     assert (summary["sent"], summary["dead_lettered"]) == (3, 2)
 
 
-def test_a_clean_stop_after_busy_sends_reports_no_blocked_send(
+def test_a_clean_stop_after_busy_sends_interrupts_nothing(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:
-    """Every delivery thread has worked, then idles: that is not a send blocked on the SMS API."""
+    """Every handler has sent, then idles: a stop then has nothing in progress to interrupt."""
     fake_sens.state.delay_seconds = 0.05
     run(publish(nats_server.url, events(range(1, 101))))
     wait_for_sends(fake_sens, 100)
@@ -99,7 +99,7 @@ def test_a_clean_stop_after_busy_sends_reports_no_blocked_send(
     code, _ = worker.terminate()
     assert code == 0
     messages = [line["message"] for line in worker.logs()]
-    assert "worker stopped" in messages and "exiting with SMS sends still blocked" not in messages
+    assert "worker stopped" in messages and "stop interrupted events in progress" not in messages
 
 
 def test_replayed_event_is_not_sent_twice(
@@ -310,7 +310,8 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     finally:
         worker.kill()
     assert code == 0 and seconds < 10
-    assert any(line["message"] == "exiting with SMS sends still blocked" for line in worker.logs())
+    (interrupted,) = [line for line in worker.logs() if line["message"] == "stop interrupted events in progress"]
+    assert interrupted["interrupted"] == 1
     fake_sens.state.delay_seconds = 0
     restarted = WorkerProcess(slow_api_env, tmp_path / "worker2.log").start()
     try:

@@ -6,8 +6,9 @@ test that passes against them says something about the DynamoDB and NATS KV adap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused
 from naver_sms.application.ports import Claim, ClaimState
@@ -88,6 +89,21 @@ class FakeTransport:
     def send(self, message: PlannedMessage) -> str:
         self.sent.append(message)
         return self.answer(message)
+
+
+class Awaited:
+    """A fake's methods as coroutines: the same fake, and its state, behind an async port."""
+
+    def __init__(self, fake: object) -> None:
+        self.fake = fake
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.fake, name)
+
+        async def awaited(*args: Any) -> Any:
+            return method(*args)
+
+        return awaited
 
 
 @dataclass

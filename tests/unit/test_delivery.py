@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import pytest
 
-from naver_sms.application.delivery import Deliverer, Outcome
+from naver_sms.application.delivery import AsyncDeliverer, Deliverer, Delivery, Outcome
 from naver_sms.application.dry_run import RealSendsNotAllowed, RefusingTransport, decide_dry_run
 from naver_sms.application.errors import Refused, SentLogError
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 from tests.support.fakes import (
+    Awaited,
     FakeSentLog,
     FakeTransport,
     accepted,
@@ -27,11 +31,38 @@ LEASE = 120.0
 MESSAGE = PlannedMessage("reminder", "bk-1", "01012345678", "김님, 내일 10:00 커트", "k" * 40)
 
 
-def deliverer(transport: FakeTransport, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer:
-    return Deliverer(transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run)
+class Make(Protocol):
+    def __call__(self, transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer: ...
 
 
-def test_accepted_send_is_confirmed_with_the_provider_id() -> None:
+def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer:
+    return Deliverer(transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class OnALoop:
+    """AsyncDeliverer over the same fakes, awaited: the worker's driver of the same steps."""
+
+    deliverer: AsyncDeliverer
+
+    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
+        return asyncio.run(self.deliverer.deliver(message, now))
+
+
+def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer:
+    async_deliverer = AsyncDeliverer(
+        Awaited(transport), Awaited(log), owner="test:1", lease_seconds=LEASE, dry_run=dry_run
+    )  # type: ignore[arg-type]
+    return OnALoop(async_deliverer)  # type: ignore[return-value]
+
+
+@pytest.fixture(params=[blocking, on_a_loop], ids=["blocking", "on-a-loop"])
+def deliverer(request: pytest.FixtureRequest) -> Make:
+    """Every row holds for both drivers of the delivery steps."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_accepted_send_is_confirmed_with_the_provider_id(deliverer: Make) -> None:
     transport, log = FakeTransport(), FakeSentLog()
     delivery = deliverer(transport, log).deliver(MESSAGE, NOW)
     assert (delivery.outcome, delivery.provider_id) == (Outcome.SENT, "req-kkkkkkkk")
@@ -39,7 +70,7 @@ def test_accepted_send_is_confirmed_with_the_provider_id() -> None:
     assert transport.sent == [MESSAGE]
 
 
-def test_a_sent_message_is_a_duplicate_and_is_not_sent_again() -> None:
+def test_a_sent_message_is_a_duplicate_and_is_not_sent_again(deliverer: Make) -> None:
     transport, log = FakeTransport(), FakeSentLog()
     deliverer(transport, log).deliver(MESSAGE, NOW)
     again = deliverer(transport, log).deliver(MESSAGE, NOW + 3600)
@@ -47,7 +78,7 @@ def test_a_sent_message_is_a_duplicate_and_is_not_sent_again() -> None:
     assert len(transport.sent) == 1
 
 
-def test_known_not_sent_releases_the_claim_so_a_retry_can_send() -> None:
+def test_known_not_sent_releases_the_claim_so_a_retry_can_send(deliverer: Make) -> None:
     log = FakeSentLog()
     first = deliverer(FakeTransport(not_delivered(retry_after=1.5)), log).deliver(MESSAGE, NOW)
     assert (first.outcome, first.retry_after) == (Outcome.RETRY, 1.5)
@@ -57,7 +88,7 @@ def test_known_not_sent_releases_the_claim_so_a_retry_can_send() -> None:
     assert transport.sent == [MESSAGE]
 
 
-def test_refused_is_a_failure_with_the_reason_and_leaves_no_claim() -> None:
+def test_refused_is_a_failure_with_the_reason_and_leaves_no_claim(deliverer: Make) -> None:
     log = FakeSentLog()
     delivery = deliverer(FakeTransport(refused), log).deliver(MESSAGE, NOW)
     assert delivery.outcome is Outcome.REFUSED
@@ -72,7 +103,7 @@ def test_refused_is_a_failure_with_the_reason_and_leaves_no_claim() -> None:
 
 
 @pytest.mark.parametrize("answer", [unknown, crashes], ids=["5xx-or-timeout", "transport-bug"])
-def test_a_send_that_may_have_gone_out_is_unknown_and_never_resent(answer: object) -> None:
+def test_a_send_that_may_have_gone_out_is_unknown_and_never_resent(answer: object, deliverer: Make) -> None:
     transport, log = FakeTransport(answer), FakeSentLog()  # type: ignore[arg-type]
     first = deliverer(transport, log).deliver(MESSAGE, NOW)
     assert first.outcome is Outcome.UNKNOWN
@@ -84,7 +115,7 @@ def test_a_send_that_may_have_gone_out_is_unknown_and_never_resent(answer: objec
     assert len(transport.sent) == 1
 
 
-def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent() -> None:
+def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent(deliverer: Make) -> None:
     log = FakeSentLog()
     log.claim(MESSAGE, "worker:other:7", NOW)
     transport = FakeTransport()
@@ -101,15 +132,15 @@ def test_a_second_delivery_during_a_slow_send_is_in_flight_and_sends_nothing() -
 
     def slow(message: PlannedMessage) -> str:
         # While this send hangs on the provider, a redelivery (another worker) looks at the same message.
-        seen_meanwhile.append(deliverer(other, log).deliver(message, NOW + 5).outcome)
+        seen_meanwhile.append(blocking(other, log).deliver(message, NOW + 5).outcome)
         return accepted(message)
 
-    assert deliverer(FakeTransport(slow), log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
+    assert blocking(FakeTransport(slow), log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
     assert seen_meanwhile == [Outcome.IN_FLIGHT]
     assert other.sent == []
 
 
-def test_a_stale_claim_is_reported_unknown_exactly_once() -> None:
+def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None:
     log = FakeSentLog()
     log.claim(MESSAGE, "worker:dead:7", NOW)  # claimed, then the process was killed
     transport = FakeTransport()
@@ -131,7 +162,7 @@ class OtherReaderWinsTheRace(FakeSentLog):
         return held, created
 
 
-def test_two_readers_of_one_stale_claim_report_it_once() -> None:
+def test_two_readers_of_one_stale_claim_report_it_once(deliverer: Make) -> None:
     log = OtherReaderWinsTheRace()
     log.claim(MESSAGE, "worker:dead:7", NOW)
     loser = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
@@ -144,7 +175,7 @@ class ConfirmFails(FakeSentLog):
 
 
 def test_a_send_whose_confirmation_fails_is_sent_and_its_claim_later_reports_unknown(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, deliverer: Make
 ) -> None:
     log, transport = ConfirmFails(), FakeTransport()
     assert deliverer(transport, log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
@@ -154,16 +185,18 @@ def test_a_send_whose_confirmation_fails_is_sent_and_its_claim_later_reports_unk
     assert len(transport.sent) == 1
 
 
-def test_dry_run_sends_and_records_nothing_but_still_sees_what_was_sent() -> None:
+def test_dry_run_sends_and_records_nothing_but_still_sees_what_was_sent(deliverer: Make) -> None:
     log = FakeSentLog()
-    dry = Deliverer(RefusingTransport(), log, owner="t", lease_seconds=LEASE, dry_run=True)
+    dry = deliverer(RefusingTransport(), log, dry_run=True)
     assert dry.deliver(MESSAGE, NOW).outcome is Outcome.DRY_RUN
     assert log.claims == {}
     deliverer(FakeTransport(), log).deliver(MESSAGE, NOW)
     assert dry.deliver(MESSAGE, NOW).outcome is Outcome.DUPLICATE
 
 
-def test_logs_mask_the_phone_and_never_carry_the_text(caplog: pytest.LogCaptureFixture) -> None:
+def test_logs_mask_the_phone_and_never_carry_the_text(
+    caplog: pytest.LogCaptureFixture, deliverer: Make
+) -> None:
     caplog.set_level(logging.INFO)
     deliverer(FakeTransport(unknown), FakeSentLog()).deliver(MESSAGE, NOW)
     (record,) = [r for r in caplog.records if r.getMessage() == "sms unknown"]
@@ -206,9 +239,46 @@ def test_claims_are_compare_and_set() -> None:
     assert not log.mark_unknown(MESSAGE, Claim(ClaimState.CLAIMED, "b", NOW + 1, revision=1), "stale view")
 
 
-def test_a_reason_quoting_the_phone_number_is_masked_in_the_record() -> None:
+def test_a_reason_quoting_the_phone_number_is_masked_in_the_record(deliverer: Make) -> None:
     def refused_with_echo(message: PlannedMessage) -> str:
         raise Refused(f"SENS refused the message: HTTP 400: invalid recipient {message.phone}")
 
     record = deliverer(FakeTransport(refused_with_echo), FakeSentLog()).deliver(MESSAGE, NOW).as_record()
     assert record["reason"].endswith("invalid recipient 010****5678")
+
+
+class ClaimFails(FakeSentLog):
+    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        raise SentLogError("the store went away")
+
+
+def test_a_sent_log_that_cannot_claim_stops_the_delivery_before_any_send(deliverer: Make) -> None:
+    transport = FakeTransport()
+    with pytest.raises(SentLogError, match="went away"):
+        deliverer(transport, ClaimFails()).deliver(MESSAGE, NOW)
+    assert transport.sent == []
+
+
+def test_a_send_cancelled_mid_request_keeps_its_claim_so_it_is_never_resent() -> None:
+    """SIGTERM's deadline cancels a send stuck on the SMS API: it may have gone out, so the claim
+    stays, and once its lease ends it is reported unknown instead of sent again."""
+    log, started = FakeSentLog(), asyncio.Event()
+
+    class Stuck:
+        async def send(self, message: PlannedMessage) -> str:
+            started.set()
+            await asyncio.Event().wait()
+            raise AssertionError("never answered")
+
+    async def cancel_mid_send() -> None:
+        stuck = AsyncDeliverer(Stuck(), Awaited(log), owner="w:1", lease_seconds=LEASE, dry_run=False)  # type: ignore[arg-type]
+        sending = asyncio.create_task(stuck.deliver(MESSAGE, NOW))
+        await started.wait()
+        sending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+
+    asyncio.run(cancel_mid_send())
+    assert log.state(MESSAGE) is ClaimState.CLAIMED
+    later = blocking(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
+    assert later.outcome is Outcome.UNKNOWN

@@ -6,13 +6,11 @@ with the revision read is a compare-and-set, so a stale claim is reported unknow
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import nats.errors
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
@@ -22,8 +20,15 @@ from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
-BRIDGE_TIMEOUT_SECONDS = 10.0
-T = TypeVar("T")
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """The store's own failures as the port's SentLogError; the answers the methods expect (a key
+    that exists, or changed) are handled inside, before they get here."""
+    try:
+        yield
+    except (nats.errors.Error, TimeoutError, OSError) as err:
+        raise SentLogError(f"JetStream KV: {type(err).__name__}: {err}") from err
 
 
 def _record(message: PlannedMessage, state: ClaimState, owner: str, at: float, **extra: str) -> bytes:
@@ -54,40 +59,45 @@ class NatsKvSentLog:
         self._owner = owner
 
     async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        try:
-            revision = await self._kv.create(
-                message.idempotency_key, _record(message, ClaimState.CLAIMED, owner, now)
-            )
-        except KeyWrongLastSequenceError:
-            existing = await self.lookup(message)
-            if existing is None:  # released between our create and our read: claim again
-                return await self.claim(message, owner, now)
-            return existing, False
-        return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
+        with _store_errors():
+            try:
+                revision = await self._kv.create(
+                    message.idempotency_key, _record(message, ClaimState.CLAIMED, owner, now)
+                )
+            except KeyWrongLastSequenceError:
+                existing = await self.lookup(message)
+                if existing is None:  # released between our create and our read: claim again
+                    return await self.claim(message, owner, now)
+                return existing, False
+            return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        record = _record(message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id)
-        await self._kv.put(message.idempotency_key, record)
+        with _store_errors():
+            record = _record(message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id)
+            await self._kv.put(message.idempotency_key, record)
 
     async def release(self, message: PlannedMessage, claim: Claim) -> None:
-        # Conditional on the claim's revision: a claim reported unknown meanwhile is kept.
-        with contextlib.suppress(KeyWrongLastSequenceError):
-            await self._kv.delete(message.idempotency_key, last=claim.revision)
+        with _store_errors():
+            # Conditional on the claim's revision: a claim reported unknown meanwhile is kept.
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await self._kv.delete(message.idempotency_key, last=claim.revision)
 
     async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
-        record = _record(message, ClaimState.UNKNOWN, previous.owner, previous.at, reason=reason[:500])
-        try:
-            await self._kv.update(message.idempotency_key, record, last=previous.revision)
-        except KeyWrongLastSequenceError:
-            return False
-        return True
+        with _store_errors():
+            record = _record(message, ClaimState.UNKNOWN, previous.owner, previous.at, reason=reason[:500])
+            try:
+                await self._kv.update(message.idempotency_key, record, last=previous.revision)
+            except KeyWrongLastSequenceError:
+                return False
+            return True
 
     async def lookup(self, message: PlannedMessage) -> Claim | None:
-        try:
-            entry = await self._kv.get(message.idempotency_key)
-        except KeyNotFoundError:  # KeyDeletedError is a subclass: a released claim is absent
-            return None
-        return _claim_of(entry.value, entry.revision)
+        with _store_errors():
+            try:
+                entry = await self._kv.get(message.idempotency_key)
+            except KeyNotFoundError:  # KeyDeletedError is a subclass: a released claim is absent
+                return None
+            return _claim_of(entry.value, entry.revision)
 
     async def unresolved(self) -> AsyncIterator[dict[str, Any]]:
         """Every claim not (yet) confirmed as sent, for operators: `make claims STORE=nats`."""
@@ -103,34 +113,3 @@ class NatsKvSentLog:
             data = json.loads(entry.value or b"{}")
             if data.get("state") != ClaimState.SENT.value:
                 yield {"idempotency_key": key, **data}
-
-
-class ThreadBridgedSentLog:
-    """The synchronous SentLog port over the async store, for delivery running in a worker thread."""
-
-    def __init__(self, store: NatsKvSentLog, loop: asyncio.AbstractEventLoop) -> None:
-        self._store = store
-        self._loop = loop
-
-    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result(BRIDGE_TIMEOUT_SECONDS)
-        except (nats.errors.Error, concurrent.futures.TimeoutError, TimeoutError, OSError) as err:
-            future.cancel()
-            raise SentLogError(f"JetStream KV: {type(err).__name__}: {err}") from err
-
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        return self._wait(self._store.claim(message, owner, now))
-
-    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        self._wait(self._store.confirm(message, provider_id))
-
-    def release(self, message: PlannedMessage, claim: Claim) -> None:
-        self._wait(self._store.release(message, claim))
-
-    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
-        return self._wait(self._store.mark_unknown(message, previous, reason))
-
-    def lookup(self, message: PlannedMessage) -> Claim | None:
-        return self._wait(self._store.lookup(message))

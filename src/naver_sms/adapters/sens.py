@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -32,16 +34,16 @@ def sign(secret_key: str, method: str, path: str, timestamp: str, access_key: st
     return base64.b64encode(digest).decode()
 
 
-def _request_id(response: requests.Response) -> str:
+def _request_id(body: bytes) -> str:
     """The provider's id for the accepted message; an odd body must not turn a sent SMS into an error."""
     try:
-        return str(response.json().get("requestId", ""))
+        return str(json.loads(body).get("requestId", ""))
     except (ValueError, AttributeError):
         return ""
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After", "").strip()
     if not value:
         return None
     if value.isdigit():
@@ -50,6 +52,18 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
+    """What SENS's answer says about the SMS: its request id, or the DeliveryError that fits."""
+    if 200 <= status < 300:
+        return _request_id(body)
+    problem = f"HTTP {status}: {body[: BODY_SHOWN * 4].decode('utf-8', 'replace')[:BODY_SHOWN]}"
+    if status == TOO_MANY_REQUESTS:
+        raise NotDelivered(f"SENS is rate limiting: {problem}", retry_after=_retry_after(headers))
+    if status >= 500:
+        raise OutcomeUnknown(f"SENS answered {problem}; the message may have been accepted")
+    raise Refused(f"SENS refused the message: {problem}")
 
 
 def _never_connected(err: requests.ConnectionError) -> bool:
@@ -76,13 +90,66 @@ class SendPolicy:
     backoff: float  # first wait between those attempts; doubles per attempt
     max_retry_after: float  # a longer Retry-After is handed to the caller instead of slept here
 
+    def wait_before(self, attempt: int, err: NotDelivered) -> float:
+        """Seconds to wait before trying again after `attempt` failed with `err`; raises when the
+        caller should have it instead (no attempts left, or a Retry-After longer than we wait)."""
+        wait: float = self.backoff * 2.0 ** (attempt - 1)
+        if err.retry_after is not None:
+            if err.retry_after > self.max_retry_after:
+                raise err
+            wait = max(wait, err.retry_after)
+        if attempt >= self.max_attempts:
+            raise NotDelivered(
+                f"SENS not reached after {attempt} attempts: {err}", retry_after=err.retry_after
+            ) from err
+        return wait
+
+
+@dataclass(frozen=True)
+class SensRequest:
+    """One signed SENS v2 send, whatever HTTP client carries it."""
+
+    endpoint: str
+    credentials: SensCredentials
+
+    @property
+    def path(self) -> str:
+        return f"/sms/v2/services/{self.credentials.service_id}/messages"
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.rstrip("/") + self.path
+
+    def headers(self) -> dict[str, str]:
+        creds = self.credentials
+        timestamp = str(int(time.time() * 1000))
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "x-ncp-apigw-timestamp": timestamp,
+            "x-ncp-iam-access-key": creds.access_key,
+            "x-ncp-apigw-signature-v2": sign(
+                creds.secret_key, "POST", self.path, timestamp, creds.access_key
+            ),
+        }
+
+    def body(self, message: PlannedMessage) -> bytes:
+        return json.dumps(
+            {
+                "type": message.kind.value,
+                "from": self.credentials.sender,
+                "content": message.text,
+                "messages": [{"to": message.phone}],
+            }
+        ).encode()
+
 
 class SensTransport:
+    """Blocking, over requests: the Lambda's."""
+
     def __init__(
         self, endpoint: str, credentials: SensCredentials, policy: SendPolicy, *, pool_size: int = 10
     ) -> None:
-        self._endpoint = endpoint.rstrip("/")
-        self._credentials = credentials
+        self._request = SensRequest(endpoint, credentials)
         self._policy = policy
         self._session = requests.Session()
         # A POST is never retried by the HTTP layer: this class decides, knowing what a retry risks.
@@ -90,31 +157,24 @@ class SensTransport:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
-    @property
-    def path(self) -> str:
-        return f"/sms/v2/services/{self._credentials.service_id}/messages"
-
     def send(self, message: PlannedMessage) -> str:
-        policy = self._policy
-        for attempt in range(1, policy.max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._attempt(message)
             except NotDelivered as err:
-                wait = policy.backoff * 2 ** (attempt - 1)
-                if err.retry_after is not None:
-                    if err.retry_after > policy.max_retry_after:
-                        raise
-                    wait = max(wait, err.retry_after)
-                if attempt == policy.max_attempts:
-                    raise NotDelivered(
-                        f"SENS not reached after {attempt} attempts: {err}", retry_after=err.retry_after
-                    ) from err
-                time.sleep(wait)
-        raise AssertionError("unreachable: max_attempts is at least 1")
+                time.sleep(self._policy.wait_before(attempt, err))
+            attempt += 1
 
     def _attempt(self, message: PlannedMessage) -> str:
         try:
-            response = self._post(message)
+            response = self._session.post(
+                self._request.url,
+                data=self._request.body(message),
+                headers=self._request.headers(),
+                timeout=self._policy.timeout,
+                allow_redirects=False,  # a followed redirect would be a second request for one SMS
+            )
         except requests.ConnectionError as err:
             if _never_connected(err):
                 raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
@@ -123,37 +183,4 @@ class SensTransport:
             raise OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s") from err
         except requests.RequestException as err:
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
-        status = response.status_code
-        if 200 <= status < 300:
-            return _request_id(response)
-        problem = f"HTTP {status}: {response.text[:BODY_SHOWN]}"
-        if status == TOO_MANY_REQUESTS:
-            raise NotDelivered(f"SENS is rate limiting: {problem}", retry_after=_retry_after(response))
-        if status >= 500:
-            raise OutcomeUnknown(f"SENS answered {problem}; the message may have been accepted")
-        raise Refused(f"SENS refused the message: {problem}")
-
-    def _post(self, message: PlannedMessage) -> requests.Response:
-        creds = self._credentials
-        timestamp = str(int(time.time() * 1000))
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "x-ncp-apigw-timestamp": timestamp,
-            "x-ncp-iam-access-key": creds.access_key,
-            "x-ncp-apigw-signature-v2": sign(
-                creds.secret_key, "POST", self.path, timestamp, creds.access_key
-            ),
-        }
-        body = {
-            "type": message.kind.value,
-            "from": creds.sender,
-            "content": message.text,
-            "messages": [{"to": message.phone}],
-        }
-        return self._session.post(
-            self._endpoint + self.path,
-            json=body,
-            headers=headers,
-            timeout=self._policy.timeout,
-            allow_redirects=False,  # a followed redirect would be a second request for one SMS
-        )
+        return answer(response.status_code, response.headers, response.content)

@@ -9,12 +9,20 @@ resent. A claim nobody confirmed within its lease (the process died) becomes UNK
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, cast
 
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused, SentLogError
-from naver_sms.application.ports import Claim, ClaimState, SentLog, SmsTransport
+from naver_sms.application.ports import (
+    AsyncSentLog,
+    AsyncSmsTransport,
+    Claim,
+    ClaimState,
+    SentLog,
+    SmsTransport,
+)
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.phone import mask_phone, mask_phones_in
 
@@ -68,51 +76,65 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class Deliverer:
-    transport: SmsTransport
-    sent_log: SentLog
+class Call:
+    """One port call the delivery steps ask for; a driver makes it, synchronously or awaited."""
+
+    port: Literal["transport", "sent_log"]
+    method: str
+    args: tuple[object, ...]
+
+
+Steps = Generator[Call, Any, Delivery]
+
+
+@dataclass(frozen=True, kw_only=True)  # the ports come first, positionally
+class DeliveryPolicy:
+    """The delivery steps, written once as a generator of port calls: the Lambda drives them with blocking
+    ports (Deliverer), the worker with awaitable ones on its event loop (AsyncDeliverer). A port's
+    exception is thrown back in at the step that made the call."""
+
     owner: str  # who claims: written into each claim so an operator can tell whose send it was
     lease_seconds: float  # longer than any one send can take, retries included (checked in settings)
     dry_run: bool
 
-    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
+    def steps(self, message: PlannedMessage, now: float) -> Steps:
         if self.dry_run:
-            found = self.sent_log.lookup(message)
+            found = yield Call("sent_log", "lookup", (message,))
             if found is not None:
-                return self._existing(message, found, now, report=False)
+                return (yield from self._existing(message, found, now, report=False))
             return self._logged(Delivery.of(message, Outcome.DRY_RUN), message)
-        claim, created = self.sent_log.claim(message, self.owner, now)
+        claim, created = yield Call("sent_log", "claim", (message, self.owner, now))
         if not created:
-            return self._existing(message, claim, now, report=True)
-        return self._logged(self._send(message, claim), message)
+            return (yield from self._existing(message, claim, now, report=True))
+        return self._logged((yield from self._send(message, claim)), message)
 
-    def _send(self, message: PlannedMessage, claim: Claim) -> Delivery:
+    def _send(self, message: PlannedMessage, claim: Claim) -> Steps:
         try:
-            provider_id = self.transport.send(message)
+            provider_id = yield Call("transport", "send", (message,))
         except NotDelivered as err:
-            self.sent_log.release(message, claim)
+            yield Call("sent_log", "release", (message, claim))
             return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
         except Refused as err:
-            self.sent_log.release(message, claim)
+            yield Call("sent_log", "release", (message, claim))
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
         except OutcomeUnknown as err:
-            self.sent_log.mark_unknown(message, claim, mask_phones_in(str(err)))
+            yield Call("sent_log", "mark_unknown", (message, claim, mask_phones_in(str(err))))
             return Delivery.of(message, Outcome.UNKNOWN, reason=str(err))
         except Exception as err:
             # A transport bug may strike before or after the request left: treat it as unknown.
             log.exception("sms transport failed unexpectedly")
             reason = f"unexpected {type(err).__name__} while sending"
-            self.sent_log.mark_unknown(message, claim, reason)
+            yield Call("sent_log", "mark_unknown", (message, claim, reason))
             return Delivery.of(message, Outcome.UNKNOWN, reason=reason)
         try:
-            self.sent_log.confirm(message, provider_id)
+            yield Call("sent_log", "confirm", (message, provider_id))
         except SentLogError as err:
             # The SMS went out: say so. The claim stays, so it is never resent; once its lease ends it
             # is reported as unknown, which is the truth as far as the log can tell.
             log.error("sms sent but not confirmed in the sent log", extra={"error": str(err)})
         return Delivery.of(message, Outcome.SENT, provider_id=provider_id)
 
-    def _existing(self, message: PlannedMessage, claim: Claim, now: float, *, report: bool) -> Delivery:
+    def _existing(self, message: PlannedMessage, claim: Claim, now: float, *, report: bool) -> Steps:
         if claim.state is ClaimState.SENT:
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
         if claim.state is ClaimState.UNKNOWN:
@@ -127,17 +149,62 @@ class Deliverer:
                 retry_after=max(self.lease_seconds - age, 0.0) + 1.0,
             )
         reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
-        if self.sent_log.mark_unknown(message, claim, reason):
+        if (yield Call("sent_log", "mark_unknown", (message, claim, reason))):
             return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
         # Someone changed the claim between our two reads: classify what it holds now, reporting nothing
         # (released meanwhile: look again later).
-        latest = self.sent_log.lookup(message)
+        latest = yield Call("sent_log", "lookup", (message,))
         if latest is None:
             return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
-        return self._existing(message, latest, now, report=False)
+        return (yield from self._existing(message, latest, now, report=False))
 
     def _logged(self, delivery: Delivery, message: PlannedMessage) -> Delivery:
         fields = {**delivery.as_record(), "phone": mask_phone(message.phone), "kind": message.kind.value}
         text = "dry run: would send" if delivery.outcome is Outcome.DRY_RUN else f"sms {delivery.outcome}"
         log.log(logging.ERROR if delivery.outcome in FAILURES else logging.INFO, text, extra=fields)
         return delivery
+
+
+def _advance(steps: Steps, reply: object, error: Exception | None) -> Call | Delivery:
+    """The next call the steps ask for, or their Delivery once done. An exception the steps do not
+    handle leaves here, as it would from a plain function."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(reply)
+    except StopIteration as done:
+        return cast(Delivery, done.value)
+
+
+@dataclass(frozen=True)
+class Deliverer(DeliveryPolicy):
+    transport: SmsTransport
+    sent_log: SentLog
+
+    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
+        steps = self.steps(message, now)
+        step = _advance(steps, None, None)
+        while isinstance(step, Call):
+            try:
+                reply = getattr(getattr(self, step.port), step.method)(*step.args)
+            except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
+                step = _advance(steps, None, err)
+            else:
+                step = _advance(steps, reply, None)
+        return step
+
+
+@dataclass(frozen=True)
+class AsyncDeliverer(DeliveryPolicy):
+    transport: AsyncSmsTransport
+    sent_log: AsyncSentLog
+
+    async def deliver(self, message: PlannedMessage, now: float) -> Delivery:
+        steps = self.steps(message, now)
+        step = _advance(steps, None, None)
+        while isinstance(step, Call):
+            try:
+                reply = await getattr(getattr(self, step.port), step.method)(*step.args)
+            except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
+                step = _advance(steps, None, err)
+            else:
+                step = _advance(steps, reply, None)
+        return step

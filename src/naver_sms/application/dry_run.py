@@ -23,28 +23,42 @@ def decide_dry_run(settings_dry_run: bool, requested: bool | None) -> bool:
     return settings_dry_run or bool(requested)
 
 
+def _refuse(message: PlannedMessage) -> str:
+    raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
+
+
 class RefusingTransport:
     """A dry run's transport: if anything ever reached it, it fails loudly instead of sending."""
 
     def send(self, message: PlannedMessage) -> str:
-        raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
+        return _refuse(message)
+
+
+class RefusingAsyncTransport:
+    """RefusingTransport for the worker's event loop."""
+
+    async def send(self, message: PlannedMessage) -> str:
+        return _refuse(message)
+
+    async def close(self) -> None:
+        pass  # nothing was ever opened
 
 
 class UnrecordedSentLog:
     """A dry-run worker's sent log: dry runs write nothing, so there is nothing to read either, and
     each event stays on the event loop with no round trip to the store."""
 
-    def lookup(self, message: PlannedMessage) -> Claim | None:
+    async def lookup(self, message: PlannedMessage) -> Claim | None:
         return None
 
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
         raise AssertionError(f"a dry run tried to claim {message.idempotency_key}")
 
-    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
+    async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         raise AssertionError(f"a dry run tried to confirm {message.idempotency_key}")
 
-    def release(self, message: PlannedMessage, claim: Claim) -> None:
+    async def release(self, message: PlannedMessage, claim: Claim) -> None:
         raise AssertionError(f"a dry run tried to release {message.idempotency_key}")
 
-    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+    async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         raise AssertionError(f"a dry run tried to mark {message.idempotency_key}")

@@ -6,13 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from naver_sms.application.delivery import Deliverer, Delivery, Outcome
+from naver_sms.application.delivery import AsyncDeliverer, Deliverer, Delivery, Outcome
 from naver_sms.domain.booking import Booking, booking_from_mapping, booking_id_of
 from naver_sms.domain.errors import InvalidBooking, InvalidMessage
 from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import RuleSet
 
 UNKNOWN_BOOKING = "(no valid id)"
+
+
+def planned(
+    rules: RuleSet, booking: Booking, now: datetime, event: EventType | None
+) -> list[PlannedMessage | Delivery]:
+    """Each applicable rule's message, or the INVALID delivery of one that cannot be sent as rendered."""
+    plans: list[PlannedMessage | Delivery] = []
+    for rule in rules.applicable(booking, now, event):
+        try:
+            plans.append(rule.render(booking, rules.timezone))
+        except InvalidMessage as err:
+            plans.append(Delivery(Outcome.INVALID, rule.name, booking.booking_id, "", reason=str(err)))
+    return plans
 
 
 @dataclass(frozen=True)
@@ -25,17 +39,10 @@ class Notifier:
         return self.deliverer.dry_run
 
     def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
-        deliveries = []
-        for rule in self.rules.applicable(booking, now, event):
-            try:
-                message = rule.render(booking, self.rules.timezone)
-            except InvalidMessage as err:
-                deliveries.append(
-                    Delivery(Outcome.INVALID, rule.name, booking.booking_id, "", reason=str(err))
-                )
-                continue
-            deliveries.append(self.deliverer.deliver(message, now.timestamp()))
-        return deliveries
+        return [
+            plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan, now.timestamp())
+            for plan in planned(self.rules, booking, now, event)
+        ]
 
     def notify_record(self, record: object, now: datetime) -> list[Delivery]:
         """A scheduled run's booking record as the source sent it: an invalid one is one failure."""
@@ -45,3 +52,21 @@ class Notifier:
             booking_id = booking_id_of(record) or UNKNOWN_BOOKING
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
         return self.notify(booking, now)
+
+
+@dataclass(frozen=True)
+class AsyncNotifier:
+    """The worker's Notifier: the same plan, each message delivered on the event loop."""
+
+    rules: RuleSet
+    deliverer: AsyncDeliverer
+
+    @property
+    def dry_run(self) -> bool:
+        return self.deliverer.dry_run
+
+    async def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
+        return [
+            plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan, now.timestamp())
+            for plan in planned(self.rules, booking, now, event)
+        ]

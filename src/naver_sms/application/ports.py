@@ -71,3 +71,27 @@ class SentLog(Protocol):
 
 class Alerter(Protocol):
     def alert(self, text: str) -> None: ...
+
+
+class AsyncSmsTransport(Protocol):
+    """SmsTransport for an event loop: the same contract, awaited."""
+
+    async def send(self, message: PlannedMessage) -> str: ...
+
+    async def close(self) -> None:
+        """Let go of connections (the worker's last step)."""
+        ...
+
+
+class AsyncSentLog(Protocol):
+    """SentLog for an event loop: the same contract, awaited."""
+
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]: ...
+
+    async def confirm(self, message: PlannedMessage, provider_id: str) -> None: ...
+
+    async def release(self, message: PlannedMessage, claim: Claim) -> None: ...
+
+    async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool: ...
+
+    async def lookup(self, message: PlannedMessage) -> Claim | None: ...

@@ -11,8 +11,9 @@ from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.model import SENS_BACKOFF_SECONDS, SENS_MAX_RETRY_AFTER_SECONDS
 
 
-def sens_transport(settings: Settings, *, pool_size: int = 10) -> SensTransport:
-    """Credentials are revealed here, so a dry run never needs them."""
+def sens_config(settings: Settings) -> tuple[str, SensCredentials, SendPolicy]:
+    """Endpoint, credentials and policy for either SENS transport. Credentials are revealed here, so a
+    dry run never needs them."""
     sms = settings.sms
     credentials = SensCredentials(
         access_key=sms.access_key.reveal(),
@@ -26,11 +27,11 @@ def sens_transport(settings: Settings, *, pool_size: int = 10) -> SensTransport:
         backoff=SENS_BACKOFF_SECONDS,
         max_retry_after=SENS_MAX_RETRY_AFTER_SECONDS,
     )
-    return SensTransport(str(sms.endpoint), credentials, policy, pool_size=pool_size)
+    return str(sms.endpoint), credentials, policy
 
 
-def sms_transport(settings: Settings, *, dry_run: bool, pool_size: int = 10) -> SmsTransport:
-    return RefusingTransport() if dry_run else sens_transport(settings, pool_size=pool_size)
+def sms_transport(settings: Settings, *, dry_run: bool) -> SmsTransport:
+    return RefusingTransport() if dry_run else SensTransport(*sens_config(settings))
 
 
 def deliverer(

@@ -3,17 +3,18 @@ file or missing SMS credential stops the worker before it touches NATS."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
 from nats.js.kv import KeyValue
 
-from naver_sms.adapters.nats_sent_log import NatsKvSentLog, ThreadBridgedSentLog
-from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
-from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import SentLog
-from naver_sms.bootstrap.shared import deliverer, sms_transport
+from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.adapters.sens_async import AsyncSensTransport
+from naver_sms.application.delivery import AsyncDeliverer
+from naver_sms.application.dry_run import RefusingAsyncTransport, UnrecordedSentLog, decide_dry_run
+from naver_sms.application.notify import AsyncNotifier
+from naver_sms.application.ports import AsyncSentLog, AsyncSmsTransport
+from naver_sms.bootstrap.shared import sens_config
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
 
@@ -26,16 +27,22 @@ class WorkerComposition:
         self.rules = load_rules(settings.rules_path)
         self.nats_credentials = nats_credentials(settings)
         # One HTTP connection per concurrent send, so no send waits for a pooled connection.
-        self.transport = sms_transport(settings, dry_run=self.dry_run, pool_size=settings.worker.concurrency)
+        self.transport: AsyncSmsTransport = (
+            RefusingAsyncTransport()
+            if self.dry_run
+            else AsyncSensTransport(*sens_config(settings), pool_size=settings.worker.concurrency)
+        )
 
-    def notifier(self, kv: KeyValue, loop: asyncio.AbstractEventLoop) -> Notifier:
-        sent_log: SentLog = (
-            UnrecordedSentLog() if self.dry_run else ThreadBridgedSentLog(NatsKvSentLog(kv, self.owner), loop)
+    def notifier(self, kv: KeyValue) -> AsyncNotifier:
+        sent_log: AsyncSentLog = UnrecordedSentLog() if self.dry_run else NatsKvSentLog(kv, self.owner)
+        deliverer = AsyncDeliverer(
+            owner=self.owner,
+            lease_seconds=self.settings.sent_log.claim_lease_seconds,
+            dry_run=self.dry_run,
+            transport=self.transport,
+            sent_log=sent_log,
         )
-        return Notifier(
-            self.rules,
-            deliverer(self.settings, self.transport, sent_log, owner=self.owner, dry_run=self.dry_run),
-        )
+        return AsyncNotifier(self.rules, deliverer)
 
 
 def nats_credentials(settings: Settings) -> dict[str, str]:

@@ -16,10 +16,8 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import nats.js.errors
@@ -27,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcome
-from naver_sms.application.notify import Notifier
+from naver_sms.application.notify import AsyncNotifier
 from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.events import BookingEvent, event_from_mapping
 from naver_sms.domain.phone import mask_phones_in
@@ -100,8 +98,7 @@ def _depth(value: object) -> int:
 class EventHandler:
     js: JetStreamContext
     settings: WorkerSettings
-    notifier: Notifier
-    executor: Executor
+    notifier: AsyncNotifier
     clock: Callable[[], datetime]
     max_deliver: int | None  # the live consumer's (None: unlimited); its last delivery leaves a record
     max_payload: int  # the server's limit on one message, headers included
@@ -133,13 +130,12 @@ class EventHandler:
         await msg.nak(delay=self.settings.nak_delay_seconds)
 
     async def _notify(self, msg: Msg, event: BookingEvent) -> list[Delivery]:
-        notify = partial(self.notifier.notify, event.booking, self.clock(), event.type)
+        notify = self.notifier.notify(event.booking, self.clock(), event.type)
         if self.notifier.dry_run:
-            # Nothing to wait for in a dry run: stay on the event loop, no thread hop per event.
-            return notify()
+            return await notify  # nothing in a dry run waits on the network
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, notify)
+            return await notify
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from naver_sms.domain.errors import InvalidRules
 from naver_sms.logging_setup import setup_logging
@@ -26,17 +25,4 @@ def main() -> int:
     except (SettingsError, InvalidRules) as err:
         log.error("configuration error", extra={"error": str(err)})
         return EXIT_CONFIG_ERROR
-    exit_now_if_sends_hang(code, worker.blocked_sends)
     return code
-
-
-def exit_now_if_sends_hang(code: int, blocked_sends: int) -> None:
-    """The interpreter joins worker threads at exit; one blocked on the SMS API (up to its timeouts
-    and retries) would hold the process past Docker's stop grace and be SIGKILLed mid-log. Its event was
-    nak'ed and its claim kept, so it is never sent twice: leave now, with the logs flushed."""
-    if blocked_sends:
-        logging.getLogger("naver_sms.worker").warning(
-            "exiting with SMS sends still blocked", extra={"blocked_sends": blocked_sends}
-        )
-        logging.shutdown()
-        os._exit(code)

@@ -10,13 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
-from typing import ParamSpec, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -42,36 +38,6 @@ log = logging.getLogger("naver_sms.worker")
 FETCH_TIMEOUT_SECONDS = 0.5
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-class DeliveryPool(ThreadPoolExecutor):
-    """The threads SMS sends run in, counting the sends under way: at exit, a thread that is still in a
-    send is blocked on the SMS API, while an idle thread of the shut-down pool is not."""
-
-    def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="deliver")
-        self._lock = threading.Lock()
-        self._running = 0
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        return super().submit(self._counted, partial(fn, *args, **kwargs))
-
-    def _counted(self, call: Callable[[], T]) -> T:
-        with self._lock:
-            self._running += 1
-        try:
-            return call()
-        finally:
-            with self._lock:
-                self._running -= 1
-
-    @property
-    def running(self) -> int:
-        with self._lock:
-            return self._running
-
 
 class Worker:
     def __init__(self, settings: Settings) -> None:
@@ -83,15 +49,9 @@ class Worker:
         self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=FETCH_BATCH)
         self._busy = 0  # handlers in the middle of an event
         self._exit_code = 0
-        self._pool: DeliveryPool | None = None
 
     def healthy(self) -> bool:
         return self._consuming and self._nc is not None and self._nc.is_connected
-
-    @property
-    def blocked_sends(self) -> int:
-        """Sends still under way once `run` has returned: each is stuck on the SMS API."""
-        return 0 if self._pool is None else self._pool.running
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -106,9 +66,7 @@ class Worker:
             health = HealthServer(w.health_port, self.healthy)
             await health.start()
             stack.push_async_callback(health.stop)
-            executor = self._pool = DeliveryPool(w.concurrency)
-            # Never wait here for a send still blocked on the SMS API: see main.exit_now_if_sends_hang.
-            stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+            stack.push_async_callback(parts.transport.close)
             self._nc = await self._connect(parts.nats_credentials)
             if self._nc is None:
                 return self._exit_code
@@ -118,8 +76,7 @@ class Worker:
             handler = EventHandler(
                 js=js,
                 settings=w,
-                notifier=parts.notifier(await dedupe_bucket(js, w), loop),
-                executor=executor,
+                notifier=parts.notifier(await dedupe_bucket(js, w)),
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=await live_max_deliver(subscription),
                 max_payload=self._nc.max_payload,
@@ -299,6 +256,10 @@ class Worker:
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         interrupted = self._busy
+        if interrupted:
+            # Their events are nak'ed; a send cut off mid-request keeps its claim, so it is reported
+            # unknown once its lease ends and never sent twice.
+            log.warning("stop interrupted events in progress", extra={"interrupted": interrupted})
         for worker in self._inflight:
             worker.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
