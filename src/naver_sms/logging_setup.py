@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from naver_sms.domain.phone import mask_phones_in
 
@@ -32,11 +32,18 @@ def _capped(value: object) -> object:
     return value
 
 
-class _ScrubbingJsonFormatter(JsonFormatter):
+def _needs_capping(value: object) -> bool:
+    return isinstance(value, dict | list | tuple) or (isinstance(value, str) and len(value) > MAX_VALUE_CHARS)
+
+
+class _ScrubbingJsonFormatter(OrjsonFormatter):
     """Personal data stays out of logs whoever logs it: every value is capped, then phone numbers are
-    masked across the whole line (one pass; non-ASCII kept as is so no escape can hide a number)."""
+    masked across the whole line (one pass; orjson keeps non-ASCII as is, so no escape can hide a
+    number). A worker logs each event, so the usual line (short strings only) takes the short path."""
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        if not any(map(_needs_capping, log_data.values())):
+            return log_data
         return {key: _capped(value) for key, value in log_data.items()}
 
     def serialize_log_record(self, log_data: dict[str, Any]) -> str:
@@ -59,7 +66,6 @@ def setup_logging(level: str | None = None) -> None:
             style="{",
             rename_fields=_RENAME,
             datefmt="%Y-%m-%dT%H:%M:%S%z",
-            json_ensure_ascii=False,
         )
     )
     handler.addFilter(_ContextFilter())

@@ -48,8 +48,11 @@ def mask_phone(phone: str) -> str:
 
 
 # A Korean mobile number as people write it: 010-1234-5678, 010 1234 5678, 01012345678, +82 10-…
+# Every log line is masked with it, so it opens with a character class (re then skips to the places a
+# number can start) and looks behind from there: the same matches as a leading (?<![0-9A-Za-z]).
 _WRITTEN_MOBILE = re.compile(
-    r"(?<![0-9A-Za-z])(?:\+?82[ \-]?0?|0)(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
+    r"[+80](?<![0-9A-Za-z][+80])(?:(?<=\+)82[ \-]?0?|(?<=8)2[ \-]?0?|(?<=0))"
+    r"(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
 )
 
 

@@ -7,22 +7,18 @@ import unicodedata
 
 ELLIPSIS = "…"  # EUC-KR encodes it, so a shortened name never forces an LMS by itself
 
-# Bidi embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069) can reorder what the phone
-# shows; the marks (U+200E, U+200F, U+061C) are invisible. None belongs in a name or a service.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Controls (category Cc: C0 and C1) and the line and paragraph separators (Zl, Zp) break a message's
+# layout. Bidi embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069) can reorder what the
+# phone shows; the marks (U+200E, U+200F, U+061C) are invisible. None belongs in a name or a service.
+_STRIPPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _SPACES = re.compile(r"\s+")
-
-
-def _is_stripped(char: str) -> bool:
-    # Cc is every C0 and C1 control; line and paragraph separators break a message's layout.
-    return char in _BIDI or unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
 def clean_text(raw: str, max_chars: int) -> str:
     """NFC (a decomposed Hangul name from some keyboards would not encode in EUC-KR), controls and
     bidi characters replaced by spaces, runs of white space folded, then cut to max_chars."""
     composed = unicodedata.normalize("NFC", raw)
-    visible = "".join(" " if _is_stripped(char) else char for char in composed)
+    visible = _STRIPPED.sub(" ", composed)
     folded = _SPACES.sub(" ", visible).strip()
     if len(folded) <= max_chars:
         return folded

@@ -11,19 +11,19 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
 
 from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
+from naver_sms.entrypoints.worker.pull import PullFeed
 from naver_sms.entrypoints.worker.topology import (
     FETCH_BATCH,
     dedupe_bucket,
@@ -35,7 +35,7 @@ from naver_sms.settings.redact import without_credentials
 
 log = logging.getLogger("naver_sms.worker")
 
-FETCH_TIMEOUT_SECONDS = 0.5
+PULL_EXPIRES_SECONDS = 0.5  # an idle worker sends one small pull request per this
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
@@ -46,7 +46,8 @@ class Worker:
         self._consuming = False
         self._nc: Client | None = None
         self._inflight: set[asyncio.Task[None]] = set()  # the long-lived handler tasks
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=FETCH_BATCH)
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()  # the pull requests keep it to FETCH_BATCH
+        self._room = asyncio.Event()  # set when the handlers have taken half the queue
         self._busy = 0  # handlers in the middle of an event
         self._exit_code = 0
 
@@ -72,13 +73,15 @@ class Worker:
                 return self._exit_code
             stack.push_async_callback(self._close)
             js = self._nc.jetstream()
-            subscription = await ensure_topology(js, w)
+            await ensure_topology(js, w)
+            feed = PullFeed(self._nc, w.stream, w.durable, self._queue)
+            await feed.start()
             handler = EventHandler(
                 js=js,
                 settings=w,
                 notifier=parts.notifier(await dedupe_bucket(js, w)),
                 clock=lambda: datetime.now(parts.rules.timezone),
-                max_deliver=await live_max_deliver(subscription),
+                max_deliver=await live_max_deliver(js, w),
                 max_payload=self._nc.max_payload,
             )
             await self._nc.subscribe(
@@ -95,9 +98,12 @@ class Worker:
                     "health_port": health.port,
                 },
             )
-            await self._consume(subscription, handler)
+            await self._consume(feed, handler)
             stopped_at = time.monotonic()
             naked = await self._finish_inflight(w.drain_seconds - CLOSE_BUDGET_SECONDS)
+            # The open pull request ends within its expiry; what it still brings goes back at once.
+            await feed.stop(PULL_EXPIRES_SECONDS)
+            naked += await self._nak_queued()
             log.info(
                 "worker stopped",
                 extra={
@@ -172,9 +178,9 @@ class Worker:
         self._exit_code = 1
         return None
 
-    async def _consume(self, subscription: JetStreamContext.PullSubscription, handler: EventHandler) -> None:
-        """One pull request per FETCH_BATCH messages, fed to `concurrency` long-lived handlers through a
-        bounded queue: the fetch size does not shrink with the free slots, and no task is made per message."""
+    async def _consume(self, feed: PullFeed, handler: EventHandler) -> None:
+        """Pull requests sized to the room in the queue, fed to `concurrency` long-lived handlers: the
+        batch does not shrink with the free handlers, and no task is made per message."""
         for _ in range(self._settings.worker.concurrency):
             worker = asyncio.create_task(self._work(handler))
             self._inflight.add(worker)
@@ -182,35 +188,31 @@ class Worker:
         self._consuming = True
         try:
             while not self._stop.is_set():
+                room = FETCH_BATCH - self._queue.qsize()
+                if room < FETCH_BATCH // 2:
+                    self._room.clear()
+                    await self._until_stopped(self._room.wait())
+                    continue
                 try:
-                    messages = await subscription.fetch(batch=FETCH_BATCH, timeout=FETCH_TIMEOUT_SECONDS)
-                except NatsTimeout:
-                    continue
-                except (ConnectionClosedError, nats.errors.Error, OSError) as err:
-                    log.warning("fetch failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
+                    await self._until_stopped(feed.pull(room, PULL_EXPIRES_SECONDS))
+                except (nats.errors.Error, OSError) as err:
+                    log.warning("pull failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
                     await asyncio.sleep(0.5)
-                    continue
-                for index, msg in enumerate(messages):
-                    if not await self._enqueue(msg):
-                        await self._nak_all(messages[index:])  # stopping: another worker takes them now
-                        break
         finally:
             self._consuming = False
 
-    async def _enqueue(self, msg: Msg) -> bool:
-        """Queue one message, waiting while every handler is busy and the queue is full; False when a
-        stop comes first (a send stuck on the SMS API must not hold SIGTERM up)."""
-        if not self._queue.full():
-            self._queue.put_nowait(msg)
-            return True
-        put = asyncio.ensure_future(self._queue.put(msg))
+    async def _until_stopped(self, waiting: Coroutine[Any, Any, object]) -> None:
+        """Wait for `waiting`, or for a stop, whichever comes first; its errors are raised here."""
+        task = asyncio.ensure_future(waiting)
         stopping = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait({put, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        if put.done():
-            return True
-        put.cancel()
-        return False
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return
+        task.result()
 
     @staticmethod
     async def _nak_all(messages: list[Msg]) -> None:
@@ -221,6 +223,8 @@ class Worker:
     async def _work(self, handler: EventHandler) -> None:
         while True:
             msg = await self._queue.get()
+            if self._queue.qsize() < FETCH_BATCH // 2:
+                self._room.set()
             self._busy += 1
             try:
                 await self._handle(handler, msg)
@@ -248,10 +252,7 @@ class Worker:
     async def _finish_inflight(self, budget: float) -> int:
         """Nak what was fetched but not started (another worker takes it at once), let handlers finish
         inside the budget, then cancel them: a cancelled handler naks its event. Returns the naks."""
-        waiting = []
-        while not self._queue.empty():
-            waiting.append(self._queue.get_nowait())
-        await self._nak_all(waiting)
+        waiting = await self._nak_queued()
         deadline = time.monotonic() + max(budget, 0.1)
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -263,7 +264,14 @@ class Worker:
         for worker in self._inflight:
             worker.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
-        return len(waiting) + interrupted
+        return waiting + interrupted
+
+    async def _nak_queued(self) -> int:
+        waiting = []
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        await self._nak_all(waiting)
+        return len(waiting)
 
     async def _close(self) -> None:
         # Acks are sent without waiting; flush so every one reaches the server, then close.

@@ -14,7 +14,7 @@ from naver_sms.settings.model import Retention, WorkerSettings
 log = logging.getLogger("naver_sms.worker")
 
 DUPLICATE_WINDOW_SECONDS = 600.0
-FETCH_BATCH = 256  # messages per pull request
+FETCH_BATCH = 256  # messages queued for the handlers, at most: the size of a pull request
 
 
 SECONDS_PER_DAY = 86_400
@@ -50,7 +50,7 @@ async def _ensure_stream(
         )
 
 
-async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamContext.PullSubscription:
+async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> None:
     await _ensure_stream(js, w.stream, [w.subject], w.retention.events, w.replicas)
     await _ensure_stream(js, w.dlq_stream, [w.dlq_subject], w.retention.dead_letters, w.replicas)
     await _ensure_stream(
@@ -65,12 +65,15 @@ async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> JetStreamC
         # Room for one fetched batch queued and one being fetched, beside the events being handled.
         max_ack_pending=w.concurrency + 2 * FETCH_BATCH,
     )
-    return await js.pull_subscribe(w.subject, durable=w.durable, stream=w.stream, config=consumer)
+    try:
+        await js.consumer_info(w.stream, w.durable)
+    except NotFoundError:
+        await js.add_consumer(w.stream, consumer)
 
 
-async def live_max_deliver(subscription: JetStreamContext.PullSubscription) -> int | None:
+async def live_max_deliver(js: JetStreamContext, w: WorkerSettings) -> int | None:
     """The consumer's limit as the server has it (an existing consumer keeps its own); None: unlimited."""
-    limit = (await subscription.consumer_info()).config.max_deliver
+    limit = (await js.consumer_info(w.stream, w.durable)).config.max_deliver
     return limit if limit is not None and limit > 0 else None
 
 
