@@ -3,17 +3,21 @@ SIGTERM-to-exit time under load with nothing lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from tests.support.fake_sens import FakeSens
+from tests.support.fake_sens import sens_env
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO
 from tests.support.topology import WORKER
@@ -93,23 +97,44 @@ SENS_ANSWER_SECONDS = 0.02
 REAL_SEND_EVENTS = 2000
 
 
+@contextlib.contextmanager
+def fake_sens_process(delay: float) -> Iterator[str]:
+    """The fake SENS in a process of its own, so its answers wait on no other work's GIL; yields its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fake_sens", str(delay), "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def sent_by(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310  (the fake's own http URL)
+        return len(json.load(answer)["sent"])
+
+
 def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
     """Events/s through the whole send path (KV claim, SENS over HTTP, confirm, sent record, ack)
     against the fake SENS answering each request in 20 ms; the ceiling is concurrency / 20 ms."""
     concurrency = 16
-    with tempfile.TemporaryDirectory() as tmp, FakeSens() as sens:
-        sens.state.delay_seconds = SENS_ANSWER_SECONDS
+    with tempfile.TemporaryDirectory() as tmp, fake_sens_process(SENS_ANSWER_SECONDS) as sens_url:
         server = NatsServer(Path(tmp) / "js")
         server.start()
         try:
             env = {
                 **worker_env(server.url),
-                **sens.env(),
+                **sens_env(sens_url),
                 "SMS_DRY_RUN": "false",
                 "WORKER_CONCURRENCY": str(concurrency),
             }
             ours = drain_rate(server, env, Path(tmp) / "w.log", count)
-            sent = len(sens.state.sent)
+            sent = sent_by(sens_url)
         finally:
             server.stop()
     ceiling = concurrency / SENS_ANSWER_SECONDS

@@ -310,7 +310,9 @@ def test_sigterm_with_a_send_stuck_on_the_sms_api(
     finally:
         worker.kill()
     assert code == 0 and seconds < 10
-    (interrupted,) = [line for line in worker.logs() if line["message"] == "stop interrupted events in progress"]
+    (interrupted,) = [
+        line for line in worker.logs() if line["message"] == "stop interrupted events in progress"
+    ]
     assert interrupted["interrupted"] == 1
     fake_sens.state.delay_seconds = 0
     restarted = WorkerProcess(slow_api_env, tmp_path / "worker2.log").start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -11,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -21,6 +23,13 @@ ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"
 SERVICE_ID = "ncp:sms:kr:1234:test"
 SENDER = "0212345678"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+    retry_after: str = ""
 
 
 @dataclass
@@ -38,6 +47,40 @@ class SensState:
     def per_recipient(self) -> Counter[str]:
         return Counter(m["messages"][0]["to"] + "|" + m["content"] for m in self.sent)
 
+    def report(self) -> Reply:
+        """What was sent, for a test outside this process (the fake running in a container)."""
+        with self.lock:
+            return Reply(200, {"received": self.received, "sent": sorted(self.per_recipient().elements())})
+
+    def receive(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[bool, dict[str, Any]]:
+        """A send arrives: (its signature is valid, its JSON body). Answered by `answer` after the delay."""
+        timestamp = headers.get("x-ncp-apigw-timestamp", "")
+        signature_ok = (
+            path == f"/sms/v2/services/{SERVICE_ID}/messages"
+            and headers.get("x-ncp-iam-access-key") == ACCESS_KEY
+            and hmac.compare_digest(
+                headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(path, timestamp)
+            )
+        )
+        with self.lock:
+            self.received += 1
+        return signature_ok, json.loads(body)
+
+    def answer(self, signature_ok: bool, body: dict[str, Any]) -> Reply | None:
+        """The reply to a received send; None: hang up without one (after counting it as sent)."""
+        with self.lock:
+            if not signature_ok:
+                self.rejected_signatures += 1
+                return Reply(401, {"error": "signature"})
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return Reply(self.fail_status, {"error": "injected"}, self.retry_after)
+            self.sent.append(body)
+            if self.drop_next > 0:
+                self.drop_next -= 1
+                return None
+        return Reply(202, {"requestId": uuid.uuid4().hex, "statusCode": "202", "statusName": "success"})
+
 
 def expected_signature(path: str, timestamp: str) -> str:
     message = f"POST {path}\n{timestamp}\n{ACCESS_KEY}".encode()
@@ -52,52 +95,30 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
         wbufsize = -1
         disable_nagle_algorithm = True
 
-        def _reply(self, status: int, body: dict[str, Any], retry_after: str = "") -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            if retry_after:
-                self.send_header("Retry-After", retry_after)
+        def _reply(self, reply: Reply) -> None:
+            data = json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            if reply.retry_after:
+                self.send_header("Retry-After", reply.retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            """What was sent, for a test outside this process (the fake running in a container)."""
-            with state.lock:
-                self._reply(
-                    200, {"received": state.received, "sent": sorted(state.per_recipient().elements())}
-                )
+            self._reply(state.report())
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            timestamp = self.headers.get("x-ncp-apigw-timestamp", "")
-            signature_ok = (
-                self.path == f"/sms/v2/services/{SERVICE_ID}/messages"
-                and self.headers.get("x-ncp-iam-access-key") == ACCESS_KEY
-                and hmac.compare_digest(
-                    self.headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(self.path, timestamp)
-                )
-            )
-            with state.lock:
-                state.received += 1
-            time.sleep(state.delay_seconds)
-            with state.lock:
-                if not signature_ok:
-                    state.rejected_signatures += 1
-                    self._reply(401, {"error": "signature"})
-                    return
-                if state.fail_next > 0:
-                    state.fail_next -= 1
-                    self._reply(state.fail_status, {"error": "injected"}, state.retry_after)
-                    return
-                state.sent.append(body)
-                if state.drop_next > 0:
-                    state.drop_next -= 1
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-            self._reply(202, {"requestId": uuid.uuid4().hex, "statusCode": "202", "statusName": "success"})
+            answer_at = time.monotonic() + state.delay_seconds  # the delay includes our own work
+            length = int(self.headers.get("Content-Length", 0))
+            received = state.receive(self.path, self.headers, self.rfile.read(length))
+            time.sleep(max(0.0, answer_at - time.monotonic()))
+            reply = state.answer(*received)
+            if reply is None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._reply(reply)
 
     return Handler
 
@@ -108,19 +129,65 @@ class FakeSens(LocalHttpServer):
         super().__init__(_handler(self.state), host, port)
 
     def env(self) -> dict[str, str]:
-        return {
-            "SENS_ENDPOINT": self.url,
-            "SENS_ACCESS_KEY": ACCESS_KEY,
-            "SENS_SECRET_KEY": SECRET_KEY,
-            "SENS_SERVICE_ID": SERVICE_ID,
-            "SENS_SENDER": SENDER,
-        }
+        return sens_env(self.url)
+
+
+def sens_env(url: str) -> dict[str, str]:
+    """The settings that point the SMS transport at a fake listening at `url`."""
+    return {
+        "SENS_ENDPOINT": url,
+        "SENS_ACCESS_KEY": ACCESS_KEY,
+        "SENS_SECRET_KEY": SECRET_KEY,
+        "SENS_SERVICE_ID": SERVICE_ID,
+        "SENS_SENDER": SENDER,
+    }
+
+
+async def serve(delay_seconds: float, port: int) -> None:
+    """The same fake on an event loop, for a process of its own (a container, the benchmark): a delay
+    holds no thread, so many sends at a time are answered on time. Says where it listens on stdout."""
+    from aiohttp import web
+
+    state = SensState(delay_seconds=delay_seconds)
+
+    def respond(reply: Reply) -> web.Response:
+        headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
+        return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    async def report(request: web.Request) -> web.Response:
+        return respond(state.report())
+
+    async def send(request: web.Request) -> web.StreamResponse:
+        answer_at = asyncio.get_running_loop().time() + state.delay_seconds
+        received = state.receive(request.path, request.headers, await request.read())
+        # The loop's timers wake in whole milliseconds, rounded up: aim one early to answer on time.
+        await asyncio.sleep(max(0.0, answer_at - asyncio.get_running_loop().time() - 0.001))
+        reply = state.answer(*received)
+        if reply is None:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()  # never written: the connection is gone
+        return respond(reply)
+
+    app = web.Application()
+    app.router.add_get("/", report)
+    app.router.add_post("/{path:.*}", send)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "0.0.0.0", port)  # inside a container network, on purpose
+    await site.start()
+    bound = runner.addresses[0][1]
+    print(f"http://127.0.0.1:{bound}", flush=True)
+    await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    # `python -m tests.support.fake_sens DELAY_SECONDS`: serve on 0.0.0.0:8080 until stopped (a container).
+    # `python -m tests.support.fake_sens DELAY_SECONDS [PORT]`: serve until stopped, at PORT (8080; 0 for
+    # a free one).
     import sys
 
-    with FakeSens("0.0.0.0", 8080) as server:  # inside a container network, on purpose
-        server.state.delay_seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
-        threading.Event().wait()
+    asyncio.run(
+        serve(
+            float(sys.argv[1]) if len(sys.argv) > 1 else 0.0, int(sys.argv[2]) if len(sys.argv) > 2 else 8080
+        )
+    )

@@ -99,6 +99,7 @@ class EventHandler:
     js: JetStreamContext
     settings: WorkerSettings
     notifier: AsyncNotifier
+    send_slots: asyncio.Semaphore  # `concurrency` events at a time claim, send and confirm
     clock: Callable[[], datetime]
     max_deliver: int | None  # the live consumer's (None: unlimited); its last delivery leaves a record
     max_payload: int  # the server's limit on one message, headers included
@@ -130,12 +131,14 @@ class EventHandler:
         await msg.nak(delay=self.settings.nak_delay_seconds)
 
     async def _notify(self, msg: Msg, event: BookingEvent) -> list[Delivery]:
-        notify = self.notifier.notify(event.booking, self.clock(), event.type)
         if self.notifier.dry_run:
-            return await notify  # nothing in a dry run waits on the network
+            # Nothing in a dry run waits on the network.
+            return await self.notifier.notify(event.booking, self.clock(), event.type)
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            return await notify
+            # The slot is taken before the claim, so the claim's lease never covers a wait for it.
+            async with self.send_slots:
+                return await self.notifier.notify(event.booking, self.clock(), event.type)
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):

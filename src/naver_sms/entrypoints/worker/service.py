@@ -36,6 +36,7 @@ from naver_sms.settings.redact import without_credentials
 log = logging.getLogger("naver_sms.worker")
 
 PULL_EXPIRES_SECONDS = 0.5  # an idle worker sends one small pull request per this
+HANDLERS_PER_SEND_SLOT = 2
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
@@ -80,6 +81,7 @@ class Worker:
                 js=js,
                 settings=w,
                 notifier=parts.notifier(await dedupe_bucket(js, w)),
+                send_slots=asyncio.Semaphore(w.concurrency),
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=await live_max_deliver(js, w),
                 max_payload=self._nc.max_payload,
@@ -179,9 +181,10 @@ class Worker:
         return None
 
     async def _consume(self, feed: PullFeed, handler: EventHandler) -> None:
-        """Pull requests sized to the room in the queue, fed to `concurrency` long-lived handlers: the
-        batch does not shrink with the free handlers, and no task is made per message."""
-        for _ in range(self._settings.worker.concurrency):
+        """Pull requests sized to the room in the queue, fed to long-lived handlers: the batch does not
+        shrink with the free handlers, and no task is made per message. There are more handlers than
+        send slots, so an event's record and ack never keep the next one from its send."""
+        for _ in range(HANDLERS_PER_SEND_SLOT * self._settings.worker.concurrency):
             worker = asyncio.create_task(self._work(handler))
             self._inflight.add(worker)
             worker.add_done_callback(self._inflight.discard)
