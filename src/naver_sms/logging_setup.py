@@ -47,7 +47,7 @@ class _ScrubbingJsonFormatter(OrjsonFormatter):
             line = super().serialize_log_record({key: _capped(value) for key, value in log_data.items()})
         return mask_phones_in(line)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # Called under the handler's lock, so the cache needs none of its own.
         second = int(record.created)
         if second != self._second:
