@@ -135,7 +135,7 @@ def worker_figures() -> list[Figure]:
     stop = worker_bench.sigterm_under_load()
     return [
         Figure(
-            "Worker throughput (dry run, 5,000 events)",
+            f"Worker throughput (dry run, {tp['events']:,.0f} events)",
             f"{tp['worker_eps']:.0f} events/s",
             "≥ 0.6x raw",
             f"raw nats-py pull+ack: {tp['raw_eps']:.0f} msg/s",

@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Protocol
 
 import pytest
+import requests
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.sens import SendPolicy, SensCredentials, SensTransport
-from naver_sms.adapters.sens_async import AsyncSensTransport
+from naver_sms.adapters.sens_async import AsyncSensTransport, environment_proxy
 from naver_sms.application.errors import BookingSourceError, NotDelivered, OutcomeUnknown, Refused
 from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
@@ -153,3 +154,31 @@ def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens, transport: Make
     with pytest.raises(Refused, match="HTTP 307"):
         transport(fake_sens.url).send(MESSAGE)
     assert fake_sens.state.received == 1
+
+
+@pytest.mark.parametrize(
+    ("environ", "url", "proxy"),
+    [
+        (
+            {"HTTPS_PROXY": "http://proxy.internal:3128"},
+            "https://sens.apigw.ntruss.com",
+            "http://proxy.internal:3128",
+        ),
+        ({"HTTPS_PROXY": "http://proxy.internal:3128"}, "http://127.0.0.1:9", None),
+        (
+            {"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "sens.apigw.ntruss.com"},
+            "https://sens.apigw.ntruss.com",
+            None,
+        ),
+        ({}, "https://sens.apigw.ntruss.com", None),
+    ],
+)
+def test_the_async_transport_takes_its_proxy_from_the_environment_like_requests(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], url: str, proxy: str | None
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxy(url) == proxy
+    assert requests.utils.get_environ_proxies(url).get(url.split(":", maxsplit=1)[0]) == proxy

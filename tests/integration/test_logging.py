@@ -68,3 +68,27 @@ def test_phone_numbers_are_masked_and_values_capped_in_every_line() -> None:
     assert "010****9999" in failed["exc_info"]
     for digits in ("22223333", "44445555", "66667777", "88889999"):
         assert digits not in out.stdout
+
+
+def test_each_line_carries_its_own_second() -> None:
+    """The formatted timestamp is reused within one second only."""
+    script = """
+import logging, time
+from unittest import mock
+from naver_sms.logging_setup import setup_logging
+setup_logging()
+log = logging.getLogger("naver_sms.test")
+for at in (1_800_000_000.1, 1_800_000_000.9, 1_800_000_001.0, 1_800_000_000.5):
+    # LogRecord reads time.time() up to Python 3.12, time.time_ns() from 3.13.
+    with mock.patch("time.time", return_value=at), mock.patch("time.time_ns", return_value=int(at * 1e9)):
+        log.info("tick")
+"""
+    env = {"PYTHONPATH": str(REPO / "src"), "TZ": "UTC"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    stamps = [json.loads(line)["timestamp"] for line in out.stdout.splitlines()]
+    assert stamps == [
+        "2027-01-15T08:00:00+0000",
+        "2027-01-15T08:00:00+0000",
+        "2027-01-15T08:00:01+0000",
+        "2027-01-15T08:00:00+0000",
+    ]

@@ -102,6 +102,23 @@ def test_a_clean_stop_after_busy_sends_interrupts_nothing(
     assert "worker stopped" in messages and "stop interrupted events in progress" not in messages
 
 
+def test_concurrency_bounds_the_sends_at_once_and_keeps_them_all_busy(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    """Twice as many events as send slots are in progress: never more than WORKER_CONCURRENCY requests
+    at the SMS API, and that many while events wait."""
+    fake_sens.state.delay_seconds = 0.2
+    worker = WorkerProcess({**worker_env, "WORKER_CONCURRENCY": "4"}, tmp_path / "worker.log").start()
+    try:
+        run(publish(nats_server.url, events(range(1, 41))))
+        wait_for_sends(fake_sens, 40)
+        wait_drained(nats_server.url, 20)
+    finally:
+        worker.terminate()
+    assert fake_sens.state.most_in_flight == 4
+    assert set(fake_sens.state.per_recipient().values()) == {1}
+
+
 def test_replayed_event_is_not_sent_twice(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:

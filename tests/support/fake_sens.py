@@ -42,6 +42,8 @@ class SensState:
     drop_next: int = 0  # accept (and count as sent) this many, then hang up without answering
     delay_seconds: float = 0.0  # how long a valid request hangs before it is answered
     received: int = 0
+    in_flight: int = 0  # received, not yet answered
+    most_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def per_recipient(self) -> Counter[str]:
@@ -64,11 +66,14 @@ class SensState:
         )
         with self.lock:
             self.received += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         return signature_ok, json.loads(body)
 
     def answer(self, signature_ok: bool, body: dict[str, Any]) -> Reply | None:
         """The reply to a received send; None: hang up without one (after counting it as sent)."""
         with self.lock:
+            self.in_flight -= 1
             if not signature_ok:
                 self.rejected_signatures += 1
                 return Reply(401, {"error": "signature"})

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+import re
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +12,7 @@ from naver_sms.domain.booking import MAX_NAME_CHARS, MAX_SERVICE_CHARS, BookingS
 from naver_sms.domain.errors import InvalidBooking, InvalidEvent
 from naver_sms.domain.events import EventType, event_from_mapping
 from naver_sms.domain.phone import mask_phone, mask_phones_in
-from naver_sms.domain.text import ELLIPSIS
+from naver_sms.domain.text import ELLIPSIS, clean_text
 
 GOOD: dict[str, Any] = {
     "id": "b1",
@@ -187,3 +190,34 @@ def test_bad_event_names_the_field(event: object, message: str) -> None:
 )
 def test_phone_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
     assert mask_phones_in(text) == masked
+
+
+# The masking pattern as it reads naturally; phone.py's is rearranged to scan faster (it masks every log
+# line) and must find exactly the same numbers.
+READABLE_MOBILE = re.compile(
+    r"(?<![0-9A-Za-z])(?:\+?82[ \-]?0?|0)(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
+)
+
+
+def test_the_fast_phone_mask_finds_what_the_readable_pattern_finds() -> None:
+    pieces = ["010", "011", "+82", "82", "+82 ", "82-0", "0", "+8210", "8201", "a", "Z", "9", "-", " ", "가"]
+    rng = random.Random(7)  # noqa: S311  (reproducible test strings, not secrets)
+    for _ in range(20_000):
+        text = "".join(
+            rng.choice(pieces) + "".join(rng.choice("0123456789 -.") for _ in range(rng.randint(0, 9)))
+            for _ in range(rng.randint(1, 6))
+        )
+        expected = READABLE_MOBILE.sub(lambda m: mask_phone("0" + m[1] + m[2] + m[3]), text)
+        assert mask_phones_in(text) == expected, text
+
+
+def test_exactly_controls_separators_and_bidi_marks_become_spaces() -> None:
+    """The one regex in text.py against the Unicode categories it stands for, character by character."""
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+    for code in range(0x3000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        becomes_space = clean_text(f"a{char}b", 10) == "a b"
+        expected = char in bidi or unicodedata.category(char) in ("Cc", "Zl", "Zp") or char.isspace()
+        assert becomes_space is expected, hex(code)

@@ -25,7 +25,7 @@ class AsyncSensTransport:
         self._policy = policy
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
-        self._proxy = _environment_proxy(self._request.url)
+        self._proxy = environment_proxy(self._request.url)
 
     async def send(self, message: PlannedMessage) -> str:
         attempt = 1
@@ -73,7 +73,7 @@ class AsyncSensTransport:
         return answer(response.status, response.headers, body)
 
 
-def _environment_proxy(url: str) -> str | None:
+def environment_proxy(url: str) -> str | None:
     """The proxy HTTPS_PROXY/HTTP_PROXY name for `url`, unless NO_PROXY excludes its host."""
     parts = urllib.parse.urlsplit(url)
     if urllib.request.proxy_bypass(parts.hostname or ""):
