@@ -102,6 +102,25 @@ def test_a_clean_stop_after_busy_sends_interrupts_nothing(
     assert "worker stopped" in messages and "stop interrupted events in progress" not in messages
 
 
+def test_a_refused_pull_is_retried_after_a_pause_not_in_a_loop(
+    worker: WorkerProcess, nats_server: NatsServer
+) -> None:
+    """With its consumer deleted under it, the worker says so and pulls again twice a second, instead
+    of flooding the server and its log."""
+
+    async def delete_consumer() -> None:
+        nc = await nats.connect(nats_server.url)
+        await nc.jetstream().delete_consumer(WORKER.stream, WORKER.durable)
+        await nc.close()
+
+    run(delete_consumer())
+    time.sleep(3)
+    worker.terminate()
+    retries = [line for line in worker.logs() if line["message"] == "pull failed; retrying"]
+    assert 2 <= len(retries) <= 8
+    assert all("PullRefused" in line["error"] for line in retries)
+
+
 def test_concurrency_bounds_the_sends_at_once_and_keeps_them_all_busy(
     worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
 ) -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import Header
 
-log = logging.getLogger("naver_sms.worker")
-
 HEARTBEAT = "100"  # idle heartbeat or flow control: not the end of a request
 ENDS_REQUEST = frozenset({"404", "408", "409"})  # no messages, request expired, request refused
 ANSWER_MARGIN_SECONDS = 1.0  # past a request's expiry, it was lost (a reconnect) rather than late
+
+
+class PullRefused(Exception):
+    """The server ended a pull request with a status other than "no messages (yet)"."""
 
 
 class PullFeed:
@@ -34,19 +35,24 @@ class PullFeed:
         self._subscription: Subscription | None = None
         self._wanted = 0  # messages the open request may still bring
         self._answered = asyncio.Event()
+        self._refusal = ""  # why the server ended the open request, when it was not for lack of messages
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(self._inbox, cb=self._take)
 
     async def pull(self, batch: int, expires: float) -> None:
         """Ask for up to `batch` messages; returns once the request is answered in full, ended by the
-        server, or overdue. The messages go to the queue as they arrive."""
+        server, or overdue. The messages go to the queue as they arrive. Raises PullRefused when the
+        server refused it (the consumer deleted, a leader change), so the caller can wait a moment."""
         self._wanted = batch
+        self._refusal = ""
         self._answered.clear()
         request = {"batch": batch, "expires": int(expires * 1_000_000_000)}
         await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), expires + ANSWER_MARGIN_SECONDS)
+        if self._refusal:
+            raise PullRefused(self._refusal)
 
     async def stop(self, within: float) -> None:
         """Let the open request end (its expiry bounds the wait), then take no more messages: any that
@@ -69,8 +75,5 @@ class PullFeed:
             return
         if status not in ENDS_REQUEST or status == "409":
             # 409: the consumer was deleted, changed leader, or has too many requests waiting.
-            log.warning(
-                "pull request ended by the server",
-                extra={"status": status, "description": (msg.headers or {}).get(Header.DESCRIPTION, "")},
-            )
+            self._refusal = f"{status} {(msg.headers or {}).get(Header.DESCRIPTION, '')}".strip()
         self._answered.set()

@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
-from naver_sms.entrypoints.worker.pull import PullFeed
+from naver_sms.entrypoints.worker.pull import PullFeed, PullRefused
 from naver_sms.entrypoints.worker.topology import (
     FETCH_BATCH,
     dedupe_bucket,
@@ -36,6 +36,7 @@ from naver_sms.settings.redact import without_credentials
 log = logging.getLogger("naver_sms.worker")
 
 PULL_EXPIRES_SECONDS = 0.5  # an idle worker sends one small pull request per this
+PULL_RETRY_SECONDS = 0.5  # after a failed or refused pull
 HANDLERS_PER_SEND_SLOT = 2
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
@@ -198,9 +199,9 @@ class Worker:
                     continue
                 try:
                     await self._until_stopped(feed.pull(room, PULL_EXPIRES_SECONDS))
-                except (nats.errors.Error, OSError) as err:
+                except (PullRefused, nats.errors.Error, OSError) as err:
                     log.warning("pull failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
-                    await asyncio.sleep(0.5)
+                    await self._until_stopped(asyncio.sleep(PULL_RETRY_SECONDS))
         finally:
             self._consuming = False
 
