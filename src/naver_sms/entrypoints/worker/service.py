@@ -75,7 +75,7 @@ class Worker:
                 return self._exit_code
             stack.push_async_callback(self._close)
             js = self._nc.jetstream()
-            await ensure_topology(js, w)
+            consumer = await ensure_topology(js, w)
             feed = PullFeed(self._nc, w.stream, w.durable, self._queue)
             await feed.start()
             handler = EventHandler(
@@ -84,7 +84,7 @@ class Worker:
                 notifier=parts.notifier(await dedupe_bucket(js, w)),
                 send_slots=asyncio.Semaphore(w.concurrency),
                 clock=lambda: datetime.now(parts.rules.timezone),
-                max_deliver=await live_max_deliver(js, w),
+                max_deliver=live_max_deliver(consumer),
                 max_payload=self._nc.max_payload,
             )
             await self._nc.subscribe(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -50,7 +50,8 @@ async def _ensure_stream(
         )
 
 
-async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> None:
+async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> ConsumerInfo:
+    """The streams and the consumer, made when absent; returns the consumer as the server has it."""
     await _ensure_stream(js, w.stream, [w.subject], w.retention.events, w.replicas)
     await _ensure_stream(js, w.dlq_stream, [w.dlq_subject], w.retention.dead_letters, w.replicas)
     await _ensure_stream(
@@ -62,18 +63,19 @@ async def ensure_topology(js: JetStreamContext, w: WorkerSettings) -> None:
         ack_wait=w.ack_wait_seconds,
         max_deliver=w.max_deliver,
         filter_subject=w.subject,
-        # Room for one fetched batch queued and one being fetched, beside the events being handled.
+        # Room for one pull's messages queued and one pull's arriving, beside the events being handled.
         max_ack_pending=w.concurrency + 2 * FETCH_BATCH,
     )
     try:
-        await js.consumer_info(w.stream, w.durable)
+        existing: ConsumerInfo = await js.consumer_info(w.stream, w.durable)  # nats-py leaves it untyped
+        return existing
     except NotFoundError:
-        await js.add_consumer(w.stream, consumer)
+        return await js.add_consumer(w.stream, consumer)
 
 
-async def live_max_deliver(js: JetStreamContext, w: WorkerSettings) -> int | None:
+def live_max_deliver(consumer: ConsumerInfo) -> int | None:
     """The consumer's limit as the server has it (an existing consumer keeps its own); None: unlimited."""
-    limit = (await js.consumer_info(w.stream, w.durable)).config.max_deliver
+    limit = consumer.config.max_deliver
     return limit if limit is not None and limit > 0 else None
 
 
