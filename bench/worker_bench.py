@@ -10,14 +10,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from tests.support.fake_sens import sens_env
+from tests.support.fake_sens import reported_sends, sens_env
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO
 from tests.support.topology import WORKER
@@ -117,11 +116,6 @@ def fake_sens_process(delay: float) -> Iterator[str]:
         process.wait(10)
 
 
-def sent_by(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310  (the fake's own http URL)
-        return len(json.load(answer)["sent"])
-
-
 def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
     """Events/s through the whole send path (KV claim, SENS over HTTP, confirm, sent record, ack)
     against the fake SENS answering each request in 20 ms; the ceiling is concurrency / 20 ms."""
@@ -137,7 +131,7 @@ def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
                 "WORKER_CONCURRENCY": str(concurrency),
             }
             ours = drain_rate(server, env, Path(tmp) / "w.log", count)
-            sent = sent_by(sens_url)
+            sent = reported_sends(sens_url).total()
         finally:
             server.stop()
     ceiling = concurrency / SENS_ANSWER_SECONDS

@@ -4,7 +4,6 @@ mid-stream; every event is still sent exactly once and every service is healthy 
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,8 +80,7 @@ def cluster(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def sens_sent(env: dict[str, str]) -> Counter[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{env['SENS_PORT']}/", timeout=5) as answer:
-        return Counter(json.loads(answer.read())["sent"])
+    return fake_sens.reported_sends(f"http://127.0.0.1:{env['SENS_PORT']}")
 
 
 def health(env: dict[str, str]) -> dict[str, str]:

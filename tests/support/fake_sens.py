@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -135,6 +136,12 @@ class FakeSens(LocalHttpServer):
 
     def env(self) -> dict[str, str]:
         return sens_env(self.url)
+
+
+def reported_sends(url: str) -> Counter[str]:
+    """What a fake in another process or container was sent (its GET report), per recipient and text."""
+    with urllib.request.urlopen(f"{url.rstrip('/')}/", timeout=5) as answer:
+        return Counter(json.load(answer)["sent"])
 
 
 def sens_env(url: str) -> dict[str, str]:
