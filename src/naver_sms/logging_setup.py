@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -96,3 +97,48 @@ def bound(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+class LineBudget:
+    """Lines of one kind that come as fast as events arrive (a dry-run worker's decisions): the first
+    `per_second` of each second are logged, the rest counted, and `report` logs the count as one line.
+    At DEBUG every one is logged. A burst of 10,000 events then writes about a hundred lines a second, not
+    10,000: a log driver that falls behind blocks the process writing to it, and each line costs the
+    worker as much CPU as deciding the event."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        report_message: str,
+        per_second: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._report_message = report_message
+        self._per_second = per_second
+        self._clock = clock
+        self._second = -1
+        self._left = 0
+        self._unlogged = 0
+
+    def take(self) -> bool:
+        """Whether the next line of this kind is logged; if not, it is counted for `report`."""
+        second = int(self._clock())
+        if second != self._second:
+            self._second, self._left = second, self._per_second
+        if self._left > 0:
+            self._left -= 1
+            return True
+        if self._logger.isEnabledFor(logging.DEBUG):
+            return True
+        self._unlogged += 1
+        return False
+
+    def report(self) -> None:
+        """Log how many lines were left out since the last report, if any were."""
+        if self._unlogged:
+            self._logger.info(
+                self._report_message,
+                extra={"not_logged": self._unlogged, "logged_per_second": self._per_second},
+            )
+            self._unlogged = 0

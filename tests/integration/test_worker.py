@@ -273,6 +273,37 @@ def to_booking(per_recipient_key: str) -> str:
     return f"bk-{int(phone.removeprefix('010'))}"
 
 
+def test_a_dry_run_burst_logs_a_bounded_number_of_lines_and_counts_every_decision(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """At 100 lines a second, 3,000 events decided in about a second write a few hundred "would send"
+    lines; the periodic report counts the rest, so lines plus counts add up to every event."""
+    env = repo_env(NATS_URL=nats_server.url, SMS_DRY_RUN="true")
+    WorkerProcess(env, tmp_path / "first.log").start().terminate()  # creates the stream
+    run(publish(nats_server.url, events(range(3000))))
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        wait_drained(nats_server.url, 60, "every event decided")
+        wait_until(
+            lambda: any(
+                line["message"] == "dry run: decisions not logged one by one" for line in worker.logs()
+            ),
+            10,
+            "the periodic report of decisions not logged, while the worker runs",
+        )
+    finally:
+        code, _ = worker.terminate()
+    assert code == 0
+    lines = worker.logs()
+    decided = [line for line in lines if line["message"] == "dry run: would send"]
+    counted = [line for line in lines if line["message"] == "dry run: decisions not logged one by one"]
+    (stopped,) = [line for line in lines if line["message"] == "worker stopped"]
+    assert stopped["dry_run"] == stopped["processed"] == 3000
+    assert 100 <= len(decided) < 3000
+    assert len(decided) + sum(line["not_logged"] for line in counted) == 3000
+    assert {line["logged_per_second"] for line in counted} == {100}
+
+
 def test_health_follows_the_connection(worker: WorkerProcess, nats_server: NatsServer) -> None:
     assert worker.health() == 200
     nats_server.stop()
@@ -402,7 +433,7 @@ def test_hostile_events_are_dead_lettered_on_first_delivery_and_the_worker_goes_
     reference = json.loads(huge.data)
     assert reference["size"] == len(hostile["huge"]) and len(reference["sha256"]) == 64
     assert "WORKER_MAX_EVENT_BYTES" in huge.headers["Dead-Letter-Reason"]
-    assert "nested" in by_sequence["2"].headers["Dead-Letter-Reason"]
+    assert "depth limit exceeded" in by_sequence["2"].headers["Dead-Letter-Reason"]
     assert "nested deeper than 32" in by_sequence["3"].headers["Dead-Letter-Reason"]
     for message in dlq:
         assert "9876" not in message.headers["Dead-Letter-Reason"]

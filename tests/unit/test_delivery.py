@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
@@ -32,11 +32,13 @@ MESSAGE = PlannedMessage("reminder", "bk-1", "01012345678", "김님, 내일 10:0
 
 
 class Make(Protocol):
-    def __call__(self, transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer: ...
+    def __call__(
+        self, transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any
+    ) -> Deliverer: ...
 
 
-def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer:
-    return Deliverer(transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run)  # type: ignore[arg-type]
+def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Deliverer:
+    return Deliverer(transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run, **policy)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,9 @@ class OnALoop:
         return asyncio.run(self.deliverer.deliver(message, now))
 
 
-def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False) -> Deliverer:
+def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Deliverer:
     async_deliverer = AsyncDeliverer(
-        Awaited(transport), Awaited(log), owner="test:1", lease_seconds=LEASE, dry_run=dry_run
+        Awaited(transport), Awaited(log), owner="test:1", lease_seconds=LEASE, dry_run=dry_run, **policy
     )  # type: ignore[arg-type]
     return OnALoop(async_deliverer)  # type: ignore[return-value]
 
@@ -192,6 +194,25 @@ def test_dry_run_sends_and_records_nothing_but_still_sees_what_was_sent(delivere
     assert log.claims == {}
     deliverer(FakeTransport(), log).deliver(MESSAGE, NOW)
     assert dry.deliver(MESSAGE, NOW).outcome is Outcome.DUPLICATE
+
+
+def test_a_dry_run_decision_left_out_of_the_log_is_the_same_decision(
+    caplog: pytest.LogCaptureFixture, deliverer: Make
+) -> None:
+    """The worker's line budget decides whether a dry-run decision gets its own line, never what the
+    decision is; other outcomes are logged whatever the budget says."""
+    caplog.set_level(logging.INFO)
+    spent = deliverer(RefusingTransport(), FakeSentLog(), dry_run=True, dry_run_line=lambda: False)
+    assert spent.deliver(MESSAGE, NOW) == Delivery.of(MESSAGE, Outcome.DRY_RUN)
+    assert caplog.records == []
+    sent = deliverer(FakeTransport(), FakeSentLog(), dry_run_line=lambda: False).deliver(MESSAGE, NOW)
+    assert sent.outcome is Outcome.SENT
+    assert [r.getMessage() for r in caplog.records] == ["sms sent"]
+    caplog.clear()
+    deliverer(RefusingTransport(), FakeSentLog(), dry_run=True, dry_run_line=lambda: True).deliver(
+        MESSAGE, NOW
+    )
+    assert [r.getMessage() for r in caplog.records] == ["dry run: would send"]
 
 
 def test_logs_mask_the_phone_and_never_carry_the_text(

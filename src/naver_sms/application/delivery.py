@@ -9,7 +9,7 @@ resent. A claim nobody confirmed within its lease (the process died) becomes UNK
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -87,6 +87,10 @@ class Call:
 Steps = Generator[Call, Any, Delivery]
 
 
+def _every_line() -> bool:
+    return True
+
+
 @dataclass(frozen=True, kw_only=True)  # the ports come first, positionally
 class DeliveryPolicy:
     """The delivery steps, written once as a generator of port calls: the Lambda drives them with blocking
@@ -96,6 +100,9 @@ class DeliveryPolicy:
     owner: str  # who claims: written into each claim so an operator can tell whose send it was
     lease_seconds: float  # longer than any one send can take, retries included (checked in settings)
     dry_run: bool
+    # Whether this dry-run decision gets a line of its own. A worker decides as fast as events arrive, so
+    # it passes a LineBudget's take; its outcome is the same either way.
+    dry_run_line: Callable[[], bool] = _every_line
 
     def steps(self, message: PlannedMessage, now: float) -> Steps:
         if self.dry_run:
@@ -159,6 +166,8 @@ class DeliveryPolicy:
         return (yield from self._existing(message, latest, now, report=False))
 
     def _logged(self, delivery: Delivery, message: PlannedMessage) -> Delivery:
+        if delivery.outcome is Outcome.DRY_RUN and not self.dry_run_line():
+            return delivery
         fields = {**delivery.as_record(), "phone": mask_phone(message.phone), "kind": message.kind.value}
         text = "dry run: would send" if delivery.outcome is Outcome.DRY_RUN else f"sms {delivery.outcome}"
         log.log(logging.ERROR if delivery.outcome in FAILURES else logging.INFO, text, extra=fields)

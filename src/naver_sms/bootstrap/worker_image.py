@@ -3,6 +3,7 @@ file or missing SMS credential stops the worker before it touches NATS."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
@@ -15,8 +16,11 @@ from naver_sms.application.dry_run import RefusingAsyncTransport, UnrecordedSent
 from naver_sms.application.notify import AsyncNotifier
 from naver_sms.application.ports import AsyncSentLog, AsyncSmsTransport
 from naver_sms.bootstrap.shared import sens_config
+from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
+
+DRY_RUN_LINES_PER_SECOND = 100  # each decision is logged at the rates of a laptop or a staging stream
 
 
 class WorkerComposition:
@@ -26,6 +30,11 @@ class WorkerComposition:
         self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"
         self.rules = load_rules(settings.rules_path)
         self.nats_credentials = nats_credentials(settings)
+        self.dry_run_lines = LineBudget(
+            logging.getLogger(AsyncDeliverer.__module__),  # its level decides
+            "dry run: decisions not logged one by one",
+            DRY_RUN_LINES_PER_SECOND,
+        )
         # One HTTP connection per concurrent send, so no send waits for a pooled connection.
         self.transport: AsyncSmsTransport = (
             RefusingAsyncTransport()
@@ -39,6 +48,7 @@ class WorkerComposition:
             owner=self.owner,
             lease_seconds=self.settings.sent_log.claim_lease_seconds,
             dry_run=self.dry_run,
+            dry_run_line=self.dry_run_lines.take,
             transport=self.transport,
             sent_log=sent_log,
         )

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import nats.js.errors
+import orjson
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -62,11 +63,11 @@ def decode_event(data: bytes, max_bytes: int) -> BookingEvent:
             f"the event is {len(data)} bytes; the limit is {max_bytes} (WORKER_MAX_EVENT_BYTES)"
         )
     try:
-        payload = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+        # orjson: strict RFC 8259 UTF-8 JSON (no NaN, no UTF-16), with a depth limit instead of a
+        # RecursionError, and a quarter of the json module's time per event.
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as err:
         raise InvalidEvent(f"not JSON: {err}") from err
-    except RecursionError as err:
-        raise InvalidEvent("not JSON this parser can read: nested too deeply") from err
     # Each level needs an opening bracket: with few of them, the walk cannot find too many levels.
     brackets = data.count(b"[") + data.count(b"{")
     if brackets > MAX_EVENT_DEPTH and _depth(payload) > MAX_EVENT_DEPTH:
@@ -109,17 +110,17 @@ class EventHandler:
         return {name: self.tally[name] for name in sorted({*_TALLY.values(), "processed", "dead_lettered"})}
 
     async def handle(self, msg: Msg) -> None:
-        with bound(message_id=_msg_id(msg)):
-            try:
-                event = decode_event(msg.data, self.settings.max_event_bytes)
-            except InvalidEvent as err:
+        try:
+            event = decode_event(msg.data, self.settings.max_event_bytes)
+        except InvalidEvent as err:
+            with bound(message_id=_msg_id(msg)):
                 await self._dead_letter(msg, str(err))
-                return
-            with bound(event_id=event.event_id, booking_id=event.booking.booking_id):
-                deliveries = await self._notify(msg, event)
-                final = self._last_delivery(msg)
-                await self._record(event, deliveries, final=final)
-                await self._settle(msg, deliveries, final=final)
+            return
+        with bound(message_id=_msg_id(msg), event_id=event.event_id, booking_id=event.booking.booking_id):
+            deliveries = await self._notify(msg, event)
+            final = self._last_delivery(msg)
+            await self._record(event, deliveries, final=final)
+            await self._settle(msg, deliveries, final=final)
 
     async def handle_failure(self, msg: Msg, err: Exception) -> None:
         """`handle` raised (the sent log or NATS failed): nak for another try, or on the last permitted

@@ -30,6 +30,7 @@ from naver_sms.entrypoints.worker.topology import (
     ensure_topology,
     live_max_deliver,
 )
+from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings
 from naver_sms.settings.redact import without_credentials
 
@@ -38,6 +39,7 @@ log = logging.getLogger("naver_sms.worker")
 PULL_EXPIRES_SECONDS = 0.5  # an idle worker sends one small pull request per this
 PULL_RETRY_SECONDS = 0.5  # after a failed or refused pull
 HANDLERS_PER_SEND_SLOT = 2
+UNLOGGED_REPORT_SECONDS = 5  # how often a dry run says how many decisions it did not log one by one
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
@@ -101,12 +103,15 @@ class Worker:
                     "health_port": health.port,
                 },
             )
+            reporting = asyncio.create_task(self._report_unlogged(parts.dry_run_lines))
             await self._consume(feed, handler)
             stopped_at = time.monotonic()
             naked = await self._finish_inflight(w.drain_seconds - CLOSE_BUDGET_SECONDS)
             # The open pull request ends within its expiry; what it still brings goes back at once.
             await feed.stop(PULL_EXPIRES_SECONDS)
             naked += await self._nak_queued()
+            reporting.cancel()
+            parts.dry_run_lines.report()
             log.info(
                 "worker stopped",
                 extra={
@@ -204,6 +209,12 @@ class Worker:
                     await self._until_stopped(asyncio.sleep(PULL_RETRY_SECONDS))
         finally:
             self._consuming = False
+
+    @staticmethod
+    async def _report_unlogged(lines: LineBudget) -> None:
+        while True:
+            await asyncio.sleep(UNLOGGED_REPORT_SECONDS)
+            lines.report()
 
     async def _until_stopped(self, waiting: Coroutine[Any, Any, object]) -> None:
         """Wait for `waiting`, or for a stop, whichever comes first; its errors are raised here."""
