@@ -76,9 +76,15 @@ def drain_rate(
     return rate
 
 
+THROUGHPUT_ROUNDS = 3
+
+
 def throughput(count: int = 20_000, log_level: str = "INFO") -> dict[str, float]:
     """At INFO (the default) a dry-run worker logs the "would send" lines of 100 events a second and
-    counts the rest; DEBUG logs one for every event, which shows what a line per event costs."""
+    counts the rest; DEBUG logs one for every event, which shows what a line per event costs.
+    Each round drains a fresh batch with raw nats-py, then with the worker. This machine's noise moves
+    the raw rate by a third from one run to the next, so the figure is the round with the median ratio."""
+    rounds: list[dict[str, float]] = []
     raw: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(Path(tmp) / "js")
@@ -89,10 +95,14 @@ def throughput(count: int = 20_000, log_level: str = "INFO") -> dict[str, float]
                 raw.append(run(raw_consume(url, count)))
 
             env = {**worker_env(server.url), "LOG_LEVEL": log_level}
-            ours = drain_rate(server, env, Path(tmp) / "w.log", count, baseline)
+            for _ in range(THROUGHPUT_ROUNDS):
+                ours = drain_rate(server, env, Path(tmp) / "w.log", count, baseline)
+                rounds.append({"worker_eps": ours, "raw_eps": raw[-1], "ratio": ours / raw[-1]})
         finally:
             server.stop()
-    return {"worker_eps": ours, "raw_eps": raw[0], "ratio": ours / raw[0], "events": count}
+    median = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+    lowest = min(r["ratio"] for r in rounds)
+    return {**median, "lowest_ratio": lowest, "events": count, "rounds": len(rounds)}
 
 
 SENS_ANSWER_SECONDS = 0.02
