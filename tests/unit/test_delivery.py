@@ -53,8 +53,14 @@ class OnALoop:
 
 def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Deliverer:
     async_deliverer = AsyncDeliverer(
-        Awaited(transport), Awaited(log), owner="test:1", lease_seconds=LEASE, dry_run=dry_run, **policy
-    )  # type: ignore[arg-type]
+        Awaited(transport),  # type: ignore[arg-type]
+        Awaited(log),  # type: ignore[arg-type]
+        asyncio.Semaphore(1),
+        owner="test:1",
+        lease_seconds=LEASE,
+        dry_run=dry_run,
+        **policy,
+    )
     return OnALoop(async_deliverer)  # type: ignore[return-value]
 
 
@@ -292,14 +298,69 @@ def test_a_send_cancelled_mid_request_keeps_its_claim_so_it_is_never_resent() ->
             raise AssertionError("never answered")
 
     async def cancel_mid_send() -> None:
-        stuck = AsyncDeliverer(Stuck(), Awaited(log), owner="w:1", lease_seconds=LEASE, dry_run=False)  # type: ignore[arg-type]
+        slots = asyncio.Semaphore(1)
+        stuck = AsyncDeliverer(Stuck(), Awaited(log), slots, owner="w:1", lease_seconds=LEASE, dry_run=False)  # type: ignore[arg-type]
         sending = asyncio.create_task(stuck.deliver(MESSAGE, NOW))
         await started.wait()
         sending.cancel()
         with pytest.raises(asyncio.CancelledError):
             await sending
+        assert not slots.locked(), "a cancelled send gives its slot back"
 
     asyncio.run(cancel_mid_send())
     assert log.state(MESSAGE) is ClaimState.CLAIMED
     later = blocking(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
     assert later.outcome is Outcome.UNKNOWN
+
+
+def test_a_send_slot_covers_the_claim_and_the_send_but_not_the_confirm() -> None:
+    """One slot, two messages: the second is not claimed while the first is sending (its lease never
+    covers a wait for the slot), and it claims and sends while the first is still confirming."""
+    second = PlannedMessage("reminder", "bk-2", "01012345679", "박님, 내일 11:00 커트", "m" * 40)
+    order: list[tuple[str, str]] = []
+    answer, confirming = asyncio.Event(), asyncio.Event()
+    log = FakeSentLog()
+
+    class Gated:
+        async def send(self, message: PlannedMessage) -> str:
+            order.append(("send", message.booking_id))
+            if message is MESSAGE:
+                await answer.wait()
+            return f"req-{message.booking_id}"
+
+    class Recorded:
+        async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+            order.append(("claim", message.booking_id))
+            return log.claim(message, owner, now)
+
+        async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
+            order.append(("confirm", message.booking_id))
+            if message is MESSAGE:
+                await confirming.wait()
+            log.confirm(message, provider_id)
+
+    async def two_at_once() -> list[Delivery]:
+        slots = asyncio.Semaphore(1)
+        deliverer = AsyncDeliverer(
+            Gated(), Recorded(), slots, owner="w:1", lease_seconds=LEASE, dry_run=False
+        )  # type: ignore[arg-type]
+        first = asyncio.create_task(deliverer.deliver(MESSAGE, NOW))
+        then = asyncio.create_task(deliverer.deliver(second, NOW))
+        for _ in range(100):  # both tasks run as far as they can
+            await asyncio.sleep(0)
+        assert order == [("claim", "bk-1"), ("send", "bk-1")], "the second claimed while the first sent"
+        answer.set()
+        done = await asyncio.wait_for(then, 5)  # a confirm holding the slot would keep it waiting
+        assert order == [
+            ("claim", "bk-1"),
+            ("send", "bk-1"),
+            ("confirm", "bk-1"),
+            ("claim", "bk-2"),
+            ("send", "bk-2"),
+            ("confirm", "bk-2"),
+        ]
+        confirming.set()
+        return [await first, done]
+
+    deliveries = asyncio.run(two_at_once())
+    assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]

@@ -8,6 +8,7 @@ resent. A claim nobody confirmed within its lease (the process died) becomes UNK
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -77,11 +78,14 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Call:
-    """One port call the delivery steps ask for; a driver makes it, synchronously or awaited."""
+    """One port call the delivery steps ask for; a driver makes it, synchronously or awaited. `slot`
+    marks the span a driver that bounds sends at once holds a send slot for: taken before the claim,
+    so the claim's lease never covers a wait for one, and given back once the send has answered."""
 
     port: Literal["transport", "sent_log"]
     method: str
     args: tuple[object, ...]
+    slot: Literal["take", "give"] | None = None
 
 
 Steps = Generator[Call, Any, Delivery]
@@ -110,14 +114,14 @@ class DeliveryPolicy:
             if found is not None:
                 return (yield from self._existing(message, found, now, report=False))
             return self._logged(Delivery.of(message, Outcome.DRY_RUN), message)
-        claim, created = yield Call("sent_log", "claim", (message, self.owner, now))
+        claim, created = yield Call("sent_log", "claim", (message, self.owner, now), slot="take")
         if not created:
             return (yield from self._existing(message, claim, now, report=True))
         return self._logged((yield from self._send(message, claim)), message)
 
     def _send(self, message: PlannedMessage, claim: Claim) -> Steps:
         try:
-            provider_id = yield Call("transport", "send", (message,))
+            provider_id = yield Call("transport", "send", (message,), slot="give")
         except NotDelivered as err:
             yield Call("sent_log", "release", (message, claim))
             return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
@@ -203,17 +207,32 @@ class Deliverer(DeliveryPolicy):
 
 @dataclass(frozen=True)
 class AsyncDeliverer(DeliveryPolicy):
+    """Deliveries on an event loop, at most `send_slots` sending at once (the worker's concurrency).
+    A slot covers the claim and the send; the confirm and the caller's record do not wait on it."""
+
     transport: AsyncSmsTransport
     sent_log: AsyncSentLog
+    send_slots: asyncio.Semaphore
 
     async def deliver(self, message: PlannedMessage, now: float) -> Delivery:
         steps = self.steps(message, now)
         step = _advance(steps, None, None)
-        while isinstance(step, Call):
-            try:
-                reply = await getattr(getattr(self, step.port), step.method)(*step.args)
-            except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
-                step = _advance(steps, None, err)
-            else:
-                step = _advance(steps, reply, None)
+        holding = False
+        try:
+            while isinstance(step, Call):
+                if step.slot == "take":
+                    await self.send_slots.acquire()
+                    holding = True
+                reply, error = None, None
+                try:
+                    reply = await getattr(getattr(self, step.port), step.method)(*step.args)
+                except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
+                    error = err
+                if step.slot == "give" and holding:
+                    self.send_slots.release()
+                    holding = False
+                step = _advance(steps, reply, error)
+        finally:
+            if holding:  # the steps ended without a send (the claim was taken), or were cancelled
+                self.send_slots.release()
         return step

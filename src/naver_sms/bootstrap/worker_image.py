@@ -3,6 +3,7 @@ file or missing SMS credential stops the worker before it touches NATS."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -51,6 +52,7 @@ class WorkerComposition:
             dry_run_line=self.dry_run_lines.take,
             transport=self.transport,
             sent_log=sent_log,
+            send_slots=asyncio.Semaphore(self.settings.worker.concurrency),
         )
         return AsyncNotifier(self.rules, deliverer)
 

@@ -100,7 +100,6 @@ class EventHandler:
     js: JetStreamContext
     settings: WorkerSettings
     notifier: AsyncNotifier
-    send_slots: asyncio.Semaphore  # `concurrency` events at a time claim, send and confirm
     clock: Callable[[], datetime]
     max_deliver: int | None  # the live consumer's (None: unlimited); its last delivery leaves a record
     max_payload: int  # the server's limit on one message, headers included
@@ -137,9 +136,7 @@ class EventHandler:
             return await self.notifier.notify(event.booking, self.clock(), event.type)
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            # The slot is taken before the claim, so the claim's lease never covers a wait for it.
-            async with self.send_slots:
-                return await self.notifier.notify(event.booking, self.clock(), event.type)
+            return await self.notifier.notify(event.booking, self.clock(), event.type)
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):

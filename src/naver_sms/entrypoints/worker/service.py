@@ -84,7 +84,6 @@ class Worker:
                 js=js,
                 settings=w,
                 notifier=parts.notifier(await dedupe_bucket(js, w)),
-                send_slots=asyncio.Semaphore(w.concurrency),
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_deliver=live_max_deliver(consumer),
                 max_payload=self._nc.max_payload,
