@@ -236,6 +236,9 @@ def test_suite_figure() -> Figure:
     started = time.monotonic()
     done = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        # pytest's short summary closes its output: which tests failed, and how.
+        print("\n".join((done.stdout + done.stderr).splitlines()[-40:]), file=sys.stderr, flush=True)
     return Figure(
         "make test wall time (warm venv)",
         f"{elapsed:.0f} s",

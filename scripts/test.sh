@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Only the whole suite needs the system packages (Chromium, docker-registry, debootstrap).
 (($#)) || "$REPO_ROOT/scripts/bootstrap.sh" test
 "$REPO_ROOT/scripts/venv.sh"
-# -rs prints why each skipped test skipped; under CI=true tests/conftest.py turns any skip into a failure.
+# -rfEs ends with each failure, error and skip (and why it skipped); under CI=true tests/conftest.py turns
+# any skip into a failure.
 read -r -a extra <<<"${ARGS:-}"
-(set -x; "$(venv_bin python)" -m pytest -rs "$@" "${extra[@]}")
+(set -x; "$(venv_bin python)" -m pytest -rfEs "$@" "${extra[@]}")
