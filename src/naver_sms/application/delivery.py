@@ -233,6 +233,6 @@ class AsyncDeliverer(DeliveryPolicy):
                     holding = False
                 step = _advance(steps, reply, error)
         finally:
-            if holding:  # the steps ended without a send (the claim was taken), or were cancelled
+            if holding:  # no send followed the claim (it failed, or another sender holds it), or cancelled
                 self.send_slots.release()
         return step
