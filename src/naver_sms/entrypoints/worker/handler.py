@@ -131,12 +131,12 @@ class EventHandler:
         await msg.nak(delay=self.settings.nak_delay_seconds)
 
     async def _notify(self, msg: Msg, event: BookingEvent) -> list[Delivery]:
+        notifying = self.notifier.notify(event.booking, self.clock(), event.type)
         if self.notifier.dry_run:
-            # Nothing in a dry run waits on the network.
-            return await self.notifier.notify(event.booking, self.clock(), event.type)
+            return await notifying  # nothing in a dry run waits on the network
         keep_alive = asyncio.create_task(self._keep_alive(msg))
         try:
-            return await self.notifier.notify(event.booking, self.clock(), event.type)
+            return await notifying
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
