@@ -18,7 +18,7 @@ from nats.aio.subscription import Subscription
 from nats.js.api import Header
 
 HEARTBEAT = "100"  # idle heartbeat or flow control: not the end of a request
-ENDS_REQUEST = frozenset({"404", "408", "409"})  # no messages, request expired, request refused
+NO_MESSAGES = frozenset({"404", "408"})  # none now, request expired: any other status refuses it
 ANSWER_MARGIN_SECONDS = 1.0  # past a request's expiry, it was lost (a reconnect) rather than late
 
 
@@ -73,7 +73,7 @@ class PullFeed:
             return
         if status == HEARTBEAT:
             return
-        if status not in ENDS_REQUEST or status == "409":
-            # 409: the consumer was deleted, changed leader, or has too many requests waiting.
+        if status not in NO_MESSAGES:
+            # e.g. 409: the consumer was deleted, changed leader, or has too many requests waiting.
             self._refusal = f"{status} {(msg.headers or {}).get(Header.DESCRIPTION, '')}".strip()
         self._answered.set()
