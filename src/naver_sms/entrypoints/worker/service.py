@@ -228,12 +228,6 @@ class Worker:
             return
         task.result()
 
-    @staticmethod
-    async def _nak_all(messages: list[Msg]) -> None:
-        for msg in messages:
-            with contextlib.suppress(Exception):
-                await msg.nak()
-
     async def _work(self, handler: EventHandler) -> None:
         while True:
             msg = await self._queue.get()
@@ -281,10 +275,13 @@ class Worker:
         return waiting + interrupted
 
     async def _nak_queued(self) -> int:
+        # Taken off the queue before the first await, so no handler starts one of them meanwhile.
         waiting = []
         while not self._queue.empty():
             waiting.append(self._queue.get_nowait())
-        await self._nak_all(waiting)
+        for msg in waiting:
+            with contextlib.suppress(Exception):
+                await msg.nak()
         return len(waiting)
 
     async def _close(self) -> None:
