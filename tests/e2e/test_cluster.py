@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_compose import compose, compose_env, running_stack
+from tests.e2e.test_compose import compose, compose_env, log_records, running_stack
 from tests.support import fake_sens
 from tests.support.procs import REPO, free_port, wait_until
 from tests.support.topology import WORKER
@@ -92,6 +92,16 @@ def health(env: dict[str, str]) -> dict[str, str]:
     return {s["Name"]: s["Health"] for s in services}
 
 
+def worker_trouble(env: dict[str, str]) -> Counter[str]:
+    """What the workers warned about, by message and error: why an event has not been sent yet."""
+    records = log_records(env, "worker-cluster", "--profile", "cluster")
+    return Counter(
+        f"{r['message']}: {r.get('error', r.get('reason', ''))}"[:200]
+        for r in records
+        if r.get("level") in ("WARNING", "ERROR")
+    )
+
+
 def test_one_node_stops_mid_stream_and_every_event_is_sent_exactly_once(cluster: dict[str, str]) -> None:
     assert len([name for name in health(cluster) if "worker-cluster" in name]) == 2
     compose(
@@ -111,7 +121,10 @@ def test_one_node_stops_mid_stream_and_every_event_is_sent_exactly_once(cluster:
     wait_until(lambda: sum(sens_sent(cluster).values()) >= 50, 60, "the first SMS")
     compose(cluster, "--profile", "cluster", "stop", "nats-2")
     assert sum(sens_sent(cluster).values()) < EVENTS, "the stream drained before the node stopped"
-    wait_until(lambda: len(sens_sent(cluster)) >= EVENTS, 180, f"{EVENTS} distinct SMS", interval=1)
+    try:
+        wait_until(lambda: len(sens_sent(cluster)) >= EVENTS, 180, f"{EVENTS} distinct SMS", interval=1)
+    except TimeoutError as err:
+        raise TimeoutError(f"{err}; {len(sens_sent(cluster))} sent; {worker_trouble(cluster)}") from err
     compose(cluster, "--profile", "cluster", "start", "nats-2")
     wait_until(
         lambda: set(health(cluster).values()) == {"healthy"}, 90, "every service healthy again", interval=1

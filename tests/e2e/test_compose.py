@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,13 @@ def compose(env: dict[str, str], *args: str) -> str:
         ["docker", "compose", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )
     return out.stdout
+
+
+def log_records(env: dict[str, str], service: str, *options: str) -> list[dict[str, Any]]:
+    """A service's JSON log records (`docker compose OPTIONS logs SERVICE`): compose may prefix lines
+    with terminal control codes, so each record starts at its brace."""
+    logs = compose(env, *options, "logs", "--no-log-prefix", service)
+    return [json.loads(line[line.index("{") :]) for line in logs.splitlines() if "{" in line]
 
 
 def project_containers() -> list[str]:
@@ -101,9 +109,7 @@ def test_an_event_reaches_the_worker(stack: dict[str, str]) -> None:
     compose(stack, "exec", "-T", "worker", "python", "-c", code)
 
     def handled() -> bool:
-        logs = compose(stack, "logs", "--no-log-prefix", "worker")
-        # compose may prefix lines with terminal control codes: each record starts at its brace.
-        records = [json.loads(line[line.index("{") :]) for line in logs.splitlines() if "{" in line]
+        records = log_records(stack, "worker")
         return any(r.get("booking_id") == "bk-7" and "would send" in r["message"] for r in records)
 
     wait_until(handled, 30, "the worker handling the published event")
