@@ -353,6 +353,25 @@ def test_nats_restart_midstream_loses_nothing(
     assert worker.terminate()[0] == 0
 
 
+def test_nats_frozen_midstream_every_event_is_sent_exactly_once(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    """A cluster moving a leader, in one server: no answers for longer than the client waits (5 s), then
+    the server stores what it got meanwhile, claims included. Each such claim is its writer's to send."""
+    run(publish(nats_server.url, events(range(1, 801))))
+    wait_for_sends(fake_sens, 100)
+    with nats_server.frozen():
+        time.sleep(7)
+    assert len(fake_sens.state.sent) < 800, "the stream drained before the freeze; the test proves nothing"
+    wait_for_sends(fake_sens, 800, timeout=120)
+    wait_drained(nats_server.url, 60, "all acked")
+    counts = fake_sens.state.per_recipient()
+    assert len(counts) == 800 and set(counts.values()) == {1}
+    assert worker.terminate()[0] == 0
+    stopped = next(line for line in worker.logs() if line["message"] == "worker stopped")
+    assert (stopped["sent"], stopped["unknown"]) == (800, 0), stopped
+
+
 def test_sigterm_with_a_send_stuck_on_the_sms_api(
     worker_env: dict[str, str],
     nats_server: NatsServer,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.procs import free_port, port_open, stop, wait_until
@@ -48,6 +51,17 @@ class NatsServer:
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """No answers while inside, as while a cluster moves a leader; on leaving, the server goes on with
+        what clients sent meanwhile, so it may store writes whose senders already gave up on them."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         self.stop()

@@ -2,14 +2,19 @@
 
 `create` succeeds only for an absent (or deleted) key, which makes claims atomic across workers; `update`
 with the revision read is a compare-and-set, so a stale claim is reported unknown exactly once.
+
+A claim whose answer is lost (a timeout while a cluster moves the bucket's leader) may still be stored.
+Only its writer knows nothing was sent under it, so each claim carries a random attempt token and the
+writer remembers the tokens it got no answer for: its next claim of that message takes the claim over.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 import nats.errors
@@ -19,6 +24,8 @@ from nats.js.kv import KeyValue
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
+
+UNANSWERED_KEPT = 10_000  # claims with a lost answer remembered at once; beyond, the oldest age out
 
 
 @contextlib.contextmanager
@@ -42,6 +49,10 @@ def _record(message: PlannedMessage, state: ClaimState, owner: str, at: float, *
     return json.dumps({**body, **extra}).encode()
 
 
+def _attempt_of(value: bytes | None) -> str:
+    return str(json.loads(value or b"{}").get("attempt", ""))
+
+
 def _claim_of(value: bytes | None, revision: int | None) -> Claim:
     data = json.loads(value or b"{}")
     return Claim(
@@ -57,19 +68,55 @@ class NatsKvSentLog:
     def __init__(self, kv: KeyValue, owner: str) -> None:
         self._kv = kv
         self._owner = owner
+        self._unanswered: dict[str, str] = {}  # idempotency key -> the attempt token of a lost claim
 
     async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        key = message.idempotency_key
+        attempt = secrets.token_hex(8)
         with _store_errors():
             try:
-                revision = await self._kv.create(
-                    message.idempotency_key, _record(message, ClaimState.CLAIMED, owner, now)
+                revision = await self._unless_unanswered(
+                    key,
+                    attempt,
+                    self._kv.create(key, _record(message, ClaimState.CLAIMED, owner, now, attempt=attempt)),
                 )
             except KeyWrongLastSequenceError:
-                existing = await self.lookup(message)
-                if existing is None:  # released between our create and our read: claim again
-                    return await self.claim(message, owner, now)
-                return existing, False
+                return await self._claimed_before(message, owner, now)
+            self._unanswered.pop(key, None)  # the key was free: a claim remembered for it never landed
             return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
+
+    async def _claimed_before(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        key = message.idempotency_key
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:  # released between our create and our read: claim again
+            return await self.claim(message, owner, now)
+        if _attempt_of(entry.value) != self._unanswered.get(key):  # not one of our lost claims
+            return _claim_of(entry.value, entry.revision), False
+        del self._unanswered[key]
+        # Our own claim, nothing sent under it: renewed from now, unless someone changed it meanwhile.
+        attempt = secrets.token_hex(8)
+        record = _record(message, ClaimState.CLAIMED, owner, now, attempt=attempt)
+        try:
+            revision = await self._unless_unanswered(
+                key, attempt, self._kv.update(key, record, last=entry.revision)
+            )
+        except KeyWrongLastSequenceError:
+            return await self._claimed_before(message, owner, now)
+        return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
+
+    async def _unless_unanswered(self, key: str, attempt: str, write: Awaitable[int]) -> int:
+        """The write's revision; when its answer is lost, the attempt is remembered before the error
+        goes on, since the write may have been stored."""
+        try:
+            return await write
+        except KeyWrongLastSequenceError:
+            raise
+        except (nats.errors.Error, TimeoutError, OSError):
+            if len(self._unanswered) >= UNANSWERED_KEPT:
+                del self._unanswered[next(iter(self._unanswered))]
+            self._unanswered[key] = attempt
+            raise
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         with _store_errors():

@@ -1,0 +1,103 @@
+"""The JetStream KV sent log against a real nats-server whose answers get lost: what a leader moving in a
+cluster does to a claim. The server is frozen (SIGSTOP) past the client's timeout and then resumed, so it
+stores the claim the client gave up on. The worker's side of it: test_worker's frozen-server test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+
+from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.application.errors import SentLogError
+from naver_sms.application.ports import ClaimState
+from naver_sms.domain.messages import PlannedMessage
+from tests.support.nats_server import NatsServer
+from tests.support.topology import WORKER
+from tests.support.worker import run
+
+TIMEOUT = 0.5  # the client's wait for an answer; the server stays frozen longer than this
+MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "text", "k" * 40)
+
+
+@contextlib.asynccontextmanager
+async def sent_logs(url: str, *owners: str) -> AsyncIterator[list[NatsKvSentLog]]:
+    """One sent log per owner, each on its own connection, as each worker has."""
+    connections = [await nats.connect(url) for _ in owners]
+    try:
+        await connections[0].jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
+        yield [
+            NatsKvSentLog(await nc.jetstream(timeout=TIMEOUT).key_value(WORKER.dedupe_bucket), owner)
+            for nc, owner in zip(connections, owners, strict=True)
+        ]
+    finally:
+        for nc in connections:
+            await nc.close()
+
+
+async def claim_whose_answer_is_lost(server: NatsServer, log: NatsKvSentLog, now: float) -> None:
+    with server.frozen(), pytest.raises(SentLogError, match="Timeout"):
+        await log.claim(MESSAGE, "worker:a", now)
+    await wait_for_claim(log)
+
+
+async def wait_for_claim(log: NatsKvSentLog) -> None:
+    deadline = time.monotonic() + 10
+    while await log.lookup(MESSAGE) is None:
+        assert time.monotonic() < deadline, "the resumed server never stored the claim"
+        await asyncio.sleep(0.05)
+
+
+def test_a_claim_whose_answer_was_lost_is_taken_over_by_its_writer_and_by_nobody_else(
+    nats_server: NatsServer,
+) -> None:
+    async def scenario() -> None:
+        async with sent_logs(nats_server.url, "worker:a", "worker:b") as (mine, theirs):
+            lost_at = time.time()
+            await claim_whose_answer_is_lost(nats_server, mine, lost_at)
+            # Another worker cannot tell it from a send in progress: it leaves it alone.
+            seen, created = await theirs.claim(MESSAGE, "worker:b", lost_at + 1)
+            assert not created and seen.state is ClaimState.CLAIMED and seen.owner == "worker:a"
+            # Its writer knows nothing was sent under it: the claim is its own, renewed from now.
+            claim, created = await mine.claim(MESSAGE, "worker:a", lost_at + 2)
+            assert created and claim.at == lost_at + 2 and claim.revision > seen.revision
+            # Taken over once: a second try of the same message finds it in flight.
+            again, created = await mine.claim(MESSAGE, "worker:a", lost_at + 3)
+            assert not created and again.revision == claim.revision
+            await mine.confirm(MESSAGE, "req-1")
+            confirmed = await theirs.lookup(MESSAGE)
+            assert confirmed is not None and confirmed.state is ClaimState.SENT
+
+    run(scenario())
+
+
+def test_an_answered_claim_of_the_same_writer_is_never_taken_over(nats_server: NatsServer) -> None:
+    """The same process may hold the message twice (a redelivery while it sends): only a claim whose
+    answer was lost is known to have nothing sent under it."""
+
+    async def scenario() -> None:
+        async with sent_logs(nats_server.url, "worker:a") as (mine,):
+            now = time.time()
+            first, created = await mine.claim(MESSAGE, "worker:a", now)
+            assert created
+            second, created = await mine.claim(MESSAGE, "worker:a", now)
+            assert not created and second.revision == first.revision
+
+    run(scenario())
+
+
+def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: NatsServer) -> None:
+    async def scenario() -> None:
+        async with sent_logs(nats_server.url, "worker:a", "worker:b") as (mine, theirs):
+            lost_at = time.time()
+            await claim_whose_answer_is_lost(nats_server, mine, lost_at)
+            stale, _ = await theirs.claim(MESSAGE, "worker:b", lost_at + 200)
+            assert await theirs.mark_unknown(MESSAGE, stale, "never confirmed")
+            claim, created = await mine.claim(MESSAGE, "worker:a", lost_at + 201)
+            assert not created and claim.state is ClaimState.UNKNOWN
+
+    run(scenario())
