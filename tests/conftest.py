@@ -61,7 +61,7 @@ def browser_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    with moto_server() as url:
+    with moto_server() as (url, _):
         yield url
 
 

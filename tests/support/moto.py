@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +22,15 @@ AWS_TEST_ENV = {
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
+def moto_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Its URL and its process."""
     port = free_port()
     binary = Path(sys.executable).parent / "moto_server"
     url = f"http://127.0.0.1:{port}"
-    with serving([str(binary), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"):
-        yield url
+    with serving(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"
+    ) as process:
+        yield url, process
 
 
 def create_sent_log_table(table: str = SENT_LOG_TABLE, client: Any = None) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.procs import free_port, port_open, stop, wait_until
+from tests.support.procs import free_port, frozen, port_open, stop, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -52,16 +50,9 @@ class NatsServer:
         if self.process is not None:
             stop(self.process)
 
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[None]:
-        """No answers while inside, as while a cluster moves a leader; on leaving, the server goes on with
-        what clients sent meanwhile, so it may store writes whose senders already gave up on them."""
+    def frozen(self) -> contextlib.AbstractContextManager[None]:
         assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            self.process.send_signal(signal.SIGCONT)
+        return frozen(self.process)
 
     def restart(self) -> None:
         self.stop()

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -86,14 +87,35 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], ready_url: str, what: str, timeout: float = 30) -> Iterator[str]:
-    """A server process for the length of a `with` block, once ready_url answers 200; yields ready_url."""
+def serving(
+    command: list[str], ready_url: str, what: str, timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process for the length of a `with` block, once ready_url answers 200."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: http_ok(ready_url), timeout, what)
-        yield ready_url
+        yield process
     finally:
         stop(process)
+
+
+def _state(process: subprocess.Popen[bytes]) -> str:
+    """The kernel's one-letter state of the process (R, S, T for stopped, ...), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{process.pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
+@contextlib.contextmanager
+def frozen(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """A server that answers nothing while inside, as one whose cluster moves a leader; on leaving, it
+    goes on with what clients sent meanwhile, so it may store writes their senders already gave up on."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        # The stop lands once the process is next scheduled; a busy machine lets it answer meanwhile.
+        wait_until(lambda: _state(process) == "T", 10, "the server stopped")
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
 
 
 def docker(*args: str, check: bool = True) -> str:

@@ -1,12 +1,14 @@
 """Sent-message log in DynamoDB: a conditional put per idempotency key makes sending at-most-once.
 
 Item: idempotency_key (hash key), state (claimed | sent | unknown), rule, booking_id, owner, at (epoch
-seconds of the last state change), and provider_id or reason. Every state change is conditional, so two
-Lambdas racing on one key cannot both claim it, and a stale claim is reported unknown exactly once.
+seconds of the last state change), attempt (a random token per claim), and provider_id or reason. Every
+state change is conditional, so two Lambdas racing on one key cannot both claim it, and a stale claim is
+reported unknown exactly once.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -67,9 +69,18 @@ class DynamoSentLog:
             "booking_id": {"S": message.booking_id},
             "owner": {"S": owner},
             "at": {"N": repr(now)},
+            "attempt": {"S": secrets.token_hex(8)},
         }
         try:
-            self._call("put_item", Item=item, ConditionExpression=f"attribute_not_exists({KEY})")
+            # botocore retries a put whose answer was lost; when the lost try was stored, the retry finds
+            # this very claim, nothing sent under it, and its attempt token lets it through.
+            self._call(
+                "put_item",
+                Item=item,
+                ConditionExpression=f"attribute_not_exists({KEY}) OR (attempt = :attempt AND #s = :claimed)",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":attempt": item["attempt"], ":claimed": item["state"]},
+            )
         except _ConditionFailed:
             existing = self.lookup(message)
             if existing is None:  # released between our put and our read: claim again

@@ -1,6 +1,7 @@
-"""The JetStream KV sent log against a real nats-server whose answers get lost: what a leader moving in a
-cluster does to a claim. The server is frozen (SIGSTOP) past the client's timeout and then resumed, so it
-stores the claim the client gave up on. The worker's side of it: test_worker's frozen-server test."""
+"""Sent logs whose answers get lost, against real servers: what a leader moving in a NATS cluster, or a
+dropped DynamoDB response, does to a claim. The server is frozen (SIGSTOP) past the client's timeout and
+then resumed, so it stores the claim the client gave up on. The worker's side of it: test_worker's
+frozen-server test."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import nats
 import pytest
+from botocore.config import Config
 
+from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import ClaimState
 from naver_sms.domain.messages import PlannedMessage
+from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table, moto_server
 from tests.support.nats_server import NatsServer
+from tests.support.procs import frozen
 from tests.support.topology import WORKER
 from tests.support.worker import run
 
@@ -101,3 +108,26 @@ def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: Nats
             assert not created and claim.state is ClaimState.UNKNOWN
 
     run(scenario())
+
+
+def test_a_dynamodb_claim_whose_answer_was_lost_is_still_its_claimers() -> None:
+    """botocore retries a put that got no answer; the retry finds the claim its lost try stored."""
+    with moto_server() as (url, process):
+        session = boto3.Session(
+            region_name=AWS_TEST_ENV["AWS_REGION"],
+            aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        create_sent_log_table(client=session.client("dynamodb", endpoint_url=url))
+        impatient = Config(read_timeout=TIMEOUT, retries={"mode": "standard", "max_attempts": 10})
+        log = DynamoSentLog(SENT_LOG_TABLE, session.client("dynamodb", endpoint_url=url, config=impatient))
+        now = time.time()
+        with ThreadPoolExecutor(1) as pool:
+            with frozen(process):
+                claiming = pool.submit(log.claim, MESSAGE, "lambda:a", now)
+                time.sleep(TIMEOUT * 3)  # the first try times out unanswered
+            claim, created = claiming.result(timeout=60)
+        assert created and claim.owner == "lambda:a" and claim.at == now
+        # A new claim of the same message, even by the same claimer, is not this one.
+        again, created = log.claim(MESSAGE, "lambda:a", now)
+        assert not created and again.state is ClaimState.CLAIMED
