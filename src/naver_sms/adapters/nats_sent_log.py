@@ -75,7 +75,7 @@ class NatsKvSentLog:
         attempt = secrets.token_hex(8)
         with _store_errors():
             try:
-                revision = await self._unless_unanswered(
+                revision = await self._write_claim(
                     key,
                     attempt,
                     self._kv.create(key, _record(message, ClaimState.CLAIMED, owner, now, attempt=attempt)),
@@ -98,16 +98,16 @@ class NatsKvSentLog:
         attempt = secrets.token_hex(8)
         record = _record(message, ClaimState.CLAIMED, owner, now, attempt=attempt)
         try:
-            revision = await self._unless_unanswered(
+            revision = await self._write_claim(
                 key, attempt, self._kv.update(key, record, last=entry.revision)
             )
         except KeyWrongLastSequenceError:
             return await self._claimed_before(message, owner, now)
         return Claim(ClaimState.CLAIMED, owner, now, revision=revision), True
 
-    async def _unless_unanswered(self, key: str, attempt: str, write: Awaitable[int]) -> int:
-        """The write's revision; when its answer is lost, the attempt is remembered before the error
-        goes on, since the write may have been stored."""
+    async def _write_claim(self, key: str, attempt: str, write: Awaitable[int]) -> int:
+        """The claim write's revision. A write whose answer is lost may have been stored, so its attempt
+        is remembered before the error goes on."""
         try:
             return await write
         except KeyWrongLastSequenceError:
