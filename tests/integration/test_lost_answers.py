@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import boto3
 import nats
@@ -27,6 +29,7 @@ from tests.support.procs import frozen
 from tests.support.topology import WORKER
 from tests.support.worker import run
 
+T = TypeVar("T")
 TIMEOUT = 0.5  # the client's wait for an answer; the server stays frozen longer than this
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "text", "k" * 40)
 
@@ -110,8 +113,9 @@ def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: Nats
     run(scenario())
 
 
-def test_a_dynamodb_claim_whose_answer_was_lost_is_still_its_claimers() -> None:
-    """botocore retries a put that got no answer; the retry finds the claim its lost try stored."""
+@pytest.fixture
+def impatient_dynamodb() -> Iterator[tuple[DynamoSentLog, subprocess.Popen[bytes]]]:
+    """A DynamoDB sent log on a moto server of its own (to freeze), with a short read timeout."""
     with moto_server() as (url, process):
         session = boto3.Session(
             region_name=AWS_TEST_ENV["AWS_REGION"],
@@ -120,14 +124,39 @@ def test_a_dynamodb_claim_whose_answer_was_lost_is_still_its_claimers() -> None:
         )
         create_sent_log_table(client=session.client("dynamodb", endpoint_url=url))
         impatient = Config(read_timeout=TIMEOUT, retries={"mode": "standard", "max_attempts": 10})
-        log = DynamoSentLog(SENT_LOG_TABLE, session.client("dynamodb", endpoint_url=url, config=impatient))
-        now = time.time()
-        with ThreadPoolExecutor(1) as pool:
-            with frozen(process):
-                claiming = pool.submit(log.claim, MESSAGE, "lambda:a", now)
-                time.sleep(TIMEOUT * 3)  # the first try times out unanswered
-            claim, created = claiming.result(timeout=60)
-        assert created and claim.owner == "lambda:a" and claim.at == now
-        # A new claim of the same message, even by the same claimer, is not this one.
-        again, created = log.claim(MESSAGE, "lambda:a", now)
-        assert not created and again.state is ClaimState.CLAIMED
+        yield (
+            DynamoSentLog(SENT_LOG_TABLE, session.client("dynamodb", endpoint_url=url, config=impatient)),
+            process,
+        )
+
+
+def answered_after_a_freeze(process: subprocess.Popen[bytes], call: Callable[[], T]) -> T:
+    """`call`'s result, its first try sent to a frozen server: botocore retries once it is resumed."""
+    with ThreadPoolExecutor(1) as pool:
+        with frozen(process):
+            pending = pool.submit(call)
+            time.sleep(TIMEOUT * 3)  # the first try times out unanswered
+        return pending.result(timeout=60)
+
+
+def test_a_dynamodb_claim_whose_answer_was_lost_is_still_its_claimers(
+    impatient_dynamodb: tuple[DynamoSentLog, subprocess.Popen[bytes]],
+) -> None:
+    """botocore retries a put that got no answer; the retry finds the claim its lost try stored."""
+    log, process = impatient_dynamodb
+    now = time.time()
+    claim, created = answered_after_a_freeze(process, lambda: log.claim(MESSAGE, "lambda:a", now))
+    assert created and claim.owner == "lambda:a" and claim.at == now
+    # A new claim of the same message, even by the same claimer, is not this one.
+    again, created = log.claim(MESSAGE, "lambda:a", now)
+    assert not created and again.state is ClaimState.CLAIMED
+
+
+def test_a_dynamodb_unknown_mark_whose_answer_was_lost_is_still_its_markers(
+    impatient_dynamodb: tuple[DynamoSentLog, subprocess.Popen[bytes]],
+) -> None:
+    """Else the marker would read the mark as another reader's and nobody would report the claim."""
+    log, process = impatient_dynamodb
+    claim, _ = log.claim(MESSAGE, "lambda:dead", time.time() - 600)
+    assert answered_after_a_freeze(process, lambda: log.mark_unknown(MESSAGE, claim, "never confirmed"))
+    assert not log.mark_unknown(MESSAGE, claim, "a second reader")

@@ -193,6 +193,40 @@ def test_a_send_whose_confirmation_fails_is_sent_and_its_claim_later_reports_unk
     assert len(transport.sent) == 1
 
 
+@dataclass
+class MarkAnswerLost(FakeSentLog):
+    """The store takes the unknown mark (or not) and its answer never arrives."""
+
+    stored: bool = True
+
+    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+        if self.stored:
+            super().mark_unknown(message, previous, reason)
+        raise SentLogError("no answer within 5 s")
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["mark-stored", "mark-not-stored"])
+def test_an_unknown_send_whose_mark_is_lost_is_still_reported_and_never_resent(
+    stored: bool, deliverer: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    log, transport = MarkAnswerLost(stored=stored), FakeTransport(unknown)
+    assert deliverer(transport, log).deliver(MESSAGE, NOW).outcome is Outcome.UNKNOWN
+    assert "the sent log may not have its mark" in caplog.text
+    # A stored mark is never reported again; one not stored is, once its lease ends: twice, never silent.
+    later = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1).outcome
+    assert later is (Outcome.STILL_UNKNOWN if stored else Outcome.UNKNOWN)
+    assert len(transport.sent) == 1
+
+
+def test_a_stale_claim_whose_mark_is_lost_is_still_reported(deliverer: Make) -> None:
+    log = MarkAnswerLost()
+    log.claim(MESSAGE, "worker:dead:7", NOW)
+    transport = FakeTransport()
+    assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 1).outcome is Outcome.UNKNOWN
+    assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 2).outcome is Outcome.STILL_UNKNOWN
+    assert transport.sent == []
+
+
 def test_dry_run_sends_and_records_nothing_but_still_sees_what_was_sent(deliverer: Make) -> None:
     log = FakeSentLog()
     dry = deliverer(RefusingTransport(), log, dry_run=True)

@@ -1,7 +1,8 @@
 """Sent-message log in DynamoDB: a conditional put per idempotency key makes sending at-most-once.
 
 Item: idempotency_key (hash key), state (claimed | sent | unknown), rule, booking_id, owner, at (epoch
-seconds of the last state change), attempt (a random token per claim), and provider_id or reason. Every
+seconds of the last state change), attempt and marked (random tokens of the claim and of its unknown
+mark), and provider_id or reason. Every
 state change is conditional, so two Lambdas racing on one key cannot both claim it, and a stale claim is
 reported unknown exactly once.
 """
@@ -119,15 +120,18 @@ class DynamoSentLog:
 
     def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         try:
+            # As for the claim: botocore's retry of a mark whose answer was lost finds its own mark.
             self._call(
                 "update_item",
                 Key=self._key(message),
-                UpdateExpression="SET #s = :unknown, reason = :reason",
-                ConditionExpression="#s = :claimed AND #owner = :owner AND #at = :at",
+                UpdateExpression="SET #s = :unknown, reason = :reason, marked = :mark",
+                ConditionExpression="(#s = :claimed AND #owner = :owner AND #at = :at)"
+                " OR (#s = :unknown AND marked = :mark)",
                 ExpressionAttributeNames={"#s": "state", "#owner": "owner", "#at": "at"},
                 ExpressionAttributeValues={
                     ":unknown": {"S": ClaimState.UNKNOWN.value},
                     ":reason": {"S": reason[:500]},
+                    ":mark": {"S": secrets.token_hex(8)},
                     ":claimed": {"S": ClaimState.CLAIMED.value},
                     ":owner": {"S": previous.owner},
                     ":at": {"N": repr(previous.at)},

@@ -2,8 +2,9 @@
 docs/architecture.md, row by row.
 
 Claim → send → confirm. Only a failure known to precede delivery releases the claim (a later try may
-send); anything that may have reached the provider leaves the claim as UNKNOWN, reported once and never
-resent. A claim nobody confirmed within its lease (the process died) becomes UNKNOWN the same way.
+send); anything that may have reached the provider leaves the claim as UNKNOWN, reported and never resent
+(reported once, or twice when the sent log lost the mark's answer and did not keep it: never silent). A
+claim nobody confirmed within its lease (the process died) becomes UNKNOWN the same way.
 """
 
 from __future__ import annotations
@@ -129,13 +130,13 @@ class DeliveryPolicy:
             yield Call("sent_log", "release", (message, claim))
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
         except OutcomeUnknown as err:
-            yield Call("sent_log", "mark_unknown", (message, claim, mask_phones_in(str(err))))
+            yield from self._mark_unknown(message, claim, mask_phones_in(str(err)))
             return Delivery.of(message, Outcome.UNKNOWN, reason=str(err))
         except Exception as err:
             # A transport bug may strike before or after the request left: treat it as unknown.
             log.exception("sms transport failed unexpectedly")
             reason = f"unexpected {type(err).__name__} while sending"
-            yield Call("sent_log", "mark_unknown", (message, claim, reason))
+            yield from self._mark_unknown(message, claim, reason)
             return Delivery.of(message, Outcome.UNKNOWN, reason=reason)
         try:
             yield Call("sent_log", "confirm", (message, provider_id))
@@ -160,7 +161,7 @@ class DeliveryPolicy:
                 retry_after=max(self.lease_seconds - age, 0.0) + 1.0,
             )
         reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
-        if (yield Call("sent_log", "mark_unknown", (message, claim, reason))):
+        if (yield from self._mark_unknown(message, claim, reason)):
             return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
         # Someone changed the claim between our two reads: classify what it holds now, reporting nothing
         # (released meanwhile: look again later).
@@ -168,6 +169,16 @@ class DeliveryPolicy:
         if latest is None:
             return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
         return (yield from self._existing(message, latest, now, report=False))
+
+    def _mark_unknown(self, message: PlannedMessage, claim: Claim, reason: str) -> Generator[Call, Any, bool]:
+        """Whether this delivery is the one to report the claim unknown: its compare-and-set won, or its
+        answer was lost. A lost mark may have been stored, and then nobody would ever report it; so it is
+        reported here, at the risk of a second report if it was not stored and its lease runs out."""
+        try:
+            return bool((yield Call("sent_log", "mark_unknown", (message, claim, reason))))
+        except SentLogError as err:
+            log.error("sms outcome unknown; the sent log may not have its mark", extra={"error": str(err)})
+            return True
 
     def _logged(self, delivery: Delivery, message: PlannedMessage) -> Delivery:
         if delivery.outcome is Outcome.DRY_RUN and not self.dry_run_line():
