@@ -63,7 +63,7 @@ def lambda_figures() -> list[Figure]:
     naive = lambda_bench.init_ms("naive_handler.lambda_handler", env)
     smoke = lambda_bench.warm_smoke(env)
     raw = lambda_bench.raw_browser_start(env)
-    with FakeNaver() as naver, moto_server() as aws:
+    with FakeNaver() as naver, moto_server() as (aws, _):
         naver.state.bookings = mixed_bookings()
         os.environ.update(AWS_ENDPOINT_URL=aws, **AWS_TEST_ENV)
         create_sent_log_table()

@@ -1,7 +1,7 @@
-"""Sent logs whose answers get lost, against real servers: what a leader moving in a NATS cluster, or a
-dropped DynamoDB response, does to a claim. The server is frozen (SIGSTOP) past the client's timeout and
-then resumed, so it stores the claim the client gave up on. The worker's side of it: test_worker's
-frozen-server test."""
+"""Sent logs whose answers get lost, against real servers: what a leader moving in a NATS cluster, a node
+dying mid-request, or a dropped DynamoDB response does to a claim. A server frozen (SIGSTOP) past the
+client's timeout and then resumed stores what the client gave up on; a cutting proxy loses the request
+on its way, so the server never sees it. The worker's side of it: test_worker's frozen-server test."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from botocore.config import Config
 from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog
 from naver_sms.application.errors import SentLogError
-from naver_sms.application.ports import ClaimState
+from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
+from tests.support.cutting_proxy import CuttingProxy
 from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table, moto_server
 from tests.support.nats_server import NatsServer
 from tests.support.procs import frozen
@@ -37,7 +38,7 @@ MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "text", "k" * 40
 @contextlib.asynccontextmanager
 async def sent_logs(url: str, *owners: str) -> AsyncIterator[list[NatsKvSentLog]]:
     """One sent log per owner, each on its own connection, as each worker has."""
-    connections = [await nats.connect(url) for _ in owners]
+    connections = [await nats.connect(url, reconnect_time_wait=0.05) for _ in owners]
     try:
         await connections[0].jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
         yield [
@@ -109,6 +110,69 @@ def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: Nats
             assert await theirs.mark_unknown(MESSAGE, stale, "never confirmed")
             claim, created = await mine.claim(MESSAGE, "worker:a", lost_at + 201)
             assert not created and claim.state is ClaimState.UNKNOWN
+
+    run(scenario())
+
+
+async def once_reconnected(log: NatsKvSentLog) -> Claim | None:
+    """What the store holds for MESSAGE, read as soon as the log's connection is back after a cut."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return await log.lookup(MESSAGE)
+        except SentLogError:
+            assert time.monotonic() < deadline, "the sent log never reconnected"
+
+
+def test_a_release_that_never_reached_the_server_leaves_the_claim_to_its_writer(
+    nats_server: NatsServer,
+) -> None:
+    """A send known not to have gone out releases its claim; if that release is lost, the claim stays.
+    Its writer takes it over on its next try, rather than everyone waiting for the lease to call it
+    unknown and the SMS never going out."""
+
+    async def scenario() -> None:
+        async with (
+            CuttingProxy(nats_server.port) as proxy,
+            sent_logs(proxy.url, "worker:a", "worker:b") as (mine, theirs),
+        ):
+            now = time.time()
+            claim, _ = await mine.claim(MESSAGE, "worker:a", now)
+            async with proxy.losing():
+                with pytest.raises(SentLogError, match="Timeout"):
+                    await mine.release(MESSAGE, claim)
+            held = await once_reconnected(theirs)
+            assert held is not None and held.revision == claim.revision, "the release reached the server"
+            assert not (await theirs.claim(MESSAGE, "worker:b", now + 1))[1]
+            again, created = await mine.claim(MESSAGE, "worker:a", now + 2)
+            assert created and again.revision > claim.revision
+
+    run(scenario())
+
+
+def test_a_confirmation_that_never_reached_the_server_is_written_by_the_sender_next_time(
+    nats_server: NatsServer,
+) -> None:
+    """Else the claim of an SMS that went out would be reported unknown once its lease ends."""
+
+    async def scenario() -> None:
+        async with (
+            CuttingProxy(nats_server.port) as proxy,
+            sent_logs(proxy.url, "worker:a", "worker:b") as (mine, theirs),
+        ):
+            now = time.time()
+            await mine.claim(MESSAGE, "worker:a", now)
+            async with proxy.losing():
+                with pytest.raises(SentLogError, match="Timeout"):
+                    await mine.confirm(MESSAGE, "req-1")
+            held = await once_reconnected(theirs)
+            assert held is not None and held.state is ClaimState.CLAIMED, (
+                "the confirmation reached the server"
+            )
+            seen, created = await mine.claim(MESSAGE, "worker:a", now + 2)
+            assert not created and (seen.state, seen.provider_id) == (ClaimState.SENT, "req-1")
+            stored = await theirs.lookup(MESSAGE)
+            assert stored is not None and (stored.state, stored.provider_id) == (ClaimState.SENT, "req-1")
 
     run(scenario())
 

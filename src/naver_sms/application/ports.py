@@ -45,6 +45,7 @@ class Claim:
     at: float  # seconds since the epoch when the state was written
     provider_id: str = ""
     revision: int = 0
+    attempt: str = ""  # a random token written with the claim, by which its writer knows it again
 
 
 class SentLog(Protocol):
