@@ -2,9 +2,8 @@
 
 Item: idempotency_key (hash key), state (claimed | sent | unknown), rule, booking_id, owner, at (epoch
 seconds of the last state change), attempt and marked (random tokens of the claim and of its unknown
-mark), and provider_id or reason. Every
-state change is conditional, so two Lambdas racing on one key cannot both claim it, and a stale claim is
-reported unknown exactly once.
+mark), and provider_id or reason. Every state change is conditional, so two Lambdas racing on one key
+cannot both claim it, and a stale claim is reported unknown exactly once.
 """
 
 from __future__ import annotations
@@ -87,7 +86,7 @@ class DynamoSentLog:
             if existing is None:  # released between our put and our read: claim again
                 return self.claim(message, owner, now)
             return existing, False
-        return Claim(ClaimState.CLAIMED, owner, now), True
+        return Claim(ClaimState.CLAIMED, owner, now, attempt=item["attempt"]["S"]), True
 
     def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         self._call(
