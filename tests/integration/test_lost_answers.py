@@ -53,13 +53,21 @@ async def sent_logs(url: str, *owners: str) -> AsyncIterator[list[NatsKvSentLog]
 async def claim_whose_answer_is_lost(server: NatsServer, log: NatsKvSentLog, now: float) -> None:
     with server.frozen(), pytest.raises(SentLogError, match="Timeout"):
         await log.claim(MESSAGE, "worker:a", now)
-    await wait_for_claim(log)
+    assert await read_back(log, until=lambda held: held is not None), "the resumed server lost the claim"
 
 
-async def wait_for_claim(log: NatsKvSentLog) -> None:
+async def read_back(
+    log: NatsKvSentLog, until: Callable[[Claim | None], bool] = lambda _: True
+) -> Claim | None:
+    """What the store holds for MESSAGE once `until` holds for it, or after 10 s; read again meanwhile,
+    through a lost connection too."""
     deadline = time.monotonic() + 10
-    while await log.lookup(MESSAGE) is None:
-        assert time.monotonic() < deadline, "the resumed server never stored the claim"
+    while True:
+        with contextlib.suppress(SentLogError):
+            held = await log.lookup(MESSAGE)
+            if until(held) or time.monotonic() > deadline:
+                return held
+        assert time.monotonic() < deadline, "the sent log never answered"
         await asyncio.sleep(0.05)
 
 
@@ -114,16 +122,6 @@ def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: Nats
     run(scenario())
 
 
-async def once_reconnected(log: NatsKvSentLog) -> Claim | None:
-    """What the store holds for MESSAGE, read as soon as the log's connection is back after a cut."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            return await log.lookup(MESSAGE)
-        except SentLogError:
-            assert time.monotonic() < deadline, "the sent log never reconnected"
-
-
 def test_a_release_that_never_reached_the_server_leaves_the_claim_to_its_writer(
     nats_server: NatsServer,
 ) -> None:
@@ -141,7 +139,7 @@ def test_a_release_that_never_reached_the_server_leaves_the_claim_to_its_writer(
             async with proxy.losing():
                 with pytest.raises(SentLogError, match="Timeout"):
                     await mine.release(MESSAGE, claim)
-            held = await once_reconnected(theirs)
+            held = await read_back(theirs)
             assert held is not None and held.revision == claim.revision, "the release reached the server"
             assert not (await theirs.claim(MESSAGE, "worker:b", now + 1))[1]
             again, created = await mine.claim(MESSAGE, "worker:a", now + 2)
@@ -165,7 +163,7 @@ def test_a_confirmation_that_never_reached_the_server_is_written_by_the_sender_n
             async with proxy.losing():
                 with pytest.raises(SentLogError, match="Timeout"):
                     await mine.confirm(MESSAGE, "req-1")
-            held = await once_reconnected(theirs)
+            held = await read_back(theirs)
             assert held is not None and held.state is ClaimState.CLAIMED, (
                 "the confirmation reached the server"
             )
