@@ -4,6 +4,7 @@ checking signatures, moto's DynamoDB as the sent log, a recorder as the Slack we
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 
 import boto3
@@ -15,6 +16,7 @@ from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
+from tests.support.proctree import browser_processes
 from tests.support.recorder import Recorder
 
 RUN = {"action": "run"}
@@ -46,6 +48,24 @@ def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSe
     assert naver.state.logins == 1
     assert naver.state.api_calls == 4  # page size 2: four pages
     assert sens.state.sent == [] and sent_log_items() == []
+
+
+@pytest.mark.parametrize("deaths", [1, 2])
+def test_a_browser_killed_mid_login_gets_one_fresh_start(
+    world: tuple[FakeNaver, FakeSens], deaths: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    naver, sens = world
+    naver.state.kill_browser_next = deaths
+    result = main.lambda_handler(RUN, None)
+    assert "browser died during login; trying once more" in capsys.readouterr().out
+    if deaths == 1:
+        assert result == DRY_RUN_RESULT and naver.state.logins == 1
+    else:
+        assert result["status"] == "error" and result["error"]["type"] == "LoginFailed"
+        assert "browser has closed the connection" in result["error"]["message"]
+        assert naver.state.api_calls == 0
+    assert naver.state.kill_browser_next == 0 and sens.state.received == 0
+    assert browser_processes(os.getsid(0)) == []
 
 
 REAL = {"action": "run", "dry_run": False}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.support.http_server import LocalHttpServer, QuietHandler
+from tests.support.proctree import session_processes
 
 SESSION = "NID_SES"
 LOGIN_FORM = """<!doctype html><title>login</title>
@@ -27,6 +31,15 @@ class NaverState:
     fail_next: int = 0  # how many API calls answer 503 before it recovers
     api_calls: int = 0
     logins: int = 0
+    kill_browser_next: int = 0  # how many login page loads kill -9 the browser asking for them
+
+
+def kill_browsers() -> None:
+    """kill -9 every Chrome this test process started (not its chromedriver), as a crash would."""
+    for pid, command, _ in session_processes(os.getsid(0)):
+        if "chrom" in command and "chromedriver" not in command:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
@@ -49,7 +62,10 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
-            if url.path == "/login":
+            if url.path == "/login" and state.kill_browser_next > 0:
+                state.kill_browser_next -= 1
+                kill_browsers()  # mid-request: the page never arrives
+            elif url.path == "/login":
                 self._send(200, LOGIN_FORM)
             elif url.path == "/home":
                 self._send(200, HOME)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from naver_sms.adapters.browser import BrowserConfig, BrowserError, chrome_session
 from naver_sms.application.errors import LoginFailed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,21 @@ class SeleniumNaverLogin:
         self._password = password
 
     def login(self) -> Mapping[str, str]:
+        from selenium.common.exceptions import InvalidSessionIdException  # noqa: PLC0415
+
+        try:
+            return self._login_once()
+        except LoginFailed as err:
+            if not isinstance(err.__cause__, InvalidSessionIdException):
+                raise
+            # The browser died mid-page (single-process Chrome can). Nothing is sent before a login, so
+            # a fresh browser is safe to try, once: a browser that keeps dying is the run's error.
+            log.warning(
+                "browser died during login; trying once more in a fresh one", extra={"error": str(err)}
+            )
+        return self._login_once()
+
+    def _login_once(self) -> Mapping[str, str]:
         from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: PLC0415
         from selenium.webdriver.common.by import By  # noqa: PLC0415
         from selenium.webdriver.support import expected_conditions as ec  # noqa: PLC0415
