@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.support.http_server import LocalHttpServer, QuietHandler
-from tests.support.proctree import session_processes
+from tests.support.proctree import descendants
 
 SESSION = "NID_SES"
 LOGIN_FORM = """<!doctype html><title>login</title>
@@ -36,7 +36,7 @@ class NaverState:
 
 def kill_browsers() -> None:
     """kill -9 every Chrome this test process started (not its chromedriver), as a crash would."""
-    for pid, command, _ in session_processes(os.getsid(0)):
+    for pid, command in descendants(os.getpid()):
         if "chrom" in command and "chromedriver" not in command:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

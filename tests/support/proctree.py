@@ -25,6 +25,27 @@ def session_processes(sid: int) -> list[tuple[int, str, int]]:
     return found
 
 
+def descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process below root."""
+    parents, commands = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                commands[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    below, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid in commands]
+        below += children
+        frontier += children
+    return [(pid, commands[pid]) for pid in below]
+
+
 def browser_processes(sid: int) -> list[str]:
     return [cmd for _, cmd, _ in session_processes(sid) if "chrom" in cmd]
 
