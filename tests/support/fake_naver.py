@@ -36,10 +36,10 @@ class NaverState:
 
 def kill_browsers() -> None:
     """kill -9 every Chrome this test process started (not its chromedriver), as a crash would."""
-    for pid, command in descendants(os.getpid()):
-        if "chrom" in command and "chromedriver" not in command:
+    for process in descendants(os.getpid()):
+        if "chrom" in process.command and "chromedriver" not in process.command:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(process.pid, signal.SIGKILL)
 
 
 def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from naver_sms.settings.env import ENV_TO_KEY
+from tests.support.proctree import read_process
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI") == "true"
@@ -99,12 +100,6 @@ def serving(
         stop(process)
 
 
-def _state(process: subprocess.Popen[bytes]) -> str:
-    """The kernel's one-letter state of the process (R, S, T for stopped, ...), from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{process.pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2]
-
-
 @contextlib.contextmanager
 def frozen(process: subprocess.Popen[bytes]) -> Iterator[None]:
     """A server that answers nothing while inside, as one whose cluster moves a leader; on leaving, it
@@ -112,7 +107,7 @@ def frozen(process: subprocess.Popen[bytes]) -> Iterator[None]:
     process.send_signal(signal.SIGSTOP)
     try:
         # The stop lands once the process is next scheduled; a busy machine lets it answer meanwhile.
-        wait_until(lambda: _state(process) == "T", 10, "the server stopped")
+        wait_until(lambda: read_process(process.pid).state == "T", 10, "the server stopped")
         yield
     finally:
         process.send_signal(signal.SIGCONT)

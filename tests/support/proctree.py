@@ -3,47 +3,56 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
+
+
+class Process(NamedTuple):
+    pid: int
+    state: str  # the kernel's letter: R running, S sleeping, T stopped, Z zombie, ...
+    parent: int
+    session: int
+    rss_bytes: int
+    command: str
+
+
+def read_process(pid: int) -> Process:
+    """One process's facts; OSError once it is gone."""
+    entry = Path(f"/proc/{pid}")
+    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return Process(pid, fields[0], int(fields[1]), int(fields[3]), rss, command)
+
+
+def processes() -> Iterator[Process]:
+    """Every process /proc shows now, skipping those that end while being read."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield read_process(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
 
 
 def session_processes(sid: int) -> list[tuple[int, str, int]]:
     """(pid, command line, RSS bytes) of every live process in session sid."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            state, session, rss_pages = fields[0], int(fields[3]), int(fields[21])
-            if session != sid or state == "Z":
-                continue
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        found.append((int(entry.name), cmdline, rss_pages * os.sysconf("SC_PAGE_SIZE")))
-    return found
+    return [(p.pid, p.command, p.rss_bytes) for p in processes() if p.session == sid and p.state != "Z"]
 
 
-def descendants(root: int) -> list[tuple[int, str]]:
-    """(pid, command line) of every live process below root."""
-    parents, commands = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                commands[int(entry.name)] = (
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                )
-            except (OSError, IndexError, ValueError):
-                continue
+def descendants(root: int) -> list[Process]:
+    """Every live process below root."""
+    children: dict[int, list[Process]] = {}
+    for process in processes():
+        if process.state != "Z":
+            children.setdefault(process.parent, []).append(process)
     below, frontier = [], [root]
     while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid in commands]
-        below += children
-        frontier += children
-    return [(pid, commands[pid]) for pid in below]
+        found = children.get(frontier.pop(), [])
+        below += found
+        frontier += [p.pid for p in found]
+    return below
 
 
 def browser_processes(sid: int) -> list[str]:
@@ -51,15 +60,7 @@ def browser_processes(sid: int) -> list[str]:
 
 
 def zombies(sid: int) -> int:
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            count += fields[0] == "Z" and int(fields[3]) == sid
-    return count
+    return sum(p.state == "Z" and p.session == sid for p in processes())
 
 
 def tree_rss(sid: int) -> int:
