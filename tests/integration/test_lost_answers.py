@@ -24,7 +24,7 @@ from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 from tests.support.cutting_proxy import CuttingProxy
-from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table, moto_server
+from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table, moto_server
 from tests.support.nats_server import NatsServer
 from tests.support.procs import frozen
 from tests.support.topology import WORKER
@@ -178,16 +178,11 @@ def test_a_confirmation_that_never_reached_the_server_is_written_by_the_sender_n
 @pytest.fixture
 def impatient_dynamodb() -> Iterator[tuple[DynamoSentLog, subprocess.Popen[bytes]]]:
     """A DynamoDB sent log on a moto server of its own (to freeze), with a short read timeout."""
-    with moto_server() as (url, process):
-        session = boto3.Session(
-            region_name=AWS_TEST_ENV["AWS_REGION"],
-            aws_access_key_id=AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
-        )
-        create_sent_log_table(client=session.client("dynamodb", endpoint_url=url))
+    with moto_server() as (url, process):  # moto's credentials come from the clean_env fixture
+        create_sent_log_table(client=boto3.client("dynamodb", endpoint_url=url))
         impatient = Config(read_timeout=TIMEOUT, retries={"mode": "standard", "max_attempts": 10})
         yield (
-            DynamoSentLog(SENT_LOG_TABLE, session.client("dynamodb", endpoint_url=url, config=impatient)),
+            DynamoSentLog(SENT_LOG_TABLE, boto3.client("dynamodb", endpoint_url=url, config=impatient)),
             process,
         )
 
