@@ -12,6 +12,10 @@ from naver_sms.application.errors import LoginFailed
 log = logging.getLogger(__name__)
 
 
+class BrowserDied(LoginFailed):
+    """The browser went away mid-login; not an answer from the login page."""
+
+
 @dataclass(frozen=True)
 class LoginPage:
     url: str
@@ -31,22 +35,22 @@ class SeleniumNaverLogin:
         self._password = password
 
     def login(self) -> Mapping[str, str]:
-        from selenium.common.exceptions import InvalidSessionIdException  # noqa: PLC0415
-
         try:
             return self._login_once()
-        except LoginFailed as err:
-            if not isinstance(err.__cause__, InvalidSessionIdException):
-                raise
-            # The browser died mid-page (single-process Chrome can). Nothing is sent before a login, so
-            # a fresh browser is safe to try, once: a browser that keeps dying is the run's error.
+        except BrowserDied as err:
+            # Single-process Chrome can die mid-page. Nothing is sent before a login, so a fresh browser
+            # is safe to try, once: a browser that keeps dying is the run's error.
             log.warning(
                 "browser died during login; trying once more in a fresh one", extra={"error": str(err)}
             )
         return self._login_once()
 
     def _login_once(self) -> Mapping[str, str]:
-        from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: PLC0415
+        from selenium.common.exceptions import (  # noqa: PLC0415
+            InvalidSessionIdException,
+            TimeoutException,
+            WebDriverException,
+        )
         from selenium.webdriver.common.by import By  # noqa: PLC0415
         from selenium.webdriver.support import expected_conditions as ec  # noqa: PLC0415
         from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
@@ -72,6 +76,8 @@ class SeleniumNaverLogin:
                     raise LoginFailed(
                         f"no login result within {page.timeout_seconds:g} s at {page.url}"
                     ) from err
+                except InvalidSessionIdException as err:  # "the browser has closed the connection"
+                    raise BrowserDied(f"login page {page.url}: {err.msg or type(err).__name__}") from err
                 except WebDriverException as err:
                     raise LoginFailed(f"login page {page.url}: {err.msg or type(err).__name__}") from err
         except BrowserError as err:
