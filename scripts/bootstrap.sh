@@ -8,15 +8,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 task="${1:-test}"
 require_one_of task browser test
+distro="$(os_id)"
 missing=()
-# A browser named by the suite's or run-local's variables (CI runners ship Google Chrome) counts.
+# A browser named by the suite's or run-local's variables counts: GitHub's runners ship Google Chrome
+# and its chromedriver (CHROME_BIN, and CHROMEWEBDRIVER the driver's folder) and have no Debian chromium.
 browser="${TEST_CHROME_BIN:-${CHROME_BIN:-$(command -v chromium || true)}}"
 driver="${TEST_CHROMEDRIVER_BIN:-${CHROMEDRIVER_BIN:-$(command -v chromedriver || true)}}"
 [[ -n "$browser" && -x "$browser" ]] || missing+=(chromium)
 [[ -n "$driver" && -x "$driver" ]] || missing+=(chromium-driver)
+if [[ "$distro" == ubuntu && " ${missing[*]} " == *" chromium"* ]]; then
+  # Ubuntu's chromium package is a snap shim: installing it gives no browser without the snap store.
+  die "no browser: on Ubuntu install Google Chrome and its matching chromedriver (Chrome for Testing), then set TEST_CHROME_BIN and TEST_CHROMEDRIVER_BIN (on GitHub's runner: \$CHROME_BIN and \$CHROMEWEBDRIVER/chromedriver)"
+fi
 if [[ "$task" == test ]]; then
   command -v docker >/dev/null 2>&1 || missing+=(docker.io)
-  # The push/pull round trip runs against a real registry on 127.0.0.1.
+  # The push/pull round trip runs against a real registry on 127.0.0.1 (the same name on Debian and Ubuntu).
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 fi
 

@@ -16,6 +16,9 @@ source "$REPO_ROOT/scripts/lib/env.sh"
 source "$REPO_ROOT/scripts/lib/chrome.sh"
 source "$REPO_ROOT/scripts/lib/rie.sh"
 
+# os_id: the distribution's ID from /etc/os-release (debian, ubuntu …), parsed, not sourced.
+os_id() { sed -n 's/^ID=//p' /etc/os-release 2>/dev/null | tr -d '"' | grep . || echo unknown; }
+
 venv_bin() { printf '%s/bin/%s' "$VENV" "$1"; }
 # The venv's tools come first, so scripts run the locked versions.
 export PATH="$VENV/bin:$PATH"

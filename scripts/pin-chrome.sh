@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
 # Pin a Chrome for Testing version: download chrome-headless-shell and chromedriver (linux64) once and
 # record the version and both sha256 in docker/chrome-for-testing.pin, the way `make lock` records
-# package hashes. Needs the download site (or CFT_BASE_URL, a mirror with the same layout).
-# Usage: scripts/pin-chrome.sh [VERSION]   (default: CFT_VERSION, else the pin's version)
+# package hashes. Chrome for Testing publishes no checksums, so they are recorded on first download.
+# Without a version, the current Stable from Chrome for Testing's last-known-good-versions JSON.
+# Needs the download site (or CFT_BASE_URL, a mirror with the same layout; CFT_VERSIONS_URL, its JSON).
+# Usage: scripts/pin-chrome.sh [VERSION]   (default: CFT_VERSION, else the current Stable)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-requested="${1:-${CFT_VERSION:-}}" # read before the pin's own values replace CFT_VERSION
-read_cft_pin
-version="${requested:-$CFT_VERSION}"
+version="${1:-${CFT_VERSION:-}}"
+if [[ -z "$version" ]]; then
+  info "reading Chrome for Testing's current Stable from $CFT_VERSIONS_URL"
+  json="$(curl -fsSL "$CFT_VERSIONS_URL")" || die "cannot read $CFT_VERSIONS_URL: name a version with CFT_VERSION=<version>"
+  version="$(python3 -c '
+import json, sys
+try:
+    stable = json.loads(sys.argv[1])["channels"]["Stable"]
+    version = stable["version"]
+    for download in ("chrome-headless-shell", "chromedriver"):
+        if not any(d.get("platform") == "linux64" for d in stable["downloads"][download]):
+            sys.exit(f"Stable {version} has no linux64 {download}")
+except (ValueError, KeyError, TypeError, AttributeError) as err:
+    sys.exit(f"not Chrome for Testing'"'"'s versions JSON ({type(err).__name__}: {err})")
+print(version)
+' "$json")" || die "$CFT_VERSIONS_URL: see the line above"
+fi
 [[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
-  die "usage: make pin-chrome CFT_VERSION=<version> (a stable version from last-known-good-versions-with-downloads.json)"
+  die "CFT_VERSION='${version:0:40}' is not a Chrome for Testing version (e.g. 156.0.8078.47)"
+read_cft_pin # checks the pin file before it is rewritten
 base="${CFT_BASE_URL:-$CFT_SITE}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 sums=()
 for archive in chrome-headless-shell-linux64 chromedriver-linux64; do
   info "downloading $archive $version"
-  curl -fsSLo "$tmp/$archive.zip" "$base/$version/linux64/$archive.zip" || die "download of $archive $version failed"
+  curl -fsSLo "$tmp/$archive.zip" "$base/$version/linux64/$archive.zip" ||
+    die "download of $archive $version from $base failed (is $version a Chrome for Testing build? see $CFT_VERSIONS_URL)"
   sums+=("$(sha256sum "$tmp/$archive.zip" | cut -d' ' -f1)")
 done
 # The pin's comments stay; its three values are written anew.

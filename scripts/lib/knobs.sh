@@ -27,6 +27,9 @@
 : "${ALIAS:=live}"                           # the Lambda alias `make deploy` moves
 : "${CFT_PIN:=$REPO_ROOT/docker/chrome-for-testing.pin}"
 : "${CFT_MIRROR_PORT:=8765}"                 # the offline Chrome for Testing mirror's port (scripts/offline/cft-mirror.sh)
+: "${CFT_MIRROR_DIR:=$REPO_ROOT/.cache/cft-mirror}" # where that mirror is made and kept
+# Where `make pin-chrome` without CFT_VERSION reads Chrome for Testing's current Stable.
+: "${CFT_VERSIONS_URL:=https://googlechromelabs.github.io/chrome-for-testing/last-known-good-versions-with-downloads.json}"
 : "${VENV:=$REPO_ROOT/.venv}"
 : "${PYTHON:=python3}"                       # the interpreter that creates the venv
 

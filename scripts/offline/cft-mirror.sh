@@ -6,11 +6,12 @@
 # chromedriver-linux64.zip — plus chrome-for-testing.pin (version and sha256 of both zips), so the
 # Lambda image's browser stage downloads and verifies it through CFT_BASE_URL exactly as it does the
 # real one. Prints the mirror's directory; an existing mirror is reused.
-# Usage: scripts/offline/cft-mirror.sh [DIR]   (default .cache/cft-mirror)
+# Usage: scripts/offline/cft-mirror.sh [DIR]   (default CFT_MIRROR_DIR, .cache/cft-mirror)
+# CHROMIUM_DEBS=FOLDER takes the .debs from there instead of from apt.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$REPO_ROOT/scripts/offline/lib.sh"
 
-dir="${1:-$CACHE_DIR/cft-mirror}"
+dir="${1:-$CFT_MIRROR_DIR}"
 pin="$dir/chrome-for-testing.pin"
 if [[ -f "$pin" ]]; then
   printf '%s\n' "$dir"
@@ -22,23 +23,38 @@ trap 'rm -rf "$work"' EXIT
 chmod 755 "$work" # apt downloads as its own _apt user
 
 info "making a Chrome for Testing mirror from Debian's chromium (offline machines only)"
-# This machine's own apt sources (bookworm and its security updates, where Debian ships Chromium).
-mkdir -p "$work/apt/sources"
-cp /etc/apt/sources.list.d/*.sources "$work/apt/sources/" 2>/dev/null || true
-[[ ! -s /etc/apt/sources.list ]] || cp /etc/apt/sources.list "$work/apt/sources/system.list"
-apt_download "$work/apt" chromium chromium-common chromium-driver
-for deb in "$work"/apt/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
-debian_version="$(dpkg-deb --field "$work"/apt/chromium_*.deb Version)"
+debs="${CHROMIUM_DEBS:-}"
+if [[ -z "$debs" ]]; then
+  # This machine's own apt sources (bookworm and its security updates, where Debian ships Chromium).
+  # Elsewhere (Ubuntu's chromium is a snap shim) name a folder of Debian's .debs in CHROMIUM_DEBS.
+  [[ "$(os_id)" == debian ]] ||
+    die "the offline Chrome mirror is made of Debian's chromium: this is $(os_id); set CHROMIUM_DEBS to a folder of Debian's chromium, chromium-common and chromium-driver .debs"
+  debs="$work/apt"
+  mkdir -p "$debs/sources"
+  cp /etc/apt/sources.list.d/*.sources "$debs/sources/" 2>/dev/null || true
+  [[ ! -s /etc/apt/sources.list ]] || cp /etc/apt/sources.list "$debs/sources/system.list"
+  apt_download "$debs" chromium chromium-common chromium-driver
+fi
+for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
+chromium_debs=("$debs"/chromium_*.deb)
+[[ -f "${chromium_debs[0]}" ]] || die "no chromium_*.deb in $debs"
+debian_version="$(dpkg-deb --field "${chromium_debs[0]}" Version)"
 version="${debian_version%%-*}"
 [[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] || die "Debian's chromium version '$debian_version' is not a Chrome version"
 
 # Chrome for Testing's archives each hold one folder; Debian's browser binary takes the shell's name.
+# Copies dereference symlinks (Debian's /usr/bin/chromedriver is one, to ../lib/chromium/chromedriver
+# since 156.0.8078.114-1~deb12u1): zipfile skips a dangling link, which would leave an empty archive.
 shell="$work/zip/chrome-headless-shell-linux64"
 driver="$work/zip/chromedriver-linux64"
 mkdir -p "$shell" "$driver"
-cp -a "$work/root/usr/lib/chromium/." "$shell/"
+cp -rL --preserve=mode "$work/root/usr/lib/chromium/." "$shell/"
 mv "$shell/chromium" "$shell/chrome-headless-shell"
-cp -a "$work/root/usr/bin/chromedriver" "$driver/"
+rm -f "$shell/chromedriver" # the driver has an archive of its own
+cp -L --preserve=mode "$work/root/usr/bin/chromedriver" "$driver/chromedriver"
+# Every entry dated as the package's browser binary: the same package always packs into the same bytes,
+# so a mirror made again (a fresh clone) has the same checksums and the build cache still holds.
+find "$work/zip" -exec touch -h -r "$work/root/usr/lib/chromium/chromium" {} +
 
 out="$dir/$version/linux64"
 mkdir -p "$out"
@@ -48,6 +64,24 @@ for archive in chrome-headless-shell-linux64 chromedriver-linux64; do
   # zipfile keeps each file's mode, so unzip restores the executables' run bit.
   (cd "$work/zip" && python3 -m zipfile -c "$out/$archive.zip" "$archive")
   sums+=("$(sha256sum "$out/$archive.zip" | cut -d' ' -f1)")
+done
+# Each archive, unpacked again, must hold an executable that reports the version it is named for:
+# a package whose layout moved (or a snap shim under Debian's name) fails here, not in a build later.
+check="$work/check"
+for entry in chrome-headless-shell-linux64/chrome-headless-shell chromedriver-linux64/chromedriver; do
+  archive="$out/${entry%%/*}.zip"
+  python3 -c '
+import sys, zipfile
+archive, entry, folder = sys.argv[1:]
+with zipfile.ZipFile(archive) as zf:
+    if entry not in zf.namelist() or not (zf.getinfo(entry).external_attr >> 16) & 0o111:
+        sys.exit(f"{archive} holds no executable {entry}")
+    zf.extract(entry, folder)
+' "$archive" "$entry" "$check" || die "Debian's package layout is not what this script expects"
+  chmod +x "$check/$entry"
+  reported="$("$check/$entry" --version 2>&1 || true)"
+  [[ "$reported" == *" $version"* ]] ||
+    die "${entry#*/} in ${archive##*/} reports '${reported:0:80}', not $version"
 done
 # Written last: a mirror without its pin is unfinished and gets made again.
 printf '# Local mirror of Debian chromium %s (offline machines only)\nCFT_VERSION=%s\nCFT_SHELL_SHA256=%s\nCFT_DRIVER_SHA256=%s\n' \

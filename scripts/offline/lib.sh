@@ -48,18 +48,31 @@ use_standins() {
     die "there is no local stand-in for $1 (only for $LAMBDA_BASE_IMAGE and $WORKER_BASE_IMAGE)"
 }
 
+# bridge_address: this host's IPv4 address on Docker's default bridge, where containers and build steps
+# on the default network reach it. Read from the bridge's interface, never from IPAM's Gateway: a dockerd
+# started for the first time reports the bridge's Subnet only, and a Gateway only after a restart.
+bridge_address() {
+  local ifname address
+  ifname="$(docker network inspect bridge | python3 -c '
+import json, sys
+print(json.load(sys.stdin)[0].get("Options", {}).get("com.docker.network.bridge.name", "docker0"))
+')" || die "cannot read Docker's default bridge network (docker network inspect bridge)"
+  require_cmd ip "the local Chrome for Testing mirror listens on Docker's bridge ($ifname)"
+  address="$(ip -4 -o addr show dev "$ifname" 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}' || true)"
+  [[ "$address" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
+    die "Docker's bridge interface $ifname has no IPv4 address (ip -4 addr show dev $ifname); is dockerd running?"
+  printf '%s' "$address"
+}
+
 # serve_cft_mirror: serve the local Chrome for Testing mirror where build steps reach this host, for
 # as long as this script runs; point CFT_BASE_URL and CFT_PIN at it. A fixed port keeps the URL, and
 # with it the build cache, the same from one build to the next.
 serve_cft_mirror() {
   local dir host port="$CFT_MIRROR_PORT"
   [[ "$port" =~ ^[0-9]+$ ]] || die "CFT_MIRROR_PORT='$port' is not a port number"
-  dir="$("$REPO_ROOT/scripts/offline/cft-mirror.sh")"
-  if [[ "$DOCKER_NETWORK" == host ]]; then
-    host=127.0.0.1
-  else
-    host="$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')"
-  fi
+  dir="$("$REPO_ROOT/scripts/offline/cft-mirror.sh" "$CFT_MIRROR_DIR")"
+  if [[ "$DOCKER_NETWORK" == host ]]; then host=127.0.0.1; else host="$(bridge_address)"; fi
+  mkdir -p build
   python3 -m http.server --bind "$host" --directory "$dir" "$port" >build/cft-mirror.log 2>&1 &
   mirror_pid=$!
   trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT

@@ -259,11 +259,20 @@ def test_run_rie_refuses_bad_memory(images: dict[str, str]) -> None:
     assert result.returncode == 1 and "LAMBDA_MEMORY_MB=64 is not valid" in result.stderr
 
 
-def test_ci_refuses_a_browser_stage_without_checksums(engine: None) -> None:
-    # A mirror named by the user is used with the committed pin, which has no checksums yet.
-    result = script("build.sh", IMAGE="lambda", CI="true", CFT_BASE_URL="http://127.0.0.1:9")
+def test_ci_refuses_a_browser_stage_without_checksums(engine: None, tmp_path: Path) -> None:
+    # A mirror named by the user, and a pin of the committed version with no checksums yet.
+    committed = (REPO / "docker" / "chrome-for-testing.pin").read_text()
+    version = re.search(r"^CFT_VERSION=(\S+)$", committed, re.MULTILINE)
+    assert version is not None
+    pin = tmp_path / "chrome-for-testing.pin"
+    pin.write_text(f"CFT_VERSION={version.group(1)}\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    result = script(
+        "build.sh", IMAGE="lambda", CI="true", CFT_PIN=str(pin), CFT_BASE_URL="http://127.0.0.1:9"
+    )
     assert result.returncode == 1
-    assert "has no checksums for 150.0.7871.100: run 'make pin-chrome' and commit the pin" in result.stderr
+    assert (
+        f"has no checksums for {version.group(1)}: run 'make pin-chrome' and commit the pin" in result.stderr
+    )
 
 
 def test_a_base_without_a_stand_in_is_named(engine: None) -> None:

@@ -69,7 +69,10 @@ def test_ci_never_pushes_or_logs_in() -> None:
         assert forbidden not in text, forbidden
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+NAMES = sorted(path.name for path in WORKFLOWS.glob("*.yml"))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_every_action_is_pinned_by_sha_with_its_version(name: str) -> None:
     lines = [line for line in (WORKFLOWS / name).read_text().splitlines() if "uses:" in line]
     assert lines
@@ -79,7 +82,7 @@ def test_every_action_is_pinned_by_sha_with_its_version(name: str) -> None:
         assert re.search(r"# v\d+\.\d+\.\d+$", line), f"no version comment: {line}"
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+@pytest.mark.parametrize("name", NAMES)
 def test_run_steps_call_documented_make_targets(name: str) -> None:
     targets = make_targets()
     readme = (REPO / "README.md").read_text()
@@ -125,3 +128,31 @@ def test_deploy_uses_oidc_and_deploys_only_what_passed_ci_on_main() -> None:
     assert (
         runs[-1] == "make deploy"
     )  # by digest, version smoked before the alias moves: tests/e2e/test_deploy.py
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_env_context_names_only_what_the_workflow_sets(name: str) -> None:
+    # `${{ env.X }}` holds only variables the workflow itself sets; the runner's own environment
+    # (CHROMEWEBDRIVER, CHROME_BIN …) is `$X` in the shell. A wrong one evaluates to "" silently.
+    workflow = load(name)
+    jobs = workflow["jobs"].values()
+    defined = set(workflow.get("env", {}))
+    defined |= {key for job in jobs for key in job.get("env", {})}
+    defined |= {key for job in jobs for step in job["steps"] for key in step.get("env", {})}
+    used = set(re.findall(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)", (WORKFLOWS / name).read_text()))
+    assert used <= defined, used - defined
+
+
+def test_pin_chrome_runs_weekly_and_by_hand_and_proposes_only_a_tested_pin() -> None:
+    workflow = load("pin-chrome.yml")
+    trigger = workflow[True] if True in workflow else workflow["on"]
+    assert set(trigger) == {"workflow_dispatch", "schedule"} and trigger["schedule"][0]["cron"]
+    assert workflow["permissions"] == {"contents": "read"}
+    job = workflow["jobs"]["pin"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    runs = [step.get("run", "") for step in job["steps"]]
+    order = ["make pin-chrome", "make build IMAGE=lambda", "make run-rie", "make smoke", "gh pr create"]
+    positions = [next(i for i, run in enumerate(runs) if command in run) for command in order]
+    assert positions == sorted(positions), "pin, build, run, smoke, and only then the pull request"
+    # The version a person types reaches the shell as a variable, never spliced into the script.
+    assert all("inputs." not in run for run in runs)
