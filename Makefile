@@ -53,7 +53,7 @@ tag: ## Tag IMAGE for REGISTRY (or ECR from AWS_ACCOUNT_ID and AWS_REGION)
 	@scripts/tag.sh
 push: ## Push IMAGE's sha and latest tags and print the digest
 	@scripts/push.sh
-pin-chrome: ## Record CFT_VERSION's Chrome for Testing archives' sha256 in docker/chrome-for-testing.pin
+pin-chrome: ## Pin Chrome for Testing's current Stable (or CFT_VERSION): both archives' sha256 in docker/chrome-for-testing.pin
 	@scripts/pin-chrome.sh
 deploy: ## Push the Lambda, update FUNCTION by digest, smoke the new version, then move ALIAS (live)
 	@scripts/deploy.sh

@@ -136,13 +136,13 @@ def test_nobody_listening_is_not_delivered_after_every_attempt(transport: Make) 
 
 
 def test_429_with_a_short_retry_after_is_retried_here(fake_sens: FakeSens, transport: Make) -> None:
-    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "0"
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, ("0",)
     assert transport(fake_sens.url).send(MESSAGE) != ""
     assert (fake_sens.state.received, len(fake_sens.state.sent)) == (2, 1)
 
 
 def test_429_with_a_long_retry_after_is_handed_to_the_caller(fake_sens: FakeSens, transport: Make) -> None:
-    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, "30"
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, ("30",)
     with pytest.raises(NotDelivered) as caught:
         transport(fake_sens.url).send(MESSAGE)
     assert caught.value.retry_after == 30.0
@@ -154,6 +154,50 @@ def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens, transport: Make
     with pytest.raises(Refused, match="HTTP 307"):
         transport(fake_sens.url).send(MESSAGE)
     assert fake_sens.state.received == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, b"<html><body>Welcome to the captive portal</body></html>"),
+        (200, b'{"requestId": "r-1", "statusCode": "202", "statusName": "success"}'),
+        (202, b'{"requestId": null, "statusCode": "202", "statusName": "success"}'),
+        (202, b'{"requestId": "", "statusCode": "202"}'),
+        (202, b'{"requestId": 12345, "statusCode": "202"}'),
+        (202, b'{"requestId": "r-1", "statusCode": "400", "statusName": "fail"}'),
+        (202, b'["requestId"]'),
+        (204, b""),
+    ],
+    ids=["200-html", "200-sens-shaped", "null-id", "empty-id", "numeric-id", "fail-status", "list", "204"],
+)
+def test_a_2xx_that_is_not_sens_success_is_unknown_and_never_retried(
+    fake_sens: FakeSens, transport: Make, status: int, body: bytes
+) -> None:
+    # Something other than SENS answered (a proxy, a wrong endpoint): reported, never resent.
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.fail_body = 1, status, body
+    with pytest.raises(OutcomeUnknown, match=f"not SENS's success \\(HTTP {status}"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert fake_sens.state.received == 1
+
+
+def test_only_sens_documented_success_is_sent(fake_sens: FakeSens, transport: Make) -> None:
+    request_id = transport(fake_sens.url).send(MESSAGE)
+    assert len(request_id) == 32 and len(fake_sens.state.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "seconds"),
+    [(("²",), None), (("120, 120",), 120.0), (("120", "120"), 120.0), (("5", "120"), 120.0), (("-1",), None)],
+    ids=["superscript-two", "joined", "repeated", "repeated-differing", "negative"],
+)
+def test_retry_after_is_read_as_ascii_seconds_and_repeated_headers_at_their_longest(
+    fake_sens: FakeSens, transport: Make, values: tuple[str, ...], seconds: float | None
+) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 1, 429, values
+    policy = SendPolicy(timeout=1.0, max_attempts=1, backoff=0.01, max_retry_after=2.0)
+    with pytest.raises(NotDelivered) as caught:  # a 429 stays "not delivered", whatever its header
+        transport(fake_sens.url, policy).send(MESSAGE)
+    assert caught.value.retry_after == seconds
 
 
 @pytest.mark.parametrize(

@@ -207,7 +207,7 @@ def test_a_bridge_without_an_address_is_named(first_start_docker: dict[str, str]
     assert "Docker's bridge interface nosuchbridge0 has no IPv4 address" in result.stderr
 
 
-STABLE = "156.0.8078.47"
+STABLE = "199.0.9901.7"  # a Stable of the stand-in site, not the pin
 
 
 def versions_json(version: str, platforms: tuple[str, ...] = ("linux64", "mac-arm64")) -> dict[str, object]:
@@ -278,7 +278,7 @@ def test_pin_chrome_without_a_version_pins_the_current_stable(cft_site: Site, tm
             "not Chrome for Testing's versions JSON (KeyError: 'Stable')",
         ),
         (json.dumps(versions_json(STABLE, platforms=("mac-arm64",))), f"Stable {STABLE} has no linux64"),
-        (json.dumps(versions_json("156.0.8078.47; rm -rf ~")), "is not a Chrome for Testing version"),
+        (json.dumps(versions_json("199.0.9901.7; rm -rf ~")), "is not a Chrome for Testing version"),
     ],
 )
 def test_pin_chrome_refuses_an_answer_that_is_not_a_stable_version(

@@ -211,7 +211,7 @@ def test_rate_limited_sends_are_retried_and_sent_once(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:
     # Six 429s: two events' worth of three attempts each; known not sent, so the event is redelivered.
-    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 6, 429, "0"
+    fake_sens.state.fail_next, fake_sens.state.fail_status, fake_sens.state.retry_after = 6, 429, ("0",)
     run(publish(nats_server.url, events(range(1, 3))))
     wait_for_sends(fake_sens, 2, timeout=30)
     wait_drained(nats_server.url, 20, "all acked")

@@ -29,8 +29,8 @@ SENDER = "0212345678"
 @dataclass(frozen=True)
 class Reply:
     status: int
-    body: dict[str, Any]
-    retry_after: str = ""
+    body: dict[str, Any] | bytes  # bytes: sent as they are (an answer that is not SENS's JSON)
+    retry_after: tuple[str, ...] = ()  # one Retry-After header per value
 
 
 @dataclass
@@ -39,7 +39,8 @@ class SensState:
     rejected_signatures: int = 0
     fail_next: int = 0
     fail_status: int = 503
-    retry_after: str = ""  # sent as Retry-After with each injected failure when set
+    fail_body: dict[str, Any] | bytes = field(default_factory=lambda: {"error": "injected"})
+    retry_after: tuple[str, ...] = ()  # Retry-After headers sent with each injected failure
     drop_next: int = 0  # accept (and count as sent) this many, then hang up without answering
     delay_seconds: float = 0.0  # how long a valid request hangs before it is answered
     received: int = 0
@@ -80,7 +81,7 @@ class SensState:
                 return Reply(401, {"error": "signature"})
             if self.fail_next > 0:
                 self.fail_next -= 1
-                return Reply(self.fail_status, {"error": "injected"}, self.retry_after)
+                return Reply(self.fail_status, self.fail_body, self.retry_after)
             self.sent.append(body)
             if self.drop_next > 0:
                 self.drop_next -= 1
@@ -102,11 +103,12 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def _reply(self, reply: Reply) -> None:
-            data = json.dumps(reply.body).encode()
+            raw = isinstance(reply.body, bytes)
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             self.send_response(reply.status)
-            if reply.retry_after:
-                self.send_header("Retry-After", reply.retry_after)
-            self.send_header("Content-Type", "application/json")
+            for value in reply.retry_after:
+                self.send_header("Retry-After", value)
+            self.send_header("Content-Type", "text/html" if raw else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

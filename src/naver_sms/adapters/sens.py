@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,31 +35,48 @@ def sign(secret_key: str, method: str, path: str, timestamp: str, access_key: st
     return base64.b64encode(digest).decode()
 
 
-def _request_id(body: bytes) -> str:
-    """The provider's id for the accepted message; an odd body must not turn a sent SMS into an error."""
+ACCEPTED = 202  # SENS v2's one success: 202 with {"requestId", "statusCode": "202", "statusName"}
+RETRY_SECONDS = re.compile(r"[0-9]+(?:[ \t]*,[ \t]*[0-9]+)*")  # ASCII digits; a repeated header joined
+
+
+def _request_id(body: bytes) -> str | None:
+    """SENS's id for the accepted request, or None when the body is not SENS's success answer."""
     try:
-        return str(json.loads(body).get("requestId", ""))
-    except (ValueError, AttributeError):
-        return ""
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or str(data.get("statusCode")) != str(ACCEPTED):
+        return None
+    request_id = data.get("requestId")
+    return request_id if isinstance(request_id, str) and request_id.strip() else None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date); a repeated header counts at its longest."""
     value = headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if RETRY_SECONDS.fullmatch(value):
+        return float(max(int(part) for part in value.split(",")))
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
 def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
     """What SENS's answer says about the SMS: its request id, or the DeliveryError that fits."""
+    shown = body[: BODY_SHOWN * 4].decode("utf-8", "replace")[:BODY_SHOWN]
+    problem = f"HTTP {status}: {shown}"
     if 200 <= status < 300:
-        return _request_id(body)
-    problem = f"HTTP {status}: {body[: BODY_SHOWN * 4].decode('utf-8', 'replace')[:BODY_SHOWN]}"
+        request_id = _request_id(body) if status == ACCEPTED else None
+        if request_id is None:
+            # A 2xx that is not SENS's success: something else answered (a proxy, a wrong endpoint).
+            # Whether the SMS went out cannot be known, so it is reported, never resent.
+            raise OutcomeUnknown(
+                f"an answer that is not SENS's success ({problem}); the message may have been sent"
+            )
+        return request_id
     if status == TOO_MANY_REQUESTS:
         raise NotDelivered(f"SENS is rate limiting: {problem}", retry_after=_retry_after(headers))
     if status >= 500:

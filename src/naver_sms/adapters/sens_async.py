@@ -70,7 +70,9 @@ class AsyncSensTransport:
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
         except aiohttp.ClientError as err:
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
-        return answer(response.status, response.headers, body)
+        # A repeated Retry-After joined as requests joins it, so both clients read the same answer.
+        retry_after = ", ".join(response.headers.getall("Retry-After", []))
+        return answer(response.status, {"Retry-After": retry_after}, body)
 
 
 def environment_proxy(url: str) -> str | None:
