@@ -221,3 +221,48 @@ def test_exactly_controls_separators_and_bidi_marks_become_spaces() -> None:
         becomes_space = clean_text(f"a{char}b", 10) == "a b"
         expected = char in bidi or unicodedata.category(char) in ("Cc", "Zl", "Zp") or char.isspace()
         assert becomes_space is expected, hex(code)
+
+
+INVISIBLE = [
+    "\ufeff",  # byte order mark / zero-width no-break space
+    "\u200b",  # zero-width space
+    "\u200d",  # zero-width joiner
+    "\u2060",  # word joiner
+    "\u00ad",  # soft hyphen
+    "\u180e",  # Mongolian vowel separator
+    "\U000e0041",  # tag latin capital A
+    "\U000e007f",  # cancel tag
+    "\u115f",  # Hangul choseong filler
+    "\u1160",  # Hangul jungseong filler
+    "\u3164",  # Hangul filler
+    "\uffa0",  # halfwidth Hangul filler
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_invisible_characters_are_removed_from_names(char: str) -> None:
+    assert booking_from_mapping({**GOOD, "customer_name": f"김{char}철수{char}"}).customer_name == "김철수"
+
+
+def test_a_name_of_only_invisible_characters_is_refused() -> None:
+    with pytest.raises(InvalidBooking, match=r"booking\.customer_name: nothing printable"):
+        booking_from_mapping({**GOOD, "customer_name": "".join(INVISIBLE)})
+
+
+def test_every_format_character_is_removed_whatever_the_unicode_version() -> None:
+    """Against unicodedata's own categories, over the whole code space: every Cf goes, or becomes a space."""
+    for code in range(0x110000):
+        char = chr(code)
+        if unicodedata.category(char) == "Cf":
+            assert clean_text(f"a{char}b", 10) in ("ab", "a b"), hex(code)
+
+
+@pytest.mark.parametrize("raw", ["0101234567", "010-123-4567", "+82 10-123-4567"])
+def test_a_010_number_needs_eleven_digits(raw: str) -> None:
+    with pytest.raises(InvalidBooking, match=r"booking\.phone: expected a Korean mobile number"):
+        booking_from_mapping({**GOOD, "phone": raw})
+
+
+@pytest.mark.parametrize("raw", ["011-123-4567", "016-1234-5678", "0191234567"])
+def test_the_older_ranges_still_take_ten_or_eleven_digits(raw: str) -> None:
+    assert booking_from_mapping({**GOOD, "phone": raw}).phone == raw.replace("-", "")

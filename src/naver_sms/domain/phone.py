@@ -13,7 +13,7 @@ from naver_sms.domain.errors import InvalidBooking
 _SEPARATORS = re.compile(r"[ \-().]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 # 010 numbers have 11 digits; the older 011/016/017/018/019 ranges also have 10.
-_MOBILE = re.compile(r"01[016789][0-9]{7,8}")
+_MOBILE = re.compile(r"010[0-9]{8}|01[16789][0-9]{7,8}")
 _COUNTRY = "82"
 
 
@@ -34,7 +34,8 @@ def normalise_phone(raw: str) -> str:
         digits = "0" + digits.removeprefix(_COUNTRY).removeprefix("0")
     if not _MOBILE.fullmatch(digits):
         raise InvalidBooking(
-            "booking.phone: expected a Korean mobile number (01X and 7-8 more digits), "
+            "booking.phone: expected a Korean mobile number (010 and 8 more digits, or 011/016-019 and "
+            "7-8 more), "
             f"got {len(digits)} digits"
         )
     return digits

@@ -12,13 +12,26 @@ ELLIPSIS = "…"  # EUC-KR encodes it, so a shortened name never forces an LMS b
 # phone shows; the marks (U+200E, U+200F, U+061C) are invisible. None belongs in a name or a service.
 _STRIPPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _SPACES = re.compile(r"\s+")
+# Invisible, and removed outright (a space would split a word): every other format character (Cf: soft
+# hyphen, zero-width space and joiners, word joiner, BOM, the Mongolian vowel separator, tag characters)
+# and the Hangul fillers, letters that render as nothing. A name of only these looks blank on the phone,
+# and one EUC-KR cannot encode turns an SMS into an LMS. Asked of unicodedata per character, so the list
+# is the interpreter's Unicode version's, not one copied here.
+_HANGUL_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _visible(text: str) -> str:
+    if text.isascii():  # no ASCII character is Cf or a filler
+        return text
+    return "".join(c for c in text if c not in _HANGUL_FILLERS and unicodedata.category(c) != "Cf")
 
 
 def clean_text(raw: str, max_chars: int) -> str:
     """NFC (a decomposed Hangul name from some keyboards would not encode in EUC-KR), controls and
-    bidi characters replaced by spaces, runs of white space folded, then cut to max_chars."""
+    bidi characters replaced by spaces, invisible characters removed, runs of white space folded, then
+    cut to max_chars."""
     composed = unicodedata.normalize("NFC", raw)
-    visible = _STRIPPED.sub(" ", composed)
+    visible = _visible(_STRIPPED.sub(" ", composed))
     folded = _SPACES.sub(" ", visible).strip()
     if len(folded) <= max_chars:
         return folded
