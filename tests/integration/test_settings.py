@@ -36,6 +36,31 @@ def test_production_overlay_turns_real_sending_on_and_env_can_turn_it_off() -> N
     assert Settings.load(environ={"SMS_DRY_RUN": ""}).sms_dry_run is True
 
 
+@pytest.mark.parametrize(
+    "app_env",
+    ["Production", "PRODUCTION", "prod", "prd", "production ", " production", "production\r", "prod-1"],
+)
+def test_a_near_miss_of_production_is_refused_not_dry_run(app_env: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ={"APP_ENV": app_env})
+    message = str(caught.value)
+    assert message.startswith(f"APP_ENV={app_env!r} is not an environment name") and "'production'" in message
+
+
+def test_a_near_miss_in_the_settings_file_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    base = (REPO / "config" / "settings.yaml").read_text().replace("env: local", "env: Production")
+    (config / "settings.yaml").write_text(base)
+    with pytest.raises(SettingsError, match=rf"^app.env \({config}/settings.yaml\)='Production' is not"):
+        Settings.load(config, {})
+
+
+@pytest.mark.parametrize("app_env", ["staging", "dev", "local", "qa_2", "production"])
+def test_ordinary_environment_names_load(app_env: str) -> None:
+    assert Settings.load(environ={"APP_ENV": app_env}).app.env == app_env
+
+
 def test_layering_order_file_overlay_env(tmp_path: Path) -> None:
     config = write_config(tmp_path, "", staging="worker:\n  concurrency: 4\n  health_port: 9100\n")
     settings = Settings.load(config, {"APP_ENV": "staging", "WORKER_CONCURRENCY": "8"})

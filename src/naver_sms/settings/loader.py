@@ -7,6 +7,7 @@ expected; secret values are never echoed.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from naver_sms.domain.text import shown
 from naver_sms.settings.env import CONFIG_DIR_ENV, ENV_TO_KEY, SECRET_KEYS
 from naver_sms.settings.errors import SettingsError
 from naver_sms.settings.model import SettingsModel
@@ -22,6 +24,8 @@ from naver_sms.settings.secrets import Secret, is_reference
 
 BASE_FILE = "settings.yaml"
 PRODUCTION = "production"
+# An environment's name: it also names its overlay file (settings.<name>.yaml).
+_ENV_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
 def default_config_dir() -> Path:
@@ -137,11 +141,27 @@ def _explain(err: ValidationError, layers: _Layers) -> SettingsError:
     return SettingsError("invalid settings:\n  " + "\n  ".join(lines))
 
 
+def _check_env_name(value: object, where: str) -> None:
+    """Only `production` sends SMS, so a near miss (Production, prod, a trailing space or \\r) would dry-run
+    without a word: such names are refused, with the reason."""
+    text = str(value)
+    near_production = text != PRODUCTION and text.strip().casefold().startswith(("prod", "prd"))
+    if near_production or not _ENV_NAME.fullmatch(text):
+        raise SettingsError(
+            f"{where}={shown(text)} is not an environment name: expected lowercase letters, digits, '-'"
+            f" or '_' (at most 40), and exactly {PRODUCTION!r} for production (only it sends SMS;"
+            " anything else is a dry run)"
+        )
+
+
 def load_model(config_dir: Path, environ: Mapping[str, str]) -> tuple[SettingsModel, Path]:
     layers = _Layers()
     layers.add_file(config_dir / BASE_FILE, required=True)
     app_env = environ.get("APP_ENV") or layers.values.get("app.env")
     if app_env:
+        _check_env_name(
+            app_env, "APP_ENV" if environ.get("APP_ENV") else f"app.env ({layers.source('app.env')})"
+        )
         layers.add_file(config_dir / f"settings.{app_env}.yaml", required=False)
     layers.add_environment(environ)
     layers.wrap_secrets()
