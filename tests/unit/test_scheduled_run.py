@@ -115,3 +115,22 @@ def test_a_rerun_sends_nothing_twice() -> None:
     assert scheduled(NOW).as_result()["sent"] == 2
     again = scheduled(NOW + timedelta(minutes=10)).as_result()
     assert (again["sent"], again["skipped_duplicates"], len(transport.sent)) == (0, 2, 2)
+
+
+def test_a_lone_surrogate_in_one_booking_fails_that_booking_only() -> None:
+    # Valid JSON ("\ud800") that is no text: sizing the message once raised UnicodeEncodeError and
+    # stopped every scheduled run at that booking.
+    transport = FakeTransport()
+    records = [record(1), record(2, customer_name="김\ud800철수"), record(3), record(4), record(5)]
+    result = run(records, transport)
+    assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-3", "bk-4", "bk-5"]
+    assert (result["status"], result["sent"]) == ("partial", 4)
+    assert result["failed"] == [
+        {
+            "outcome": "invalid",
+            "idempotency_key": "",
+            "rule": "",
+            "booking_id": "bk-2",
+            "reason": "booking.customer_name: not valid Unicode text (a lone surrogate at character 2)",
+        }
+    ]

@@ -39,19 +39,25 @@ class Notifier:
         return self.deliverer.dry_run
 
     def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
-        return [
-            plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan, now.timestamp())
-            for plan in planned(self.rules, booking, now, event)
-        ]
+        return [self._deliver(plan, now) for plan in planned(self.rules, booking, now, event)]
+
+    def _deliver(self, plan: PlannedMessage | Delivery, now: datetime) -> Delivery:
+        return plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan, now.timestamp())
 
     def notify_record(self, record: object, now: datetime) -> list[Delivery]:
-        """A scheduled run's booking record as the source sent it: an invalid one is one failure."""
+        """A scheduled run's booking record as the source sent it: an invalid one is one failure, and
+        so is one whose planning fails in any other way (nothing has been sent for it yet), so that
+        one booking never stops every run. Delivery errors (the sent log) still stop the run."""
+        booking_id = booking_id_of(record) or UNKNOWN_BOOKING
         try:
             booking = booking_from_mapping(record)
+            plans = planned(self.rules, booking, now, None)
         except InvalidBooking as err:
-            booking_id = booking_id_of(record) or UNKNOWN_BOOKING
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
-        return self.notify(booking, now)
+        except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
+            reason = f"booking could not be planned: {type(err).__name__}"
+            return [Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)]
+        return [self._deliver(plan, now) for plan in plans]
 
 
 @dataclass(frozen=True)

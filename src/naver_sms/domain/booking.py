@@ -43,6 +43,12 @@ def _text(data: Mapping[str, Any], field: str) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not value.strip():
         raise InvalidBooking(f"booking.{field}: expected a non-empty string, got {shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:  # JSON's "\ud800" decodes to a lone surrogate: no character at all
+        raise InvalidBooking(
+            f"booking.{field}: not valid Unicode text (a lone surrogate at character {err.start + 1})"
+        ) from None
     return value
 
 
