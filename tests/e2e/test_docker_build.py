@@ -64,7 +64,16 @@ def test_lambda_dockerfile_structure() -> None:
     assert app[0]["value"] == "browser AS app"
     assert instructions(app, "CMD") == ['["main.lambda_handler"]']
     assert any("--require-hashes" in run for run in instructions(app, "RUN"))
-    assert any("sha256sum -c" in run for run in instructions(browser, "RUN"))
+    # The browser stage carries the committed pin into the build and verifies before it unpacks.
+    assert any(
+        "docker/chrome-for-testing.pin" in c and "docker/fetch-chrome.sh" in c
+        for c in instructions(browser, "COPY")
+    )
+    assert any(
+        "/tmp/cft/fetch-chrome.sh /tmp/cft/chrome-for-testing.pin" in r for r in instructions(browser, "RUN")
+    )
+    fetch = (REPO / "docker" / "fetch-chrome.sh").read_text()
+    assert "sha256sum -c" in fetch and fetch.index("sha256sum -c") < fetch.index("unzip")
     copies = instructions(app, "COPY")
     assert copies[-1].startswith("src/"), "source must be the last layer"
     assert not any(".env" in c for c in copies)
