@@ -32,7 +32,7 @@ ARG CFT_VERSION=""
 ARG CFT_SHELL_SHA256=""
 ARG CFT_DRIVER_SHA256=""
 ARG CFT_BASE_URL=https://storage.googleapis.com/chrome-for-testing-public
-COPY docker/chrome-for-testing.pin docker/fetch-chrome.sh /tmp/cft/
+COPY docker/chrome-for-testing.pin docker/fetch-chrome.sh scripts/lib/chrome.sh /tmp/cft/
 RUN /tmp/cft/fetch-chrome.sh /tmp/cft/chrome-for-testing.pin && rm -rf /tmp/cft
 
 FROM browser AS app

@@ -8,22 +8,26 @@
 # Usage (in the Dockerfile): fetch-chrome.sh PIN_FILE   with CFT_BASE_URL set
 set -euo pipefail
 
-pin="$1"
-fail() {
+die() {
   echo "error: $*" >&2
   exit 1
 }
-pinned() { sed -n "s/^$1=//p" "$pin" | head -n 1; }
+# The pin's parser, the same one scripts/build.sh uses (copied in beside this script).
+# shellcheck source=../scripts/lib/chrome.sh
+source "$(dirname "${BASH_SOURCE[0]}")/chrome.sh"
 
-version="${CFT_VERSION:-$(pinned CFT_VERSION)}"
-[[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
-  fail "Chrome for Testing version '$version' is not a version (docker/chrome-for-testing.pin or --build-arg CFT_VERSION)"
-shell_sha="${CFT_SHELL_SHA256:-}" driver_sha="${CFT_DRIVER_SHA256:-}"
-if [[ "$version" == "$(pinned CFT_VERSION)" ]]; then
-  shell_sha="${shell_sha:-$(pinned CFT_SHELL_SHA256)}" driver_sha="${driver_sha:-$(pinned CFT_DRIVER_SHA256)}"
+arg_version="${CFT_VERSION:-}" arg_shell="${CFT_SHELL_SHA256:-}" arg_driver="${CFT_DRIVER_SHA256:-}"
+CFT_PIN="$1"
+read_cft_pin
+if [[ -n "$arg_version" && "$arg_version" != "$CFT_VERSION" ]]; then
+  CFT_VERSION="$arg_version" CFT_SHELL_SHA256="" CFT_DRIVER_SHA256=""
 fi
+version="$CFT_VERSION"
+[[ "$version" =~ ^[0-9]+(\.[0-9]+){3}$ ]] ||
+  die "Chrome for Testing version '$version' is not a version (docker/chrome-for-testing.pin or --build-arg CFT_VERSION)"
+shell_sha="${arg_shell:-$CFT_SHELL_SHA256}" driver_sha="${arg_driver:-$CFT_DRIVER_SHA256}"
 [[ -n "$shell_sha" && -n "$driver_sha" ]] ||
-  fail "docker/chrome-for-testing.pin has no sha256 for Chrome for Testing $version: run 'make pin-chrome' on a machine that reaches Chrome for Testing (or the pin-chrome workflow) and commit the pin"
+  die "docker/chrome-for-testing.pin has no sha256 for Chrome for Testing $version: run 'make pin-chrome' on a machine that reaches Chrome for Testing (or the pin-chrome workflow) and commit the pin"
 
 for archive in chrome-headless-shell chromedriver; do
   curl -fsSLo "/tmp/$archive.zip" "$CFT_BASE_URL/$version/linux64/$archive-linux64.zip"

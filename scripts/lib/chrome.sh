@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The Chrome for Testing pin the Lambda image's browser stage is built from.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
-# Sourced through scripts/lib.sh; do not run it.
+# Sourced through scripts/lib.sh, and by docker/fetch-chrome.sh inside the Lambda build (which brings
+# its own `die`), so the pin has one parser; do not run it.
 
 # read_cft_pin: CFT_VERSION, CFT_SHELL_SHA256 and CFT_DRIVER_SHA256 from the pin file, parsed (never
 # sourced): only those keys, each value checked; an empty checksum stays empty for the caller to judge.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import REPO, docker, need_tool, script, serving, shell_constant
+from tests.support.procs import REPO, docker, need_tool, offline_lib, script, serving, shell_constant
 
 pytestmark = pytest.mark.docker
 PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_SHELL_SHA256|CFT_DRIVER_SHA256)=(.*)$")
@@ -40,16 +40,8 @@ class ChromeSource:
     pin: dict[str, str]
 
 
-def offline_lib(function: str) -> str:
-    """A helper of scripts/offline/lib.sh, called as the build calls it."""
-    result = subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && source scripts/offline/lib.sh && {function}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+def lib_output(code: str) -> str:
+    result = offline_lib(code)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -61,10 +53,10 @@ def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
         yield ChromeSource(shell_constant("CFT_SITE"), read_pin(REPO / "docker" / "chrome-for-testing.pin"))
         return
     need_tool("dpkg-deb")
-    mirror = Path(offline_lib('"$REPO_ROOT/scripts/offline/cft-mirror.sh"'))
+    mirror = Path(lib_output('"$REPO_ROOT/scripts/offline/cft-mirror.sh"'))
     # Where build steps reach this host, found as `make build` finds it (never from IPAM's Gateway), on
     # its port: the same CFT_BASE_URL as the images' build, so builds here reuse its cache.
-    host, port = offline_lib("bridge_address"), offline_lib('printf %s "$CFT_MIRROR_PORT"')
+    host, port = lib_output("bridge_address"), lib_output('printf %s "$CFT_MIRROR_PORT"')
     url = f"http://{host}:{port}"
     command = ["python3", "-m", "http.server", "--bind", host, "--directory", str(mirror), str(port)]
     with serving(command, f"{url}/chrome-for-testing.pin", "the mirror's HTTP server"):
@@ -155,6 +147,8 @@ def browser_stage_context(tmp_path: Path, pin: str) -> Path:
     for name in ("Dockerfile", "Dockerfile.dockerignore"):
         shutil.copy2(REPO / name, context / name)
     shutil.copytree(REPO / "docker", context / "docker")
+    (context / "scripts" / "lib").mkdir(parents=True)
+    shutil.copy2(REPO / "scripts" / "lib" / "chrome.sh", context / "scripts" / "lib" / "chrome.sh")
     (context / "docker" / "chrome-for-testing.pin").write_text(pin)
     return context
 
