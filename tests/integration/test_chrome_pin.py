@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import REPO, free_port, need_tool, script, serving
+from tests.support.procs import free_port, need_tool, offline_lib, script, serving
 
 VERSION = "156.0.8078.114"
 DEBIAN_VERSION = f"{VERSION}-1~deb12u1"
@@ -171,19 +171,12 @@ def test_the_mirror_is_served_on_the_bridge_when_ipam_reports_no_gateway(
     mirror.mkdir()
     (mirror / "chrome-for-testing.pin").write_text(f"CFT_VERSION={VERSION}\n")
     port = free_port()
-    result = subprocess.run(
-        [
-            "bash",
-            "-c",
-            "source scripts/lib.sh && source scripts/offline/lib.sh && serve_cft_mirror && "
-            'printf "%s|" "$CFT_BASE_URL" "$CFT_PIN" && curl -fsS "$CFT_BASE_URL/chrome-for-testing.pin"',
-        ],
-        cwd=REPO,
-        env={**os.environ, **first_start_docker, "CFT_MIRROR_DIR": str(mirror), "CFT_MIRROR_PORT": str(port)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = offline_lib(
+        'serve_cft_mirror && printf "%s|" "$CFT_BASE_URL" "$CFT_PIN" && '
+        'curl -fsS "$CFT_BASE_URL/chrome-for-testing.pin"',
+        **first_start_docker,
+        CFT_MIRROR_DIR=str(mirror),
+        CFT_MIRROR_PORT=str(port),
     )
     assert result.returncode == 0, result.stderr
     url, pin, served = result.stdout.split("|")
@@ -195,14 +188,7 @@ def test_a_bridge_without_an_address_is_named(first_start_docker: dict[str, str]
     answer = json.loads(json.dumps(FIRST_START_BRIDGE))
     answer[0]["Options"]["com.docker.network.bridge.name"] = "nosuchbridge0"
     (tmp_path / "bridge.json").write_text(json.dumps(answer))
-    result = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && source scripts/offline/lib.sh && bridge_address"],
-        cwd=REPO,
-        env={**os.environ, **first_start_docker},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = offline_lib("bridge_address", **first_start_docker)
     assert result.returncode == 1
     assert "Docker's bridge interface nosuchbridge0 has no IPv4 address" in result.stderr
 

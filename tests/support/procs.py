@@ -131,6 +131,20 @@ def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def offline_lib(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`code` after sourcing scripts/lib.sh and scripts/offline/lib.sh: their helpers, called as the
+    scripts call them."""
+    return subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && source scripts/offline/lib.sh && {code}"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
 def repo_env(**extra: str) -> dict[str, str]:
     """The environment for a subprocess: this process's, minus settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
