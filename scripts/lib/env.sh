@@ -23,7 +23,9 @@ export_env_file() {
     lineno=$((lineno + 1))
     [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
     key="${line%%=*}"
-    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$1:$lineno: expected KEY=VALUE, got '${line:0:40}'"
+    # Only the part before `=` is shown: the value may be a secret (`export SENS_SECRET_KEY=…`).
+    [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] ||
+      die "$1:$lineno: expected KEY=VALUE, got a line whose key is '${key:0:40}' (its value is not shown; Docker's --env-file takes no 'export ' and no spaces around '=')"
     [[ "$line" == *=* ]] || continue # a bare KEY takes the shell's value, as docker does
     [[ -n "${!key+set}" ]] || export "$key=${line#*=}"
   done <"$1"

@@ -109,7 +109,7 @@ def test_run_local_reads_the_env_file_and_the_shells_aws_credentials(
 
 def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
     env_file = tmp_path / "bad.env"
-    env_file.write_text("GOOD=1\nexport BAD = 2\n")
+    env_file.write_text("GOOD=1\nexport SENS_SECRET_KEY = s3cr3t-value-never-shown\n")
     out = subprocess.run(
         ["bash", "scripts/run-local.sh"],
         cwd=REPO,
@@ -120,4 +120,7 @@ def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 1
-    assert f"{env_file}:2: expected KEY=VALUE, got 'export BAD = 2'" in out.stderr
+    assert (
+        f"{env_file}:2: expected KEY=VALUE, got a line whose key is 'export SENS_SECRET_KEY '" in out.stderr
+    )
+    assert "s3cr3t" not in out.stderr

@@ -8,9 +8,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from naver_sms.adapters.sens import SensCredentials
 from naver_sms.bootstrap.worker_image import nats_credentials
 from naver_sms.settings import SecretUnavailable, Settings, SettingsError
 from naver_sms.settings.env import ENV_TO_KEY
+from naver_sms.settings.redact import without_credentials
 from tests.support.procs import REPO
 
 
@@ -149,6 +151,91 @@ def test_bad_secret_value_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.load(environ={"SENS_SECRET_KEY": "hunter2-literal", "WORKER_CONCURRENCY": "x"})
     assert "hunter2-literal" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("nats_url", "password"),
+    [
+        ("nats://user:p@ss@nats:4222,nats2", "p@ss"),  # an '@' in the password itself
+        ("user:pa55word@nats:4222", "pa55word"),  # no scheme: refused, and still not echoed
+        ("nats://a:pw1@h1:4222,b:pw2@h2:4222", "pw2"),  # the second URL of a list without its scheme
+    ],
+)
+def test_a_nats_url_in_an_error_never_shows_its_password(nats_url: str, password: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(environ={"NATS_URL": nats_url, "WORKER_CONCURRENCY": "x"})
+    assert password not in str(caught.value) and "***@" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://user:p@ss@nats:4222", "nats://***@nats:4222"),
+        ("user:pass@nats:4222", "***@nats:4222"),
+        ("nats://a:b@h1:4222,nats://c:d@h2:4222", "nats://***@h1:4222,nats://***@h2:4222"),
+        ("nats://nats:4222", "nats://nats:4222"),
+    ],
+)
+def test_without_credentials_masks_every_userinfo(url: str, shown: str) -> None:
+    assert without_credentials(url) == shown
+
+
+def test_a_misspelled_secret_key_is_named_but_its_value_never_shown(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "", staging="sms:\n  secret_kye: hunter2-typo\n")
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(config, {"APP_ENV": "staging"})
+    assert f"sms.secret_kye ({config}/settings.staging.yaml): Extra inputs are not permitted" in str(
+        caught.value
+    )
+    assert "hunter2-typo" not in str(caught.value)
+
+
+def test_sens_credentials_never_show_their_keys() -> None:
+    creds = SensCredentials("AKIA-access-planted", "secret-planted", "ncp:sms:kr:1:x", "0212345678")
+    assert "planted" not in repr(creds) + str(creds)
+
+
+def test_an_empty_section_with_an_environment_override_loads(tmp_path: Path) -> None:
+    # `alerts:` with nothing under it once raised TypeError when SLACK_WEBHOOK_URL was set.
+    config = write_config(tmp_path, "", staging="alerts:\n")
+    settings = Settings.load(config, {"APP_ENV": "staging", "SLACK_WEBHOOK_URL": "https://hooks.example/x"})
+    assert settings.alerts.slack_webhook_url.reveal() == "https://hooks.example/x"
+    assert Settings.load(config, {"APP_ENV": "staging"}).alerts.slack_webhook_url.is_set is False
+
+
+def test_a_scalar_where_a_section_belongs_names_the_section_and_its_file(tmp_path: Path) -> None:
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.example/x"}
+    (tmp_path / "base").mkdir()
+    (tmp_path / "overlay").mkdir()
+    in_base = write_config(tmp_path / "base", "alerts: 5\n")  # the env override lands under a scalar
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(in_base, env)
+    expected = (
+        f"alerts ({in_base}/settings.yaml): expected a section holding alerts.slack_webhook_url, got a int"
+    )
+    assert str(caught.value) == expected
+    overlay = write_config(
+        tmp_path / "overlay", "", staging="alerts: 5\n"
+    )  # the scalar lands over the section
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(overlay, {"APP_ENV": "staging", **env})
+    assert f"alerts ({overlay}/settings.staging.yaml): Input should be a valid dictionary" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize("value", ["no", "off", "yes", "true", "12345"])
+def test_an_unquoted_yaml_scalar_for_a_secret_is_an_error_naming_the_key_and_file(
+    tmp_path: Path, value: str
+) -> None:
+    config = write_config(tmp_path, "", staging=f"naver:\n  password: {value}\n")
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(config, {"APP_ENV": "staging"})
+    message = str(caught.value)
+    assert message.startswith(
+        f"naver.password ({config}/settings.staging.yaml): expected a string, got a YAML"
+    )
+    assert "quote the value" in message
 
 
 def test_secret_references_resolve_from_moto(aws: str) -> None:

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -95,8 +95,8 @@ def _never_connected(err: requests.ConnectionError) -> bool:
 
 @dataclass(frozen=True)
 class SensCredentials:
-    access_key: str
-    secret_key: str
+    access_key: str = field(repr=False)  # never in a repr: tracebacks and debug logs show reprs
+    secret_key: str = field(repr=False)
     service_id: str
     sender: str
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,22 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+def _nest(flat: Mapping[str, Any], source: Callable[[str], str]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for key, value in flat.items():
+        if value is None and any(other.startswith(f"{key}.") for other in flat):
+            continue  # `alerts:` with nothing under it is an empty section, not a null over its keys
         *parents, leaf = key.split(".")
         node = nested
-        for part in parents:
-            node = node.setdefault(part, {})
+        for depth, part in enumerate(parents, start=1):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                section = ".".join(parents[:depth])
+                got = type(child).__name__
+                raise SettingsError(
+                    f"{section} ({source(section)}): expected a section holding {key}, got a {got}"
+                )
+            node = child
         node[leaf] = value
     return nested
 
@@ -104,9 +113,14 @@ class _Layers:
 
     def wrap_secrets(self) -> None:
         for key in SECRET_KEYS:
-            raw = self.values.get(key) or ""
+            raw = self.values.get(key)
+            raw = "" if raw is None else raw
             if not isinstance(raw, str):
-                raise SettingsError(f"{key} ({self.source(key)}): expected a string")
+                # YAML reads an unquoted no/yes/on/off/true/false as a boolean, and digits as a number.
+                raise SettingsError(
+                    f"{key} ({self.source(key)}): expected a string, got a YAML {type(raw).__name__}"
+                    " (quote the value)"
+                )
             self.values[key] = Secret(key=key, source=self.source(key), raw=raw)
         for key, value in self.values.items():
             if key not in SECRET_KEYS and isinstance(value, str) and is_reference(value):
@@ -132,12 +146,10 @@ def _explain(err: ValidationError, layers: _Layers) -> SettingsError:
             lines.append(str(problem["msg"]).removeprefix("Value error, "))
             continue
         key = ".".join(str(part) for part in problem["loc"])
-        shown = (
-            ""
-            if key in SECRET_KEYS or problem["type"] == "missing"
-            else f"; got {without_credentials(repr(problem.get('input')))}"
-        )
-        lines.append(f"{key} ({layers.source(key)}): {problem['msg']}{shown}")
+        # An unknown key may be a misspelled secret (`secret_kye:`): its value is never shown either.
+        hidden = key in SECRET_KEYS or problem["type"] in ("missing", "extra_forbidden")
+        got = "" if hidden else f"; got {without_credentials(repr(problem.get('input')))}"
+        lines.append(f"{key} ({layers.source(key)}): {problem['msg']}{got}")
     return SettingsError("invalid settings:\n  " + "\n  ".join(lines))
 
 
@@ -166,6 +178,6 @@ def load_model(config_dir: Path, environ: Mapping[str, str]) -> tuple[SettingsMo
     layers.add_environment(environ)
     layers.wrap_secrets()
     try:
-        return SettingsModel.model_validate(_nest(layers.values)), config_dir
+        return SettingsModel.model_validate(_nest(layers.values, layers.source)), config_dir
     except ValidationError as err:
         raise _explain(err, layers) from None
