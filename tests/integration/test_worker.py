@@ -207,6 +207,38 @@ def test_a_duplicate_of_a_sent_message_republishes_its_sent_record(
     )
 
 
+async def mark_unknown_as_by_a_worker_whose_record_was_lost(url: str, event: dict[str, Any]) -> str:
+    """The state a worker leaves when its mark was stored and its publish to the failed subject timed out."""
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    (message,) = rules.evaluate(
+        booking_from_mapping(event["booking"]), datetime.now(UTC), EventType(event["type"])
+    )
+    nc = await nats.connect(url)
+    try:
+        store = NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), "worker:lost:1")
+        claim, _ = await store.claim(message, "worker:lost:1", time.time())
+        assert await store.mark_unknown(message, claim, "SENS answered HTTP 503")
+    finally:
+        await nc.close()
+    return message.idempotency_key
+
+
+def test_an_unknown_whose_record_was_lost_is_recorded_when_its_event_comes_back(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    event = booking_event(1)
+    key = run(mark_unknown_as_by_a_worker_whose_record_was_lost(nats_server.url, event))
+    for _ in range(2):  # the redelivery, and a replay: one record, deduplicated by Nats-Msg-Id
+        run(publish(nats_server.url, [json.dumps(event).encode()]))
+        wait_drained(nats_server.url, 20, "the event acked")
+    assert fake_sens.state.received == 0, "an unknown is never resent"
+    (failed,) = records(nats_server.url, WORKER.failed_subject)
+    assert (failed["idempotency_key"], failed["outcome"], failed["booking_id"]) == (key, "unknown", "bk-1")
+    assert "reported unknown before" in failed["reason"]
+    assert worker.terminate()[0] == 0
+    assert next(line for line in worker.logs() if line["message"] == "worker stopped")["still_unknown"] == 2
+
+
 def test_rate_limited_sends_are_retried_and_sent_once(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:

@@ -48,6 +48,8 @@ _TALLY = {
     Outcome.STILL_UNKNOWN: "still_unknown",
 }
 _RECORDED_AS_SENT = frozenset({Outcome.SENT, Outcome.DUPLICATE})
+_RECORDED_AS_UNKNOWN = frozenset({Outcome.UNKNOWN, Outcome.STILL_UNKNOWN})
+_REPORTED_BEFORE = "reported unknown before; recorded again, as that record may have been lost"
 
 
 MAX_EVENT_DEPTH = 32  # a booking event is three levels deep; anything far deeper is hostile
@@ -159,6 +161,15 @@ class EventHandler:
             record = {**delivery.as_record(), "event_id": event.event_id}
             if delivery.outcome in _RECORDED_AS_SENT:
                 await self._publish(self.settings.sent_subject, record, msg_id=delivery.idempotency_key)
+            elif delivery.outcome in _RECORDED_AS_UNKNOWN:
+                # Published again whenever a delivery finds the key unknown, as sent records are: a first
+                # publish that was lost (a timeout after the mark was stored) leaves no other record.
+                # One Nats-Msg-Id for the key's unknown record keeps one copy in the stream's window.
+                record["outcome"] = Outcome.UNKNOWN.value
+                record["reason"] = delivery.reason or _REPORTED_BEFORE
+                await self._publish(
+                    self.settings.failed_subject, record, msg_id=f"{delivery.idempotency_key}.unknown"
+                )
             elif delivery.outcome in TRY_AGAIN:
                 # A redelivery will look again; only the last one has to leave a record.
                 if final:
