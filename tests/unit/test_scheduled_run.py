@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
 from naver_sms.application.scheduled_run import ScheduledRun
@@ -134,3 +136,19 @@ def test_a_lone_surrogate_in_one_booking_fails_that_booking_only() -> None:
             "reason": "booking.customer_name: not valid Unicode text (a lone surrogate at character 2)",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "phone", [1055550001, 10.55550001e9, ["010", "5555", "0001"], {"mobile": "010-5555-0001"}, True]
+)
+def test_a_phone_of_another_type_is_never_repeated_in_the_result(phone: object) -> None:
+    transport = FakeTransport()
+    result = run([record(1, phone=phone), record(2)], transport)
+    (failed,) = result["failed"]
+    assert failed["reason"] == f"booking.phone: expected a non-empty string, got a {type(phone).__name__}"
+    assert "5555" not in str(result) and "55550001" not in str(result)
+
+
+def test_a_name_of_another_type_is_never_repeated_in_the_result() -> None:
+    result = run([record(1, customer_name={"family": "김", "given": "철수"})], FakeTransport())
+    assert result["failed"][0]["reason"] == "booking.customer_name: expected a non-empty string, got a dict"
