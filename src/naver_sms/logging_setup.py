@@ -13,7 +13,7 @@ from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-from naver_sms.domain.phone import mask_phones_in
+from naver_sms.domain.phone import mask_phones_within
 
 _context: ContextVar[dict[str, Any]] = ContextVar("log_context", default={})  # noqa: B039  (never mutated)
 _FIELDS = "{asctime}{levelname}{name}{message}"
@@ -34,19 +34,18 @@ def _capped(value: object) -> object:
 
 
 class _ScrubbingJsonFormatter(OrjsonFormatter):
-    """Personal data stays out of logs whoever logs it: every value is capped, then phone numbers are
-    masked across the whole line (one pass; orjson keeps non-ASCII as is, so no escape can hide a
-    number). A worker logs each event, so the usual line takes the short paths: a line no longer than
-    the cap holds no value to cap, and the timestamp is formatted once per second."""
+    """Personal data stays out of logs whoever logs it: phone numbers are masked in every value before it
+    is encoded (an escape such as `\\n` would glue a number to a letter), then every value is capped,
+    so a cap never cuts a number before it is masked. The timestamp is formatted once per second: a
+    worker logs each event."""
 
     _second: int | None = None
     _timestamp = ""
 
     def serialize_log_record(self, log_data: dict[str, Any]) -> str:
-        line = super().serialize_log_record(log_data)
-        if len(line) > MAX_VALUE_CHARS:
-            line = super().serialize_log_record({key: _capped(value) for key, value in log_data.items()})
-        return mask_phones_in(line)
+        return super().serialize_log_record(
+            {key: _capped(mask_phones_within(value)) for key, value in log_data.items()}
+        )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # Called under the handler's lock, so the cache needs none of its own.

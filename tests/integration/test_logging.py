@@ -92,3 +92,35 @@ for at in (1_800_000_000.1, 1_800_000_000.9, 1_800_000_001.0, 1_800_000_000.5):
         "2027-01-15T08:00:01+0000",
         "2027-01-15T08:00:00+0000",
     ]
+
+
+BYPASS_SCRIPT = """
+import logging
+from naver_sms.logging_setup import MAX_VALUE_CHARS, setup_logging
+setup_logging()
+log = logging.getLogger("naver_sms.test")
+log.warning("a", extra={"v": "name\\n01011112222"})  # a real newline glued to the number
+log.warning("b", extra={"v": "tab\\t01033334444"})
+log.warning("c", extra={"v": "(010) 5555-6666"})
+log.warning("d", extra={"v": "+82 (0)10-7777-8888"})
+log.warning("e", extra={"v": "010  9999  1111"})
+log.warning("f", extra={"v": "x" * (MAX_VALUE_CHARS - 6) + " 01022223333"})  # the cap cuts it mid-number
+"""
+
+
+def test_no_escape_spacing_or_cap_lets_a_phone_number_through() -> None:
+    env = {"PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", BYPASS_SCRIPT], capture_output=True, text=True, env=env, check=True
+    )
+    values = [json.loads(line)["v"] for line in out.stdout.splitlines()]
+    assert values[:5] == [
+        "name\n010****2222",
+        "tab\t010****4444",
+        "(010****6666",
+        "010****8888",
+        "010****1111",
+    ]
+    assert values[5].startswith("x" * 994 + " 010**") and values[5].endswith("chars)")
+    for digits in ("11112222", "33334444", "5555", "7777", "9999", "22223333", "01022"):
+        assert digits not in out.stdout

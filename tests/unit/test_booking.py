@@ -193,22 +193,55 @@ def test_phone_numbers_in_free_text_are_masked(text: str, masked: str) -> None:
 
 
 # The masking pattern as it reads naturally; phone.py's is rearranged to scan faster (it masks every log
-# line) and must find exactly the same numbers.
+# value) and must find exactly the same numbers.
+_SEP = r"[ \t\-.()]*"
 READABLE_MOBILE = re.compile(
-    r"(?<![0-9A-Za-z])(?:\+?82[ \-]?0?|0)(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
+    rf"(?<![0-9A-Za-z])(?:(?:\+{_SEP})?8{_SEP}2{_SEP}(?:0{_SEP})?|0{_SEP})"
+    rf"1{_SEP}([016789])((?:{_SEP}[0-9]){{7,8}})(?![0-9A-Za-z])"
 )
 
 
 def test_the_fast_phone_mask_finds_what_the_readable_pattern_finds() -> None:
-    pieces = ["010", "011", "+82", "82", "+82 ", "82-0", "0", "+8210", "8201", "a", "Z", "9", "-", " ", "가"]
+    pieces = [
+        "010",
+        "011",
+        "+82",
+        "82",
+        "+82 ",
+        "82-0",
+        "(0)",
+        "0",
+        "+8210",
+        "8201",
+        "a",
+        "Z",
+        "9",
+        "-",
+        " ",
+        "가",
+    ]
     rng = random.Random(7)  # noqa: S311  (reproducible test strings, not secrets)
     for _ in range(20_000):
         text = "".join(
-            rng.choice(pieces) + "".join(rng.choice("0123456789 -.") for _ in range(rng.randint(0, 9)))
+            rng.choice(pieces) + "".join(rng.choice("0123456789 -.()\t") for _ in range(rng.randint(0, 9)))
             for _ in range(rng.randint(1, 6))
         )
-        expected = READABLE_MOBILE.sub(lambda m: mask_phone("0" + m[1] + m[2] + m[3]), text)
+        expected = READABLE_MOBILE.sub(lambda m: mask_phone("01" + m[1] + re.sub(r"[^0-9]", "", m[2])), text)
         assert mask_phones_in(text) == expected, text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("(010) 1234-5678", "(010****5678"),
+        ("+82 (0)10-1234-5678", "010****5678"),
+        ("010  1234  5678", "010****5678"),
+        ("010\t1234\t5678", "010****5678"),
+        ("0 1 0 - 1 2 3 4 - 5 6 7 8", "010****5678"),
+    ],
+)
+def test_every_way_normalise_phone_reads_a_number_is_masked(text: str, masked: str) -> None:
+    assert mask_phones_in(text) == masked
 
 
 def test_exactly_controls_separators_and_bidi_marks_become_spaces() -> None:

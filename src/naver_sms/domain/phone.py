@@ -48,15 +48,36 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
-# A Korean mobile number as people write it: 010-1234-5678, 010 1234 5678, 01012345678, +82 10-…
-# Every log line is masked with it, so it opens with a character class (re then skips to the places a
-# number can start) and looks behind from there: the same matches as a leading (?<![0-9A-Za-z]).
+# A Korean mobile number as people write it, in the grammar normalise_phone accepts: its separators
+# (space, tab, '-', '.', '(', ')') anywhere between the digits, `+82`/`82` with or without the 0 (also as
+# `(0)`), so 010-1234-5678, (010) 1234-5678, 010  1234  5678, +82 (0)10-1234-5678. Not inside a word:
+# hex keys and ids keep their digits. Every log value is masked with it, so it opens with a character
+# class (re then skips to the places a number can start) and looks behind from there.
+_SEP = r"[ \t\-.()]*"
 _WRITTEN_MOBILE = re.compile(
-    r"[+80](?<![0-9A-Za-z][+80])(?:(?<=\+)82[ \-]?0?|(?<=8)2[ \-]?0?|(?<=0))"
-    r"(1[016789])[ \-.]?([0-9]{3,4})[ \-.]?([0-9]{4})(?![0-9A-Za-z])"
+    rf"[+80](?<![0-9A-Za-z][+80])"
+    rf"(?:(?<=\+){_SEP}8{_SEP}2{_SEP}(?:0{_SEP})?|(?<=8){_SEP}2{_SEP}(?:0{_SEP})?|(?<=0){_SEP})"
+    rf"1{_SEP}([016789])((?:{_SEP}[0-9]){{7,8}})(?![0-9A-Za-z])"
 )
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def _masked(match: re.Match[str]) -> str:
+    return mask_phone("01" + match[1] + _NOT_DIGITS.sub("", match[2]))
 
 
 def mask_phones_in(text: str) -> str:
     """Every Korean mobile number in free text (an error, a payload excerpt) masked like mask_phone."""
-    return _WRITTEN_MOBILE.sub(lambda m: mask_phone("0" + m[1] + m[2] + m[3]), text)
+    return _WRITTEN_MOBILE.sub(_masked, text)
+
+
+def mask_phones_within(value: object) -> object:
+    """mask_phones_in over every string in a JSON-like value, before it is encoded: an encoder's escapes
+    (`\\n`, `\\t`) would otherwise glue a number to a letter and hide it from the mask."""
+    if isinstance(value, str):
+        return mask_phones_in(value)
+    if isinstance(value, dict):
+        return {key: mask_phones_within(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_phones_within(item) for item in value]
+    return value

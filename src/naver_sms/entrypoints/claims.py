@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from naver_sms.domain.phone import mask_phones_in
+from naver_sms.domain.phone import mask_phones_within
 from naver_sms.settings import Settings, SettingsError
 
 STORES = ("dynamodb", "nats")
@@ -64,7 +64,7 @@ def report(records: Iterable[dict[str, Any]], lease_seconds: float, now: float) 
         line = classify(record, lease_seconds, now)
         counts[line["status"]] = counts.get(line["status"], 0) + 1
         # A stored reason may quote a provider's answer, and with it a phone number.
-        print(mask_phones_in(json.dumps(line, ensure_ascii=False)), flush=True)
+        print(json.dumps(mask_phones_within(line), ensure_ascii=False), flush=True)
     return counts
 
 
