@@ -7,9 +7,15 @@ name="$(image_name)"
 registry="$(target_registry)"
 sha="$(git_sha_tag)"
 [[ "$sha" != *-dirty ]] || die "the work tree has uncommitted changes: commit before pushing $name"
+# What was built for this commit, by image id: both tags must be that image, or `latest` could name
+# another one than the digest this script reports.
+built="$(docker image inspect --format '{{.Id}}' "$name:$sha" 2>/dev/null)" ||
+  die "image $name:$sha not found: run 'make build IMAGE=$IMAGE' for this commit first"
 for tag in "$sha" latest; do
-  docker image inspect "$registry/$name:$tag" >/dev/null 2>&1 ||
+  id="$(docker image inspect --format '{{.Id}}' "$registry/$name:$tag" 2>/dev/null)" ||
     die "$registry/$name:$tag is not tagged: run 'make tag IMAGE=$IMAGE' first"
+  [[ "$id" == "$built" ]] ||
+    die "$registry/$name:$tag is image ${id:7:12}, not ${built:7:12} built as $name:$sha: run 'make tag IMAGE=$IMAGE' again"
 done
 if region="$(ecr_region "$registry")"; then
   require_cmd aws "the AWS CLI logs in to ECR"
@@ -22,8 +28,7 @@ fi
 for tag in "$sha" latest; do
   (set -x; docker push --quiet "$registry/$name:$tag") >&2
 done
-digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$registry/$name:$sha" |
-  grep -F "$registry/$name@" | head -n1)"
+digest="$(repo_digest "$built" "$registry/$name")"
 [[ -n "$digest" ]] || die "pushed, but no digest for $registry/$name is known locally"
 info "pushed $registry/$name:$sha"
 printf '%s\n' "$digest"

@@ -29,3 +29,10 @@ ecr_region() {
   [[ "$1" =~ ^[0-9]{12}\.dkr\.ecr\.([a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?(/[a-z0-9._/-]+)?$ ]] || return 1
   printf '%s' "${BASH_REMATCH[1]}"
 }
+
+# repo_digest IMAGE REPOSITORY: IMAGE's digest in exactly REPOSITORY (REPOSITORY@sha256:…), matched as a
+# whole name: example.com/x must not take cache.example.com/x's digest.
+repo_digest() {
+  docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" |
+    awk -v repo="$2" 'index($0, repo "@sha256:") == 1 && length($0) == length(repo) + 72 { print; exit }'
+}

@@ -214,6 +214,24 @@ def test_tag_push_pull_round_trip(images: dict[str, str], registry: str) -> None
     assert json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", digest))
 
 
+def test_push_refuses_a_latest_that_is_not_the_image_built_for_this_commit(
+    images: dict[str, str], registry: str
+) -> None:
+    need(not dirty_tree(), "push refuses a dirty tree (commit first)")
+    assert script("tag.sh", IMAGE="worker", REGISTRY=registry).returncode == 0
+    docker("tag", images["lambda"], f"{registry}/naver-sms-worker:latest")  # latest now names another image
+    try:
+        pushed = script("push.sh", IMAGE="worker", REGISTRY=registry)
+    finally:
+        docker("rmi", f"{registry}/naver-sms-worker:latest", check=False)
+    assert pushed.returncode == 1
+    assert (
+        f"{registry}/naver-sms-worker:latest is image " in pushed.stderr
+        and "make tag IMAGE=worker" in pushed.stderr
+    )
+    assert "docker push" not in pushed.stderr, "nothing is pushed before every check passed"
+
+
 LOOKALIKE = "123456789012.dkr.ecr.us-east-1.amazonaws.com.attacker.example"
 
 

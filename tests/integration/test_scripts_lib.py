@@ -127,3 +127,29 @@ def test_every_knob_default_is_set_in_one_place() -> None:
         for knob in knobs:
             assert f"${{{knob}:-" not in text and f"${{{knob}:=" not in text, f"{script}: {knob} default"
     assert "?=" not in (REPO / "Makefile").read_text(), "the Makefile sets no defaults"
+
+
+def test_the_pushed_digest_is_the_one_of_exactly_the_repository(tmp_path: Path) -> None:
+    # Two repositories whose names contain one another: cache.example.com/x holds example.com/x.
+    lookalike = f"cache.example.com/naver-sms-worker@sha256:{'a' * 64}"
+    wanted = f"example.com/naver-sms-worker@sha256:{'b' * 64}"
+    longer = f"example.com/naver-sms-worker@sha256:{'c' * 64}-extra"
+    fake = tmp_path / "docker"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{lookalike}' '{longer}' '{wanted}'\n")
+    fake.chmod(0o755)
+    out = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/lib.sh && repo_digest "$1" "$2"',
+            "_",
+            "sha256:x",
+            "example.com/naver-sms-worker",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (out.returncode, out.stdout) == (0, wanted + "\n")
