@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import nats
 import pytest
@@ -71,6 +72,43 @@ def test_nats_claims_are_listed_by_status(nats_server: NatsServer) -> None:
     out = script("claims.sh", STORE="nats", NATS_URL=nats_server.url)
     assert out.returncode == 0, out.stderr
     assert parse(out.stdout) == EXPECTED
+
+
+async def plant_nats_claims_as(url: str, **credentials: str) -> None:
+    nc = await nats.connect(url, **credentials)
+    try:
+        kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
+        log = NatsKvSentLog(kv, "worker:b")
+        claim, _ = await log.claim(message(2), "worker:b", time.time())
+        assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("auth", ["user", "token"])
+def test_nats_claims_connect_as_the_worker_does_to_a_secured_cluster_seed_list(
+    tmp_path: Path, auth: str
+) -> None:
+    flags = {"user": ("--user", "ops", "--pass", "pw-Planted-9"), "token": ("--auth", "tok-Planted-9")}[auth]
+    credentials = {"user": {"user": "ops", "password": "pw-Planted-9"}, "token": {"token": "tok-Planted-9"}}
+    env = {
+        "user": {"NATS_USER": "ops", "NATS_PASSWORD": "pw-Planted-9"},
+        "token": {"NATS_TOKEN": "tok-Planted-9"},
+    }
+    server = NatsServer(tmp_path / "js", *flags)
+    server.start()
+    try:
+        run(plant_nats_claims_as(server.url, **credentials[auth]))
+        # A seed list as a cluster is given: one node that is down, then the live one.
+        seeds = f"nats://127.0.0.1:1,{server.url}"
+        out = script("claims.sh", STORE="nats", NATS_URL=seeds, **env[auth])
+        assert out.returncode == 0, out.stderr
+        assert parse(out.stdout) == {"bk-2": "unknown"}
+        refused = script("claims.sh", STORE="nats", NATS_URL=server.url)  # no credentials
+        assert refused.returncode == 1 and "Authorization" in refused.stderr
+    finally:
+        server.stop()
+    assert "Planted-9" not in out.stdout + out.stderr + refused.stderr
 
 
 @pytest.mark.parametrize(

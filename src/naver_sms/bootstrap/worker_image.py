@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import socket
+from typing import Any
 
 from nats.js.kv import KeyValue
 
@@ -30,7 +31,7 @@ class WorkerComposition:
         self.dry_run = decide_dry_run(settings.sms_dry_run, requested=None)
         self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"
         self.rules = load_rules(settings.rules_path)
-        self.nats_credentials = nats_credentials(settings)
+        self.nats_connection = nats_connection(settings)
         self.dry_run_lines = LineBudget(
             logging.getLogger(AsyncDeliverer.__module__),  # its level decides
             "dry run: decisions not logged one by one",
@@ -55,6 +56,12 @@ class WorkerComposition:
             send_slots=asyncio.Semaphore(self.settings.worker.concurrency),
         )
         return AsyncNotifier(self.rules, deliverer)
+
+
+def nats_connection(settings: Settings) -> dict[str, Any]:
+    """nats.connect's servers and credentials: how the worker and `make claims` both reach NATS (a
+    comma-separated NATS_URL is a cluster's seed list, one URL each)."""
+    return {"servers": settings.worker.nats_url.split(","), **nats_credentials(settings)}
 
 
 def nats_credentials(settings: Settings) -> dict[str, str]:

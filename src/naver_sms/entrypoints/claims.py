@@ -41,14 +41,22 @@ async def _from_nats(settings: Settings) -> list[dict[str, Any]]:
     import nats  # noqa: PLC0415
 
     from naver_sms.adapters.nats_sent_log import NatsKvSentLog  # noqa: PLC0415
+    from naver_sms.bootstrap.worker_image import nats_connection  # noqa: PLC0415
 
     async def quiet(err: Exception) -> None:
         pass  # the one failure that matters is reported by main(), once
 
     w = settings.worker
-    # nats-py keeps retrying a refused first connection on its own; the deadline is ours.
+    # Connected as the worker connects (its servers and credentials); nats-py keeps retrying a refused
+    # first connection on its own, so the deadline is ours.
     nc = await asyncio.wait_for(
-        nats.connect(w.nats_url, connect_timeout=5, allow_reconnect=False, error_cb=quiet),
+        nats.connect(
+            name="make-claims",
+            connect_timeout=5,
+            allow_reconnect=False,
+            error_cb=quiet,
+            **nats_connection(settings),
+        ),
         CONNECT_DEADLINE_SECONDS,
     )
     try:

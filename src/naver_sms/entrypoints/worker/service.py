@@ -72,7 +72,7 @@ class Worker:
             await health.start()
             stack.push_async_callback(health.stop)
             stack.push_async_callback(parts.transport.close)
-            self._nc = await self._connect(parts.nats_credentials)
+            self._nc = await self._connect(parts.nats_connection)
             if self._nc is None:
                 return self._exit_code
             stack.push_async_callback(self._close)
@@ -121,7 +121,7 @@ class Worker:
             )
         return self._exit_code
 
-    async def _connect(self, credentials: dict[str, str]) -> Client | None:
+    async def _connect(self, connection: dict[str, Any]) -> Client | None:
         """Connect within CONNECT_SECONDS, or give up with the last error; SIGTERM ends the wait at once.
         nats-py retries a refused or rejected first connection on its own, so the deadline is ours."""
         w = self._settings.worker
@@ -148,7 +148,6 @@ class Worker:
 
         connecting = asyncio.ensure_future(
             nats.connect(
-                servers=w.nats_url.split(","),
                 name="naver-sms-worker",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
@@ -157,7 +156,7 @@ class Worker:
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
                 closed_cb=on_closed,
-                **credentials,
+                **connection,
             )
         )
         stopping = asyncio.ensure_future(self._stop.wait())
