@@ -14,14 +14,22 @@ local_env_file() {
   printf '%s' "$file"
 }
 
-# export_env_file FILE: read it as `docker run --env-file` does (KEY=VALUE taken literally, quotes
-# included; `#` lines and blank lines skipped) and export each variable not already set in this
-# shell, so `make run-local` and `make run-rie` see the same settings and the shell still wins.
+# export_env_file FILE: read it as `docker run --env-file` does, and export each variable not already
+# set in this shell, so `make run-local` and `make run-rie` see the same settings and the shell still
+# wins. Docker's rules (Docker 20.10 opts/envfile.go): a UTF-8 byte order mark and a line's leading white
+# space are dropped, and so is a CRLF file's \r (Go's line scanner drops it: APP_ENV=production\r is
+# production there, so it must be here); `#` lines and blank lines are skipped; the value is everything
+# after the first `=`, taken literally (quotes and an inline `#` included); a bare KEY takes the shell's
+# value. A key with white space in it (`export KEY=…`) is refused, as Docker refuses it, with the value
+# never shown: it may be a secret.
 export_env_file() {
   local line key lineno=0
   while IFS= read -r line || [[ -n "$line" ]]; do
     lineno=$((lineno + 1))
-    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    line="${line%$'\r'}"
+    ((lineno > 1)) || line="${line#$'\xef\xbb\xbf'}"
+    line="${line#"${line%%[![:space:]]*}"}"
+    [[ -z "$line" || "$line" == "#"* ]] && continue
     key="${line%%=*}"
     # Only the part before `=` is shown: the value may be a secret (`export SENS_SECRET_KEY=…`).
     [[ "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] ||

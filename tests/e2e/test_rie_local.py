@@ -124,3 +124,91 @@ def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
         f"{env_file}:2: expected KEY=VALUE, got a line whose key is 'export SENS_SECRET_KEY '" in out.stderr
     )
     assert "s3cr3t" not in out.stderr
+
+
+def env_file_cases(tmp_path: Path) -> dict[str, Path]:
+    example = (REPO / ".env.example").read_bytes()
+    odd = (
+        "\ufeffFIRST=after a byte order mark\n"
+        "   INDENTED=leading white space goes\n"
+        'QUOTED="kept with its quotes"\n'
+        "SINGLE='so are these'\n"
+        "INLINE=value # and this is part of it\n"
+        "TRAILING=spaces stay   \n"
+        "EMPTY=\n"
+        "EQUALS=a=b=c\n"
+        "\t# an indented comment\n"
+        "BARE_FROM_SHELL\n"
+        "UNICODE=김철수 😀\n"
+    ).encode()
+    cases = {
+        "example": example,
+        "example-crlf": example.replace(b"\n", b"\r\n"),
+        "odd-crlf": odd.replace(b"\n", b"\r\n"),
+    }
+    paths = {}
+    for name, data in cases.items():
+        paths[name] = tmp_path / f"{name}.env"
+        paths[name].write_bytes(data)
+    return paths
+
+
+def file_keys(path: Path) -> set[str]:
+    lines = path.read_bytes().decode("utf-8-sig").splitlines()
+    return {
+        line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.strip().startswith("#")
+    }
+
+
+def read_env(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=120, check=False)
+
+
+def as_dict(out: bytes) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+
+
+@pytest.mark.docker
+def test_the_projects_env_file_reading_matches_docker_run_env_file(
+    images: dict[str, str], tmp_path: Path
+) -> None:
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "BARE_FROM_SHELL": "from the shell",
+    }
+    for name, path in env_file_cases(tmp_path).items():
+        command = ["docker", "run", "--rm", "--network", "none", "--env-file", str(path)]
+        command += ["--env", "BARE_FROM_SHELL", "--entrypoint", "env", images["worker"], "-0"]
+        docker_env = read_env(command, base)
+        assert docker_env.returncode == 0, docker_env.stderr
+        ours = read_env(
+            ["bash", "-c", 'source scripts/lib.sh && export_env_file "$1" && env -0', "_", str(path)], base
+        )
+        assert ours.returncode == 0, ours.stderr
+        keys = file_keys(path)
+        theirs, mine = as_dict(docker_env.stdout), as_dict(ours.stdout)
+        assert {k: mine.get(k) for k in keys} == {k: theirs.get(k) for k in keys}, name
+        assert mine.get("BARE_FROM_SHELL") == theirs.get("BARE_FROM_SHELL") == "from the shell"
+        if name == "odd-crlf":
+            assert (
+                mine["INLINE"] == "value # and this is part of it"
+                and mine["QUOTED"] == '"kept with its quotes"'
+            )
+            assert not any(value.endswith("\r") for value in mine.values())
+
+
+@pytest.mark.parametrize(
+    "line", ["export SENS_SECRET_KEY=s3cr3t-never-shown", "SENS_SECRET_KEY =s3cr3t-never-shown"]
+)
+def test_a_line_docker_refuses_is_refused_too_without_its_value(
+    images: dict[str, str], tmp_path: Path, line: str
+) -> None:
+    path = tmp_path / "bad.env"
+    path.write_text(f"APP_ENV=local\r\n{line}\r\n")
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    docker_env = read_env(["docker", "run", "--rm", "--env-file", str(path), images["worker"], "true"], base)
+    ours = read_env(["bash", "-c", 'source scripts/lib.sh && export_env_file "$1"', "_", str(path)], base)
+    assert docker_env.returncode != 0 and b"contains whitespaces" in docker_env.stderr
+    assert ours.returncode == 1 and b"bad.env:2: expected KEY=VALUE" in ours.stderr
+    assert b"s3cr3t" not in ours.stderr
