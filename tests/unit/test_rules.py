@@ -102,8 +102,14 @@ def test_naive_now_is_refused(rules: RuleSet) -> None:
         rules.evaluate(booking(BookingStatus.CONFIRMED), datetime(2026, 1, 1))
 
 
-BASE_RULE = {"name": "r", "status": "confirmed", "sent_by": "scheduled", "template": "hi {customer_name}"}
-EVENTS_RULE = {**BASE_RULE, "sent_by": "events", "events": ["booking.created"]}
+BASE_RULE = {
+    "name": "r",
+    "key": "scheduled/r",
+    "status": "confirmed",
+    "sent_by": "scheduled",
+    "template": "hi {customer_name}",
+}
+EVENTS_RULE = {**BASE_RULE, "key": "events/r", "sent_by": "events", "events": ["booking.created"]}
 
 
 @pytest.mark.parametrize(
@@ -119,6 +125,17 @@ EVENTS_RULE = {**BASE_RULE, "sent_by": "events", "events": ["booking.created"]}
         ({"rules": [{**EVENTS_RULE, "events": []}]}, "must list the event types"),
         ({"rules": [{**BASE_RULE, "events": ["booking.created"]}]}, "has no events"),
         ({"rules": [{**BASE_RULE, "sent_by": "both"}]}, "field 'sent_by'"),
+        (
+            {"rules": [{k: v for k, v in BASE_RULE.items() if k != "key"}]},
+            "field 'key': expected '<sent_by>/<id>'",
+        ),
+        ({"rules": [{**BASE_RULE, "key": "Scheduled/R R"}]}, "field 'key': expected '<sent_by>/<id>'"),
+        ({"rules": [{**BASE_RULE, "key": "x" * 10_000}]}, "(10002 chars)"),
+        (
+            {"rules": [{**BASE_RULE, "sent_by": "events", "events": ["booking.created"]}]},
+            "is not sent by scheduled",
+        ),
+        ({"rules": [BASE_RULE, {**EVENTS_RULE, "name": "other"}]}, "key ids must be unique; repeated: ['r']"),
         ({"rules": [{k: v for k, v in BASE_RULE.items() if k != "sent_by"}]}, "field 'sent_by'"),
         ({"rules": [{**BASE_RULE, "template": "{customer_name:d}"}]}, "field 'template'"),
         ({"rules": [{**BASE_RULE, "template": "가" * 1001}]}, "an LMS holds at most 2000"),
@@ -139,7 +156,8 @@ def test_invalid_rules_name_rule_and_field(document: object, message: str) -> No
 def test_rules_file_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(
-        "rules:\n  - name: x\n    status: confirmed\n    sent_by: scheduled\n    template: '{oops}'\n"
+        "rules:\n  - name: x\n    key: scheduled/x\n    status: confirmed\n    sent_by: scheduled\n"
+        "    template: '{oops}'\n"
     )
     with pytest.raises(InvalidRules, match=rf"{path}: rule #1 \('x'\): field 'template'"):
         load_rules(path)

@@ -10,7 +10,8 @@ import pytest
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
 from naver_sms.application.scheduled_run import ScheduledRun
-from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.booking import booking_from_mapping
+from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
 from tests.support.fakes import FakeAuth, FakeBookingSource, FakeSentLog, FakeTransport, accepted, refused
 
@@ -20,12 +21,14 @@ RULES = rules_from_mapping(
         "rules": [
             {
                 "name": "thanks",
+                "key": "scheduled/thanks",
                 "status": "completed",
                 "sent_by": "scheduled",
                 "template": "{customer_name}님 감사",
             },
             {
                 "name": "hello",
+                "key": "events/hello",
                 "status": "confirmed",
                 "sent_by": "events",
                 "events": ["booking.created"],
@@ -91,6 +94,7 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
             "rules": [
                 {
                     "name": "long",
+                    "key": "scheduled/long",
                     "status": "completed",
                     "sent_by": "scheduled",
                     "template": "{service}" + "가" * 980,
@@ -152,3 +156,24 @@ def test_a_phone_of_another_type_is_never_repeated_in_the_result(phone: object) 
 def test_a_name_of_another_type_is_never_repeated_in_the_result() -> None:
     result = run([record(1, customer_name={"family": "김", "given": "철수"})], FakeTransport())
     assert result["failed"][0]["reason"] == "booking.customer_name: expected a non-empty string, got a dict"
+
+
+def test_renaming_a_rule_sends_nothing_again() -> None:
+    # thank_you has no time window: with keys made of its name, a rename re-sent it to every completed
+    # booking the API returns. The key, not the name, is what the sent log knows.
+    def ruleset(name: str) -> Any:
+        rule = {"name": name, "key": "scheduled/thanks", "status": "completed", "sent_by": "scheduled"}
+        return rules_from_mapping({"rules": [{**rule, "template": "{customer_name}님 감사"}]})
+
+    transport, sent_log = FakeTransport(), FakeSentLog()
+    deliverer = Deliverer(transport, sent_log, owner="lambda:req", lease_seconds=120, dry_run=False)
+    records = [record(1), record(2)]
+    for name in ("thanks", "thank_you_renamed"):
+        ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer))(NOW)
+    assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-2"]
+
+
+def test_a_rule_keyed_by_its_old_name_keeps_the_sent_log_written_before_keys() -> None:
+    (rule,) = RULES.rules[:1]
+    booking = booking_from_mapping(record(1))
+    assert rule.render(booking, RULES.timezone).idempotency_key == idempotency_key("thanks", "bk-1", "")

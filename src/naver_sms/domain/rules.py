@@ -8,6 +8,7 @@ message from both when both are deployed.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
 from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_kind
+from naver_sms.domain.text import shown
 
 TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
-_RULE_KEYS = frozenset({"name", "status", "sent_by", "events", "hours_before_start", "template"})
+_RULE_KEYS = frozenset({"name", "key", "status", "sent_by", "events", "hours_before_start", "template"})
+# A rule's key, `<sent_by>/<id>`: the id is what its messages' idempotency keys are made of, so the sent
+# log knows them; the prefix names the path (and so the sent log) that sends them.
+_KEY = re.compile(r"(scheduled|events)/([a-z0-9][a-z0-9_-]{0,63})")
 # What a template is rendered with at load time, so a bad format spec fails the load, not a send.
 _SAMPLE = {
     "customer_name": "홍길동",
@@ -38,7 +43,8 @@ class SentBy(StrEnum):
 
 @dataclass(frozen=True)
 class Rule:
-    name: str
+    name: str  # for people: results and logs show it; renaming it changes nothing else
+    key: str  # for the sent log: `<sent_by>/<id>`, never changed for a rule that has sent anything
     status: BookingStatus
     template: str
     sent_by: SentBy
@@ -58,6 +64,12 @@ class Rule:
         window_opens = booking.start - timedelta(hours=self.hours_before_start)
         return window_opens <= now < booking.start
 
+    @property
+    def key_id(self) -> str:
+        """The key without its path: the material of the messages' idempotency keys (until rules had
+        keys it was the rule's name, so a rule keyed `<sent_by>/<its old name>` keeps its sent log)."""
+        return self.key.split("/", 1)[1]
+
     def occasion(self, booking: Booking) -> str:
         # A reminder is per start instant (in UTC, so another offset for the same instant is the same
         # reminder): a rescheduled booking earns a new one.
@@ -75,7 +87,7 @@ class Rule:
             booking_id=booking.booking_id,
             phone=booking.phone,
             text=text,
-            idempotency_key=idempotency_key(self.name, booking.booking_id, self.occasion(booking)),
+            idempotency_key=idempotency_key(self.key_id, booking.booking_id, self.occasion(booking)),
             kind=message_kind(self.name, text),
         )
 
@@ -133,12 +145,32 @@ def _parse_rule(index: int, raw: object) -> Rule:
         )
     return Rule(
         name=name,
+        key=_parse_key(where, raw.get("key"), sent_by),
         status=status,
         template=_parse_template(where, raw.get("template")),
         sent_by=sent_by,
         events=events,
         hours_before_start=_parse_hours(where, raw.get("hours_before_start")),
     )
+
+
+def _parse_key(where: str, key: object, sent_by: SentBy) -> str:
+    match = _KEY.fullmatch(key) if isinstance(key, str) else None
+    if match is None:
+        raise InvalidRules(
+            f"{where}: field 'key': expected '<sent_by>/<id>' (id: a-z, 0-9, '_', '-'), "
+            f"got {shown(key)}. The key is what the sent log knows the rule's messages by and must "
+            f"never change once it has sent: for a rule from before keys, use '{sent_by.value}/<its "
+            "name until now>', or everything it applies to is sent again"
+        )
+    if match[1] != sent_by.value:
+        raise InvalidRules(
+            f"{where}: field 'key': {key!r} is not sent by {match[1]} but by {sent_by.value}. Moving a rule "
+            "to the other path moves it to another sent log, which has never seen its messages: everything "
+            f"it applies to would be sent again. If that is meant, make it a new rule: key '{sent_by.value}/"
+            "<a new id>'"
+        )
+    return key
 
 
 def _parse_sent_by(where: str, sent_by: object) -> SentBy:
@@ -202,8 +234,8 @@ def rules_from_mapping(data: object) -> RuleSet:
     if not isinstance(raw_rules, list) or not raw_rules:
         raise InvalidRules(f"rules file: field 'rules': expected a non-empty list, got {raw_rules!r}")
     rules = tuple(_parse_rule(i, raw) for i, raw in enumerate(raw_rules))
-    names = [r.name for r in rules]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InvalidRules(f"rules file: rule names must be unique; repeated: {duplicates}")
+    for field, values in (("names", [r.name for r in rules]), ("key ids", [r.key_id for r in rules])):
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise InvalidRules(f"rules file: rule {field} must be unique; repeated: {duplicates}")
     return RuleSet(rules, timezone)
