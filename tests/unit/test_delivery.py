@@ -13,8 +13,10 @@ import pytest
 from naver_sms.application.delivery import AsyncDeliverer, Deliverer, Delivery, Outcome
 from naver_sms.application.dry_run import RealSendsNotAllowed, RefusingTransport, decide_dry_run
 from naver_sms.application.errors import Refused, SentLogError
+from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.rules import rules_from_mapping
 from tests.support.fakes import (
     Awaited,
     FakeSentLog,
@@ -31,14 +33,44 @@ LEASE = 120.0
 MESSAGE = PlannedMessage("reminder", "bk-1", "01012345678", "김님, 내일 10:00 커트", "k" * 40)
 
 
+@dataclass
+class At:
+    """The deliverer's clock, set by the test: when its claims are written and their ages read."""
+
+    now: float = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Timed(Protocol):
+    def deliver(self, message: PlannedMessage, at: float) -> Delivery: ...
+
+
 class Make(Protocol):
     def __call__(
         self, transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any
-    ) -> Deliverer: ...
+    ) -> Timed: ...
 
 
-def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Deliverer:
-    return Deliverer(transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run, **policy)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class Blocking:
+    """The Lambda's driver of the delivery steps, at the time the test gives."""
+
+    deliverer: Deliverer
+    clock: At
+
+    def deliver(self, message: PlannedMessage, at: float) -> Delivery:
+        self.clock.now = at
+        return self.deliverer.deliver(message)
+
+
+def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Blocking:
+    clock = At()
+    deliverer = Deliverer(
+        transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run, clock=clock, **policy
+    )  # type: ignore[arg-type]
+    return Blocking(deliverer, clock)
 
 
 @dataclass(frozen=True)
@@ -46,12 +78,15 @@ class OnALoop:
     """AsyncDeliverer over the same fakes, awaited: the worker's driver of the same steps."""
 
     deliverer: AsyncDeliverer
+    clock: At
 
-    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
-        return asyncio.run(self.deliverer.deliver(message, now))
+    def deliver(self, message: PlannedMessage, at: float) -> Delivery:
+        self.clock.now = at
+        return asyncio.run(self.deliverer.deliver(message))
 
 
-def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Deliverer:
+def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> OnALoop:
+    clock = At()
     async_deliverer = AsyncDeliverer(
         Awaited(transport),  # type: ignore[arg-type]
         Awaited(log),  # type: ignore[arg-type]
@@ -59,9 +94,10 @@ def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **p
         owner="test:1",
         lease_seconds=LEASE,
         dry_run=dry_run,
+        clock=clock,
         **policy,
     )
-    return OnALoop(async_deliverer)  # type: ignore[return-value]
+    return OnALoop(async_deliverer, clock)
 
 
 @pytest.fixture(params=[blocking, on_a_loop], ids=["blocking", "on-a-loop"])
@@ -333,8 +369,10 @@ def test_a_send_cancelled_mid_request_keeps_its_claim_so_it_is_never_resent() ->
 
     async def cancel_mid_send() -> None:
         slots = asyncio.Semaphore(1)
-        stuck = AsyncDeliverer(Stuck(), Awaited(log), slots, owner="w:1", lease_seconds=LEASE, dry_run=False)  # type: ignore[arg-type]
-        sending = asyncio.create_task(stuck.deliver(MESSAGE, NOW))
+        stuck = AsyncDeliverer(
+            Stuck(), Awaited(log), slots, owner="w:1", lease_seconds=LEASE, dry_run=False, clock=At()
+        )  # type: ignore[arg-type]
+        sending = asyncio.create_task(stuck.deliver(MESSAGE))
         await started.wait()
         sending.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -376,10 +414,10 @@ def test_a_send_slot_covers_the_claim_and_the_send_but_not_the_confirm() -> None
     async def two_at_once() -> list[Delivery]:
         slots = asyncio.Semaphore(1)
         deliverer = AsyncDeliverer(
-            Gated(), Recorded(), slots, owner="w:1", lease_seconds=LEASE, dry_run=False
+            Gated(), Recorded(), slots, owner="w:1", lease_seconds=LEASE, dry_run=False, clock=At()
         )  # type: ignore[arg-type]
-        first = asyncio.create_task(deliverer.deliver(MESSAGE, NOW))
-        then = asyncio.create_task(deliverer.deliver(second, NOW))
+        first = asyncio.create_task(deliverer.deliver(MESSAGE))
+        then = asyncio.create_task(deliverer.deliver(second))
         for _ in range(100):  # both tasks run as far as they can
             await asyncio.sleep(0)
         assert order == [("claim", "bk-1"), ("send", "bk-1")], "the second claimed while the first sent"
@@ -398,3 +436,77 @@ def test_a_send_slot_covers_the_claim_and_the_send_but_not_the_confirm() -> None
 
     deliveries = asyncio.run(two_at_once())
     assert [d.outcome for d in deliveries] == [Outcome.SENT, Outcome.SENT]
+
+
+class ClaimTimes(FakeSentLog):
+    """Remembers the time each claim was written with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: dict[str, float] = {}
+
+    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        self.times[message.booking_id] = now
+        return super().claim(message, owner, now)
+
+
+def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
+    # A scheduled run plans with one `now`; its sends take time. A claim 200 s into the run stamped with
+    # the run's start looked 200 s old, and an overlapping run reported it unknown while it was sent.
+    clock, log = At(), ClaimTimes()
+
+    def slow(message: PlannedMessage) -> str:
+        clock.now += 200
+        return accepted(message)
+
+    rules = rules_from_mapping(
+        {
+            "rules": [
+                {
+                    "name": "t",
+                    "key": "scheduled/t",
+                    "status": "completed",
+                    "sent_by": "scheduled",
+                    "template": "hi",
+                }
+            ]
+        }
+    )
+    deliverer = Deliverer(
+        FakeTransport(slow), log, owner="lambda:a", lease_seconds=LEASE, dry_run=False, clock=clock
+    )
+    records = [
+        {"id": f"bk-{n}", "customer_name": "손님", "phone": "010-5555-0001", "service": "커트",
+         "start": "2026-11-24T08:00:00+09:00", "status": "completed"}
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    run_start = datetime.fromtimestamp(NOW, UTC)
+    for record in records:
+        Notifier(rules, deliverer).notify_record(record, run_start)
+    assert log.times == {"bk-1": NOW, "bk-2": NOW + 200, "bk-3": NOW + 400}
+
+
+def test_the_worker_stamps_a_claim_after_its_wait_for_a_send_slot() -> None:
+    clock, log = At(), ClaimTimes()
+    second = PlannedMessage("reminder", "bk-2", "01012345679", "박님, 내일 11:00 커트", "m" * 40)
+
+    class Slow:
+        async def send(self, message: PlannedMessage) -> str:
+            await asyncio.sleep(0)
+            clock.now += 0.5  # the first send holds the only slot while time passes
+            return accepted(message)
+
+    async def both() -> None:
+        deliverer = AsyncDeliverer(
+            Slow(),
+            Awaited(log),
+            asyncio.Semaphore(1),
+            owner="w:1",
+            lease_seconds=LEASE,
+            dry_run=False,
+            clock=clock,
+        )  # type: ignore[arg-type]
+        await asyncio.gather(deliverer.deliver(MESSAGE), deliverer.deliver(second))
+
+    asyncio.run(both())
+    assert log.times == {"bk-1": NOW, "bk-2": NOW + 0.5}

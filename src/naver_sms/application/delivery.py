@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -91,6 +92,10 @@ class Call:
 
 Steps = Generator[Call, Any, Delivery]
 
+# Stands for "the time now" in a Call's arguments: the driver reads its clock just before it makes the
+# call, after any wait for a send slot, so a claim carries the time it is written.
+CLOCK = object()
+
 
 def _every_line() -> bool:
     return True
@@ -108,16 +113,19 @@ class DeliveryPolicy:
     # Whether this dry-run decision gets a line of its own. A worker decides as fast as events arrive, so
     # it passes a LineBudget's take; its outcome is the same either way.
     dry_run_line: Callable[[], bool] = _every_line
+    # Wall-clock seconds for claims and their ages: when a claim is written or read, not the rules'
+    # `now`, which stays one instant for a whole run (a claim 200 s into a run is not 200 s old).
+    clock: Callable[[], float] = time.time
 
-    def steps(self, message: PlannedMessage, now: float) -> Steps:
+    def steps(self, message: PlannedMessage) -> Steps:
         if self.dry_run:
             found = yield Call("sent_log", "lookup", (message,))
             if found is not None:
-                return (yield from self._existing(message, found, now, report=False))
+                return (yield from self._existing(message, found, report=False))
             return self._logged(Delivery.of(message, Outcome.DRY_RUN), message)
-        claim, created = yield Call("sent_log", "claim", (message, self.owner, now), slot="take")
+        claim, created = yield Call("sent_log", "claim", (message, self.owner, CLOCK), slot="take")
         if not created:
-            return (yield from self._existing(message, claim, now, report=True))
+            return (yield from self._existing(message, claim, report=True))
         return self._logged((yield from self._send(message, claim)), message)
 
     def _send(self, message: PlannedMessage, claim: Claim) -> Steps:
@@ -146,12 +154,15 @@ class DeliveryPolicy:
             log.error("sms sent but not confirmed in the sent log", extra={"error": str(err)})
         return Delivery.of(message, Outcome.SENT, provider_id=provider_id)
 
-    def _existing(self, message: PlannedMessage, claim: Claim, now: float, *, report: bool) -> Steps:
+    def _args(self, call: Call) -> tuple[object, ...]:
+        return tuple(self.clock() if arg is CLOCK else arg for arg in call.args)
+
+    def _existing(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Steps:
         if claim.state is ClaimState.SENT:
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
         if claim.state is ClaimState.UNKNOWN:
             return Delivery.of(message, Outcome.STILL_UNKNOWN)
-        age = now - claim.at
+        age = self.clock() - claim.at
         if age < self.lease_seconds or not report:
             # Look again once the lease has run out: by then the claim is confirmed or reportable.
             return Delivery.of(
@@ -168,7 +179,7 @@ class DeliveryPolicy:
         latest = yield Call("sent_log", "lookup", (message,))
         if latest is None:
             return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
-        return (yield from self._existing(message, latest, now, report=False))
+        return (yield from self._existing(message, latest, report=False))
 
     def _mark_unknown(self, message: PlannedMessage, claim: Claim, reason: str) -> Generator[Call, Any, bool]:
         """Whether this delivery is the one to report the claim unknown: its compare-and-set won, or its
@@ -203,12 +214,12 @@ class Deliverer(DeliveryPolicy):
     transport: SmsTransport
     sent_log: SentLog
 
-    def deliver(self, message: PlannedMessage, now: float) -> Delivery:
-        steps = self.steps(message, now)
+    def deliver(self, message: PlannedMessage) -> Delivery:
+        steps = self.steps(message)
         step = _advance(steps, None, None)
         while isinstance(step, Call):
             try:
-                reply = getattr(getattr(self, step.port), step.method)(*step.args)
+                reply = getattr(getattr(self, step.port), step.method)(*self._args(step))
             except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
                 step = _advance(steps, None, err)
             else:
@@ -225,8 +236,8 @@ class AsyncDeliverer(DeliveryPolicy):
     sent_log: AsyncSentLog
     send_slots: asyncio.Semaphore
 
-    async def deliver(self, message: PlannedMessage, now: float) -> Delivery:
-        steps = self.steps(message, now)
+    async def deliver(self, message: PlannedMessage) -> Delivery:
+        steps = self.steps(message)
         step = _advance(steps, None, None)
         holding = False
         try:
@@ -236,7 +247,7 @@ class AsyncDeliverer(DeliveryPolicy):
                     holding = True
                 reply, error = None, None
                 try:
-                    reply = await getattr(getattr(self, step.port), step.method)(*step.args)
+                    reply = await getattr(getattr(self, step.port), step.method)(*self._args(step))
                 except Exception as err:  # noqa: BLE001  (thrown back into the steps, which decide)
                     error = err
                 if step.slot == "give" and holding:

@@ -42,7 +42,7 @@ class Notifier:
         return [self._deliver(plan, now) for plan in planned(self.rules, booking, now, event)]
 
     def _deliver(self, plan: PlannedMessage | Delivery, now: datetime) -> Delivery:
-        return plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan, now.timestamp())
+        return plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan)
 
     def notify_record(self, record: object, now: datetime) -> list[Delivery]:
         """A scheduled run's booking record as the source sent it: an invalid one is one failure, and
@@ -73,6 +73,6 @@ class AsyncNotifier:
 
     async def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
         return [
-            plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan, now.timestamp())
+            plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
             for plan in planned(self.rules, booking, now, event)
         ]

@@ -170,7 +170,7 @@ def _parse_key(where: str, key: object, sent_by: SentBy) -> str:
             f"it applies to would be sent again. If that is meant, make it a new rule: key '{sent_by.value}/"
             "<a new id>'"
         )
-    return key
+    return match[0]
 
 
 def _parse_sent_by(where: str, sent_by: object) -> SentBy:
