@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -154,6 +155,29 @@ def test_a_redirect_is_refused_not_followed(fake_sens: FakeSens, transport: Make
     with pytest.raises(Refused, match="HTTP 307"):
         transport(fake_sens.url).send(MESSAGE)
     assert fake_sens.state.received == 1
+
+
+@pytest.mark.parametrize("body_only", [True, False], ids=["trickled-body", "trickled-headers"])
+def test_an_answer_that_trickles_in_ends_at_one_total_deadline(
+    fake_sens: FakeSens, transport: Make, body_only: bool
+) -> None:
+    # A byte every 0.3 s never trips a read timeout of 1 s: only a deadline for the whole attempt ends it.
+    fake_sens.state.trickle_seconds, fake_sens.state.trickle_body_only = 0.3, body_only
+    started = time.monotonic()
+    with pytest.raises(OutcomeUnknown, match="no answer from SENS within 1 s"):
+        transport(fake_sens.url).send(MESSAGE)
+    assert time.monotonic() - started < 3.0, "the attempt outlived its deadline"
+    assert (fake_sens.state.received, len(fake_sens.state.sent)) == (1, 1), "accepted, so never resent"
+
+
+def test_a_deadline_does_not_cut_the_next_send_on_a_kept_alive_connection(fake_sens: FakeSens) -> None:
+    # The Lambda's transport reuses its connection: an expired deadline's cut must only ever hit its own.
+    sender = SensTransport(fake_sens.url, CREDS, QUICK)
+    for _ in range(3):
+        assert sender.send(MESSAGE)
+        time.sleep(0.4)
+    time.sleep(1.0)  # past every attempt's deadline: a timer still running would cut the idle socket
+    assert sender.send(MESSAGE) and len(fake_sens.state.sent) == 4
 
 
 @pytest.mark.parametrize(

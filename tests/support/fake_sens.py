@@ -43,6 +43,10 @@ class SensState:
     retry_after: tuple[str, ...] = ()  # Retry-After headers sent with each injected failure
     drop_next: int = 0  # accept (and count as sent) this many, then hang up without answering
     delay_seconds: float = 0.0  # how long a valid request hangs before it is answered
+    # > 0: the answer (to a send it accepted) goes out one byte at a time, this many seconds apart, from
+    # its status line on, or from its body on when trickle_body_only: a server that never stops sending
+    trickle_seconds: float = 0.0
+    trickle_body_only: bool = False
     received: int = 0
     in_flight: int = 0  # received, not yet answered
     most_in_flight: int = 0
@@ -102,9 +106,29 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
         wbufsize = -1
         disable_nagle_algorithm = True
 
+        def _trickle(self, data: bytes) -> None:
+            head = (
+                f"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            if state.trickle_body_only:
+                self.wfile.write(head)
+                head = b""
+            try:
+                for byte in head + data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(state.trickle_seconds)
+            except OSError:
+                pass  # the client gave up and cut the connection
+            self.close_connection = True
+
         def _reply(self, reply: Reply) -> None:
             raw = isinstance(reply.body, bytes)
             data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            if state.trickle_seconds and reply.status == 202:
+                self._trickle(data)
+                return
             self.send_response(reply.status)
             for value in reply.retry_after:
                 self.send_header("Retry-After", value)

@@ -10,16 +10,22 @@ was written may mean the message was accepted, so it is reported as OutcomeUnkno
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import re
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused
@@ -103,7 +109,7 @@ class SensCredentials:
 
 @dataclass(frozen=True)
 class SendPolicy:
-    timeout: float  # seconds, for connecting and for the answer
+    timeout: float  # seconds for one attempt in total: connect, write and the whole answer
     max_attempts: int  # for failures known to precede delivery
     backoff: float  # first wait between those attempts; doubles per attempt
     max_retry_after: float  # a longer Retry-After is handed to the caller instead of slept here
@@ -161,17 +167,73 @@ class SensRequest:
         ).encode()
 
 
+class _Attempt:
+    """The socket one attempt is using, so its deadline (on a timer's thread) can cut it."""
+
+    sock: socket.socket | None = None
+
+
+class _Watch(threading.local):
+    """Which attempt the current thread is making: its connections record their socket there."""
+
+    attempt: _Attempt | None = None
+
+    def saw(self, sock: socket.socket | None) -> None:
+        if self.attempt is not None and sock is not None:
+            self.attempt.sock = sock
+
+
+def _watched(base: type[HTTPConnection], watch: _Watch) -> type[HTTPConnection]:
+    class Watched(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            watch.saw(self.sock)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            watch.saw(self.sock)  # a kept-alive connection: connect() is not called again
+            super().request(*args, **kwargs)
+
+    return Watched
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests has no total timeout: its read timeout bounds each wait for bytes, so an answer that
+    trickles in a byte at a time never trips it. Connections made here tell `watch` their socket, and
+    an attempt's deadline shuts that socket down, which ends any read in progress."""
+
+    def __init__(self, watch: _Watch, pool_size: int) -> None:
+        self._pools = {
+            "http": type(
+                "WatchedPool", (HTTPConnectionPool,), {"ConnectionCls": _watched(HTTPConnection, watch)}
+            ),
+            "https": type(
+                "WatchedHTTPSPool",
+                (HTTPSConnectionPool,),
+                {"ConnectionCls": _watched(HTTPSConnection, watch)},
+            ),
+        }
+        super().__init__(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
+
 class SensTransport:
     """Blocking, over requests: the Lambda's."""
 
-    def __init__(
-        self, endpoint: str, credentials: SensCredentials, policy: SendPolicy, *, pool_size: int = 10
-    ) -> None:
+    def __init__(self, endpoint: str, credentials: SensCredentials, policy: SendPolicy) -> None:
         self._request = SensRequest(endpoint, credentials)
         self._policy = policy
+        self._watch = _Watch()
         self._session = requests.Session()
         # A POST is never retried by the HTTP layer: this class decides, knowing what a retry risks.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = _DeadlineAdapter(self._watch, pool_size=10)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
@@ -184,7 +246,18 @@ class SensTransport:
                 time.sleep(self._policy.wait_before(attempt, err))
             attempt += 1
 
+    @staticmethod
+    def _cut(attempt: _Attempt, expired: threading.Event) -> None:
+        expired.set()
+        if attempt.sock is not None:
+            with contextlib.suppress(OSError):
+                attempt.sock.shutdown(socket.SHUT_RDWR)
+
     def _attempt(self, message: PlannedMessage) -> str:
+        expired, attempt = threading.Event(), _Attempt()
+        deadline = threading.Timer(self._policy.timeout, self._cut, (attempt, expired))
+        self._watch.attempt = attempt
+        deadline.start()
         try:
             response = self._session.post(
                 self._request.url,
@@ -196,9 +269,19 @@ class SensTransport:
         except requests.ConnectionError as err:
             if _never_connected(err):
                 raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
+            if expired.is_set():
+                raise self._late() from err
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
         except requests.Timeout as err:
-            raise OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s") from err
+            raise self._late() from err
         except requests.RequestException as err:
+            if expired.is_set():
+                raise self._late() from err
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
+        finally:
+            deadline.cancel()
+            self._watch.attempt = None
         return answer(response.status_code, response.headers, response.content)
+
+    def _late(self) -> OutcomeUnknown:
+        return OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s")

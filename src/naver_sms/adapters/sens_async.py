@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 import urllib.request
+from typing import Any
 
 import aiohttp
 
@@ -44,15 +45,20 @@ class AsyncSensTransport:
         # Made on first use: a session belongs to the running event loop.
         if self._session is None:
             timeout = self._policy.timeout
+            sending = aiohttp.TraceConfig()
+            sending.on_request_headers_sent.append(_headers_sent)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
-                # Waiting for a pooled connection or for TCP counts as connecting; then the answer.
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout),
+                # One total deadline per attempt: connect, write and the whole answer (an answer that
+                # trickles in never outlives it).
+                timeout=aiohttp.ClientTimeout(total=timeout, connect=timeout, sock_read=timeout),
+                trace_configs=[sending],
                 trust_env=False,
             )
         return self._session
 
     async def _attempt(self, message: PlannedMessage) -> str:
+        progress = _Progress()
         try:
             async with self._client().post(
                 self._request.url,
@@ -60,11 +66,14 @@ class AsyncSensTransport:
                 headers=self._request.headers(),
                 proxy=self._proxy,
                 allow_redirects=False,  # a followed redirect would be a second request for one SMS
+                trace_request_ctx=progress,
             ) as response:
                 body = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
             raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
-        except TimeoutError as err:  # aiohttp's read timeout is one
+        except TimeoutError as err:  # the read timeout and the attempt's total deadline are both one
+            if not progress.sent:  # still connecting (a full listen backlog): nothing has left
+                raise NotDelivered(f"cannot connect to SENS within {self._policy.timeout:g} s") from err
             raise OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s") from err
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as err:
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
@@ -73,6 +82,18 @@ class AsyncSensTransport:
         # A repeated Retry-After joined as requests joins it, so both clients read the same answer.
         retry_after = ", ".join(response.headers.getall("Retry-After", []))
         return answer(response.status, {"Retry-After": retry_after}, body)
+
+
+class _Progress:
+    """How far one attempt got: whether any of the request left (its headers were written)."""
+
+    sent = False
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    context.trace_request_ctx.sent = True
 
 
 def environment_proxy(url: str) -> str | None:
