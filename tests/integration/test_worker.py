@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from naver_sms.adapters.nats_sent_log import NatsKvSentLog
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import PlannedMessage
 from naver_sms.settings.rules import load_rules
 from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
@@ -177,17 +179,25 @@ def test_a_send_that_may_have_gone_out_is_recorded_unknown_and_never_resent(
     assert next(line for line in worker.logs() if line["message"] == "worker stopped")["unknown"] == 1
 
 
-async def mark_sent_as_by_a_worker_that_died_before_recording(url: str, event: dict[str, Any]) -> str:
+@contextlib.asynccontextmanager
+async def worker_sent_log(
+    url: str, event: dict[str, Any], owner: str
+) -> AsyncIterator[tuple[Any, PlannedMessage]]:
+    """The sent log as a worker that handled `event` left it, and the message the event plans."""
     rules = load_rules(REPO / "config" / "rules.yaml")
     booking = booking_from_mapping(event["booking"])
     (message,) = rules.evaluate(booking, datetime.now(UTC), EventType(event["type"]))
     nc = await nats.connect(url)
     try:
-        store = NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), "worker:dead:1")
-        await store.claim(message, "worker:dead:1", time.time())
-        await store.confirm(message, "req-before-the-crash")
+        yield NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), owner), message
     finally:
         await nc.close()
+
+
+async def mark_sent_as_by_a_worker_that_died_before_recording(url: str, event: dict[str, Any]) -> str:
+    async with worker_sent_log(url, event, "worker:dead:1") as (store, message):
+        await store.claim(message, "worker:dead:1", time.time())
+        await store.confirm(message, "req-before-the-crash")
     return message.idempotency_key
 
 
@@ -209,17 +219,9 @@ def test_a_duplicate_of_a_sent_message_republishes_its_sent_record(
 
 async def mark_unknown_as_by_a_worker_whose_record_was_lost(url: str, event: dict[str, Any]) -> str:
     """The state a worker leaves when its mark was stored and its publish to the failed subject timed out."""
-    rules = load_rules(REPO / "config" / "rules.yaml")
-    (message,) = rules.evaluate(
-        booking_from_mapping(event["booking"]), datetime.now(UTC), EventType(event["type"])
-    )
-    nc = await nats.connect(url)
-    try:
-        store = NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), "worker:lost:1")
+    async with worker_sent_log(url, event, "worker:lost:1") as (store, message):
         claim, _ = await store.claim(message, "worker:lost:1", time.time())
         assert await store.mark_unknown(message, claim, "SENS answered HTTP 503")
-    finally:
-        await nc.close()
     return message.idempotency_key
 
 

@@ -189,7 +189,9 @@ async def serve(delay_seconds: float, port: int) -> None:
     state = SensState(delay_seconds=delay_seconds)
 
     def respond(reply: Reply) -> web.Response:
-        headers = {"Retry-After": reply.retry_after} if reply.retry_after else None
+        headers = [("Retry-After", value) for value in reply.retry_after]
+        if isinstance(reply.body, bytes):
+            return web.Response(body=reply.body, status=reply.status, headers=headers)
         return web.json_response(reply.body, status=reply.status, headers=headers)
 
     async def report(request: web.Request) -> web.Response:

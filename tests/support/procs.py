@@ -119,9 +119,9 @@ def docker(*args: str, check: bool = True) -> str:
     return out.stdout.strip()
 
 
-def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _bash(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", f"scripts/{name}"],
+        ["bash", *args],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,
@@ -129,20 +129,16 @@ def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=900,
         check=False,
     )
+
+
+def script(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return _bash(f"scripts/{name}", env=env)
 
 
 def offline_lib(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`code` after sourcing scripts/lib.sh and scripts/offline/lib.sh: their helpers, called as the
     scripts call them."""
-    return subprocess.run(
-        ["bash", "-c", f"source scripts/lib.sh && source scripts/offline/lib.sh && {code}"],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    return _bash("-c", f"source scripts/lib.sh && source scripts/offline/lib.sh && {code}", env=env)
 
 
 def repo_env(**extra: str) -> dict[str, str]:
