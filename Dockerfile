@@ -55,6 +55,11 @@ RUN python3 -m pip install --no-cache-dir --require-hashes -r /tmp/requirements.
 COPY docker/check-browser.sh /tmp/check-browser.sh
 RUN PYTHONPATH="${LAMBDA_TASK_ROOT}" HOME=/tmp /tmp/check-browser.sh && rm -rf /tmp/check-browser.sh /tmp/tmp*
 
+# The package's metadata (its one version) as an installed package has it, from pyproject.toml: the task
+# root is on sys.path, so importlib.metadata finds it there.
+COPY pyproject.toml docker/package-metadata.py /tmp/meta/
+RUN python3 /tmp/meta/package-metadata.py /tmp/meta/pyproject.toml "${LAMBDA_TASK_ROOT}" && rm -rf /tmp/meta
+
 # The contents of src/ are the task root (main.py, naver_sms/); the YAML settings sit beside them.
 COPY config/ ${LAMBDA_TASK_ROOT}/config/
 COPY src/ ${LAMBDA_TASK_ROOT}/

@@ -20,7 +20,7 @@ import nats
 import nkeys
 import pytest
 
-from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.adapters.nats_sent_log import nats_sent_log
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.events import EventType
 from naver_sms.domain.messages import PlannedMessage
@@ -186,10 +186,11 @@ async def worker_sent_log(
     """The sent log as a worker that handled `event` left it, and the message the event plans."""
     rules = load_rules(REPO / "config" / "rules.yaml")
     booking = booking_from_mapping(event["booking"])
-    (message,) = rules.evaluate(booking, datetime.now(UTC), EventType(event["type"]))
+    (rule,) = rules.applicable(booking, datetime.now(UTC), EventType(event["type"]))
+    message = rule.render(booking, rules.timezone)
     nc = await nats.connect(url)
     try:
-        yield NatsKvSentLog(await nc.jetstream().key_value(WORKER.dedupe_bucket), owner), message
+        yield nats_sent_log(await nc.jetstream().key_value(WORKER.dedupe_bucket), owner), message
     finally:
         await nc.close()
 

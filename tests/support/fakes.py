@@ -1,56 +1,84 @@
 """Small honest fakes of our own ports (application/ports.py), for fast unit tests of the use cases.
 
-Each keeps real state and enforces the same contract the adapters do (compare-and-set on claims), so a
-test that passes against them says something about the DynamoDB and NATS KV adapters too.
+FakeSentLog is the real sent-log lifecycle (adapters/sent_log.py) over MemoryRecords, a record store in
+a dict that compares-and-sets as DynamoDB and JetStream KV do: tests/integration/test_sent_logs.py runs
+one contract suite over it and over both real stores, so what passes here passes there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import count
 
+from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog, decode
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
 
-@dataclass
-class FakeSentLog:
-    claims: dict[str, Claim] = field(default_factory=dict)
+class MemoryRecords:
+    """A RecordStore in a dict: each write gets a new revision, and conditions compare it."""
 
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        held = self.claims.get(message.idempotency_key)
-        if held is not None:
-            return held, False
-        made = Claim(ClaimState.CLAIMED, owner, now, revision=1)
-        self.claims[message.idempotency_key] = made
-        return made, True
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[Fields, str]] = {}
+        self._revisions = count(1)
 
-    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        held = self.claims[message.idempotency_key]
-        self.claims[message.idempotency_key] = replace(
-            held, state=ClaimState.SENT, provider_id=provider_id, revision=held.revision + 1
-        )
+    def _stored(self, key: str, fields: Fields) -> str:
+        revision = str(next(self._revisions))
+        self.items[key] = (dict(fields), revision)
+        return revision
 
-    def release(self, message: PlannedMessage, claim: Claim) -> None:
-        if self.claims.get(message.idempotency_key) == claim:
-            del self.claims[message.idempotency_key]
+    def _holding(self, key: str, revision: str) -> None:
+        if key not in self.items or self.items[key][1] != revision:
+            raise Changed
 
-    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
-        if self.claims.get(message.idempotency_key) != previous:
-            return False
-        self.claims[message.idempotency_key] = replace(
-            previous, state=ClaimState.UNKNOWN, revision=previous.revision + 1
-        )
-        return True
+    async def create(self, key: str, fields: Fields) -> str:
+        if key in self.items:
+            raise Changed
+        return self._stored(key, fields)
 
-    def lookup(self, message: PlannedMessage) -> Claim | None:
-        return self.claims.get(message.idempotency_key)
+    async def read(self, key: str) -> tuple[Fields, str] | None:
+        held = self.items.get(key)
+        return None if held is None else (dict(held[0]), held[1])
+
+    async def replace(self, key: str, fields: Fields, revision: str) -> str:
+        self._holding(key, revision)
+        return self._stored(key, fields)
+
+    async def delete(self, key: str, revision: str) -> None:
+        self._holding(key, revision)
+        del self.items[key]
+
+    async def put(self, key: str, fields: Fields) -> str:
+        return self._stored(key, fields)
+
+    async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+        for key, (fields, _) in list(self.items.items()):
+            yield key, dict(fields)
+
+
+class FakeSentLog(StoreSentLog):
+    """The sent log over MemoryRecords, with synchronous looks at what it holds for the tests' asserts."""
+
+    def __init__(self, owner: str = "test:1") -> None:
+        self.records = MemoryRecords()
+        super().__init__(self.records, owner)
+
+    def held(self, message: PlannedMessage) -> Claim | None:
+        found = self.records.items.get(message.idempotency_key)
+        return None if found is None else decode(*found)
 
     def state(self, message: PlannedMessage) -> ClaimState | None:
-        found = self.lookup(message)
+        found = self.held(message)
         return None if found is None else found.state
+
+    def planted(self, message: PlannedMessage, owner: str, at: float) -> Claim:
+        """A claim another sender made (and perhaps died holding)."""
+        claim, created = asyncio.run(self.claim(message, owner, at))
+        assert created
+        return claim
 
 
 Answer = Callable[[PlannedMessage], str]
@@ -85,32 +113,21 @@ class FakeTransport:
 
     answer: Answer = accepted
     sent: list[PlannedMessage] = field(default_factory=list)
+    closed: bool = False
 
-    def send(self, message: PlannedMessage) -> str:
+    async def send(self, message: PlannedMessage) -> str:
         self.sent.append(message)
         return self.answer(message)
 
-
-class Awaited:
-    """A fake's methods as coroutines: the same fake, and its state, behind an async port."""
-
-    def __init__(self, fake: object) -> None:
-        self.fake = fake
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        method = getattr(self.fake, name)
-
-        async def awaited(*args: Any) -> Any:
-            return method(*args)
-
-        return awaited
+    async def close(self) -> None:
+        self.closed = True
 
 
 @dataclass
 class FakeAuth:
     cookies: Mapping[str, str] = field(default_factory=lambda: {"NID_SES": "session"})
 
-    def login(self) -> Mapping[str, str]:
+    async def login(self) -> Mapping[str, str]:
         return self.cookies
 
 
@@ -119,6 +136,6 @@ class FakeBookingSource:
     records: Sequence[object]
     seen_cookies: list[Mapping[str, str]] = field(default_factory=list)
 
-    def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
+    async def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
         self.seen_cookies.append(cookies)
         return self.records

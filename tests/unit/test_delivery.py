@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from naver_sms.application.delivery import AsyncDeliverer, Deliverer, Delivery, Outcome
+from naver_sms.application.delivery import Deliverer, Delivery, Outcome
 from naver_sms.application.dry_run import RealSendsNotAllowed, RefusingTransport, decide_dry_run
 from naver_sms.application.errors import Refused, SentLogError
 from naver_sms.application.notify import Notifier
@@ -18,7 +18,6 @@ from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
 from tests.support.fakes import (
-    Awaited,
     FakeSentLog,
     FakeTransport,
     accepted,
@@ -43,8 +42,17 @@ class At:
         return self.now
 
 
-class Timed(Protocol):
-    def deliver(self, message: PlannedMessage, at: float) -> Delivery: ...
+@dataclass(frozen=True)
+class Timed:
+    """The one Deliverer, each delivery on an event loop of its own (as the Lambda runs it), at the
+    time the test gives."""
+
+    deliverer: Deliverer
+    clock: At
+
+    def deliver(self, message: PlannedMessage, at: float) -> Delivery:
+        self.clock.now = at
+        return asyncio.run(self.deliverer.deliver(message))
 
 
 class Make(Protocol):
@@ -53,64 +61,50 @@ class Make(Protocol):
     ) -> Timed: ...
 
 
-@dataclass(frozen=True)
-class Blocking:
-    """The Lambda's driver of the delivery steps, at the time the test gives."""
-
-    deliverer: Deliverer
-    clock: At
-
-    def deliver(self, message: PlannedMessage, at: float) -> Delivery:
-        self.clock.now = at
-        return self.deliverer.deliver(message)
-
-
-def blocking(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Blocking:
+def timed(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Timed:
     clock = At()
     deliverer = Deliverer(
-        transport, log, owner="test:1", lease_seconds=LEASE, dry_run=dry_run, clock=clock, **policy
-    )  # type: ignore[arg-type]
-    return Blocking(deliverer, clock)
-
-
-@dataclass(frozen=True)
-class OnALoop:
-    """AsyncDeliverer over the same fakes, awaited: the worker's driver of the same steps."""
-
-    deliverer: AsyncDeliverer
-    clock: At
-
-    def deliver(self, message: PlannedMessage, at: float) -> Delivery:
-        self.clock.now = at
-        return asyncio.run(self.deliverer.deliver(message))
-
-
-def on_a_loop(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> OnALoop:
-    clock = At()
-    async_deliverer = AsyncDeliverer(
-        Awaited(transport),  # type: ignore[arg-type]
-        Awaited(log),  # type: ignore[arg-type]
-        asyncio.Semaphore(1),
+        transport=transport,  # type: ignore[arg-type]
+        sent_log=log,
         owner="test:1",
         lease_seconds=LEASE,
         dry_run=dry_run,
         clock=clock,
         **policy,
     )
-    return OnALoop(async_deliverer, clock)
+    return Timed(deliverer, clock)
 
 
-@pytest.fixture(params=[blocking, on_a_loop], ids=["blocking", "on-a-loop"])
-def deliverer(request: pytest.FixtureRequest) -> Make:
-    """Every row holds for both drivers of the delivery steps."""
-    return request.param  # type: ignore[no-any-return]
+@pytest.fixture
+def deliverer() -> Make:
+    return timed
+
+
+def on_this_loop(
+    transport: object,
+    log: object,
+    *,
+    at: float = NOW,
+    slots: asyncio.Semaphore | None = None,
+    clock: At | None = None,
+) -> Deliverer:
+    """A Deliverer for a test that drives its own event loop."""
+    return Deliverer(
+        transport=transport,  # type: ignore[arg-type]
+        sent_log=log,  # type: ignore[arg-type]
+        owner="w:1",
+        lease_seconds=LEASE,
+        dry_run=False,
+        send_slots=slots or asyncio.Semaphore(1),
+        clock=clock or At(at),
+    )
 
 
 def test_accepted_send_is_confirmed_with_the_provider_id(deliverer: Make) -> None:
     transport, log = FakeTransport(), FakeSentLog()
     delivery = deliverer(transport, log).deliver(MESSAGE, NOW)
     assert (delivery.outcome, delivery.provider_id) == (Outcome.SENT, "req-kkkkkkkk")
-    assert log.claims[MESSAGE.idempotency_key].state is ClaimState.SENT
+    assert log.state(MESSAGE) is ClaimState.SENT
     assert transport.sent == [MESSAGE]
 
 
@@ -161,7 +155,7 @@ def test_a_send_that_may_have_gone_out_is_unknown_and_never_resent(answer: objec
 
 def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent(deliverer: Make) -> None:
     log = FakeSentLog()
-    log.claim(MESSAGE, "worker:other:7", NOW)
+    log.planted(MESSAGE, "worker:other:7", NOW)
     transport = FakeTransport()
     delivery = deliverer(transport, log).deliver(MESSAGE, NOW + LEASE - 1)
     assert delivery.outcome is Outcome.IN_FLIGHT
@@ -174,19 +168,20 @@ def test_a_second_delivery_during_a_slow_send_is_in_flight_and_sends_nothing() -
     log, seen_meanwhile = FakeSentLog(), []
     other = FakeTransport()
 
-    def slow(message: PlannedMessage) -> str:
-        # While this send hangs on the provider, a redelivery (another worker) looks at the same message.
-        seen_meanwhile.append(blocking(other, log).deliver(message, NOW + 5).outcome)
-        return accepted(message)
+    class Slow:
+        async def send(self, message: PlannedMessage) -> str:
+            # While this send hangs on the provider, a redelivery (another worker) looks at it.
+            seen_meanwhile.append((await on_this_loop(other, log, at=NOW + 5).deliver(message)).outcome)
+            return accepted(message)
 
-    assert blocking(FakeTransport(slow), log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
+    assert timed(Slow(), log).deliver(MESSAGE, NOW).outcome is Outcome.SENT
     assert seen_meanwhile == [Outcome.IN_FLIGHT]
     assert other.sent == []
 
 
 def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None:
     log = FakeSentLog()
-    log.claim(MESSAGE, "worker:dead:7", NOW)  # claimed, then the process was killed
+    log.planted(MESSAGE, "worker:dead:7", NOW)  # claimed, then the process was killed
     transport = FakeTransport()
     first = deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 1)
     assert first.outcome is Outcome.UNKNOWN
@@ -199,22 +194,22 @@ def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None
 class OtherReaderWinsTheRace(FakeSentLog):
     """Between this reader's claim attempt and its report, another reader reports the stale claim."""
 
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        held, created = super().claim(message, owner, now)
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        held, created = await super().claim(message, owner, now)
         if not created:
-            assert super().mark_unknown(message, held, "reported by the other reader")
+            assert await super().mark_unknown(message, held, "reported by the other reader")
         return held, created
 
 
 def test_two_readers_of_one_stale_claim_report_it_once(deliverer: Make) -> None:
     log = OtherReaderWinsTheRace()
-    log.claim(MESSAGE, "worker:dead:7", NOW)
+    log.planted(MESSAGE, "worker:dead:7", NOW)
     loser = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
     assert loser.outcome is Outcome.STILL_UNKNOWN
 
 
 class ConfirmFails(FakeSentLog):
-    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
+    async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         raise SentLogError("the store went away")
 
 
@@ -229,15 +224,16 @@ def test_a_send_whose_confirmation_fails_is_sent_and_its_claim_later_reports_unk
     assert len(transport.sent) == 1
 
 
-@dataclass
 class MarkAnswerLost(FakeSentLog):
     """The store takes the unknown mark (or not) and its answer never arrives."""
 
-    stored: bool = True
+    def __init__(self, *, stored: bool = True) -> None:
+        super().__init__()
+        self.stored = stored
 
-    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
+    async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         if self.stored:
-            super().mark_unknown(message, previous, reason)
+            await super().mark_unknown(message, previous, reason)
         raise SentLogError("no answer within 5 s")
 
 
@@ -256,7 +252,7 @@ def test_an_unknown_send_whose_mark_is_lost_is_still_reported_and_never_resent(
 
 def test_a_stale_claim_whose_mark_is_lost_is_still_reported(deliverer: Make) -> None:
     log = MarkAnswerLost()
-    log.claim(MESSAGE, "worker:dead:7", NOW)
+    log.planted(MESSAGE, "worker:dead:7", NOW)
     transport = FakeTransport()
     assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 1).outcome is Outcome.UNKNOWN
     assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 2).outcome is Outcome.STILL_UNKNOWN
@@ -267,7 +263,7 @@ def test_dry_run_sends_and_records_nothing_but_still_sees_what_was_sent(delivere
     log = FakeSentLog()
     dry = deliverer(RefusingTransport(), log, dry_run=True)
     assert dry.deliver(MESSAGE, NOW).outcome is Outcome.DRY_RUN
-    assert log.claims == {}
+    assert log.records.items == {}
     deliverer(FakeTransport(), log).deliver(MESSAGE, NOW)
     assert dry.deliver(MESSAGE, NOW).outcome is Outcome.DUPLICATE
 
@@ -324,16 +320,7 @@ def test_asking_for_real_sends_under_dry_run_settings_is_an_error() -> None:
 
 def test_the_dry_run_transport_refuses_loudly() -> None:
     with pytest.raises(AssertionError, match="dry run tried to send"):
-        RefusingTransport().send(MESSAGE)
-
-
-def test_claims_are_compare_and_set() -> None:
-    log = FakeSentLog()
-    made, created = log.claim(MESSAGE, "a", NOW)
-    assert created
-    held, created_again = log.claim(MESSAGE, "b", NOW + 1)
-    assert (held, created_again) == (made, False)
-    assert not log.mark_unknown(MESSAGE, Claim(ClaimState.CLAIMED, "b", NOW + 1, revision=1), "stale view")
+        asyncio.run(RefusingTransport().send(MESSAGE))
 
 
 def test_a_reason_quoting_the_phone_number_is_masked_in_the_record(deliverer: Make) -> None:
@@ -345,7 +332,7 @@ def test_a_reason_quoting_the_phone_number_is_masked_in_the_record(deliverer: Ma
 
 
 class ClaimFails(FakeSentLog):
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
         raise SentLogError("the store went away")
 
 
@@ -369,9 +356,7 @@ def test_a_send_cancelled_mid_request_keeps_its_claim_so_it_is_never_resent() ->
 
     async def cancel_mid_send() -> None:
         slots = asyncio.Semaphore(1)
-        stuck = AsyncDeliverer(
-            Stuck(), Awaited(log), slots, owner="w:1", lease_seconds=LEASE, dry_run=False, clock=At()
-        )  # type: ignore[arg-type]
+        stuck = on_this_loop(Stuck(), log, slots=slots)
         sending = asyncio.create_task(stuck.deliver(MESSAGE))
         await started.wait()
         sending.cancel()
@@ -381,7 +366,7 @@ def test_a_send_cancelled_mid_request_keeps_its_claim_so_it_is_never_resent() ->
 
     asyncio.run(cancel_mid_send())
     assert log.state(MESSAGE) is ClaimState.CLAIMED
-    later = blocking(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
+    later = timed(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1)
     assert later.outcome is Outcome.UNKNOWN
 
 
@@ -403,19 +388,17 @@ def test_a_send_slot_covers_the_claim_and_the_send_but_not_the_confirm() -> None
     class Recorded:
         async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
             order.append(("claim", message.booking_id))
-            return log.claim(message, owner, now)
+            return await log.claim(message, owner, now)
 
         async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
             order.append(("confirm", message.booking_id))
             if message is MESSAGE:
                 await confirming.wait()
-            log.confirm(message, provider_id)
+            await log.confirm(message, provider_id)
 
     async def two_at_once() -> list[Delivery]:
         slots = asyncio.Semaphore(1)
-        deliverer = AsyncDeliverer(
-            Gated(), Recorded(), slots, owner="w:1", lease_seconds=LEASE, dry_run=False, clock=At()
-        )  # type: ignore[arg-type]
+        deliverer = on_this_loop(Gated(), Recorded(), slots=slots)
         first = asyncio.create_task(deliverer.deliver(MESSAGE))
         then = asyncio.create_task(deliverer.deliver(second))
         for _ in range(100):  # both tasks run as far as they can
@@ -445,9 +428,9 @@ class ClaimTimes(FakeSentLog):
         super().__init__()
         self.times: dict[str, float] = {}
 
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
         self.times[message.booking_id] = now
-        return super().claim(message, owner, now)
+        return await super().claim(message, owner, now)
 
 
 def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
@@ -472,9 +455,7 @@ def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
             ]
         }
     )
-    deliverer = Deliverer(
-        FakeTransport(slow), log, owner="lambda:a", lease_seconds=LEASE, dry_run=False, clock=clock
-    )
+    notifier = Notifier(rules, on_this_loop(FakeTransport(slow), log, clock=clock))
     records = [
         {"id": f"bk-{n}", "customer_name": "손님", "phone": "010-5555-0001", "service": "커트",
          "start": "2026-11-24T08:00:00+09:00", "status": "completed"}
@@ -482,7 +463,7 @@ def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
     ]  # fmt: skip
     run_start = datetime.fromtimestamp(NOW, UTC)
     for record in records:
-        Notifier(rules, deliverer).notify_record(record, run_start)
+        asyncio.run(notifier.notify_record(record, run_start))
     assert log.times == {"bk-1": NOW, "bk-2": NOW + 200, "bk-3": NOW + 400}
 
 
@@ -497,15 +478,7 @@ def test_the_worker_stamps_a_claim_after_its_wait_for_a_send_slot() -> None:
             return accepted(message)
 
     async def both() -> None:
-        deliverer = AsyncDeliverer(
-            Slow(),
-            Awaited(log),
-            asyncio.Semaphore(1),
-            owner="w:1",
-            lease_seconds=LEASE,
-            dry_run=False,
-            clock=clock,
-        )  # type: ignore[arg-type]
+        deliverer = on_this_loop(Slow(), log, clock=clock)
         await asyncio.gather(deliverer.deliver(MESSAGE), deliverer.deliver(second))
 
     asyncio.run(both())

@@ -8,6 +8,7 @@ import pytest
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import RuleSet, rules_from_mapping
 from naver_sms.settings.rules import load_rules
 from tests.support.procs import REPO
@@ -20,13 +21,20 @@ def booking(status: BookingStatus, start: datetime = START) -> Booking:
     return Booking("b-1", "김민수", "01012345678", "커트", start, status)
 
 
+def evaluate(
+    rules: RuleSet, booking: Booking, now: datetime, event: EventType | None = None
+) -> list[PlannedMessage]:
+    """Each applicable rule's message, as the use case renders them."""
+    return [rule.render(booking, rules.timezone) for rule in rules.applicable(booking, now, event)]
+
+
 @pytest.fixture(scope="module")
 def rules() -> RuleSet:
     return load_rules(REPO / "config" / "rules.yaml")
 
 
 def test_confirmed_booking_created_gets_one_confirmation(rules: RuleSet) -> None:
-    planned = rules.evaluate(booking(BookingStatus.CONFIRMED), START - timedelta(days=5), EventType.CREATED)
+    planned = evaluate(rules, booking(BookingStatus.CONFIRMED), START - timedelta(days=5), EventType.CREATED)
     assert [m.rule for m in planned] == ["confirmation"]
     assert planned[0].text == "김민수님, 12/01 10:00 커트 예약이 확정되었습니다."
     assert planned[0].phone == "01012345678"
@@ -34,17 +42,17 @@ def test_confirmed_booking_created_gets_one_confirmation(rules: RuleSet) -> None
 
 def test_reminder_only_inside_its_window(rules: RuleSet) -> None:
     b = booking(BookingStatus.CONFIRMED)
-    assert "reminder" not in [m.rule for m in rules.evaluate(b, START - timedelta(hours=25))]
-    assert "reminder" in [m.rule for m in rules.evaluate(b, START - timedelta(hours=23))]
-    assert "reminder" not in [m.rule for m in rules.evaluate(b, START + timedelta(minutes=1))]
+    assert "reminder" not in [m.rule for m in evaluate(rules, b, START - timedelta(hours=25))]
+    assert "reminder" in [m.rule for m in evaluate(rules, b, START - timedelta(hours=23))]
+    assert "reminder" not in [m.rule for m in evaluate(rules, b, START + timedelta(minutes=1))]
 
 
 def test_each_rule_has_one_owner_events_or_the_scheduled_run(rules: RuleSet) -> None:
     # Inside the reminder window both paths look at the booking; each plans only what it owns.
     now = START - timedelta(hours=2)
     confirmed = booking(BookingStatus.CONFIRMED)
-    assert [m.rule for m in rules.evaluate(confirmed, now, EventType.CREATED)] == ["confirmation"]
-    assert [m.rule for m in rules.evaluate(confirmed, now)] == ["reminder"]
+    assert [m.rule for m in evaluate(rules, confirmed, now, EventType.CREATED)] == ["confirmation"]
+    assert [m.rule for m in evaluate(rules, confirmed, now)] == ["reminder"]
 
 
 @pytest.mark.parametrize(
@@ -56,19 +64,19 @@ def test_each_rule_has_one_owner_events_or_the_scheduled_run(rules: RuleSet) -> 
     ],
 )
 def test_status_rules(rules: RuleSet, status: BookingStatus, event: EventType | None, rule: str) -> None:
-    assert [m.rule for m in rules.evaluate(booking(status), START, event)] == [rule]
+    assert [m.rule for m in evaluate(rules, booking(status), START, event)] == [rule]
 
 
 def test_a_cancelled_booking_gets_nothing_from_the_scheduled_run(rules: RuleSet) -> None:
-    assert rules.evaluate(booking(BookingStatus.CANCELLED), START - timedelta(hours=1)) == []
+    assert evaluate(rules, booking(BookingStatus.CANCELLED), START - timedelta(hours=1)) == []
 
 
 def test_pending_booking_gets_nothing(rules: RuleSet) -> None:
-    assert rules.evaluate(booking(BookingStatus.PENDING), START - timedelta(hours=1)) == []
+    assert evaluate(rules, booking(BookingStatus.PENDING), START - timedelta(hours=1)) == []
 
 
 def planned_keys(rules: RuleSet, b: Booking, now: datetime, event: EventType | None = None) -> list[str]:
-    return [m.idempotency_key for m in rules.evaluate(b, now, event)]
+    return [m.idempotency_key for m in evaluate(rules, b, now, event)]
 
 
 def test_keys_are_stable_and_distinct(rules: RuleSet) -> None:
@@ -94,12 +102,12 @@ def test_a_message_longer_than_an_lms_is_refused_not_cut() -> None:
     ruleset = rules_from_mapping({"rules": [{**BASE_RULE, "template": "{service}" + "가" * 990}]})
     long_service = Booking("b-1", "김", "01012345678", "나" * 60, START, BookingStatus.CONFIRMED)
     with pytest.raises(InvalidMessage, match=r"2100 bytes; an LMS holds at most 2000"):
-        ruleset.evaluate(long_service, START - timedelta(hours=1))
+        evaluate(ruleset, long_service, START - timedelta(hours=1))
 
 
 def test_naive_now_is_refused(rules: RuleSet) -> None:
     with pytest.raises(ValueError, match="time-zone aware"):
-        rules.evaluate(booking(BookingStatus.CONFIRMED), datetime(2026, 1, 1))
+        evaluate(rules, booking(BookingStatus.CONFIRMED), datetime(2026, 1, 1))
 
 
 BASE_RULE = {

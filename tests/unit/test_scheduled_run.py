@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
-from naver_sms.application.scheduled_run import ScheduledRun
+from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
@@ -51,9 +52,22 @@ def record(n: int, **change: Any) -> dict[str, Any]:
     }
 
 
+def deliverer_of(transport: FakeTransport, log: FakeSentLog, *, dry_run: bool) -> Deliverer:
+    return Deliverer(
+        transport=transport, sent_log=log, owner="lambda:req", lease_seconds=120, dry_run=dry_run
+    )
+
+
+def ran(run: ScheduledRun, now: datetime) -> RunSummary:
+    """One run on an event loop of its own, as the Lambda runs each invocation."""
+    return asyncio.run(run(now))
+
+
 def run(records: list[object], transport: FakeTransport, *, dry_run: bool = False) -> dict[str, Any]:
-    deliverer = Deliverer(transport, FakeSentLog(), owner="lambda:req", lease_seconds=120, dry_run=dry_run)
-    return ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer))(NOW).as_result()
+    deliverer = deliverer_of(transport, FakeSentLog(), dry_run=dry_run)
+    return ran(
+        ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer)), NOW
+    ).as_result()
 
 
 def test_one_invalid_record_is_reported_and_the_rest_go_out() -> None:
@@ -103,10 +117,13 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
         }
     )
     transport = FakeTransport()
-    deliverer = Deliverer(transport, FakeSentLog(), owner="t", lease_seconds=120, dry_run=False)
-    summary = ScheduledRun(
-        FakeAuth(), FakeBookingSource([record(1, service="나" * 60)]), Notifier(rules, deliverer)
-    )(NOW)
+    deliverer = deliverer_of(transport, FakeSentLog(), dry_run=False)
+    summary = ran(
+        ScheduledRun(
+            FakeAuth(), FakeBookingSource([record(1, service="나" * 60)]), Notifier(rules, deliverer)
+        ),
+        NOW,
+    )
     (failure,) = summary.as_result()["failed"]
     assert failure["outcome"] == "invalid" and "an LMS holds at most 2000" in failure["reason"]
     assert transport.sent == []
@@ -114,12 +131,12 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
 
 def test_a_rerun_sends_nothing_twice() -> None:
     transport, log = FakeTransport(), FakeSentLog()
-    deliverer = Deliverer(transport, log, owner="lambda:req", lease_seconds=120, dry_run=False)
+    deliverer = deliverer_of(transport, log, dry_run=False)
     scheduled = ScheduledRun(
         FakeAuth(), FakeBookingSource([record(1), record(2)]), Notifier(RULES, deliverer)
     )
-    assert scheduled(NOW).as_result()["sent"] == 2
-    again = scheduled(NOW + timedelta(minutes=10)).as_result()
+    assert ran(scheduled, NOW).as_result()["sent"] == 2
+    again = ran(scheduled, NOW + timedelta(minutes=10)).as_result()
     assert (again["sent"], again["skipped_duplicates"], len(transport.sent)) == (0, 2, 2)
 
 
@@ -166,10 +183,10 @@ def test_renaming_a_rule_sends_nothing_again() -> None:
         return rules_from_mapping({"rules": [{**rule, "template": "{customer_name}님 감사"}]})
 
     transport, sent_log = FakeTransport(), FakeSentLog()
-    deliverer = Deliverer(transport, sent_log, owner="lambda:req", lease_seconds=120, dry_run=False)
+    deliverer = deliverer_of(transport, sent_log, dry_run=False)
     records = [record(1), record(2)]
     for name in ("thanks", "thank_you_renamed"):
-        ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer))(NOW)
+        ran(ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer)), NOW)
     assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-2"]
 
 

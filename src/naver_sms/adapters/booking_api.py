@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 import requests
@@ -21,8 +22,11 @@ class HttpBookingSource:
         self._timeout = timeout
         self._session = retrying_session(max_attempts)
 
-    def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
+    async def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
         """Every record of every page, unvalidated: the use case judges each booking on its own."""
+        return await asyncio.to_thread(self._fetch, cookies)  # requests blocks
+
+    def _fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
         bookings: list[object] = []
         page: int | None = 1
         for _ in range(MAX_PAGES):

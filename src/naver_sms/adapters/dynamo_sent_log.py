@@ -1,40 +1,47 @@
-"""Sent-message log in DynamoDB: a conditional put per idempotency key makes sending at-most-once.
+"""The Lambda's sent log: a DynamoDB table keyed by idempotency_key, one item per message holding the
+claim record (sent_log.py's codec) and `revision`, a random token each write stores, on which the next
+write's condition compares-and-sets.
 
-Item: idempotency_key (hash key), state (claimed | sent | unknown), rule, booking_id, owner, at (epoch
-seconds of the last state change), attempt and marked (random tokens of the claim and of its unknown
-mark), and provider_id or reason. Every state change is conditional, so two Lambdas racing on one key
-cannot both claim it, and a stale claim is reported unknown exactly once.
+Each write's condition also accepts its own revision: botocore retries a write whose answer was lost,
+and when the lost try was stored the retry finds that very write and goes through. boto3 blocks, so its
+calls run on a thread and the event loop stays free.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
+from naver_sms.adapters.sent_log import KEY, Changed, Fields, StoreSentLog
 from naver_sms.application.errors import SentLogError
-from naver_sms.application.ports import Claim, ClaimState
-from naver_sms.domain.messages import PlannedMessage
 
-KEY = "idempotency_key"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+REVISION = "revision"
 
 
-class _ConditionFailed(Exception):
-    pass
+def _item(fields: Fields) -> dict[str, Any]:
+    return {
+        name: {"N": repr(value)} if isinstance(value, float) else {"S": value}
+        for name, value in fields.items()
+    }
 
 
-def _claim_of(item: dict[str, Any]) -> Claim:
-    return Claim(
-        state=ClaimState(item["state"]["S"]),
-        owner=item.get("owner", {}).get("S", ""),
-        at=float(item.get("at", {}).get("N", "0")),
-        provider_id=item.get("provider_id", {}).get("S", ""),
-    )
+def _fields(item: dict[str, Any]) -> Fields:
+    return {
+        name: float(value["N"]) if "N" in value else str(value.get("S", ""))
+        for name, value in item.items()
+        if name not in (KEY, REVISION)
+    }
 
 
-class DynamoSentLog:
+def _holds(revision: str) -> str:
+    # Items written before revisions existed have none: they are compared as such.
+    return f"{REVISION} = :last" if revision else f"attribute_not_exists({REVISION})"
+
+
+class DynamoRecords:
     def __init__(self, table: str, client: Any = None) -> None:
         self._table = table
         self._client = client
@@ -46,117 +53,69 @@ class DynamoSentLog:
             self._client = boto3.client("dynamodb")
         return self._client
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
+    async def _call(self, operation: str, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self._blocking, operation, kwargs)
+
+    def _blocking(self, operation: str, kwargs: dict[str, Any]) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
             return getattr(self._dynamodb(), operation)(TableName=self._table, **kwargs)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
-                raise _ConditionFailed from err
+                raise Changed from err
             raise SentLogError(f"DynamoDB {operation} on {self._table}: {err}") from err
         except BotoCoreError as err:
             raise SentLogError(f"DynamoDB {operation} on {self._table}: {err}") from err
 
-    def _key(self, message: PlannedMessage) -> dict[str, Any]:
-        return {KEY: {"S": message.idempotency_key}}
+    async def _write(self, key: str, fields: Fields, condition: str | None, last: str = "") -> str:
+        revision = secrets.token_hex(8)
+        item = {**_item(fields), KEY: {"S": key}, REVISION: {"S": revision}}
+        if condition is None:
+            await self._call("put_item", Item=item)
+            return revision
+        values = {":mine": {"S": revision}, **({":last": {"S": last}} if last else {})}
+        await self._call(
+            "put_item",
+            Item=item,
+            ConditionExpression=f"({condition}) OR {REVISION} = :mine",
+            ExpressionAttributeValues=values,
+        )
+        return revision
 
-    def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        item = {
-            **self._key(message),
-            "state": {"S": ClaimState.CLAIMED.value},
-            "rule": {"S": message.rule},
-            "booking_id": {"S": message.booking_id},
-            "owner": {"S": owner},
-            "at": {"N": repr(now)},
-            "attempt": {"S": secrets.token_hex(8)},
-        }
-        try:
-            # botocore retries a put whose answer was lost; when the lost try was stored, the retry finds
-            # this very claim, nothing sent under it, and its attempt token lets it through.
-            self._call(
-                "put_item",
-                Item=item,
-                ConditionExpression=f"attribute_not_exists({KEY}) OR (attempt = :attempt AND #s = :claimed)",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":attempt": item["attempt"], ":claimed": item["state"]},
-            )
-        except _ConditionFailed:
-            existing = self.lookup(message)
-            if existing is None:  # released between our put and our read: claim again
-                return self.claim(message, owner, now)
-            return existing, False
-        return Claim(ClaimState.CLAIMED, owner, now, attempt=item["attempt"]["S"]), True
+    async def create(self, key: str, fields: Fields) -> str:
+        return await self._write(key, fields, f"attribute_not_exists({KEY})")
 
-    def confirm(self, message: PlannedMessage, provider_id: str) -> None:
-        self._call(
-            "update_item",
-            Key=self._key(message),
-            UpdateExpression="SET #s = :sent, provider_id = :pid, #at = :now",
-            ExpressionAttributeNames={"#s": "state", "#at": "at"},
-            ExpressionAttributeValues={
-                ":sent": {"S": ClaimState.SENT.value},
-                ":pid": {"S": provider_id},
-                ":now": {"N": repr(time.time())},
-            },
+    async def replace(self, key: str, fields: Fields, revision: str) -> str:
+        return await self._write(key, fields, f"attribute_exists({KEY}) AND {_holds(revision)}", revision)
+
+    async def put(self, key: str, fields: Fields) -> str:
+        return await self._write(key, fields, None)
+
+    async def delete(self, key: str, revision: str) -> None:
+        await self._call(
+            "delete_item",
+            Key={KEY: {"S": key}},
+            ConditionExpression=f"attribute_exists({KEY}) AND {_holds(revision)}",
+            **({"ExpressionAttributeValues": {":last": {"S": revision}}} if revision else {}),
         )
 
-    def release(self, message: PlannedMessage, claim: Claim) -> None:
-        try:
-            self._call(
-                "delete_item",
-                Key=self._key(message),
-                ConditionExpression="#s = :claimed AND #owner = :owner AND #at = :at",
-                ExpressionAttributeNames={"#s": "state", "#owner": "owner", "#at": "at"},
-                ExpressionAttributeValues={
-                    ":claimed": {"S": ClaimState.CLAIMED.value},
-                    ":owner": {"S": claim.owner},
-                    ":at": {"N": repr(claim.at)},
-                },
-            )
-        except _ConditionFailed:
-            pass  # no longer a claim (reported unknown meanwhile): keep what is there
+    async def read(self, key: str) -> tuple[Fields, str] | None:
+        found = await self._call("get_item", Key={KEY: {"S": key}}, ConsistentRead=True)
+        if "Item" not in found:
+            return None
+        return _fields(found["Item"]), str(found["Item"].get(REVISION, {}).get("S", ""))
 
-    def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
-        try:
-            # As for the claim: botocore's retry of a mark whose answer was lost finds its own mark.
-            self._call(
-                "update_item",
-                Key=self._key(message),
-                UpdateExpression="SET #s = :unknown, reason = :reason, marked = :mark",
-                ConditionExpression="(#s = :claimed AND #owner = :owner AND #at = :at)"
-                " OR (#s = :unknown AND marked = :mark)",
-                ExpressionAttributeNames={"#s": "state", "#owner": "owner", "#at": "at"},
-                ExpressionAttributeValues={
-                    ":unknown": {"S": ClaimState.UNKNOWN.value},
-                    ":reason": {"S": reason[:500]},
-                    ":mark": {"S": secrets.token_hex(8)},
-                    ":claimed": {"S": ClaimState.CLAIMED.value},
-                    ":owner": {"S": previous.owner},
-                    ":at": {"N": repr(previous.at)},
-                },
-            )
-        except _ConditionFailed:
-            return False
-        return True
-
-    def lookup(self, message: PlannedMessage) -> Claim | None:
-        found = self._call("get_item", Key=self._key(message), ConsistentRead=True)
-        return _claim_of(found["Item"]) if "Item" in found else None
-
-    def unresolved(self) -> Iterator[dict[str, str]]:
-        """Every claim not (yet) confirmed as sent, for operators: `make claims`."""
+    async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
         start: dict[str, Any] = {}
         while True:
-            page = self._call(
-                "scan",
-                FilterExpression="#s <> :sent",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":sent": {"S": ClaimState.SENT.value}},
-                **start,
-            )
+            page = await self._call("scan", **start)
             for item in page["Items"]:
-                yield {name: str(next(iter(value.values()))) for name, value in item.items()}
+                yield str(item[KEY]["S"]), _fields(item)
             if "LastEvaluatedKey" not in page:
                 return
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def dynamo_sent_log(table: str, owner: str, client: Any = None) -> StoreSentLog:
+    return StoreSentLog(DynamoRecords(table, client), owner)

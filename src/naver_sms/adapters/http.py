@@ -1,4 +1,4 @@
-"""One way to make HTTP sessions: timeouts, and retries with backoff on 5xx/429 and connection errors."""
+"""The booking API's HTTP session: retries with backoff on 5xx/429 and connection errors."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from urllib3.util.retry import Retry
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def retrying_session(
-    max_attempts: int, *, methods: frozenset[str] = frozenset({"GET"}), backoff: float = 0.3
-) -> requests.Session:
-    """Retry only the given methods: a POST that sends an SMS is retried by its caller, which knows
-    whether a retry could double-send."""
+BACKOFF_SECONDS = 0.3  # urllib3's backoff factor: 0.3 s, 0.6 s, 1.2 s … between tries
+
+
+def retrying_session(max_attempts: int) -> requests.Session:
+    """Retries GETs only: reads are safe to repeat (an SMS is sent by SENS's own client, which decides
+    its retries knowing what one could double-send)."""
     retry = Retry(
         total=max_attempts - 1,
-        backoff_factor=backoff,
+        backoff_factor=BACKOFF_SECONDS,
         status_forcelist=RETRY_STATUSES,
-        allowed_methods=methods,
+        allowed_methods=frozenset({"GET"}),
         respect_retry_after_header=True,
         raise_on_status=False,
     )

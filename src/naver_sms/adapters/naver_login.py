@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ class SeleniumNaverLogin:
         self._username = username
         self._password = password
 
-    def login(self) -> Mapping[str, str]:
+    async def login(self) -> Mapping[str, str]:
+        # Selenium blocks: the login runs on a thread, so the event loop stays free.
+        return await asyncio.to_thread(self._login)
+
+    def _login(self) -> Mapping[str, str]:
         try:
             return self._login_once()
         except BrowserDied as err:

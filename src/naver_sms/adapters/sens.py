@@ -1,4 +1,5 @@
-"""SMS through Naver Cloud SENS API v2, signed with HMAC-SHA256 as its documentation describes.
+"""SMS through Naver Cloud SENS API v2 over aiohttp, signed with HMAC-SHA256 as its documentation
+describes: both images' one SENS client, a send costing no thread.
 
 Signature: base64(HMAC-SHA256(secret_key, "POST {path}\\n{timestamp}\\n{access_key}")).
 
@@ -9,26 +10,24 @@ was written may mean the message was accepted, so it is reported as OutcomeUnkno
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import re
-import socket
-import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import requests
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+import aiohttp
 
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused
+from naver_sms.application.send_policy import SendPolicy
 from naver_sms.domain.messages import PlannedMessage
 
 TOO_MANY_REQUESTS = 429
@@ -90,43 +89,12 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
     raise Refused(f"SENS refused the message: {problem}")
 
 
-def _never_connected(err: requests.ConnectionError) -> bool:
-    """True when the request cannot have left: the TCP connection was never made (refused, DNS, connect
-    timeout). Anything else (reset, remote closed) may have happened after the request was written."""
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    cause = err.args[0] if err.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
-
-
 @dataclass(frozen=True)
 class SensCredentials:
     access_key: str = field(repr=False)  # never in a repr: tracebacks and debug logs show reprs
     secret_key: str = field(repr=False)
     service_id: str
     sender: str
-
-
-@dataclass(frozen=True)
-class SendPolicy:
-    timeout: float  # seconds for one attempt in total: connect, write and the whole answer
-    max_attempts: int  # for failures known to precede delivery
-    backoff: float  # first wait between those attempts; doubles per attempt
-    max_retry_after: float  # a longer Retry-After is handed to the caller instead of slept here
-
-    def wait_before(self, attempt: int, err: NotDelivered) -> float:
-        """Seconds to wait before trying again after `attempt` failed with `err`; raises when the
-        caller should have it instead (no attempts left, or a Retry-After longer than we wait)."""
-        wait: float = self.backoff * 2.0 ** (attempt - 1)
-        if err.retry_after is not None:
-            if err.retry_after > self.max_retry_after:
-                raise err
-            wait = max(wait, err.retry_after)
-        if attempt >= self.max_attempts:
-            raise NotDelivered(
-                f"SENS not reached after {attempt} attempts: {err}", retry_after=err.retry_after
-            ) from err
-        return wait
 
 
 @dataclass(frozen=True)
@@ -167,121 +135,90 @@ class SensRequest:
         ).encode()
 
 
-class _Attempt:
-    """The socket one attempt is using, so its deadline (on a timer's thread) can cut it."""
-
-    sock: socket.socket | None = None
-
-
-class _Watch(threading.local):
-    """Which attempt the current thread is making: its connections record their socket there."""
-
-    attempt: _Attempt | None = None
-
-    def saw(self, sock: socket.socket | None) -> None:
-        if self.attempt is not None and sock is not None:
-            self.attempt.sock = sock
-
-
-def _watched(base: type[HTTPConnection], watch: _Watch) -> type[HTTPConnection]:
-    class Watched(base):  # type: ignore[valid-type,misc]
-        def connect(self) -> None:
-            super().connect()
-            watch.saw(self.sock)
-
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            watch.saw(self.sock)  # a kept-alive connection: connect() is not called again
-            super().request(*args, **kwargs)
-
-    return Watched
-
-
-class _DeadlineAdapter(requests.adapters.HTTPAdapter):
-    """requests has no total timeout: its read timeout bounds each wait for bytes, so an answer that
-    trickles in a byte at a time never trips it. Connections made here tell `watch` their socket, and
-    an attempt's deadline shuts that socket down, which ends any read in progress."""
-
-    def __init__(self, watch: _Watch, pool_size: int) -> None:
-        self._pools = {
-            "http": type(
-                "WatchedPool", (HTTPConnectionPool,), {"ConnectionCls": _watched(HTTPConnection, watch)}
-            ),
-            "https": type(
-                "WatchedHTTPSPool",
-                (HTTPSConnectionPool,),
-                {"ConnectionCls": _watched(HTTPSConnection, watch)},
-            ),
-        }
-        super().__init__(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pools
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = self._pools
-        return manager
-
-
 class SensTransport:
-    """Blocking, over requests: the Lambda's."""
+    """Proxy settings are read from the environment once, not per SMS. `pool_size`: connections kept, one
+    per send that may be in flight at once."""
 
-    def __init__(self, endpoint: str, credentials: SensCredentials, policy: SendPolicy) -> None:
+    def __init__(
+        self, endpoint: str, credentials: SensCredentials, policy: SendPolicy, *, pool_size: int
+    ) -> None:
         self._request = SensRequest(endpoint, credentials)
         self._policy = policy
-        self._watch = _Watch()
-        self._session = requests.Session()
-        # A POST is never retried by the HTTP layer: this class decides, knowing what a retry risks.
-        adapter = _DeadlineAdapter(self._watch, pool_size=10)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy = environment_proxy(self._request.url)
 
-    def send(self, message: PlannedMessage) -> str:
+    async def send(self, message: PlannedMessage) -> str:
         attempt = 1
         while True:
             try:
-                return self._attempt(message)
+                return await self._attempt(message)
             except NotDelivered as err:
-                time.sleep(self._policy.wait_before(attempt, err))
+                await asyncio.sleep(self._policy.wait_before(attempt, err))
             attempt += 1
 
-    @staticmethod
-    def _cut(attempt: _Attempt, expired: threading.Event) -> None:
-        expired.set()
-        if attempt.sock is not None:
-            with contextlib.suppress(OSError):
-                attempt.sock.shutdown(socket.SHUT_RDWR)
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
-    def _attempt(self, message: PlannedMessage) -> str:
-        expired, attempt = threading.Event(), _Attempt()
-        deadline = threading.Timer(self._policy.timeout, self._cut, (attempt, expired))
-        self._watch.attempt = attempt
-        deadline.start()
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: a session belongs to the running event loop.
+        if self._session is None:
+            timeout = self._policy.timeout
+            sending = aiohttp.TraceConfig()
+            sending.on_request_headers_sent.append(_headers_sent)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                # One total deadline per attempt: connect, write and the whole answer (an answer that
+                # trickles in never outlives it).
+                timeout=aiohttp.ClientTimeout(total=timeout, connect=timeout, sock_read=timeout),
+                trace_configs=[sending],
+                trust_env=False,
+            )
+        return self._session
+
+    async def _attempt(self, message: PlannedMessage) -> str:
+        progress = _Progress()
         try:
-            response = self._session.post(
+            async with self._client().post(
                 self._request.url,
                 data=self._request.body(message),
                 headers=self._request.headers(),
-                timeout=self._policy.timeout,
+                proxy=self._proxy,
                 allow_redirects=False,  # a followed redirect would be a second request for one SMS
-            )
-        except requests.ConnectionError as err:
-            if _never_connected(err):
-                raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
-            if expired.is_set():
-                raise self._late() from err
+                trace_request_ctx=progress,
+            ) as response:
+                body = await response.read()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
+            raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
+        except TimeoutError as err:  # the read timeout and the attempt's total deadline are both one
+            if not progress.sent:  # still connecting (a full listen backlog): nothing has left
+                raise NotDelivered(f"cannot connect to SENS within {self._policy.timeout:g} s") from err
+            raise OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s") from err
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as err:
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
-        except requests.Timeout as err:
-            raise self._late() from err
-        except requests.RequestException as err:
-            if expired.is_set():
-                raise self._late() from err
+        except aiohttp.ClientError as err:
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
-        finally:
-            deadline.cancel()
-            self._watch.attempt = None
-        return answer(response.status_code, response.headers, response.content)
+        # A repeated Retry-After joined as requests joins it, so both clients read the same answer.
+        retry_after = ", ".join(response.headers.getall("Retry-After", []))
+        return answer(response.status, {"Retry-After": retry_after}, body)
 
-    def _late(self) -> OutcomeUnknown:
-        return OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s")
+
+class _Progress:
+    """How far one attempt got: whether any of the request left (its headers were written)."""
+
+    sent = False
+
+
+async def _headers_sent(
+    session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestHeadersSentParams
+) -> None:
+    context.trace_request_ctx.sent = True
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY name for `url`, unless NO_PROXY excludes its host."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)

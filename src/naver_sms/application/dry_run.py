@@ -23,30 +23,19 @@ def decide_dry_run(settings_dry_run: bool, requested: bool | None) -> bool:
     return settings_dry_run or bool(requested)
 
 
-def _refuse(message: PlannedMessage) -> str:
-    raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
-
-
 class RefusingTransport:
     """A dry run's transport: if anything ever reached it, it fails loudly instead of sending."""
 
-    def send(self, message: PlannedMessage) -> str:
-        return _refuse(message)
-
-
-class RefusingAsyncTransport:
-    """RefusingTransport for the worker's event loop."""
-
     async def send(self, message: PlannedMessage) -> str:
-        return _refuse(message)
+        raise AssertionError(f"a dry run tried to send {message.idempotency_key}")
 
     async def close(self) -> None:
         pass  # nothing was ever opened
 
 
 class UnrecordedSentLog:
-    """A dry-run worker's sent log: dry runs write nothing, so there is nothing to read either, and
-    each event stays on the event loop with no round trip to the store."""
+    """A dry-run worker's sent log: it never reads the real one (a dry-run worker writes none, and its
+    events stay on the event loop with no round trip to a store), so every decision is a would-send."""
 
     async def lookup(self, message: PlannedMessage) -> Claim | None:
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from naver_sms.application.delivery import AsyncDeliverer, Deliverer, Delivery, Outcome
+from naver_sms.application.delivery import Deliverer, Delivery, Outcome
 from naver_sms.domain.booking import Booking, booking_from_mapping, booking_id_of
 from naver_sms.domain.errors import InvalidBooking, InvalidMessage
 from naver_sms.domain.events import EventType
@@ -38,13 +38,13 @@ class Notifier:
     def dry_run(self) -> bool:
         return self.deliverer.dry_run
 
-    def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
-        return [self._deliver(plan, now) for plan in planned(self.rules, booking, now, event)]
+    async def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
+        return [await self._deliver(plan) for plan in planned(self.rules, booking, now, event)]
 
-    def _deliver(self, plan: PlannedMessage | Delivery, now: datetime) -> Delivery:
-        return plan if isinstance(plan, Delivery) else self.deliverer.deliver(plan)
+    async def _deliver(self, plan: PlannedMessage | Delivery) -> Delivery:
+        return plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
 
-    def notify_record(self, record: object, now: datetime) -> list[Delivery]:
+    async def notify_record(self, record: object, now: datetime) -> list[Delivery]:
         """A scheduled run's booking record as the source sent it: an invalid one is one failure, and
         so is one whose planning fails in any other way (nothing has been sent for it yet), so that
         one booking never stops every run. Delivery errors (the sent log) still stop the run."""
@@ -57,22 +57,4 @@ class Notifier:
         except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
             reason = f"booking could not be planned: {type(err).__name__}"
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)]
-        return [self._deliver(plan, now) for plan in plans]
-
-
-@dataclass(frozen=True)
-class AsyncNotifier:
-    """The worker's Notifier: the same plan, each message delivered on the event loop."""
-
-    rules: RuleSet
-    deliverer: AsyncDeliverer
-
-    @property
-    def dry_run(self) -> bool:
-        return self.deliverer.dry_run
-
-    async def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
-        return [
-            plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
-            for plan in planned(self.rules, booking, now, event)
-        ]
+        return [await self._deliver(plan) for plan in plans]

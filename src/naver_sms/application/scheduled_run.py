@@ -47,7 +47,7 @@ class ScheduledRun:
     bookings: BookingSource
     notifier: Notifier
 
-    def __call__(self, now: datetime) -> RunSummary:
-        records = self.bookings.fetch(self.auth.login())
-        deliveries = [d for record in records for d in self.notifier.notify_record(record, now)]
+    async def __call__(self, now: datetime) -> RunSummary:
+        records = await self.bookings.fetch(await self.auth.login())
+        deliveries = [d for record in records for d in await self.notifier.notify_record(record, now)]
         return RunSummary(len(records), tuple(deliveries), self.notifier.dry_run)

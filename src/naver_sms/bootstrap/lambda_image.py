@@ -1,23 +1,26 @@
 """The Lambda image's composition root: the scheduled run's real adapters (Selenium, HTTP, DynamoDB,
-SENS) from settings."""
+SENS) from settings, run with one asyncio.run per invocation."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from datetime import datetime
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
-from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
+from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
-from naver_sms.application.scheduled_run import ScheduledRun
+from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.bootstrap.shared import alerter, deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
+SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
 
 
 def browser_config(settings: Settings) -> BrowserConfig:
@@ -43,8 +46,7 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
         selectors.error,
         settings.naver.login_timeout_seconds,
     )
-    rules = load_rules(settings.rules_path)
-    sent_log = DynamoSentLog(settings.sent_log.table)
+    claimer = owner(request_id)
     return ScheduledRun(
         auth=SeleniumNaverLogin(
             browser_config(settings), page, settings.naver.username.reveal(), settings.naver.password.reveal()
@@ -56,16 +58,30 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
             max_attempts=settings.http.max_attempts,
         ),
         notifier=Notifier(
-            rules,
+            load_rules(settings.rules_path),
             deliverer(
                 settings,
-                sms_transport(settings, dry_run=dry_run),
-                sent_log,
-                owner=owner(request_id),
+                sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
+                # A dry run reads the real sent log too, so it reports what was sent as duplicates.
+                dynamo_sent_log(settings.sent_log.table, claimer),
+                owner=claimer,
                 dry_run=dry_run,
+                concurrency=SENDS_AT_ONCE,
             ),
         ),
     )
+
+
+def run_once(run: ScheduledRun) -> RunSummary:
+    """One invocation's event loop: the run, then its SMS connections closed (they belong to the loop)."""
+
+    async def once() -> RunSummary:
+        try:
+            return await run(datetime.now(run.notifier.rules.timezone))
+        finally:
+            await run.notifier.deliverer.transport.close()
+
+    return asyncio.run(once())
 
 
 def send_alert(settings: Settings | None, text: str) -> None:

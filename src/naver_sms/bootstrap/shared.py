@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from naver_sms.adapters.sens import SendPolicy, SensCredentials, SensTransport
+import asyncio
+from collections.abc import Callable
+
+from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
-from naver_sms.application.delivery import Deliverer
+from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
 from naver_sms.application.ports import Alerter, SentLog, SmsTransport
+from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError
-from naver_sms.settings.model import SENS_BACKOFF_SECONDS, SENS_MAX_RETRY_AFTER_SECONDS
 
 
-def sens_config(settings: Settings) -> tuple[str, SensCredentials, SendPolicy]:
-    """Endpoint, credentials and policy for either SENS transport. Credentials are revealed here, so a
+def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> SmsTransport:
+    """SENS, one pooled connection per send that may be in flight. Credentials are revealed here, so a
     dry run never needs them."""
+    if dry_run:
+        return RefusingTransport()
     sms = settings.sms
     credentials = SensCredentials(
         access_key=sms.access_key.reveal(),
@@ -21,21 +26,19 @@ def sens_config(settings: Settings) -> tuple[str, SensCredentials, SendPolicy]:
         service_id=sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID"),
         sender=sms.sender or _missing("sms.sender", "SENS_SENDER"),
     )
-    policy = SendPolicy(
-        timeout=sms.timeout_seconds,
-        max_attempts=sms.max_attempts,
-        backoff=SENS_BACKOFF_SECONDS,
-        max_retry_after=SENS_MAX_RETRY_AFTER_SECONDS,
-    )
-    return str(sms.endpoint), credentials, policy
-
-
-def sms_transport(settings: Settings, *, dry_run: bool) -> SmsTransport:
-    return RefusingTransport() if dry_run else SensTransport(*sens_config(settings))
+    policy = SendPolicy(timeout=sms.timeout_seconds, max_attempts=sms.max_attempts)
+    return SensTransport(str(sms.endpoint), credentials, policy, pool_size=concurrency)
 
 
 def deliverer(
-    settings: Settings, transport: SmsTransport, sent_log: SentLog, *, owner: str, dry_run: bool
+    settings: Settings,
+    transport: SmsTransport,
+    sent_log: SentLog,
+    *,
+    owner: str,
+    dry_run: bool,
+    concurrency: int,
+    dry_run_line: Callable[[], bool] = every_line,
 ) -> Deliverer:
     return Deliverer(
         transport=transport,
@@ -43,6 +46,8 @@ def deliverer(
         owner=owner,
         lease_seconds=settings.sent_log.claim_lease_seconds,
         dry_run=dry_run,
+        send_slots=asyncio.Semaphore(concurrency),
+        dry_run_line=dry_run_line,
     )
 
 

@@ -7,17 +7,20 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
-from naver_sms.adapters.nats_sent_log import NatsKvSentLog
-from naver_sms.adapters.sens_async import AsyncSensTransport
-from naver_sms.application.delivery import AsyncDeliverer
-from naver_sms.application.dry_run import RefusingAsyncTransport, UnrecordedSentLog, decide_dry_run
-from naver_sms.application.notify import AsyncNotifier
-from naver_sms.application.ports import AsyncSentLog, AsyncSmsTransport
-from naver_sms.bootstrap.shared import sens_config
+from naver_sms.adapters.nats_connection import connect
+from naver_sms.adapters.nats_sent_log import nats_sent_log
+from naver_sms.application.delivery import Deliverer
+from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
+from naver_sms.application.notify import Notifier
+from naver_sms.application.ports import SentLog
+from naver_sms.application.settlement import SettlementPolicy
+from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
@@ -31,36 +34,66 @@ class WorkerComposition:
         self.dry_run = decide_dry_run(settings.sms_dry_run, requested=None)
         self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"
         self.rules = load_rules(settings.rules_path)
-        self.nats_connection = nats_connection(settings)
+        nats_connection(settings)  # its credentials checked now, before anything touches NATS
         self.dry_run_lines = LineBudget(
-            logging.getLogger(AsyncDeliverer.__module__),  # its level decides
+            logging.getLogger(Deliverer.__module__),  # its level decides
             "dry run: decisions not logged one by one",
             DRY_RUN_LINES_PER_SECOND,
         )
-        # One HTTP connection per concurrent send, so no send waits for a pooled connection.
-        self.transport: AsyncSmsTransport = (
-            RefusingAsyncTransport()
-            if self.dry_run
-            else AsyncSensTransport(*sens_config(settings), pool_size=settings.worker.concurrency)
+        self.transport = sms_transport(
+            settings, dry_run=self.dry_run, concurrency=settings.worker.concurrency
         )
 
-    def notifier(self, kv: KeyValue) -> AsyncNotifier:
-        sent_log: AsyncSentLog = UnrecordedSentLog() if self.dry_run else NatsKvSentLog(kv, self.owner)
-        deliverer = AsyncDeliverer(
-            owner=self.owner,
-            lease_seconds=self.settings.sent_log.claim_lease_seconds,
-            dry_run=self.dry_run,
-            dry_run_line=self.dry_run_lines.take,
-            transport=self.transport,
-            sent_log=sent_log,
-            send_slots=asyncio.Semaphore(self.settings.worker.concurrency),
+    def notifier(self, kv: KeyValue) -> Notifier:
+        sent_log: SentLog = UnrecordedSentLog() if self.dry_run else nats_sent_log(kv, self.owner)
+        return Notifier(
+            self.rules,
+            deliverer(
+                self.settings,
+                self.transport,
+                sent_log,
+                owner=self.owner,
+                dry_run=self.dry_run,
+                concurrency=self.settings.worker.concurrency,
+                dry_run_line=self.dry_run_lines.take,
+            ),
         )
-        return AsyncNotifier(self.rules, deliverer)
+
+    def settlement(self, max_deliver: int | None, max_payload: int) -> SettlementPolicy:
+        w = self.settings.worker
+        return SettlementPolicy(
+            sent_subject=w.sent_subject,
+            failed_subject=w.failed_subject,
+            dlq_subject=w.dlq_subject,
+            nak_delay=w.nak_delay_seconds,
+            max_deliver=max_deliver,
+            max_payload=max_payload,
+        )
+
+
+async def connect_nats(
+    settings: Settings,
+    name: str,
+    *,
+    stop: asyncio.Event | None = None,
+    on_closed: Callable[[], Awaitable[None]] | None = None,
+    reconnect: bool = True,
+) -> Client:
+    """How the worker and `make claims` both reach NATS (nats_connection.connect, within
+    worker.connect_seconds)."""
+    return await connect(
+        nats_connection(settings),
+        name=name,
+        within=settings.worker.connect_seconds,
+        stop=stop,
+        on_closed=on_closed,
+        reconnect=reconnect,
+    )
 
 
 def nats_connection(settings: Settings) -> dict[str, Any]:
-    """nats.connect's servers and credentials: how the worker and `make claims` both reach NATS (a
-    comma-separated NATS_URL is a cluster's seed list, one URL each)."""
+    """nats.connect's servers and credentials (a comma-separated NATS_URL is a cluster's seed list, one
+    URL each)."""
     return {"servers": settings.worker.nats_url.split(","), **nats_credentials(settings)}
 
 

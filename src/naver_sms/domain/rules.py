@@ -103,12 +103,6 @@ class RuleSet:
             raise ValueError("now must be time-zone aware")
         return [rule for rule in self.rules if rule.applies(booking, now, event)]
 
-    def evaluate(
-        self, booking: Booking, now: datetime, event: EventType | None = None
-    ) -> list[PlannedMessage]:
-        """Raises InvalidMessage when a rendered message cannot be sent (longer than an LMS)."""
-        return [rule.render(booking, self.timezone) for rule in self.applicable(booking, now, event)]
-
 
 def _where(index: int, raw: Mapping[str, object]) -> str:
     name = raw.get("name")

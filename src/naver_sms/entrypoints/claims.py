@@ -16,58 +16,41 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from naver_sms.application.ports import ClaimState, Standing, standing
 from naver_sms.domain.phone import mask_phones_within
 from naver_sms.settings import Settings, SettingsError
 
 STORES = ("dynamodb", "nats")
-CONNECT_DEADLINE_SECONDS = 10.0
+OPERATOR = "operator"  # the listing writes nothing; a sent log still names its writer
 
 
 def classify(record: dict[str, Any], lease_seconds: float, now: float) -> dict[str, Any]:
     age = now - float(record.get("at", 0) or 0)
-    status = record.get("state", "unknown")
-    if status == "claimed":
-        status = "stale" if age >= lease_seconds else "live"
-    return {**record, "status": status, "age_seconds": round(age)}
-
-
-def _from_dynamodb(settings: Settings) -> list[dict[str, Any]]:
-    from naver_sms.adapters.dynamo_sent_log import DynamoSentLog  # noqa: PLC0415
-
-    return list(DynamoSentLog(settings.sent_log.table).unresolved())
-
-
-async def _from_nats(settings: Settings) -> list[dict[str, Any]]:
-    import nats  # noqa: PLC0415
-
-    from naver_sms.adapters.nats_sent_log import NatsKvSentLog  # noqa: PLC0415
-    from naver_sms.bootstrap.worker_image import nats_connection  # noqa: PLC0415
-
-    async def quiet(err: Exception) -> None:
-        pass  # the one failure that matters is reported by main(), once
-
-    w = settings.worker
-    # Connected as the worker connects (its servers and credentials); nats-py keeps retrying a refused
-    # first connection on its own, so the deadline is ours.
-    nc = await asyncio.wait_for(
-        nats.connect(
-            name="make-claims",
-            connect_timeout=5,
-            allow_reconnect=False,
-            error_cb=quiet,
-            **nats_connection(settings),
-        ),
-        CONNECT_DEADLINE_SECONDS,
-    )
     try:
-        store = NatsKvSentLog(await nc.jetstream().key_value(w.dedupe_bucket), owner="operator")
-        return [record async for record in store.unresolved()]
+        state = ClaimState(str(record.get("state")))
+    except ValueError:
+        state = ClaimState.UNKNOWN  # a record this version cannot read is one to look at by hand
+    return {**record, "status": standing(state, age, lease_seconds).value, "age_seconds": round(age)}
+
+
+async def unresolved(settings: Settings, store: str) -> list[dict[str, Any]]:
+    if store == "dynamodb":
+        from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log  # noqa: PLC0415
+
+        return [record async for record in dynamo_sent_log(settings.sent_log.table, OPERATOR).unresolved()]
+    from naver_sms.adapters.nats_sent_log import nats_sent_log  # noqa: PLC0415
+    from naver_sms.bootstrap.worker_image import connect_nats  # noqa: PLC0415
+
+    nc = await connect_nats(settings, "make-claims", reconnect=False)
+    try:
+        kv = await nc.jetstream().key_value(settings.worker.dedupe_bucket)
+        return [record async for record in nats_sent_log(kv, OPERATOR).unresolved()]
     finally:
         await nc.close()
 
 
 def report(records: Iterable[dict[str, Any]], lease_seconds: float, now: float) -> dict[str, int]:
-    counts = {"unknown": 0, "stale": 0, "live": 0}
+    counts = {status.value: 0 for status in (Standing.UNKNOWN, Standing.STALE, Standing.LIVE)}
     for record in sorted(records, key=lambda r: float(r.get("at", 0) or 0)):
         line = classify(record, lease_seconds, now)
         counts[line["status"]] = counts.get(line["status"], 0) + 1
@@ -84,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.load()
-        records = _from_dynamodb(settings) if args.store == "dynamodb" else asyncio.run(_from_nats(settings))
+        records = asyncio.run(unresolved(settings, args.store))
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -7,10 +7,9 @@ load on the paths that need them, which keeps the cold start short.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from naver_sms import __version__
+import naver_sms
 from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, parse_event
 from naver_sms.logging_setup import bound, setup_logging
 
@@ -35,21 +34,21 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return _run(request, request_id)
         from naver_sms.entrypoints.smoke import run_smoke  # noqa: PLC0415
 
-        return run_smoke(__version__)
+        return run_smoke(naver_sms.__version__)
 
 
 def _run(request: RunRequest, request_id: str) -> dict[str, Any]:
     from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
     from naver_sms.application.errors import ExternalError  # noqa: PLC0415
-    from naver_sms.bootstrap.lambda_image import scheduled_run  # noqa: PLC0415
+    from naver_sms.bootstrap.lambda_image import run_once, scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
     from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
 
     settings = None
     try:
         settings = Settings.load()
-        run = scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id)
-        summary = run(datetime.now(run.notifier.rules.timezone))
+        setup_logging(settings.app.log_level)
+        summary = run_once(scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id))
     except RealSendsNotAllowed as err:
         log.warning("run refused", extra={"error": str(err)})
         return _error(err.kind, str(err))

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings.secrets import Secret
 
 
@@ -41,16 +42,6 @@ class BrowserSettings(_Section):
     chrome_bin: str
     chromedriver_bin: str
     page_load_timeout_seconds: float = Field(gt=0)
-
-
-SENS_BACKOFF_SECONDS = 0.5  # first wait between attempts that never reached SENS; doubles per attempt
-SENS_MAX_RETRY_AFTER_SECONDS = 2.0  # a 429 asking for a longer wait is retried by the caller instead
-
-
-def worst_case_send_seconds(timeout: float, attempts: int) -> float:
-    """How long one SMS may take with every attempt timing out and waiting its longest in between."""
-    waits = (max(SENS_BACKOFF_SECONDS * 2**i, SENS_MAX_RETRY_AFTER_SECONDS) for i in range(attempts - 1))
-    return attempts * timeout + float(sum(waits))
 
 
 class SmsSettings(_Section):
@@ -138,7 +129,7 @@ class SettingsModel(_Section):
 
     @model_validator(mode="after")
     def _send_fits_in_ack_wait_and_lease(self) -> SettingsModel:
-        worst = worst_case_send_seconds(self.sms.timeout_seconds, self.sms.max_attempts)
+        worst = SendPolicy(self.sms.timeout_seconds, self.sms.max_attempts).worst_case_seconds()
         for limit, key, env in (
             (self.worker.ack_wait_seconds, "worker.ack_wait_seconds", "ACK_WAIT_SECONDS"),
             (self.sent_log.claim_lease_seconds, "sent_log.claim_lease_seconds", "CLAIM_LEASE_SECONDS"),

@@ -16,9 +16,8 @@ _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\
 
 
 class HealthServer:
-    def __init__(self, port: int, is_healthy: Callable[[], bool], host: str = "0.0.0.0") -> None:  # noqa: S104  (containers expose it)
+    def __init__(self, port: int, is_healthy: Callable[[], bool]) -> None:
         self._port = port
-        self._host = host
         self._is_healthy = is_healthy
         self._server: asyncio.Server | None = None
 
@@ -29,7 +28,7 @@ class HealthServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await asyncio.start_server(self._serve, "0.0.0.0", self._port)  # noqa: S104  (containers expose it)
 
     async def stop(self) -> None:
         if self._server is not None:
