@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from naver_sms.adapters.booking_api import HttpBookingSource
-from naver_sms.adapters.sens import SendPolicy, SensCredentials, SensTransport
-from naver_sms.adapters.sens_async import AsyncSensTransport, environment_proxy
+from naver_sms.adapters.sens import SensCredentials, SensTransport, environment_proxy
 from naver_sms.application.errors import BookingSourceError, NotDelivered, OutcomeUnknown, Refused
+from naver_sms.application.send_policy import SendPolicy
 from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
 from tests.support.bookings import mixed_bookings, record
@@ -39,7 +39,8 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class SentOnALoop:
-    """The worker's AsyncSensTransport, one send per event loop, its connections closed after."""
+    """The SENS transport, one send per event loop (as the Lambda's invocations run), its connections
+    closed after."""
 
     url: str
     creds: SensCredentials
@@ -47,7 +48,7 @@ class SentOnALoop:
 
     def send(self, message: PlannedMessage) -> str:
         async def once() -> str:
-            sender = AsyncSensTransport(self.url, self.creds, self.policy)
+            sender = SensTransport(self.url, self.creds, self.policy, pool_size=1)
             try:
                 return await sender.send(message)
             finally:
@@ -59,14 +60,16 @@ class SentOnALoop:
 Make = Callable[..., Sender]
 
 
-@pytest.fixture(params=[SensTransport, SentOnALoop], ids=["requests", "aiohttp"])
-def transport(request: pytest.FixtureRequest) -> Make:
-    """Every answer means the same to both SENS transports."""
-
+@pytest.fixture
+def transport() -> Make:
     def make(url: str, policy: SendPolicy = QUICK, creds: SensCredentials = CREDS) -> Sender:
-        return request.param(url, creds, policy)  # type: ignore[no-any-return]
+        return SentOnALoop(url, creds, policy)
 
     return make
+
+
+def fetched(naver: FakeNaver, cookies: dict[str, str], max_attempts: int = 2) -> list[object]:
+    return list(asyncio.run(source(naver, max_attempts).fetch(cookies)))
 
 
 def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) -> None:
@@ -74,20 +77,20 @@ def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) 
         *mixed_bookings(),
         {**record(9, "confirmed", timedelta(hours=1)), "phone": "n/a"},
     ]
-    records = source(fake_naver).fetch(COOKIES)
+    records = fetched(fake_naver, COOKIES)
     assert records == fake_naver.state.bookings  # validation is the use case's, one record at a time
     assert fake_naver.state.api_calls == 5
 
 
 def test_not_logged_in_is_an_error(fake_naver: FakeNaver) -> None:
     with pytest.raises(BookingSourceError, match="HTTP 401"):
-        source(fake_naver).fetch({})
+        fetched(fake_naver, {})
 
 
 def test_retries_run_out(fake_naver: FakeNaver) -> None:
     fake_naver.state.fail_next = 10
     with pytest.raises(BookingSourceError):
-        source(fake_naver, max_attempts=2).fetch(COOKIES)
+        fetched(fake_naver, COOKIES, max_attempts=2)
     assert fake_naver.state.api_calls == 2
 
 
@@ -171,13 +174,20 @@ def test_an_answer_that_trickles_in_ends_at_one_total_deadline(
 
 
 def test_a_deadline_does_not_cut_the_next_send_on_a_kept_alive_connection(fake_sens: FakeSens) -> None:
-    # The Lambda's transport reuses its connection: an expired deadline's cut must only ever hit its own.
-    sender = SensTransport(fake_sens.url, CREDS, QUICK)
-    for _ in range(3):
-        assert sender.send(MESSAGE)
-        time.sleep(0.4)
-    time.sleep(1.0)  # past every attempt's deadline: a timer still running would cut the idle socket
-    assert sender.send(MESSAGE) and len(fake_sens.state.sent) == 4
+    # One transport reuses its connection: an attempt's deadline must only ever end its own attempt.
+    async def sends() -> None:
+        sender = SensTransport(fake_sens.url, CREDS, QUICK, pool_size=1)
+        try:
+            for _ in range(3):
+                assert await sender.send(MESSAGE)
+                await asyncio.sleep(0.4)
+            await asyncio.sleep(1.0)  # past every attempt's deadline, on the kept-alive connection
+            assert await sender.send(MESSAGE)
+        finally:
+            await sender.close()
+
+    asyncio.run(sends())
+    assert len(fake_sens.state.sent) == 4
 
 
 @pytest.mark.parametrize(
@@ -241,7 +251,7 @@ def test_retry_after_is_read_as_ascii_seconds_and_repeated_headers_at_their_long
         ({}, "https://sens.apigw.ntruss.com", None),
     ],
 )
-def test_the_async_transport_takes_its_proxy_from_the_environment_like_requests(
+def test_the_sens_transport_takes_its_proxy_from_the_environment_like_requests(
     monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], url: str, proxy: str | None
 ) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):

@@ -9,8 +9,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from naver_sms.adapters.dynamo_sent_log import DynamoSentLog
-from naver_sms.adapters.nats_sent_log import NatsKvSentLog
+from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
+from naver_sms.adapters.nats_sent_log import nats_sent_log
+from naver_sms.adapters.sent_log import StoreSentLog
 from naver_sms.application.ports import ClaimState
 from naver_sms.domain.messages import PlannedMessage
 from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
@@ -33,16 +34,21 @@ def parse(stdout: str) -> dict[str, str]:
 EXPECTED = {"bk-2": "unknown", "bk-3": "stale", "bk-4": "live"}
 
 
+async def plant_claims(log: StoreSentLog, kind: str) -> None:
+    """One confirmed send (not listed), and one claim of each status."""
+    now = time.time()
+    await log.claim(message(1), f"{kind}:a", now)
+    await log.confirm(message(1), "req-1")
+    claim, _ = await log.claim(message(2), f"{kind}:b", now)
+    assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
+    await log.claim(message(3), f"{kind}:dead", now - LEASE - 60)
+    held, _ = await log.claim(message(4), f"{kind}:busy", now)
+    assert held.state is ClaimState.CLAIMED
+
+
 def test_dynamodb_claims_are_listed_by_status(aws: str) -> None:
     create_sent_log_table()
-    log = DynamoSentLog(SENT_LOG_TABLE)
-    now = time.time()
-    log.claim(message(1), "lambda:a", now)
-    log.confirm(message(1), "req-1")  # a confirmed send is not listed
-    claim, _ = log.claim(message(2), "lambda:b", now)
-    assert log.mark_unknown(message(2), claim, "SENS answered HTTP 503")
-    log.claim(message(3), "lambda:dead", now - LEASE - 60)
-    log.claim(message(4), "lambda:busy", now)
+    run(plant_claims(dynamo_sent_log(SENT_LOG_TABLE, "lambda:a"), "lambda"))
     out = script("claims.sh", STORE="dynamodb")
     assert out.returncode == 0, out.stderr
     assert parse(out.stdout) == EXPECTED
@@ -54,15 +60,7 @@ async def plant_nats_claims(url: str) -> None:
     nc = await nats.connect(url)
     try:
         kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
-        log = NatsKvSentLog(kv, "worker:a")
-        now = time.time()
-        await log.claim(message(1), "worker:a", now)
-        await log.confirm(message(1), "req-1")
-        claim, _ = await log.claim(message(2), "worker:b", now)
-        assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
-        await log.claim(message(3), "worker:dead", now - LEASE - 60)
-        held, _ = await log.claim(message(4), "worker:busy", now)
-        assert held.state is ClaimState.CLAIMED
+        await plant_claims(nats_sent_log(kv, "worker:a"), "worker")
     finally:
         await nc.close()
 
@@ -78,7 +76,7 @@ async def plant_nats_claims_as(url: str, **credentials: str) -> None:
     nc = await nats.connect(url, **credentials)
     try:
         kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
-        log = NatsKvSentLog(kv, "worker:b")
+        log = nats_sent_log(kv, "worker:b")
         claim, _ = await log.claim(message(2), "worker:b", time.time())
         assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
     finally:

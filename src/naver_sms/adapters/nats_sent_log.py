@@ -15,7 +15,6 @@ from nats.js.kv import KeyValue
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import SentLogError
 
-
 WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a compare-and-set that lost
 
 

@@ -1,1 +1,1 @@
-"""Use cases: the scheduled run and per-event processing, written against small ports."""
+"""Use cases: the scheduled run, the one delivery core and the worker's settlement, against small ports."""

@@ -12,10 +12,12 @@ from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
+from naver_sms.application.ports import Alerter
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
-from naver_sms.bootstrap.shared import alerter, deliverer, sms_transport
+from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
@@ -82,6 +84,11 @@ def run_once(run: ScheduledRun) -> RunSummary:
             await run.notifier.deliverer.transport.close()
 
     return asyncio.run(once())
+
+
+def alerter(settings: Settings) -> Alerter:
+    webhook = settings.alerts.slack_webhook_url
+    return SlackAlerter(webhook.reveal()) if webhook.is_set else LogOnlyAlerter()
 
 
 def send_alert(settings: Settings | None, text: str) -> None:

@@ -1,4 +1,4 @@
-"""What both images build the same way: the SMS transport, the deliverer and the alerter."""
+"""What both images build the same way: the SMS transport and the deliverer."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
-from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
-from naver_sms.application.ports import Alerter, SentLog, SmsTransport
+from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError
 
@@ -49,11 +48,6 @@ def deliverer(
         send_slots=asyncio.Semaphore(concurrency),
         dry_run_line=dry_run_line,
     )
-
-
-def alerter(settings: Settings) -> Alerter:
-    webhook = settings.alerts.slack_webhook_url
-    return SlackAlerter(webhook.reveal()) if webhook.is_set else LogOnlyAlerter()
 
 
 def _missing(key: str, env: str) -> str:
