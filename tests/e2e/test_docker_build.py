@@ -18,6 +18,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.conftest import BIN
+from tests.support.lambda_invoke import invoke
 from tests.support.procs import (
     REPO,
     dirty_tree,
@@ -25,6 +26,7 @@ from tests.support.procs import (
     free_port,
     need,
     port_open,
+    project_version,
     script,
     wait_until,
 )
@@ -167,6 +169,12 @@ def test_lambda_container_smoke_and_bad_events(rie_container: str) -> None:
         ).stderr,
     )
     assert init is not None and float(init.group(1)) > 0
+
+
+def test_the_smoke_answer_reports_the_one_version_of_pyproject(rie_container: str) -> None:
+    url = f"http://127.0.0.1:{RIE_PORT}/2015-03-31/functions/function/invocations"
+    result = invoke(url, {"smoke": True})
+    assert isinstance(result, dict) and result["version"] == project_version()
 
 
 def test_lambda_root_filesystem_is_read_only(rie_container: str) -> None:

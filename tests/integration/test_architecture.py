@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -98,3 +99,27 @@ def test_env_example_documents_every_variable() -> None:
         if "=" in line
     }
     assert set(ENV_TO_KEY) <= documented, sorted(set(ENV_TO_KEY) - documented)
+
+
+ENTRY_POINT_LINES = 200  # an entry point that grows past this is holding policy that belongs elsewhere
+
+
+def test_entry_point_modules_stay_small_enough_to_only_translate() -> None:
+    modules = sorted((REPO / "src" / "naver_sms" / "entrypoints").rglob("*.py"))
+    assert modules, "no entry-point modules found"
+    lines = {str(m.relative_to(REPO)): len(m.read_text().splitlines()) for m in modules}
+    assert {name: n for name, n in lines.items() if n > ENTRY_POINT_LINES} == {}
+
+
+def test_the_application_has_one_of_each_use_case_and_port() -> None:
+    """A sync/async twin (SentLog beside AsyncSentLog …) is a second copy of the use case."""
+    names = {
+        node.name
+        for path in (REPO / "src" / "naver_sms" / "application").glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+    }
+    assert names, "no classes found in application/"
+    twins = {name for name in names if name.startswith("Async") and name.removeprefix("Async") in names}
+    assert twins == set()
+    assert {name for name in names if name.startswith(("Async", "Blocking", "Sync"))} == set()

@@ -16,6 +16,7 @@ from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
+from tests.support.procs import project_version
 from tests.support.proctree import browser_processes
 from tests.support.recorder import Recorder
 
@@ -231,7 +232,7 @@ def test_smoke_ok(browser_env: dict[str, str]) -> None:
     result = main.lambda_handler({"smoke": True}, None)
     assert result["status"] == "ok"
     assert result["checks"] == {"settings": "ok", "secrets": "skipped", "browser": "ok"}
-    assert result["version"] == naver_sms.__version__
+    assert result["version"] == naver_sms.__version__ == project_version()
 
 
 def test_smoke_names_the_failing_check(monkeypatch: pytest.MonkeyPatch, aws: str) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,13 @@ from naver_sms.settings.env import ENV_TO_KEY
 from tests.support.proctree import read_process
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def project_version() -> str:
+    """The one version: pyproject.toml's, which the package metadata carries in every layout."""
+    return str(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"])
+
+
 IN_CI = os.environ.get("CI") == "true"
 
 
