@@ -11,7 +11,12 @@
 # current Chrome for Testing runs here; the build-time gate (docker/check-browser.sh) proves it for the
 # pinned version. LAMBDA_BASE=public.ecr.aws/lambda/python:3.12 or later (Amazon Linux 2023, dnf) needs
 # no other change: docker/browser-os-libs.sh picks the package manager. README says when to move.
-ARG LAMBDA_BASE=public.ecr.aws/lambda/python:3.11
+ARG LAMBDA_BASE=lambda-base
+
+# The base on a FROM line of its own, where Dependabot reads base images (it does not read ARG defaults),
+# and scripts/lib/knobs.sh reads it too. LAMBDA_BASE=<image> (a digest, another Python) builds on that
+# instead, and this stage is then not built at all.
+FROM public.ecr.aws/lambda/python:3.11 AS lambda-base
 
 FROM ${LAMBDA_BASE} AS browser
 

@@ -4,7 +4,7 @@
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test test-unit clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push deploy pin-chrome bench validate up down logs ps claims
+	size-check tag push deploy pin-chrome bench validate up down logs ps claims infra-lint infra-deploy sam-invoke
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -15,7 +15,7 @@ lock: ## Regenerate every requirements*.txt from its .in file (UPGRADE=1 to upgr
 	@scripts/lock.sh
 
 ##@ Quality
-lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, shellcheck, workflows (schema, actionlint)
+lint: ## Formatter, ruff, mypy, import contracts, lock freshness, hadolint, cfn-lint, shellcheck, workflows
 	@scripts/lint.sh
 format: ## Rewrite Python sources in the project style
 	@scripts/format.sh
@@ -57,6 +57,14 @@ pin-chrome: ## Pin Chrome for Testing's current Stable (or CFT_VERSION): both ar
 	@scripts/pin-chrome.sh
 deploy: ## Push the Lambda, update FUNCTION by digest, smoke the new version, then move ALIAS (live)
 	@scripts/deploy.sh
+
+##@ AWS as code (infra/template.yaml)
+infra-lint: ## cfn-lint the CloudFormation template
+	@scripts/infra-lint.sh
+infra-deploy: ## aws cloudformation deploy STACK (IMAGE_URI by digest; PARAMS=Key=Value ...)
+	@scripts/infra-deploy.sh
+sam-invoke: ## sam local invoke the template's function with the local image (SAM_EVENT, default smoke)
+	@scripts/sam-invoke.sh
 
 ##@ Local stack (compose.yaml)
 up: ## Start NATS, moto, the worker and the Lambda (RIE on RIE_PORT) and wait until healthy (PROFILE)

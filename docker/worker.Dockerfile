@@ -1,7 +1,11 @@
 # naver-sms-worker: the async NATS service, the installed package's `naver-sms-worker` command.
 # The suite-pinned tag keeps the Debian release fixed; production pins a digest too (see
 # docs/infra/containers.md). Builder and runtime must share the base so the venv's Python path matches.
-ARG PYTHON_BASE=python:3.13-slim-trixie
+ARG PYTHON_BASE=python-base
+
+# The base on a FROM line of its own, where Dependabot reads base images (it does not read ARG defaults),
+# and scripts/lib/knobs.sh reads it too. PYTHON_BASE=<image> (a digest) builds on that instead.
+FROM python:3.13-slim-trixie AS python-base
 
 FROM ${PYTHON_BASE} AS builder
 

@@ -61,7 +61,7 @@ else
   # The stand-in carries the official tag, so the Dockerfile is the same either way.
   pullable "$base" || use_standins "$base"
   if is_standin "$base"; then info "worker base: the local stand-in for $base"; else info "worker base: $base"; fi
-  flags+=(--build-arg "PYTHON_BASE=$base")
+  [[ -n "${WORKER_PYTHON_BASE:-}" ]] && flags+=(--build-arg "PYTHON_BASE=$WORKER_PYTHON_BASE")
 fi
 
 info "building $name ($sha); log: $log"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, scripts,
-# workflows (schema and actionlint).
+# Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, the
+# CloudFormation template, scripts, workflows (schema and actionlint).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$REPO_ROOT/scripts/venv.sh"
@@ -28,6 +28,7 @@ check "mypy (strict on src)" mypy
 check "import contracts" env PYTHONPATH=src lint-imports
 check "locks fresh" python scripts/check_locks.py
 check "hadolint" hadolint "${dockerfiles[@]}"
+check "cfn-lint ($INFRA_TEMPLATE)" cfn-lint "$INFRA_TEMPLATE"
 # -x follows `source scripts/lib.sh` so its functions and variables count as known.
 check "shellcheck" shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 if ((${#workflows[@]})); then

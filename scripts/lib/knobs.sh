@@ -30,13 +30,18 @@
 : "${CFT_MIRROR_DIR:=$REPO_ROOT/.cache/cft-mirror}" # where that mirror is made and kept
 # Where `make pin-chrome` without CFT_VERSION reads Chrome for Testing's current Stable.
 : "${CFT_VERSIONS_URL:=https://googlechromelabs.github.io/chrome-for-testing/last-known-good-versions-with-downloads.json}"
+: "${STACK:=naver-sms}"                       # the CloudFormation stack `make infra-deploy` creates or updates
+: "${SAM_EVENT:=$REPO_ROOT/tests/events/smoke.json}" # the event `make sam-invoke` sends
 : "${VENV:=$REPO_ROOT/.venv}"
+: "${SAM_VENV:=$REPO_ROOT/.venv-sam}"        # AWS SAM CLI's own venv (its pins clash with the dev lock)
 : "${PYTHON:=python3}"                       # the interpreter that creates the venv
 
 # Constants: named once here, passed where they are needed.
-LAMBDA_BASE_IMAGE="public.ecr.aws/lambda/python:3.11"
-WORKER_BASE_IMAGE="python:3.13-slim-trixie"
+# The base images, read from the Dockerfiles' named base stages (Dependabot moves them there).
+LAMBDA_BASE_IMAGE="$(sed -n 's/^FROM \([^ ]*\) AS lambda-base$/\1/p' "$REPO_ROOT/Dockerfile")"
+WORKER_BASE_IMAGE="$(sed -n 's/^FROM \([^ ]*\) AS python-base$/\1/p' "$REPO_ROOT/docker/worker.Dockerfile")"
 CFT_SITE="https://storage.googleapis.com/chrome-for-testing-public"
 RIE_INVOKE_PATH="/2015-03-31/functions/function/invocations"
+INFRA_TEMPLATE="infra/template.yaml"
 CACHE_DIR="$REPO_ROOT/.cache"
 DOCKER_PLUGINS_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"

@@ -25,6 +25,7 @@ from tests.support.procs import (
     docker,
     free_port,
     need,
+    offline_lib,
     port_open,
     project_version,
     script,
@@ -60,8 +61,17 @@ def test_hadolint_clean() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def script_value(name: str) -> str:
+    """A variable as the scripts see it, after sourcing scripts/lib.sh."""
+    value = offline_lib(f'printf %s "${name}"').stdout
+    assert value, f"{name} is empty in the scripts"
+    return value
+
+
 def test_lambda_dockerfile_structure() -> None:
-    browser, app = stages(REPO / "Dockerfile")
+    base, browser, app = stages(REPO / "Dockerfile")
+    # The base is named on a FROM line (Dependabot's), and that is where the scripts read it.
+    assert base[0]["value"] == f"{script_value('LAMBDA_BASE_IMAGE')} AS lambda-base"
     assert browser[0]["value"] == "${LAMBDA_BASE} AS browser"
     assert app[0]["value"] == "browser AS app"
     assert instructions(app, "CMD") == ['["main.lambda_handler"]']
@@ -82,7 +92,8 @@ def test_lambda_dockerfile_structure() -> None:
 
 
 def test_worker_dockerfile_structure() -> None:
-    builder, package, runtime = stages(REPO / "docker" / "worker.Dockerfile")
+    base, builder, package, runtime = stages(REPO / "docker" / "worker.Dockerfile")
+    assert base[0]["value"] == f"{script_value('WORKER_BASE_IMAGE')} AS python-base"
     assert builder[0]["value"].endswith("AS builder") and runtime[0]["value"].endswith("AS runtime")
     assert package[0]["value"].endswith("AS package")
     assert instructions(runtime, "USER") == ["10001:10001"]
@@ -319,7 +330,9 @@ def test_a_base_without_a_stand_in_is_named(engine: None) -> None:
 def test_the_lambda_lock_installs_on_the_next_lambda_python(images: dict[str, str]) -> None:
     # LAMBDA_BASE=public.ecr.aws/lambda/python:3.13 runs the app stage's install under Python 3.13: the
     # same lock, hashes required, into a task root (here in the worker's Python 3.13 base).
-    base = re.search(r"^ARG PYTHON_BASE=(\S+)", (REPO / "docker" / "worker.Dockerfile").read_text(), re.M)
+    base = re.search(
+        r"^FROM (\S+) AS python-base$", (REPO / "docker" / "worker.Dockerfile").read_text(), re.M
+    )
     assert base is not None
     out = docker(
         "run", "--rm", "--volume", f"{REPO / 'requirements.txt'}:/requirements.txt:ro", base.group(1),

@@ -156,6 +156,40 @@ def test_a_5xx_is_unknown_alerted_and_never_resent(
     assert states == ["sent", "sent", "sent", "sent", "unknown"]
 
 
+def emf_records(out: str) -> list[dict[str, object]]:
+    """The run's Embedded Metric Format lines: JSON with CloudWatch's `_aws` envelope."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
+
+
+def test_each_scheduled_run_writes_one_emf_record_an_alarm_can_use(
+    real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "naver-sms-automation")
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")  # metrics are written whatever the log level
+    real_sends.state.fail_next = 1
+    main.lambda_handler(REAL, None)
+    (record,) = emf_records(capsys.readouterr().out)
+    (directive,) = record["_aws"]["CloudWatchMetrics"]  # type: ignore[index]
+    assert directive["Namespace"] == "NaverSms" and directive["Dimensions"] == [["FunctionName"]]
+    names = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert names["RunDuration"] == "Milliseconds" and names["Unknown"] == "Count"
+    assert {name: record[name] for name in ("Sent", "Unknown", "Failed", "RunFailed", "Logins")} == {
+        "Sent": 4, "Unknown": 1, "Failed": 1, "RunFailed": 0.0, "Logins": 1,
+    }  # fmt: skip
+    assert record["FunctionName"] == "naver-sms-automation" and float(record["RunDuration"]) > 0  # type: ignore[arg-type]
+    assert "0105555" not in json.dumps(record)
+
+
+def test_a_failed_run_writes_run_failed(
+    world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NAVER_PASSWORD", "wrong")
+    main.lambda_handler(RUN, None)
+    (record,) = emf_records(capsys.readouterr().out)
+    assert record["RunFailed"] == 1.0 and "Sent" not in record
+
+
 def test_one_refused_sms_and_one_bad_record_do_not_stop_the_run(
     world: tuple[FakeNaver, FakeSens], real_sends: FakeSens
 ) -> None:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import nats
 import nkeys
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from naver_sms.adapters.nats_sent_log import nats_sent_log
 from naver_sms.domain.booking import booking_from_mapping
@@ -697,3 +699,55 @@ def test_a_dlq_that_cannot_be_written_never_leaves_the_event_stuck(
     messages = [line["message"] for line in worker.logs()]
     assert "dead-letter publish failed; the event will be redelivered" in messages
     assert "dead-letter publish failed on the last delivery; event terminated" in messages
+
+
+def scrape(worker: WorkerProcess) -> dict[str, float]:
+    """/metrics as Prometheus reads it: each sample by its name and labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.health_port}/metrics", timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def test_metrics_count_outcomes_sends_and_the_connection_after_real_sends(
+    worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
+) -> None:
+    fake_sens.state.fail_next, fake_sens.state.fail_status = 1, 503  # the first send's outcome is unknown
+    run(publish(nats_server.url, [*events(range(1, 4)), b"not json"]))
+    wait_for_sends(fake_sens, 2)
+    wait_drained(nats_server.url, 20, "all messages acked or terminated")
+
+    def counted() -> dict[str, float]:
+        metrics = scrape(worker)
+        return {
+            name: metrics.get(f"naver_sms_worker_outcomes_total{{outcome={name}}}", 0.0)
+            for name in ("sent", "unknown", "dead_lettered")
+        }
+
+    wait_until(
+        lambda: counted() == {"sent": 2.0, "unknown": 1.0, "dead_lettered": 1.0}, 10, "outcomes counted"
+    )
+    metrics = scrape(worker)
+    assert metrics["naver_sms_worker_send_seconds_count"] == 3.0  # the unknown one was a send too
+    assert metrics["naver_sms_worker_sends_in_flight"] == 0.0
+    assert metrics["naver_sms_worker_nats_connected"] == 1.0
+    wait_until(lambda: scrape(worker)["naver_sms_worker_consumer_pending"] == 0.0, 15, "pending refreshed")
+    assert "01000000001" not in str(metrics)
+
+
+def test_the_pending_metric_shows_a_backlog_the_worker_has_not_taken(
+    worker_env: dict[str, str], nats_server: NatsServer, tmp_path: Path, fake_sens: FakeSens
+) -> None:
+    fake_sens.state.delay_seconds = 0.5
+    slow = WorkerProcess({**worker_env, "WORKER_CONCURRENCY": "1"}, tmp_path / "slow.log").start()
+    try:
+        run(publish(nats_server.url, events(range(1, 600))))
+        wait_until(lambda: scrape(slow)["naver_sms_worker_consumer_pending"] > 0, 15, "a backlog counted")
+        assert scrape(slow)["naver_sms_worker_sends_in_flight"] == 1.0
+    finally:
+        slow.kill()

@@ -6,10 +6,9 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from tests.support.procs import free_port, serving
+from tests.support.procs import REPO, free_port, serving
 
 SENT_LOG_TABLE = "naver-sms-sent"
 # Credentials moto accepts; never real ones.
@@ -25,10 +24,13 @@ AWS_TEST_ENV = {
 def moto_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Its URL and its process."""
     port = free_port()
-    binary = Path(sys.executable).parent / "moto_server"
     url = f"http://127.0.0.1:{port}"
+    server = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); import tests.support.moto_cfn;"
+        " from moto.server import main; main()"
+    )
     with serving(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"
+        [sys.executable, "-c", server, "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"
     ) as process:
         yield url, process
 

@@ -26,8 +26,11 @@ class RunSummary:
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.outcome in FAILURES]
 
+    def counts(self) -> Counter[Outcome]:
+        return Counter(d.outcome for d in self.deliveries)
+
     def as_result(self) -> dict[str, Any]:
-        counts = Counter(d.outcome for d in self.deliveries)
+        counts = self.counts()
         return {
             "status": "partial" if self.failed else "ok",
             "bookings": self.bookings,

@@ -15,6 +15,7 @@ from nats.js.kv import KeyValue
 
 from naver_sms.adapters.nats_connection import connect
 from naver_sms.adapters.nats_sent_log import nats_sent_log
+from naver_sms.adapters.prometheus_metrics import MeasuredTransport, WorkerMetrics
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier

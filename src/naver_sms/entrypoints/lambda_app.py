@@ -7,6 +7,8 @@ load on the paths that need them, which keeps the cold start short.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import naver_sms
@@ -31,7 +33,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             log.warning("invalid event", extra={"error": str(err)})
             return _error("InvalidEvent", str(err))
         if isinstance(request, RunRequest):
-            return _run(request, request_id)
+            started = time.monotonic()
+            result = _run(request, request_id)
+            _metrics(result, time.monotonic() - started)
+            return result
         from naver_sms.entrypoints.smoke import run_smoke  # noqa: PLC0415
 
         return run_smoke(naver_sms.__version__)
@@ -89,6 +94,28 @@ def _failure(settings: Settings | None, kind: str, err: Exception) -> dict[str, 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})
     send_alert(settings, f"naver-sms run failed: {kind}: {err}")
     return _error(kind, str(err))
+
+
+def _metrics(result: dict[str, Any], seconds: float) -> None:
+    """One EMF record per scheduled run: what an operator alarms on (unknown outcomes, failed runs)."""
+    from naver_sms.adapters.emf import write_emf  # noqa: PLC0415
+
+    failed = result.get("failed", [])
+    outcomes = [f["outcome"] for f in failed]
+    counts: dict[str, tuple[float, str]] = {
+        "RunFailed": (1.0 if result["status"] == "error" else 0.0, "Count"),
+        "RunDuration": (round(seconds * 1000, 1), "Milliseconds"),
+    }
+    if result["status"] != "error":
+        counts |= {
+            "Sent": (result["sent"], "Count"),
+            "Duplicates": (result["skipped_duplicates"], "Count"),
+            "Unknown": (outcomes.count("unknown"), "Count"),
+            "Invalid": (outcomes.count("invalid"), "Count"),
+            "Failed": (len(failed), "Count"),
+            "Logins": (1, "Count"),  # a run that got this far logged in once
+        }
+    write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

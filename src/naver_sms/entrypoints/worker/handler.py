@@ -16,6 +16,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from naver_sms.adapters.prometheus_metrics import DEAD_LETTERED, WorkerMetrics
 from naver_sms.application.delivery import TRY_AGAIN, Delivery
 from naver_sms.application.notify import Notifier
 from naver_sms.application.settlement import TALLY, Action, Original, Settlement, SettlementPolicy
@@ -35,10 +36,11 @@ class EventHandler:
     clock: Callable[[], datetime]
     max_event_bytes: int
     keep_alive_seconds: float  # a third of ack_wait: in-progress acks while an event's sends take long
+    metrics: WorkerMetrics
     tally: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, int]:
-        return {name: self.tally[name] for name in sorted({*TALLY.values(), "processed", "dead_lettered"})}
+        return {name: self.tally[name] for name in sorted({*TALLY.values(), "processed", DEAD_LETTERED})}
 
     async def handle(self, msg: Msg) -> None:
         try:
@@ -49,7 +51,9 @@ class EventHandler:
             return
         with bound(message_id=_msg_id(msg), event_id=event.event_id, booking_id=event.booking.booking_id):
             deliveries = await self._notify(msg, event)
-            self.tally.update(TALLY[d.outcome] for d in deliveries)
+            for delivery in deliveries:
+                self.tally[TALLY[delivery.outcome]] += 1
+                self.metrics.outcome(delivery.outcome.value)
             settlement = self.policy.settle(event.event_id, deliveries, _deliveries(msg))
             await self._publish(settlement)
             if settlement.action is Action.NAK:
@@ -133,7 +137,8 @@ class EventHandler:
             headers = dict(publication.headers) or None
             await self.js.publish(publication.subject, publication.payload, headers=headers)
             if publication.subject == self.policy.dlq_subject:
-                self.tally["dead_lettered"] += 1
+                self.tally[DEAD_LETTERED] += 1
+                self.metrics.outcome(DEAD_LETTERED)
                 log.warning(
                     "event sent to the DLQ",
                     extra={"reason": publication.headers.get("Dead-Letter-Reason", "")},

@@ -1,4 +1,5 @@
-"""GET /healthz: 200 while connected and consuming, 503 otherwise. Plain asyncio, no framework."""
+"""GET /healthz: 200 while connected and consuming, 503 otherwise; GET /metrics: the worker's metrics in
+Prometheus' text format. Plain asyncio, no framework."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ _RESPONSES = {
     b'Content-Length: 25\r\nConnection: close\r\n\r\n{"status":"unavailable"}\n',
 }
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text exposition format
+
+
+def _metrics_response(body: bytes) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n".encode()
+    return head + b"Content-Type: " + METRICS_TYPE + b"\r\n\r\n" + body
 
 
 class HealthServer:
-    def __init__(self, port: int, is_healthy: Callable[[], bool]) -> None:
+    def __init__(self, port: int, is_healthy: Callable[[], bool], metrics: Callable[[], bytes]) -> None:
         self._port = port
+        self._metrics = metrics
         self._is_healthy = is_healthy
         self._server: asyncio.Server | None = None
 
@@ -39,7 +47,12 @@ class HealthServer:
         with contextlib.suppress(ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
             request_line = await asyncio.wait_for(reader.readline(), timeout=5)
             parts = request_line.split()
-            healthz = len(parts) >= 2 and parts[0] == b"GET" and parts[1] == b"/healthz"
-            writer.write(_RESPONSES[self._is_healthy()] if healthz else _NOT_FOUND)
+            path = parts[1] if len(parts) >= 2 and parts[0] == b"GET" else b""
+            if path == b"/healthz":
+                writer.write(_RESPONSES[self._is_healthy()])
+            elif path == b"/metrics":
+                writer.write(_metrics_response(self._metrics()))
+            else:
+                writer.write(_NOT_FOUND)
             await writer.drain()
         writer.close()

@@ -17,8 +17,10 @@ from functools import partial
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from naver_sms.adapters.nats_connection import NotConnected, StoppedConnecting
+from naver_sms.adapters.prometheus_metrics import WorkerMetrics
 from naver_sms.bootstrap.worker_image import WorkerComposition, connect_nats
 from naver_sms.entrypoints.worker.consumer import PULL_EXPIRES_SECONDS, Consumer
 from naver_sms.entrypoints.worker.handler import EventHandler
@@ -32,6 +34,7 @@ from naver_sms.settings.redact import without_credentials
 log = logging.getLogger("naver_sms.worker")
 
 UNLOGGED_REPORT_SECONDS = 5  # how often a dry run says how many decisions it did not log one by one
+PENDING_REFRESH_SECONDS = 5  # how stale the backlog metric may be
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
 
 
@@ -57,7 +60,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         async with contextlib.AsyncExitStack() as stack:
-            health = HealthServer(w.health_port, self.healthy)
+            health = HealthServer(w.health_port, self.healthy, parts.metrics.render)
             await health.start()
             stack.push_async_callback(health.stop)
             stack.push_async_callback(parts.transport.close)
@@ -77,7 +80,10 @@ class Worker:
                 clock=lambda: datetime.now(parts.rules.timezone),
                 max_event_bytes=w.max_event_bytes,
                 keep_alive_seconds=w.ack_wait_seconds / 3,
+                metrics=parts.metrics,
             )
+            nc = self._nc
+            parts.metrics.watch_connection(lambda: nc.is_connected)
             await self._nc.subscribe(
                 f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{w.stream}.{w.durable}",
                 queue=f"{w.durable}-advisories",
@@ -93,6 +99,7 @@ class Worker:
                 },
             )
             reporting = asyncio.create_task(self._report_unlogged(parts.dry_run_lines))
+            counting = asyncio.create_task(self._count_pending(js, parts.metrics))
             self._consumer = Consumer(feed, handler, queue, w.concurrency, self._stop)
             await self._consumer.consume()
             stopped_at = time.monotonic()
@@ -101,6 +108,7 @@ class Worker:
             await feed.stop(PULL_EXPIRES_SECONDS)
             naked += await self._consumer.nak_queued()
             reporting.cancel()
+            counting.cancel()
             parts.dry_run_lines.report()
             log.info(
                 "worker stopped",
@@ -144,6 +152,14 @@ class Worker:
         while True:
             await asyncio.sleep(UNLOGGED_REPORT_SECONDS)
             lines.report()
+
+    async def _count_pending(self, js: JetStreamContext, metrics: WorkerMetrics) -> None:
+        """The backlog, from the consumer's info every few seconds: a scrape never waits on NATS."""
+        w = self._settings.worker
+        while True:
+            with contextlib.suppress(Exception):  # keep the last count through a reconnect
+                metrics.pending.set((await js.consumer_info(w.stream, w.durable)).num_pending or 0)
+            await asyncio.sleep(PENDING_REFRESH_SECONDS)
 
     async def _on_exhausted(self, handler: EventHandler, advisory: Msg) -> None:
         try:

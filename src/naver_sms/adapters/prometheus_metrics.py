@@ -1,0 +1,73 @@
+"""The worker's metrics in Prometheus' text format (prometheus-client), served on the health port at
+/metrics: what an operator alarms on (unknown outcomes, dead letters, a backlog, a lost connection)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from naver_sms.application.ports import SmsTransport
+from naver_sms.domain.messages import PlannedMessage
+
+# A SENS answer takes tens of milliseconds; the top buckets are the client's deadline and its retries.
+SEND_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+DEAD_LETTERED = "dead_lettered"
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.outcomes = Counter(
+            "naver_sms_worker_outcomes",
+            "Deliveries by outcome (sent, duplicate, unknown, refused, retry …), and events dead-lettered",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.send_seconds = Histogram(
+            "naver_sms_worker_send_seconds",
+            "Seconds one SMS send took, SENS's retries of unsent attempts included",
+            buckets=SEND_BUCKETS,
+            registry=self.registry,
+        )
+        self.sends_in_flight = Gauge(
+            "naver_sms_worker_sends_in_flight", "SMS sends waiting on SENS now", registry=self.registry
+        )
+        self.pending = Gauge(
+            "naver_sms_worker_consumer_pending",
+            "Events in the stream the durable consumer has not delivered yet (refreshed every few seconds)",
+            registry=self.registry,
+        )
+        self.connected = Gauge(
+            "naver_sms_worker_nats_connected", "1 while connected to NATS, else 0", registry=self.registry
+        )
+
+    def outcome(self, name: str) -> None:
+        self.outcomes.labels(name).inc()
+
+    def watch_connection(self, is_connected: Callable[[], bool]) -> None:
+        self.connected.set_function(lambda: 1.0 if is_connected() else 0.0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MeasuredTransport:
+    """Any SmsTransport, its sends timed and counted while in flight."""
+
+    def __init__(self, inner: SmsTransport, metrics: WorkerMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def send(self, message: PlannedMessage) -> str:
+        started = time.monotonic()
+        self._metrics.sends_in_flight.inc()
+        try:
+            return await self._inner.send(message)
+        finally:
+            self._metrics.sends_in_flight.dec()
+            self._metrics.send_seconds.observe(time.monotonic() - started)
+
+    async def close(self) -> None:
+        await self._inner.close()
