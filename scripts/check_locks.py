@@ -21,6 +21,7 @@ PAIRS = [
     ("requirements.in", "requirements.txt"),
     ("docker/requirements-worker.in", "docker/requirements-worker.txt"),
     ("requirements-dev.in", "requirements-dev.txt"),
+    ("infra/requirements-sam.in", "infra/requirements-sam.txt"),
 ]
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 

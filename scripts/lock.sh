@@ -16,3 +16,5 @@ info "docker/requirements-worker.in -> docker/requirements-worker.txt"
 (cd docker && "${compile[@]}" --output-file=requirements-worker.txt requirements-worker.in)
 info "requirements-dev.in -> requirements-dev.txt"
 "${compile[@]}" --output-file=requirements-dev.txt requirements-dev.in
+info "infra/requirements-sam.in -> infra/requirements-sam.txt (AWS SAM CLI's own venv: no -c, its pins are its own)"
+(cd infra && "${compile[@]}" --output-file=requirements-sam.txt requirements-sam.in)

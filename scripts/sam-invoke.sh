@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `sam local invoke` on infra/template.yaml with the locally built Lambda image: the template's function,
 # memory, timeout and environment, run by AWS SAM CLI (the local alternative to `make run-rie`).
-# Knobs: TAG (the image tag, default latest), SAM_EVENT (default the smoke event), SAM_VENV.
+# Knobs: TAG (the image tag, default latest), SAM_EVENT (a sample as `make smoke` sends them, {"event": …,
+# "expect": …}; default the smoke sample), SAM_VENV. Prints the function's answer as its last line.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=lambda
@@ -20,7 +21,10 @@ if [[ ! -f "$stamp" || infra/requirements-sam.txt -nt "$stamp" ]]; then
 fi
 # The template's secret references need AWS; locally the function dry-runs on the settings' own values.
 env_file="$(mktemp)"
-trap 'rm -f "$env_file"' EXIT
+event_file="$(mktemp)"
+trap 'rm -f "$env_file" "$event_file"' EXIT
+"$SAM_VENV/bin/python" -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["event"]))' \
+  "$SAM_EVENT" >"$event_file" || die "SAM_EVENT=$SAM_EVENT is not a sample with an \"event\""
 printf '{"Function": {"NAVER_USERNAME": "", "NAVER_PASSWORD": "", "SENS_ACCESS_KEY": "", "SENS_SECRET_KEY": "", "APP_ENV": "local"}}\n' >"$env_file"
 SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" local invoke Function --template-file "$INFRA_TEMPLATE" \
-  --parameter-overrides "ImageUri=$image" --event "$SAM_EVENT" --env-vars "$env_file" --skip-pull-image
+  --parameter-overrides "ImageUri=$image" --event "$event_file" --env-vars "$env_file" --skip-pull-image

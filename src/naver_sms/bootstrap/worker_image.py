@@ -41,8 +41,10 @@ class WorkerComposition:
             "dry run: decisions not logged one by one",
             DRY_RUN_LINES_PER_SECOND,
         )
-        self.transport = sms_transport(
-            settings, dry_run=self.dry_run, concurrency=settings.worker.concurrency
+        self.metrics = WorkerMetrics()
+        self.transport = MeasuredTransport(
+            sms_transport(settings, dry_run=self.dry_run, concurrency=settings.worker.concurrency),
+            self.metrics,
         )
 
     def notifier(self, kv: KeyValue) -> Notifier:
