@@ -15,7 +15,13 @@ import requests
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.sens import SensCredentials, SensTransport, environment_proxy
-from naver_sms.application.errors import BookingSourceError, NotDelivered, OutcomeUnknown, Refused
+from naver_sms.application.errors import (
+    BookingSourceError,
+    NotDelivered,
+    OutcomeUnknown,
+    Refused,
+    SessionExpired,
+)
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
@@ -30,7 +36,13 @@ QUICK = SendPolicy(timeout=1.0, max_attempts=3, backoff=0.01, max_retry_after=2.
 
 
 def source(naver: FakeNaver, max_attempts: int = 2) -> HttpBookingSource:
-    return HttpBookingSource(f"{naver.url}/api/bookings", page_size=2, timeout=5, max_attempts=max_attempts)
+    return HttpBookingSource(
+        f"{naver.url}/api/bookings",
+        login_url=f"{naver.url}/login",
+        page_size=2,
+        timeout=5,
+        max_attempts=max_attempts,
+    )
 
 
 class Sender(Protocol):
@@ -82,9 +94,38 @@ def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) 
     assert fake_naver.state.api_calls == 5
 
 
-def test_not_logged_in_is_an_error(fake_naver: FakeNaver) -> None:
-    with pytest.raises(BookingSourceError, match="HTTP 401"):
+@pytest.mark.parametrize(
+    ("session_end", "reason"),
+    [
+        ("401", "HTTP 401"),
+        ("403", "HTTP 403"),
+        ("redirect", "redirected to the login page"),
+        ("login_page", "a login page where JSON was expected"),
+    ],
+)
+def test_each_way_naver_ends_a_session_is_recognised(
+    fake_naver: FakeNaver, session_end: str, reason: str
+) -> None:
+    fake_naver.state.session_end = session_end  # type: ignore[assignment]
+    with pytest.raises(SessionExpired, match=reason):
         fetched(fake_naver, {})
+
+
+def test_a_session_forgotten_on_page_two_is_recognised_there(fake_naver: FakeNaver) -> None:
+    fake_naver.state.bookings = mixed_bookings()
+    fake_naver.state.forget_at_page = 2
+    with pytest.raises(SessionExpired, match="page 2: HTTP 401"):
+        fetched(fake_naver, COOKIES)
+
+
+def test_an_html_page_that_is_no_login_page_is_not_a_session_end(fake_naver: FakeNaver) -> None:
+    # The fake's signed-in home page: HTML with no password form, where JSON was expected.
+    source = HttpBookingSource(
+        f"{fake_naver.url}/home", login_url=f"{fake_naver.url}/login", page_size=2, timeout=5, max_attempts=1
+    )
+    with pytest.raises(BookingSourceError, match="response is not JSON") as raised:
+        asyncio.run(source.fetch(COOKIES))
+    assert not isinstance(raised.value, SessionExpired)
 
 
 def test_retries_run_out(fake_naver: FakeNaver) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 
 import boto3
 import pytest
 
 import main
 import naver_sms
-from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
+from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
@@ -277,3 +278,65 @@ def test_smoke_names_the_failing_check(monkeypatch: pytest.MonkeyPatch, aws: str
     assert result["checks"]["settings"] == "ok"
     assert "ResourceNotFoundException" in result["checks"]["secrets"]
     assert "CHROME_BIN: '/nonexistent/chrome' is not an executable file" in result["checks"]["browser"]
+
+
+def test_warm_runs_in_one_process_log_in_once(world: tuple[FakeNaver, FakeSens]) -> None:
+    naver, _ = world
+    logins = [main.lambda_handler(RUN, None)["login"] for _ in range(4)]
+    assert logins == ["fresh", "reused", "reused", "reused"]
+    assert naver.state.logins == 1
+    assert browser_processes(os.getsid(0)) == []
+
+
+@pytest.mark.parametrize("session_end", ["401", "403", "redirect", "login_page"])
+def test_a_session_naver_forgot_gets_one_re_login_and_every_sms_once(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens, session_end: str
+) -> None:
+    naver, sens = world
+    naver.state.session_end = session_end  # type: ignore[assignment]
+    first = main.lambda_handler(REAL, None)
+    assert (first["login"], first["sent"]) == ("fresh", 5)
+    naver.state.forget_sessions()
+    naver.state.bookings.append(record(9, "confirmed", timedelta(hours=2)))
+    again = main.lambda_handler(REAL, None)
+    assert (again["status"], again["login"], again["sent"], again["skipped_duplicates"]) == (
+        "ok",
+        "fresh",
+        1,
+        5,
+    )
+    assert naver.state.logins == 2
+    assert sens.state.received == 6 and len({m["messages"][0]["to"] for m in sens.state.sent}) == 6
+
+
+def test_a_session_ending_on_page_two_restarts_the_pages_and_sends_nothing_twice(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens
+) -> None:
+    naver, sens = world
+    main.lambda_handler(REAL, None)
+    calls, naver.state.forget_at_page = naver.state.api_calls, 2
+    again = main.lambda_handler(REAL, None)
+    # page 1 with the kept session, page 2 refused it; then all four pages with the new one.
+    assert naver.state.api_calls - calls == 6
+    assert (again["login"], again["bookings"], again["sent"], again["skipped_duplicates"]) == (
+        "fresh",
+        8,
+        0,
+        5,
+    )
+    assert sens.state.received == 5  # the claims: every SMS of the first run, and none again
+
+
+def test_session_cookies_never_reach_a_log_or_a_result(
+    world: tuple[FakeNaver, FakeSens], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    naver, _ = world
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    results = [main.lambda_handler(RUN, None) for _ in range(2)]
+    naver.state.forget_sessions()
+    results.append(main.lambda_handler(RUN, None))
+    tokens = naver.state.issued
+    assert [r["login"] for r in results] == ["fresh", "reused", "fresh"] and len(tokens) == 2
+    seen = capsys.readouterr().out + json.dumps(results)
+    for token in tokens:
+        assert token not in seen and token.split("-")[-1] not in seen

@@ -42,6 +42,7 @@ DRY_RUN_RESULT = {
     "planned": 5,
     "sent": 0,
     "skipped_duplicates": 0,
+    "login": "fresh",
     "unresolved": 0,
     "dry_run": True,
     "failed": [],

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlparse
 
 from tests.support.http_server import LocalHttpServer, QuietHandler
@@ -32,6 +34,16 @@ class NaverState:
     api_calls: int = 0
     logins: int = 0
     kill_browser_next: int = 0  # how many login page loads kill -9 the browser asking for them
+    # Sessions it knows: "valid" for tests that call the API with cookies of their own, and one new
+    # token per login, which it can forget as Naver forgets a session.
+    sessions: set[str] = field(default_factory=lambda: {"valid"})
+    # How it answers a call whose session it does not know (or has forgotten).
+    session_end: Literal["401", "403", "redirect", "login_page"] = "401"
+    forget_at_page: int | None = None  # the next call for this page forgets every session first
+    issued: list[str] = field(default_factory=list)  # every session token it gave, forgotten or not
+
+    def forget_sessions(self) -> None:
+        self.sessions.clear()
 
 
 def kill_browsers() -> None:
@@ -79,20 +91,38 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             form = parse_qs(self.rfile.read(length).decode())
             if form.get("id") == [state.username] and form.get("pw") == [state.password]:
                 state.logins += 1
-                self._send(303, "", headers={"Location": "/home", "Set-Cookie": f"{SESSION}=valid; Path=/"})
+                token = f"s{state.logins}-{secrets.token_hex(8)}"
+                state.sessions.add(token)
+                state.issued.append(token)
+                self._send(303, "", headers={"Location": "/home", "Set-Cookie": f"{SESSION}={token}; Path=/"})
             else:
                 self._send(200, REJECTED)
 
+        def _session(self) -> str | None:
+            cookies = SimpleCookie(self.headers.get("Cookie") or "")
+            return cookies[SESSION].value if SESSION in cookies else None
+
+        def _not_logged_in(self) -> None:
+            if state.session_end in ("401", "403"):
+                self._send(int(state.session_end), json.dumps({"error": "not logged in"}), "application/json")
+            elif state.session_end == "redirect":
+                self._send(302, "", headers={"Location": "/login?next=/api/bookings"})
+            else:  # the login page itself, 200, where the client asked for JSON
+                self._send(200, LOGIN_FORM)
+
         def _bookings(self, query: dict[str, list[str]]) -> None:
             state.api_calls += 1
-            if f"{SESSION}=valid" not in (self.headers.get("Cookie") or ""):
-                self._send(401, json.dumps({"error": "not logged in"}), "application/json")
+            page = int(query.get("page", ["1"])[0])
+            if state.forget_at_page == page:
+                state.forget_at_page = None
+                state.forget_sessions()
+            if self._session() not in state.sessions:
+                self._not_logged_in()
                 return
             if state.fail_next > 0:
                 state.fail_next -= 1
                 self._send(503, json.dumps({"error": "busy"}), "application/json")
                 return
-            page = int(query.get("page", ["1"])[0])
             size = state.page_size
             chunk = state.bookings[(page - 1) * size : page * size]
             more = page * size < len(state.bookings)

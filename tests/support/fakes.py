@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog, decode
-from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused
+from naver_sms.application.errors import LoginFailed, NotDelivered, OutcomeUnknown, Refused, SessionExpired
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
@@ -125,17 +125,39 @@ class FakeTransport:
 
 @dataclass
 class FakeAuth:
-    cookies: Mapping[str, str] = field(default_factory=lambda: {"NID_SES": "session"})
+    """Each login a new session cookie, as Naver gives; `fail` makes the next logins fail."""
+
+    logins: int = 0
+    fail: bool = False
 
     async def login(self) -> Mapping[str, str]:
-        return self.cookies
+        if self.fail:
+            raise LoginFailed("login rejected: 'Wrong ID or password'")
+        self.logins += 1
+        return {"NID_SES": f"session-{self.logins}"}
 
 
 @dataclass
 class FakeBookingSource:
+    """Pages of records; a session it has forgotten (`forgotten`, or all of them from `forget_at_page`)
+    is refused as Naver refuses it."""
+
     records: Sequence[object]
+    page_size: int = 2
     seen_cookies: list[Mapping[str, str]] = field(default_factory=list)
+    pages_read: list[int] = field(default_factory=list)
+    forgotten: set[str] = field(default_factory=set)
+    forget_at_page: int | None = None
 
     async def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
         self.seen_cookies.append(cookies)
-        return self.records
+        records: list[object] = []
+        for page, start in enumerate(range(0, max(len(self.records), 1), self.page_size), start=1):
+            if page == self.forget_at_page:
+                self.forget_at_page = None
+                self.forgotten.add(cookies["NID_SES"])
+            if cookies["NID_SES"] in self.forgotten:
+                raise SessionExpired(f"page {page}: HTTP 401")
+            self.pages_read.append(page)
+            records.extend(self.records[start : start + self.page_size])
+        return records

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from naver_sms.application.delivery import Deliverer
+from naver_sms.application.errors import LoginFailed, SessionExpired
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
+from naver_sms.application.session import Login, SessionKeeper
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
@@ -58,6 +60,16 @@ def deliverer_of(transport: FakeTransport, log: FakeSentLog, *, dry_run: bool) -
     )
 
 
+def scheduled_run(
+    auth: FakeAuth,
+    bookings: FakeBookingSource,
+    notifier: Notifier,
+    sessions: SessionKeeper | None = None,
+    max_age: float = 6 * 3600,
+) -> ScheduledRun:
+    return ScheduledRun(auth, bookings, notifier, sessions or SessionKeeper(), "login-page owner", max_age)
+
+
 def ran(run: ScheduledRun, now: datetime) -> RunSummary:
     """One run on an event loop of its own, as the Lambda runs each invocation."""
     return asyncio.run(run(now))
@@ -66,7 +78,7 @@ def ran(run: ScheduledRun, now: datetime) -> RunSummary:
 def run(records: list[object], transport: FakeTransport, *, dry_run: bool = False) -> dict[str, Any]:
     deliverer = deliverer_of(transport, FakeSentLog(), dry_run=dry_run)
     return ran(
-        ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer)), NOW
+        scheduled_run(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer)), NOW
     ).as_result()
 
 
@@ -119,7 +131,7 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
     transport = FakeTransport()
     deliverer = deliverer_of(transport, FakeSentLog(), dry_run=False)
     summary = ran(
-        ScheduledRun(
+        scheduled_run(
             FakeAuth(), FakeBookingSource([record(1, service="나" * 60)]), Notifier(rules, deliverer)
         ),
         NOW,
@@ -132,7 +144,7 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
 def test_a_rerun_sends_nothing_twice() -> None:
     transport, log = FakeTransport(), FakeSentLog()
     deliverer = deliverer_of(transport, log, dry_run=False)
-    scheduled = ScheduledRun(
+    scheduled = scheduled_run(
         FakeAuth(), FakeBookingSource([record(1), record(2)]), Notifier(RULES, deliverer)
     )
     assert ran(scheduled, NOW).as_result()["sent"] == 2
@@ -186,7 +198,7 @@ def test_renaming_a_rule_sends_nothing_again() -> None:
     deliverer = deliverer_of(transport, sent_log, dry_run=False)
     records = [record(1), record(2)]
     for name in ("thanks", "thank_you_renamed"):
-        ran(ScheduledRun(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer)), NOW)
+        ran(scheduled_run(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer)), NOW)
     assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-2"]
 
 
@@ -194,3 +206,89 @@ def test_a_rule_keyed_by_its_old_name_keeps_the_sent_log_written_before_keys() -
     (rule,) = RULES.rules[:1]
     booking = booking_from_mapping(record(1))
     assert rule.render(booking, RULES.timezone).idempotency_key == idempotency_key("thanks", "bk-1", "")
+
+
+def warm(
+    bookings: FakeBookingSource,
+    auth: FakeAuth,
+    sessions: SessionKeeper,
+    transport: FakeTransport,
+    log: FakeSentLog,
+) -> ScheduledRun:
+    """One warm execution environment's run: the same SessionKeeper and sent log every time."""
+    return scheduled_run(
+        auth, bookings, Notifier(RULES, deliverer_of(transport, log, dry_run=False)), sessions
+    )
+
+
+def test_warm_runs_log_in_once_and_reuse_the_session() -> None:
+    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    bookings = FakeBookingSource([record(1), record(2)])
+    logins = [ran(warm(bookings, auth, sessions, transport, log), NOW).login for _ in range(5)]
+    assert logins == [Login.FRESH] + [Login.REUSED] * 4
+    assert auth.logins == 1 and {c["NID_SES"] for c in bookings.seen_cookies} == {"session-1"}
+
+
+def test_a_forgotten_session_gets_exactly_one_login_and_every_sms_goes_out_once() -> None:
+    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    bookings = FakeBookingSource([record(1), record(2), record(3)])
+    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    bookings.forgotten.add("session-1")  # Naver forgot it between runs
+    bookings.records = [*bookings.records, record(4)]
+    again = ran(warm(bookings, auth, sessions, transport, log), NOW)
+    assert (again.login, auth.logins) == (Login.FRESH, 2)
+    assert sorted(m.booking_id for m in transport.sent) == ["bk-1", "bk-2", "bk-3", "bk-4"]
+    assert again.as_result()["skipped_duplicates"] == 3
+
+
+def test_a_session_ending_mid_pagination_restarts_from_page_one_and_sends_nothing_twice() -> None:
+    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    bookings = FakeBookingSource([record(n) for n in range(1, 6)])  # three pages of two
+    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    bookings.pages_read.clear()
+    bookings.forget_at_page = 2
+    again = ran(warm(bookings, auth, sessions, transport, log), NOW)
+    assert bookings.pages_read == [1, 1, 2, 3]  # page 2 refused the kept session: all over, logged in
+    assert (again.login, auth.logins, again.bookings) == (Login.FRESH, 2, 5)
+    assert len(transport.sent) == 5 and again.as_result()["skipped_duplicates"] == 5
+
+
+def test_a_session_older_than_the_maximum_age_is_not_tried() -> None:
+    clock = [0.0]
+    auth, transport, log = FakeAuth(), FakeTransport(), FakeSentLog()
+    sessions = SessionKeeper(clock=lambda: clock[0])
+    bookings = FakeBookingSource([record(1)])
+    run = scheduled_run(
+        auth, bookings, Notifier(RULES, deliverer_of(transport, log, dry_run=False)), sessions, 600
+    )
+    assert [ran(run, NOW).login for _ in range(2)] == [Login.FRESH, Login.REUSED]
+    clock[0] = 600.0
+    assert ran(run, NOW).login is Login.FRESH and auth.logins == 2
+    assert len(bookings.seen_cookies) == 3  # the old session never reached the API
+
+
+def test_a_failed_re_login_is_the_runs_login_failure() -> None:
+    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    bookings = FakeBookingSource([record(1)])
+    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    bookings.forgotten.add("session-1")
+    auth.fail = True
+    with pytest.raises(LoginFailed, match="Wrong ID or password"):
+        ran(warm(bookings, auth, sessions, transport, log), NOW)
+    assert sessions.current("login-page owner", 3600) is None
+
+
+def test_a_session_refused_right_after_its_login_fails_the_run_and_is_not_kept() -> None:
+    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    bookings = FakeBookingSource([record(1)], forgotten={"session-1", "session-2"})
+    with pytest.raises(SessionExpired):
+        ran(warm(bookings, auth, sessions, transport, log), NOW)
+    assert auth.logins == 1 and sessions.current("login-page owner", 3600) is None
+    assert transport.sent == []
+
+
+def test_another_account_never_gets_the_kept_session() -> None:
+    sessions = SessionKeeper()
+    sessions.keep("login-page owner", {"NID_SES": "session-1"})
+    assert sessions.current("login-page someone-else", 3600) is None
+    assert "session-1" not in repr(sessions)

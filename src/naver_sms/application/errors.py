@@ -15,6 +15,12 @@ class BookingSourceError(ExternalError):
     kind = "BookingSourceError"
 
 
+class SessionExpired(BookingSourceError):
+    """The booking source says the session's cookies are no longer logged in: log in again."""
+
+    kind = "SessionExpired"
+
+
 class SentLogError(ExternalError):
     kind = "SentLogError"
 

@@ -17,12 +17,15 @@ from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Alerter
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
+from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
+# The Naver session, kept for the life of this execution environment (a warm Lambda's next runs).
+SESSIONS = SessionKeeper()
 
 
 def browser_config(settings: Settings) -> BrowserConfig:
@@ -55,6 +58,7 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
         ),
         bookings=HttpBookingSource(
             str(settings.naver.bookings_url),
+            login_url=str(settings.naver.login_url),
             page_size=settings.naver.page_size,
             timeout=settings.http.timeout_seconds,
             max_attempts=settings.http.max_attempts,
@@ -71,6 +75,10 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
                 concurrency=SENDS_AT_ONCE,
             ),
         ),
+        sessions=SESSIONS,
+        # Whose session it is: a change of account or login page is a new one. Never the password.
+        identity=f"{settings.naver.login_url} {settings.naver.username.raw}",
+        max_session_age_seconds=settings.naver.session_max_age_seconds,
     )
 
 

@@ -113,7 +113,7 @@ def _metrics(result: dict[str, Any], seconds: float) -> None:
             "Unknown": (outcomes.count("unknown"), "Count"),
             "Invalid": (outcomes.count("invalid"), "Count"),
             "Failed": (len(failed), "Count"),
-            "Logins": (1, "Count"),  # a run that got this far logged in once
+            "Logins": (1 if result["login"] == "fresh" else 0, "Count"),
         }
     write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
 

@@ -13,6 +13,7 @@ ENV_TO_KEY: dict[str, str] = {
     "NAVER_BOOKINGS_URL": "naver.bookings_url",
     "NAVER_USERNAME": "naver.username",
     "NAVER_PASSWORD": "naver.password",
+    "NAVER_SESSION_MAX_AGE_SECONDS": "naver.session_max_age_seconds",
     "CHROME_BIN": "browser.chrome_bin",
     "CHROMEDRIVER_BIN": "browser.chromedriver_bin",
     "SMS_DRY_RUN": "sms.dry_run",

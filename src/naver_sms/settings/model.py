@@ -36,6 +36,7 @@ class NaverSettings(_Section):
     selectors: Selectors
     login_timeout_seconds: float = Field(gt=0)
     page_size: int = Field(gt=0, le=500)
+    session_max_age_seconds: float = Field(ge=0, le=7 * 24 * 3600)
 
 
 class BrowserSettings(_Section):
