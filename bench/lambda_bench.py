@@ -1,4 +1,5 @@
-"""Lambda figures under the real RIE on the host: init duration, warm smoke latency, 50 warm runs."""
+"""Lambda figures under the real RIE on the host: init duration, warm smoke latency, 50 warm runs, and
+scheduled runs with and without a login."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.support.emulator import Emulator, serve
@@ -90,3 +91,35 @@ def warm_runs(env: dict[str, str], count: int = 50) -> dict[str, float]:
             "rss_first_mb": first / 1e6,
             "rss_last_mb": last / 1e6,
         }
+
+
+RUN = {"action": "run"}
+
+
+def _timed_runs(url: str, count: int) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        started = time.monotonic()
+        result = invoke(url, RUN)
+        latencies.append(time.monotonic() - started)
+        if not isinstance(result, dict) or result.get("status") != "ok":
+            raise RuntimeError(f"a scheduled run failed: {result}")
+    return latencies
+
+
+def session_runs(env: dict[str, str], logins: Callable[[], int], count: int = 20) -> dict[str, float]:
+    """Scheduled runs in one warm runtime each: a login every run (NAVER_SESSION_MAX_AGE_SECONDS=0, the
+    baseline), and the default, where only the first of `count` runs logs in."""
+    with emulator("main.lambda_handler", {**env, "NAVER_SESSION_MAX_AGE_SECONDS": "0"}) as served:
+        invoke(served.url, RUN)  # the runtime's first run pays the imports
+        with_login = _timed_runs(served.url, 10)
+    with emulator("main.lambda_handler", env) as served:
+        before = logins()
+        warm = _timed_runs(served.url, count)
+        made = logins() - before
+    return {
+        "login_p50": percentile(with_login, 0.5),
+        "reused_p50": percentile(warm[1:], 0.5),  # the first of them logged in
+        "logins": made,
+        "runs": count,
+    }
