@@ -35,7 +35,10 @@ write_validation() {
 | `make build`, `run-rie`, `smoke`, `size-check`, `tag`, `push` around `docker buildx`, the same in GitHub Actions | the runs above; `test_run_steps_call_documented_make_targets` | `ci.yml` (lint, tests, images); buildx `type=gha` cache per image (`test_build_step_uses_a_cache_scope_per_image`) |
 | Locked dependencies with hashes (pip-tools) in both images | both builds above install with `--require-hashes`; `make lint` checks the locks are fresh | `ci.yml` → images |
 | Deploy only what passed CI on main; publish a version, smoke it, then move the `live` alias; a failed smoke leaves it | `make deploy` rehearsed against a local registry and moto's Lambda API (`tests/e2e/test_deploy.py`); workflow shape (`test_deploy_uses_oidc_and_deploys_only_what_passed_ci_on_main`) | `deploy.yml` (`workflow_run` after `ci` on main) → `make deploy` against ECR and Lambda |
-| Credentials by OIDC, trust pinned to the `production` environment; no token left in `.git/config` | `test_deploy_uses_oidc_and_deploys_only_what_passed_ci_on_main` (`persist-credentials: false`, the trust policy example) | `deploy.yml` → configure-aws-credentials with the role in `docs/infra/containers.md` |
+| Credentials by OIDC, trust pinned to the `production` environment; no token left in `.git/config` | `test_deploy_uses_oidc_and_deploys_only_what_passed_ci_on_main` (`persist-credentials: false`, the trust policy example); the template's `DeployRole` trust (`test_the_deploy_role_trusts_only_the_production_environment_of_the_repository`) | `deploy.yml` → configure-aws-credentials with the role `infra/template.yaml` makes |
+| The AWS side as code: repository, table, function, version + `live`, schedule, role, alarms | `infra/template.yaml` cfn-lint clean (above) and deployed into moto's server (`tests/integration/test_infra.py`); `sam local invoke` of its function with the local image answers the smoke sample (above, `tests/e2e/test_sam_local.py`) | `make infra-deploy` against an account |
+| Metrics an operator can alarm on | the worker's `/metrics` scraped after real sends to the fake SENS, an unknown outcome included; a scheduled run's EMF record (`test_metrics_count_outcomes_sends_and_the_connection_after_real_sends`, `test_each_scheduled_run_writes_one_emf_record_an_alarm_can_use`) | CloudWatch turns the EMF lines into metrics; the template's alarms |
+| Images scanned, the supply chain kept current | — (no registry or vulnerability database here) | `ci.yml` → images: Trivy report and gate; `.github/dependabot.yml` |
 MD
   } >"$out"
 }
@@ -79,6 +82,7 @@ record "Worker image: size" env IMAGE=worker scripts/size-check.sh
 record "Lambda image under its RIE: samples (read-only root)" bash -c \
   "RIE_DETACH=1 RIE_CONTAINER=naver-sms-validate scripts/run-rie.sh && sleep 2 && IMAGE=lambda scripts/smoke.sh; status=\$?; docker logs naver-sms-validate 2>&1 | grep 'INIT REPORT'; docker rm -f naver-sms-validate >/dev/null; exit \$status"
 record "Worker container: healthy, event, JSON logs, docker stop" env IMAGE=worker scripts/smoke.sh
+record "The template's function under AWS SAM CLI (sam local invoke, the local image)" scripts/sam-invoke.sh
 record "Tag and push the worker to a local registry, digest" bash -c \
   "IMAGE=worker REGISTRY=127.0.0.1:$registry_port scripts/tag.sh && IMAGE=worker REGISTRY=127.0.0.1:$registry_port scripts/push.sh"
 LINES_KEPT=4 record "Whole test suite" make test
