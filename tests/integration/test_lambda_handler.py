@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -17,7 +19,7 @@ from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import create_sent_log_table
-from tests.support.procs import project_version
+from tests.support.procs import REPO, project_version
 from tests.support.proctree import browser_processes
 from tests.support.recorder import Recorder
 
@@ -340,3 +342,29 @@ def test_session_cookies_never_reach_a_log_or_a_result(
     seen = capsys.readouterr().out + json.dumps(results)
     for token in tokens:
         assert token not in seen and token.split("-")[-1] not in seen
+
+
+def test_the_settings_files_log_level_applies_to_the_lambda_too(
+    world: tuple[FakeNaver, FakeSens],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    settings = config / "settings.yaml"
+    settings.write_text(settings.read_text().replace("log_level: INFO", "log_level: WARNING", 1))
+    assert "log_level: WARNING" in settings.read_text()
+    monkeypatch.setenv("APP_CONFIG_DIR", str(config))
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+
+    def logged() -> dict[str, str]:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        return {line["message"]: line["level"] for line in lines if "level" in line}
+
+    assert main.lambda_handler(RUN, None)["status"] == "ok"
+    quiet = logged()
+    monkeypatch.setenv("APP_CONFIG_DIR", str(REPO / "config"))  # the committed INFO
+    assert main.lambda_handler(RUN, None)["status"] == "ok"
+    assert logged()["run finished"] == "INFO"
+    assert "run finished" not in quiet and "INFO" not in quiet.values()
