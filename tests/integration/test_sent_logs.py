@@ -212,13 +212,18 @@ async def _lease_expiry(writer: Any) -> None:
     assert "w:dead" in first.reason and transport.sent == []
 
 
+async def claim_answer_lost(log: StoreSentLog, records: LosingAnswers, owner: str, now: float) -> None:
+    """A claim the store took whose answer never came back."""
+    records.lose("create")
+    with pytest.raises(SentLogError):
+        await log.claim(MESSAGE, owner, now)
+
+
 async def _takeover_by_attempt_token(writer: Any) -> None:
     """A claim whose answer was lost is taken over by its writer, and by nobody else."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
     now = time.time()
-    records.lose("create")
-    with pytest.raises(SentLogError):
-        await mine.claim(MESSAGE, "w:a", now)
+    await claim_answer_lost(mine, records, "w:a", now)
     seen, created = await theirs.claim(MESSAGE, "w:b", now + 1)
     assert not created and (seen.state, seen.owner) == (ClaimState.CLAIMED, "w:a")
     claim, created = await mine.claim(MESSAGE, "w:a", now + 2)
@@ -256,9 +261,7 @@ async def _lost_claim_marked_meanwhile(writer: Any) -> None:
     """A lost claim reported unknown by another reader meanwhile stays unknown for its writer too."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
     now = time.time()
-    records.lose("create")
-    with pytest.raises(SentLogError):
-        await mine.claim(MESSAGE, "w:a", now)
+    await claim_answer_lost(mine, records, "w:a", now)
     stale, _ = await theirs.claim(MESSAGE, "w:b", now + LEASE + 1)
     assert await theirs.mark_unknown(MESSAGE, stale, "never confirmed")
     claim, created = await mine.claim(MESSAGE, "w:a", now + LEASE + 2)

@@ -14,10 +14,30 @@ from moto.cloudwatch.models import Alarm, cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
 
 
-class CloudFormationVersion(CloudFormationModel):
+class _Made:
+    """What each of these answers CloudFormation: its Ref (the physical id) and its GetAtt values. A mixin,
+    not a base: moto finds models among CloudFormationModel's direct subclasses only."""
+
+    ref: str
+    attributes: dict[str, str]
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES  # type: ignore[attr-defined]
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.attributes[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.ref
+
+
+class CloudFormationVersion(_Made, CloudFormationModel):
+    ATTRIBUTES = ("Version",)
+
     def __init__(self, arn: str, version: str) -> None:
-        self.arn = arn
-        self.version = version
+        self.ref, self.attributes = arn, {"Version": version}
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -26,17 +46,6 @@ class CloudFormationVersion(CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::Lambda::Version"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Version"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.version
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -54,9 +63,11 @@ class CloudFormationVersion(CloudFormationModel):
         return cls(published.function_arn, str(published.version))  # the ARN qualified by the version
 
 
-class CloudFormationAlias(CloudFormationModel):
+class CloudFormationAlias(_Made, CloudFormationModel):
+    ATTRIBUTES = ("AliasArn",)
+
     def __init__(self, alias: LambdaAlias) -> None:
-        self.alias = alias
+        self.ref, self.attributes = str(alias.arn), {"AliasArn": str(alias.arn)}
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -65,17 +76,6 @@ class CloudFormationAlias(CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::Lambda::Alias"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "AliasArn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return str(self.alias.arn)
-
-    @property
-    def physical_resource_id(self) -> str:
-        return str(self.alias.arn)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -97,9 +97,11 @@ class CloudFormationAlias(CloudFormationModel):
         return cls(alias)
 
 
-class CloudFormationAlarm(CloudFormationModel):
+class CloudFormationAlarm(_Made, CloudFormationModel):
+    ATTRIBUTES = ("Arn",)
+
     def __init__(self, alarm: Alarm) -> None:
-        self.alarm = alarm
+        self.ref, self.attributes = str(alarm.name), {"Arn": str(alarm.alarm_arn)}
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -108,17 +110,6 @@ class CloudFormationAlarm(CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::CloudWatch::Alarm"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return str(self.alarm.alarm_arn)
-
-    @property
-    def physical_resource_id(self) -> str:
-        return str(self.alarm.name)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
