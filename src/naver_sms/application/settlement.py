@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcome
+from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
 from naver_sms.application.ports import REASON_CHARS
 from naver_sms.domain.phone import mask_phones_in
 
@@ -136,6 +136,8 @@ class SettlementPolicy:
         return Publication(self.dlq_subject, payload, headers)
 
     def _publication(self, event_id: str, delivery: Delivery, *, final: bool) -> Publication | None:
+        if delivery.outcome is Outcome.DRY_RUN or (delivery.outcome in TRY_AGAIN and not final):
+            return None  # a dry run records nothing; a redelivery will look again, only the last records
         record = {**delivery.as_record(), "event_id": event_id}
         if delivery.outcome in RECORDED_AS_SENT:
             return _record(self.sent_subject, record, delivery.idempotency_key)
@@ -147,14 +149,8 @@ class SettlementPolicy:
             record["reason"] = record.get("reason") or REPORTED_BEFORE
             return _record(self.failed_subject, record, f"{delivery.idempotency_key}.unknown")
         if delivery.outcome in TRY_AGAIN:
-            # A redelivery will look again; only the last one has to leave a record.
-            if not final:
-                return None
             record["reason"] = f"{record.get('reason', '')}; gave up after {self.max_deliver} deliveries"
-            return _record(self.failed_subject, record)
-        if delivery.outcome in FAILURES:
-            return _record(self.failed_subject, record)
-        return None
+        return _record(self.failed_subject, record)
 
     def _retry_delay(self, delivery: Delivery) -> float:
         """A provider's Retry-After is a floor; a claim in flight is looked at again after the usual
