@@ -4,7 +4,7 @@
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test test-unit clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push deploy pin-chrome bench validate up down logs ps claims infra-lint infra-deploy sam-invoke
+	size-check tag push deploy pin-chrome bench validate up down logs ps claims login-guard preview infra-lint infra-deploy sam-invoke
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -37,6 +37,10 @@ smoke: ## Invoke the sample events against SMOKE_URL (or smoke the worker contai
 	@scripts/smoke.sh
 claims: ## List sent-log claims that are not confirmed sends (unknown, stale, live) from STORE
 	@scripts/claims.sh
+preview: ## What the next scheduled run would send, as a table (BOOKINGS=file.json instead of the API); sends nothing
+	@scripts/preview.sh
+login-guard: ## Show the Naver login guard (failures, backoff, logins this hour) or ACTION=clear it
+	@scripts/login-guard.sh
 
 ##@ Images
 docker-engine: ## Make a Docker engine with buildx and compose available (installs one offline)

@@ -22,6 +22,7 @@
 : "${LAMBDA_BUDGET_MB:=1500}"                # size-check budgets (MB = 10^6 bytes, as docker prints)
 : "${WORKER_BUDGET_MB:=150}"
 : "${STORE:=dynamodb}"                       # dynamodb | nats: the sent log `make claims` reads
+: "${ACTION:=show}"                          # show | clear: what `make login-guard` does with the Naver login guard
 : "${PROFILE:=single}"                       # single | cluster: the local stack `make up` starts
 : "${UP_TIMEOUT:=120}"                       # seconds `make up` waits for healthy services
 : "${ALIAS:=live}"                           # the Lambda alias `make deploy` moves

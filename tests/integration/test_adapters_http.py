@@ -1,19 +1,22 @@
-"""HTTP adapters against the fake servers: pagination, and how each SENS answer is classified."""
+"""HTTP adapters against the fake servers: pagination, how each booking API and SENS answer is
+classified, and that a refusal is neither retried nor waited out."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import formatdate
 from typing import Protocol
 
 import pytest
 import requests
 
-from naver_sms.adapters.booking_api import HttpBookingSource
+from naver_sms.adapters.booking_api import HttpBookingSource, retry_after_seconds
 from naver_sms.adapters.sens import SensCredentials, SensTransport, environment_proxy
 from naver_sms.application.errors import (
     BookingSourceError,
@@ -21,12 +24,13 @@ from naver_sms.application.errors import (
     OutcomeUnknown,
     Refused,
     SessionExpired,
+    SourceRefused,
 )
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.domain.messages import MessageKind, PlannedMessage
 from tests.support import fake_sens as sens_fake
 from tests.support.bookings import mixed_bookings, record
-from tests.support.fake_naver import SESSION, FakeNaver
+from tests.support.fake_naver import LOGIN_FORM, SESSION, FakeNaver
 from tests.support.fake_sens import FakeSens
 
 COOKIES = {SESSION: "valid"}
@@ -98,7 +102,6 @@ def test_pages_are_followed_and_records_returned_as_sent(fake_naver: FakeNaver) 
     ("session_end", "reason"),
     [
         ("401", "HTTP 401"),
-        ("403", "HTTP 403"),
         ("redirect", "redirected to the login page"),
         ("login_page", "a login page where JSON was expected"),
     ],
@@ -126,6 +129,151 @@ def test_an_html_page_that_is_no_login_page_is_not_a_session_end(fake_naver: Fak
     with pytest.raises(BookingSourceError, match="response is not JSON") as raised:
         asyncio.run(source.fetch(COOKIES))
     assert not isinstance(raised.value, SessionExpired)
+
+
+def refused(naver: FakeNaver, max_attempts: int = 3) -> tuple[SourceRefused, float]:
+    """The refusal a fetch with good cookies ends in, and how long it took."""
+    started = time.monotonic()
+    with pytest.raises(SourceRefused) as caught:
+        fetched(naver, COOKIES, max_attempts)
+    return caught.value, time.monotonic() - started
+
+
+JSON = {"Content-Type": "application/json"}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+WAF_PAGE = "<!doctype html><title>Access denied</title><h1>Request blocked</h1><p>Ref 0xDEAD 01012345678</p>"
+
+
+def test_a_403_with_retry_after_fails_at_once_without_a_retry_a_wait_or_a_login(
+    fake_naver: FakeNaver,
+) -> None:
+    fake_naver.state.refuse_api = (403, {**JSON, "Retry-After": "120"}, json.dumps({"error": "rate limited"}))
+    err, took = refused(fake_naver)
+    assert not isinstance(err, SessionExpired) and err.kind == "SourceRefused"
+    assert err.retry_after == 120.0
+    assert str(err) == (
+        f"{fake_naver.url}/api/bookings page 1: HTTP 403, refused for now; Naver asks to wait 120 s; "
+        "it said 'rate limited'"
+    )
+    assert fake_naver.state.api_calls == 1, "a refusal is never retried"
+    assert took < 5.0, "a Retry-After is never slept on"
+
+
+def test_a_429_with_an_http_date_retry_after_is_refused_with_the_seconds_left(fake_naver: FakeNaver) -> None:
+    fake_naver.state.refuse_api = (429, {"Retry-After": formatdate(time.time() + 90, usegmt=True)}, "")
+    err, took = refused(fake_naver)
+    assert err.retry_after is not None and 80.0 <= err.retry_after <= 90.0
+    assert "HTTP 429, refused for now; Naver asks to wait" in str(err)
+    assert fake_naver.state.api_calls == 1 and took < 5.0
+
+
+def test_a_429_without_retry_after_says_naver_gave_no_wait(fake_naver: FakeNaver) -> None:
+    fake_naver.state.refuse_api = (429, JSON, json.dumps({"message": "slow down"}))
+    err, took = refused(fake_naver)
+    assert str(err) == (
+        f"{fake_naver.url}/api/bookings page 1: HTTP 429, refused for now; Naver gave no wait; "
+        "it said 'slow down'"
+    )
+    assert err.retry_after is None and fake_naver.state.api_calls == 1 and took < 5.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "retry_after"),
+    [
+        ((403, HTML, WAF_PAGE), None),
+        ((403, {**HTML, "Retry-After": "30"}, LOGIN_FORM), 30.0),  # even a login page: 403 is a refusal
+        ((403, JSON, json.dumps({"error": "not logged in"})), None),  # whatever a 403 says
+    ],
+    ids=["waf-html", "login-page", "json-not-logged-in"],
+)
+def test_any_403_is_a_refusal_never_a_session_end(
+    fake_naver: FakeNaver, answer: tuple[int, dict[str, str], str], retry_after: float | None
+) -> None:
+    fake_naver.state.refuse_api = answer
+    err, _ = refused(fake_naver)
+    assert not isinstance(err, SessionExpired) and err.retry_after == retry_after
+    assert "HTTP 403, refused for now" in str(err)
+    assert "<" not in str(err) and "0101234" not in str(err), "an HTML page is not shown"
+    assert fake_naver.state.api_calls == 1
+
+
+def test_the_fakes_403_session_end_is_now_a_refusal(fake_naver: FakeNaver) -> None:
+    fake_naver.state.session_end = "403"
+    with pytest.raises(SourceRefused, match="HTTP 403"):
+        fetched(fake_naver, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (
+            json.dumps({"message": "blocked for 010-1234-5678\n  try later"}),
+            "blocked for 010****5678 try later",
+        ),
+        (json.dumps({"error": {"code": "E42", "message": "quota"}}), "quota"),
+        (json.dumps({"message": "x" * 5000}), "x" * 199 + "…"),
+        (b'{"message": "caf\xe9 ferm\xe9"}', "caf\ufffd ferm\ufffd"),
+        (b"\xff\xfe\x00garbage", None),
+        (json.dumps(["not", "an", "object"]), None),
+    ],
+    ids=["phone-masked", "nested", "capped", "latin-1", "binary", "list"],
+)
+def test_a_refusals_json_message_is_shown_masked_and_capped(
+    fake_naver: FakeNaver, body: str | bytes, shown: str | None
+) -> None:
+    fake_naver.state.refuse_api = (429, JSON, body)
+    err, _ = refused(fake_naver)
+    message = str(err)
+    if shown is None:
+        assert message.endswith("Naver gave no wait")
+    else:
+        assert message.endswith(f"; it said {shown!r}")
+    assert "1234-5678" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("-5", 0.0),
+        ("120, 60", 120.0),
+        ("²", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("Wed, 21 Oct 2015 07:30:00 GMT", 120.0),
+        ("Wed, 21 Oct 2015 07:30:00 -0000", 120.0),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(value: str, seconds: float | None) -> None:
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after_seconds(value, now=now) == seconds
+
+
+def test_another_4xx_is_a_booking_source_error(fake_naver: FakeNaver) -> None:
+    fake_naver.state.refuse_api = (404, JSON, json.dumps({"error": "no such shop"}))
+    with pytest.raises(BookingSourceError, match=r"page 1: HTTP 404$") as caught:
+        fetched(fake_naver, COOKIES, max_attempts=3)
+    assert not isinstance(caught.value, SessionExpired | SourceRefused)
+    assert fake_naver.state.api_calls == 1
+
+
+def test_a_5xx_is_retried_with_backoff_and_then_served(fake_naver: FakeNaver) -> None:
+    fake_naver.state.bookings = mixed_bookings()
+    fake_naver.state.fail_next = 2
+    assert fetched(fake_naver, COOKIES, max_attempts=3) == fake_naver.state.bookings
+    assert fake_naver.state.api_calls == 4 + 2
+
+
+def test_a_5xx_asking_for_an_hour_is_retried_on_backoff_alone(fake_naver: FakeNaver) -> None:
+    fake_naver.state.refuse_api = (503, {**JSON, "Retry-After": "3600"}, json.dumps({"error": "busy"}))
+    started = time.monotonic()
+    with pytest.raises(BookingSourceError, match="page 1: HTTP 503") as caught:
+        fetched(fake_naver, COOKIES, max_attempts=3)
+    assert not isinstance(caught.value, SourceRefused)
+    assert fake_naver.state.api_calls == 3
+    assert time.monotonic() - started < 5.0, "a 5xx's Retry-After is never slept on"
 
 
 def test_retries_run_out(fake_naver: FakeNaver) -> None:

@@ -153,17 +153,20 @@ def test_the_execution_role_allows_the_runs_calls_and_nothing_more(aws: str) -> 
     assert all("*" not in str(s["Action"]) for s in statements.values())
 
 
-def test_the_alarms_watch_crashes_failed_runs_and_unknown_outcomes(aws: str) -> None:
+def test_the_alarms_watch_crashes_failed_runs_unknown_outcomes_failed_logins_and_held_runs(
+    aws: str,
+) -> None:
     deploy(ImageUri=IMAGE, AlarmEmail="ops@example.com")
     alarms = {a["MetricName"]: a for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    assert set(alarms) == {"Errors", "RunFailed", "Unknown"}
-    unknown = alarms["Unknown"]
-    assert (unknown["Namespace"], unknown["Threshold"], unknown["ComparisonOperator"]) == (
-        "NaverSms",
-        0.0,
-        "GreaterThanThreshold",
-    )
-    assert unknown["Dimensions"] == [{"Name": "FunctionName", "Value": "naver-sms-automation"}]
+    assert set(alarms) == {"Errors", "RunFailed", "Unknown", "LoginFailed", "Held"}
+    for metric in ("Unknown", "LoginFailed", "Held"):
+        alarm = alarms[metric]
+        assert (alarm["Namespace"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "NaverSms",
+            0.0,
+            "GreaterThanThreshold",
+        )
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "naver-sms-automation"}]
     topics = [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
     assert all(alarm["AlarmActions"] == topics for alarm in alarms.values())
 

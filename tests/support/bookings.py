@@ -22,7 +22,8 @@ def record(n: int, status: str, starts_in: timedelta) -> dict[str, Any]:
 
 def mixed_bookings() -> list[dict[str, Any]]:
     """Eight bookings of every status; the scheduled run plans five messages for them (three reminders
-    inside the 24-hour window, two thank-yous); confirmations and cancellations are the worker's."""
+    inside the 24-hour window before the start, two thank-yous inside the window from 1 h to 24 h after
+    it); confirmations and cancellations are the worker's."""
     return [
         record(1, "confirmed", timedelta(hours=3)),
         record(2, "confirmed", timedelta(days=3)),
@@ -30,7 +31,7 @@ def mixed_bookings() -> list[dict[str, Any]]:
         record(4, "cancelled", timedelta(days=1)),
         record(5, "pending", timedelta(days=2)),
         record(6, "confirmed", timedelta(hours=5)),
-        record(7, "completed", timedelta(days=-1)),
+        record(7, "completed", timedelta(hours=-20)),
         record(8, "confirmed", timedelta(hours=20)),
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import secrets
@@ -17,11 +18,32 @@ from tests.support.http_server import LocalHttpServer, QuietHandler
 from tests.support.proctree import descendants
 
 SESSION = "NID_SES"
+# As Naver's: an empty, hidden error element on every load of the login page.
 LOGIN_FORM = """<!doctype html><title>login</title>
 <form method="post" action="/login"><input id="id" name="id"><input id="pw" name="pw" type="password">
-<button id="log.login" type="submit">Log in</button></form>"""
+<button id="log.login" type="submit">Log in</button></form><div id="err_common" style="display:none"></div>"""
 HOME = '<!doctype html><title>home</title><div id="account">signed in</div>'
-REJECTED = '<!doctype html><title>login</title><div id="err_common">Wrong ID or password</div>'
+# A good login whose page still carries a hidden error element with stale text: it must succeed.
+HOME_WITH_HIDDEN_ERROR = (
+    '<!doctype html><title>home</title><div id="account">signed in</div>'
+    '<div id="err_common" style="display:none">some stale text: Wrong ID or password</div>'
+)
+# The typed ID is echoed back, as some pages do: a test proves it never reaches the message.
+REJECTED = (
+    '<!doctype html><title>login</title><p id="account_hint">{username}</p>'
+    '<div id="err_common">{username}: Wrong ID or password</div>'
+)
+# No #account and no visible #err_common: the login neither succeeds nor says why.
+CAPTCHA = (
+    '<!doctype html><title>captcha</title><form><img id="captchaimg" alt="captcha" src="data:,">'
+    '<p>Type the characters you see in the picture</p><input id="captcha"></form>'
+    '<div id="err_common" style="display:none"></div>'
+)
+CHALLENGE = (
+    "<!doctype html><title>new device check</title><h1>Is this you, {username}?</h1>"
+    "<p>A login from a new device: confirm it in the Naver app.</p>"
+)
+LoginOutcome = Literal["ok", "captcha", "challenge", "hidden_error"]
 
 
 @dataclass
@@ -41,6 +63,13 @@ class NaverState:
     session_end: Literal["401", "403", "redirect", "login_page"] = "401"
     forget_at_page: int | None = None  # the next call for this page forgets every session first
     issued: list[str] = field(default_factory=list)  # every session token it gave, forgotten or not
+    # While set, every booking API call is answered this (status, headers, body), logged in or not:
+    # a rate limit (429, 403 + Retry-After) or a WAF's HTML page.
+    refuse_api: tuple[int, dict[str, str], str | bytes] | None = None  # bytes: sent as they are
+    # What a POST with the right password answers: the home page ("ok"); a captcha or a new-device
+    # check (neither logged in nor a visible error); or the home page with a hidden, stale error.
+    login_outcome: LoginOutcome = "ok"
+    login_posts: int = 0  # every POST to /login, right password or not
 
     def forget_sessions(self) -> None:
         self.sessions.clear()
@@ -59,13 +88,14 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
         def _send(
             self,
             status: int,
-            body: str,
-            content_type: str = "text/html",
+            body: str | bytes,
+            content_type: str | None = "text/html",
             headers: dict[str, str] | None = None,
         ) -> None:
-            data = body.encode()
+            data = body.encode() if isinstance(body, str) else body
             self.send_response(status)
-            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+            if content_type is not None:
+                self.send_header("Content-Type", f"{content_type}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -80,7 +110,7 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             elif url.path == "/login":
                 self._send(200, LOGIN_FORM)
             elif url.path == "/home":
-                self._send(200, HOME)
+                self._send(200, HOME_WITH_HIDDEN_ERROR if state.login_outcome == "hidden_error" else HOME)
             elif url.path == "/api/bookings":
                 self._bookings(parse_qs(url.query))
             else:
@@ -89,14 +119,20 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             form = parse_qs(self.rfile.read(length).decode())
-            if form.get("id") == [state.username] and form.get("pw") == [state.password]:
+            state.login_posts += 1
+            typed = html.escape(form.get("id", [""])[0])
+            if form.get("id") != [state.username] or form.get("pw") != [state.password]:
+                self._send(200, REJECTED.format(username=typed))
+            elif state.login_outcome == "captcha":
+                self._send(200, CAPTCHA)
+            elif state.login_outcome == "challenge":
+                self._send(200, CHALLENGE.format(username=typed))
+            else:
                 state.logins += 1
                 token = f"s{state.logins}-{secrets.token_hex(8)}"
                 state.sessions.add(token)
                 state.issued.append(token)
                 self._send(303, "", headers={"Location": "/home", "Set-Cookie": f"{SESSION}={token}; Path=/"})
-            else:
-                self._send(200, REJECTED)
 
         def _session(self) -> str | None:
             cookies = SimpleCookie(self.headers.get("Cookie") or "")
@@ -112,6 +148,11 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
 
         def _bookings(self, query: dict[str, list[str]]) -> None:
             state.api_calls += 1
+            if state.refuse_api is not None:
+                status, headers, body = state.refuse_api
+                typed = any(name.lower() == "content-type" for name in headers)
+                self._send(status, body, None if typed else "text/plain", headers)
+                return
             page = int(query.get("page", ["1"])[0])
             if state.forget_at_page == page:
                 state.forget_at_page = None

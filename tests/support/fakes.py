@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog, decode
-from naver_sms.application.errors import LoginFailed, NotDelivered, OutcomeUnknown, Refused, SessionExpired
+from naver_sms.application.errors import (
+    LoginFailed,
+    NotDelivered,
+    OutcomeUnknown,
+    Refused,
+    SessionExpired,
+    SourceRefused,
+)
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
@@ -148,9 +155,12 @@ class FakeBookingSource:
     pages_read: list[int] = field(default_factory=list)
     forgotten: set[str] = field(default_factory=set)
     forget_at_page: int | None = None
+    refuse: SourceRefused | None = None  # raised for every fetch while set, as a rate-limiting Naver
 
     async def fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
         self.seen_cookies.append(cookies)
+        if self.refuse is not None:
+            raise self.refuse
         records: list[object] = []
         for page, start in enumerate(range(0, max(len(self.records), 1), self.page_size), start=1):
             if page == self.forget_at_page:

@@ -450,6 +450,7 @@ def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
                     "key": "scheduled/t",
                     "status": "completed",
                     "sent_by": "scheduled",
+                    "send_window": {"from": "1h after start", "until": "24h after start"},
                     "template": "hi",
                 }
             ]
@@ -463,7 +464,7 @@ def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
     ]  # fmt: skip
     run_start = datetime.fromtimestamp(NOW, UTC)
     for record in records:
-        asyncio.run(notifier.notify_record(record, run_start))
+        asyncio.run(notifier.deliver_all(notifier.plan_record(record, run_start)))
     assert log.times == {"bk-1": NOW, "bk-2": NOW + 200, "bk-3": NOW + 400}
 
 

@@ -8,7 +8,7 @@ import pytest
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
-from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import RuleSet, rules_from_mapping
 from naver_sms.settings.rules import load_rules
 from tests.support.procs import REPO
@@ -47,6 +47,63 @@ def test_reminder_only_inside_its_window(rules: RuleSet) -> None:
     assert "reminder" not in [m.rule for m in evaluate(rules, b, START + timedelta(minutes=1))]
 
 
+def names(rules: RuleSet, b: Booking, now: datetime, event: EventType | None = None) -> list[str]:
+    return [m.rule for m in evaluate(rules, b, now, event)]
+
+
+@pytest.mark.parametrize(
+    ("status", "rule", "opens", "closes"),
+    [
+        (BookingStatus.CONFIRMED, "reminder", START - timedelta(hours=24), START),
+        (BookingStatus.COMPLETED, "thank_you", START + timedelta(hours=1), START + timedelta(hours=24)),
+    ],
+)
+def test_a_window_includes_its_from_and_excludes_its_until(
+    rules: RuleSet, status: BookingStatus, rule: str, opens: datetime, closes: datetime
+) -> None:
+    b, tick = booking(status), timedelta(microseconds=1)
+    assert names(rules, b, opens - tick) == []
+    assert names(rules, b, opens) == [rule]
+    assert names(rules, b, closes - tick) == [rule]
+    assert names(rules, b, closes) == []
+
+
+# The shipped rules at one instant: no rule reaches a booking outside its window, however old.
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=KST)
+
+
+@pytest.mark.parametrize("days_ago", [1, 90, 400])
+def test_no_thank_you_for_a_booking_completed_days_ago(rules: RuleSet, days_ago: int) -> None:
+    # Without a window the first production run thanked every past customer the API returns.
+    assert names(rules, booking(BookingStatus.COMPLETED, NOW - timedelta(days=days_ago)), NOW) == []
+
+
+def test_a_thank_you_for_a_booking_that_started_two_hours_ago(rules: RuleSet) -> None:
+    assert names(rules, booking(BookingStatus.COMPLETED, NOW - timedelta(hours=2)), NOW) == ["thank_you"]
+
+
+def test_a_reminder_for_a_booking_in_two_hours_none_for_one_in_three_days(rules: RuleSet) -> None:
+    assert names(rules, booking(BookingStatus.CONFIRMED, NOW + timedelta(hours=2)), NOW) == ["reminder"]
+    assert names(rules, booking(BookingStatus.CONFIRMED, NOW + timedelta(days=3)), NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        (BookingStatus.CONFIRMED, EventType.CREATED),
+        (BookingStatus.CONFIRMED, EventType.UPDATED),
+        (BookingStatus.CANCELLED, EventType.CANCELLED),
+        (BookingStatus.CANCELLED, EventType.UPDATED),
+    ],
+)
+def test_no_event_message_for_a_booking_that_already_started(
+    rules: RuleSet, status: BookingStatus, event: EventType
+) -> None:
+    assert names(rules, booking(status, NOW - timedelta(minutes=1)), NOW, event) == []
+    assert names(rules, booking(status, NOW), NOW, event) == []
+    assert len(names(rules, booking(status, NOW + timedelta(days=60)), NOW, event)) == 1
+
+
 def test_each_rule_has_one_owner_events_or_the_scheduled_run(rules: RuleSet) -> None:
     # Inside the reminder window both paths look at the booking; each plans only what it owns.
     now = START - timedelta(hours=2)
@@ -64,7 +121,8 @@ def test_each_rule_has_one_owner_events_or_the_scheduled_run(rules: RuleSet) -> 
     ],
 )
 def test_status_rules(rules: RuleSet, status: BookingStatus, event: EventType | None, rule: str) -> None:
-    assert [m.rule for m in evaluate(rules, booking(status), START, event)] == [rule]
+    now = START - timedelta(hours=3) if event else START + timedelta(hours=3)  # inside each one's window
+    assert [m.rule for m in evaluate(rules, booking(status), now, event)] == [rule]
 
 
 def test_a_cancelled_booking_gets_nothing_from_the_scheduled_run(rules: RuleSet) -> None:
@@ -88,6 +146,29 @@ def test_keys_are_stable_and_distinct(rules: RuleSet) -> None:
     assert len(set(reminder + confirmation)) == 2
     moved = planned_keys(rules, booking(BookingStatus.CONFIRMED, START + timedelta(hours=1)), now)
     assert moved != reminder  # a rescheduled booking earns a new reminder
+
+
+def test_the_shipped_rules_keep_the_idempotency_keys_from_before_windows(rules: RuleSet) -> None:
+    # The sent log knows sent messages by these keys; a changed key sends everything again. The recipe:
+    # idempotency_key(<key id>, <booking id>, <occasion>), the occasion being the start instant in UTC
+    # for the reminder (it had hours_before_start) and "" for every other rule.
+    start_utc = START.astimezone(UTC).isoformat()
+    cases = [
+        (BookingStatus.CONFIRMED, EventType.CREATED, START - timedelta(days=2), "confirmation", ""),
+        (BookingStatus.CONFIRMED, None, START - timedelta(hours=2), "reminder", start_utc),
+        (BookingStatus.COMPLETED, None, START + timedelta(hours=2), "thank_you", ""),
+        (BookingStatus.CANCELLED, EventType.CANCELLED, START - timedelta(days=2), "cancellation", ""),
+    ]
+    for status, event, now, rule, occasion in cases:
+        (planned,) = evaluate(rules, booking(status), now, event)
+        assert (planned.rule, planned.idempotency_key) == (rule, idempotency_key(rule, "b-1", occasion))
+
+
+def test_reminders_for_two_start_instants_have_two_keys(rules: RuleSet) -> None:
+    later = START + timedelta(days=1)
+    (first,) = planned_keys(rules, booking(BookingStatus.CONFIRMED), START - timedelta(hours=1))
+    (second,) = planned_keys(rules, booking(BookingStatus.CONFIRMED, later), later - timedelta(hours=1))
+    assert first != second
 
 
 def test_the_same_instant_written_with_another_offset_is_the_same_reminder(rules: RuleSet) -> None:
@@ -115,9 +196,20 @@ BASE_RULE = {
     "key": "scheduled/r",
     "status": "confirmed",
     "sent_by": "scheduled",
+    "send_window": {"from": "24h before start", "until": "start"},
     "template": "hi {customer_name}",
 }
 EVENTS_RULE = {**BASE_RULE, "key": "events/r", "sent_by": "events", "events": ["booking.created"]}
+
+
+def windowed(window: object, rule: dict[str, object] = BASE_RULE) -> dict[str, object]:
+    """A one-rule document whose rule has this send_window."""
+    return {"rules": [{**rule, "send_window": window}]}
+
+
+def without(field: str, rule: dict[str, object] = BASE_RULE) -> dict[str, object]:
+    """The rule without one of its fields."""
+    return {k: v for k, v in rule.items() if k != field}
 
 
 @pytest.mark.parametrize(
@@ -147,8 +239,58 @@ EVENTS_RULE = {**BASE_RULE, "key": "events/r", "sent_by": "events", "events": ["
         ({"rules": [{k: v for k, v in BASE_RULE.items() if k != "sent_by"}]}, "field 'sent_by'"),
         ({"rules": [{**BASE_RULE, "template": "{customer_name:d}"}]}, "field 'template'"),
         ({"rules": [{**BASE_RULE, "template": "가" * 1001}]}, "an LMS holds at most 2000"),
-        ({"rules": [{**BASE_RULE, "hours_before_start": -1}]}, "field 'hours_before_start'"),
-        ({"rules": [{**BASE_RULE, "hours_before_start": True}]}, "field 'hours_before_start'"),
+        (
+            {"rules": [without("send_window")]},
+            "rule #1 ('r'): field 'send_window' is required: every rule says when, relative to the "
+            "booking's start, it may send, e.g. send_window: {from: 1h after start, until: 24h after start}",
+        ),
+        ({"rules": [without("send_window", EVENTS_RULE)]}, "rule #1 ('r'): field 'send_window' is required"),
+        (windowed(None), "field 'send_window' is required"),
+        (
+            {"rules": [{**BASE_RULE, "hours_before_start": 24}]},
+            "rule #1 ('r'): field 'hours_before_start' is no longer read: write "
+            "send_window: {from: 24h before start, until: start} instead",
+        ),
+        (
+            {"rules": [{**without("send_window"), "hours_before_start": 1.5}]},
+            "write send_window: {from: 1.5h before start, until: start} instead",
+        ),
+        ({"rules": [{**BASE_RULE, "hours_before_start": -1}]}, "{from: <N>h before start, until: start}"),
+        ({"rules": [{**BASE_RULE, "hours_before_start": True}]}, "{from: <N>h before start, until: start}"),
+        (windowed("24h before start"), "field 'send_window': expected a mapping"),
+        (windowed(["24h before start", "start"]), "field 'send_window': expected a mapping"),
+        (windowed(True), "field 'send_window': expected a mapping"),
+        (windowed({"from": "1h after start", "to": "2h after start"}), "unknown key(s) ['to']"),
+        (windowed({"from": "1h after start"}), "field 'send_window.until' is required"),
+        (windowed({"until": "start"}), "field 'send_window.from' is required for a rule sent by the sched"),
+        (windowed({"from": "start", "until": "start"}), "'until' ('start') must be after 'from' ('start')"),
+        (windowed({"from": "2h after start", "until": "1h after start"}), "must be after 'from'"),
+        (windowed({"from": "1h before start", "until": "2h before start"}), "must be after 'from'"),
+        (
+            windowed({"from": "91d before start", "until": "start"}),
+            "field 'send_window': the window is 91 days long; at most 90 days is allowed",
+        ),
+        (windowed({"from": "45d before start", "until": "46d after start"}), "at most 90 days"),
+        (
+            windowed({"from": "tomorrow", "until": "start"}),
+            "field 'send_window.from': expected 'start', '<N><",
+        ),
+        (windowed({"from": "24h before start", "until": "Start"}), "field 'send_window.until': expected"),
+        (windowed({"from": "24 hours before start", "until": "start"}), "got '24 hours before start'"),
+        (windowed({"from": "24h before end", "until": "start"}), "field 'send_window.from': expected"),
+        (windowed({"from": "24w before start", "until": "start"}), "field 'send_window.from': expected"),
+        (windowed({"from": "1e3m before start", "until": "start"}), "field 'send_window.from': expected"),
+        (windowed({"from": "24h before start ", "until": "start"}), "field 'send_window.from': expected"),
+        (windowed({"from": "-24h after start", "until": "start"}), "N must be a positive number, without"),
+        (windowed({"from": "0h before start", "until": "start"}), "send_window.from': N must be a positive"),
+        (windowed({"from": "0.0d before start", "until": "start"}), "N must be a positive number"),
+        (windowed({"from": "0.000000001m before start", "until": "start"}), "N must be a positive number"),
+        (windowed({"from": 24, "until": "start"}), "field 'send_window.from': expected 'start'"),
+        (windowed({"from": True, "until": "start"}), "field 'send_window.from': expected 'start'"),
+        (windowed({"from": "24h before start", "until": None}), "send_window.until': expected 'start'"),
+        (windowed({"from": "\ud800h before start", "until": "start"}), "got '\\ud800h before start'"),
+        (windowed({"from": "2" * 10_000 + "h before start", "until": "start"}), "(10016 chars)"),
+        (windowed({"from": "9" * 20 + "d before start", "until": "start"}), "is too far from the start"),
         ({"rules": [{**BASE_RULE, "colour": "red"}]}, "unknown field(s) ['colour']"),
         ({"rules": [{**BASE_RULE, "name": ""}]}, "field 'name'"),
         ({"rules": [BASE_RULE, BASE_RULE]}, "repeated: ['r']"),
@@ -161,11 +303,49 @@ def test_invalid_rules_name_rule_and_field(document: object, message: str) -> No
     assert message in str(caught.value)
 
 
+def test_an_error_names_the_rule_without_a_window() -> None:
+    thank_you = {**BASE_RULE, "name": "thank_you", "key": "scheduled/thank_you", "status": "completed"}
+    document = {
+        "rules": [
+            BASE_RULE,
+            {**EVENTS_RULE, "name": "e", "key": "events/e"},
+            without("send_window", thank_you),
+        ]
+    }
+    with pytest.raises(InvalidRules, match=r"^rule #3 \('thank_you'\): field 'send_window' is required"):
+        rules_from_mapping(document)
+
+
+@pytest.mark.parametrize(
+    ("window", "opens", "closes"),
+    [
+        ({"until": "start"}, None, timedelta(0)),  # only an events rule may leave out from
+        ({"from": "30d before start", "until": "start"}, timedelta(days=-30), timedelta(0)),
+        (
+            {"from": "2.5h before start", "until": "90m before start"},
+            timedelta(hours=-2.5),
+            timedelta(hours=-1.5),
+        ),
+        ({"from": "90d before start", "until": "start"}, timedelta(days=-90), timedelta(0)),  # the longest
+        ({"from": "start", "until": "2.5d after start"}, timedelta(0), timedelta(hours=60)),
+        (
+            {"from": "10m after start", "until": "0.25h after start"},
+            timedelta(minutes=10),
+            timedelta(minutes=15),
+        ),
+        ({"from": "1 h after start", "until": "2d  after start"}, timedelta(hours=1), timedelta(days=2)),
+    ],
+)
+def test_windows_that_load(window: dict[str, str], opens: timedelta | None, closes: timedelta) -> None:
+    (rule,) = rules_from_mapping(windowed(window, EVENTS_RULE)).rules
+    assert (rule.send_window.opens, rule.send_window.closes) == (opens, closes)
+
+
 def test_rules_file_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(
         "rules:\n  - name: x\n    key: scheduled/x\n    status: confirmed\n    sent_by: scheduled\n"
-        "    template: '{oops}'\n"
+        "    send_window: {from: 24h before start, until: start}\n    template: '{oops}'\n"
     )
     with pytest.raises(InvalidRules, match=rf"{path}: rule #1 \('x'\): field 'template'"):
         load_rules(path)

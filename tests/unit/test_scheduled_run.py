@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from naver_sms.adapters.login_guard_store import StoreLoginGuard
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import LoginFailed, SessionExpired
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
@@ -16,9 +17,18 @@ from naver_sms.application.session import Login, SessionKeeper
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
-from tests.support.fakes import FakeAuth, FakeBookingSource, FakeSentLog, FakeTransport, accepted, refused
+from tests.support.fakes import (
+    FakeAuth,
+    FakeBookingSource,
+    FakeSentLog,
+    FakeTransport,
+    MemoryRecords,
+    accepted,
+    refused,
+)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+THANKS_WINDOW = {"from": "1h after start", "until": "24h after start"}  # config/rules.yaml's thank_you
 RULES = rules_from_mapping(
     {
         "rules": [
@@ -27,6 +37,7 @@ RULES = rules_from_mapping(
                 "key": "scheduled/thanks",
                 "status": "completed",
                 "sent_by": "scheduled",
+                "send_window": THANKS_WINDOW,
                 "template": "{customer_name}님 감사",
             },
             {
@@ -35,6 +46,7 @@ RULES = rules_from_mapping(
                 "status": "confirmed",
                 "sent_by": "events",
                 "events": ["booking.created"],
+                "send_window": {"until": "start"},
                 "template": "hi",
             },
         ]
@@ -67,7 +79,12 @@ def scheduled_run(
     sessions: SessionKeeper | None = None,
     max_age: float = 6 * 3600,
 ) -> ScheduledRun:
-    return ScheduledRun(auth, bookings, notifier, sessions or SessionKeeper(), "login-page owner", max_age)
+    guard = StoreLoginGuard(
+        MemoryRecords(), "login-page owner", max_per_hour=10, first_backoff=600, longest_backoff=21600
+    )
+    return ScheduledRun(
+        auth, bookings, notifier, sessions or SessionKeeper(), guard, "login-page owner", max_age, 100
+    )
 
 
 def ran(run: ScheduledRun, now: datetime) -> RunSummary:
@@ -123,6 +140,7 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
                     "key": "scheduled/long",
                     "status": "completed",
                     "sent_by": "scheduled",
+                    "send_window": THANKS_WINDOW,
                     "template": "{service}" + "가" * 980,
                 }
             ]
@@ -188,11 +206,12 @@ def test_a_name_of_another_type_is_never_repeated_in_the_result() -> None:
 
 
 def test_renaming_a_rule_sends_nothing_again() -> None:
-    # thank_you has no time window: with keys made of its name, a rename re-sent it to every completed
-    # booking the API returns. The key, not the name, is what the sent log knows.
+    # With keys made of its name, a rename re-sent thank_you to every completed booking in its window.
+    # The key, not the name, is what the sent log knows.
     def ruleset(name: str) -> Any:
         rule = {"name": name, "key": "scheduled/thanks", "status": "completed", "sent_by": "scheduled"}
-        return rules_from_mapping({"rules": [{**rule, "template": "{customer_name}님 감사"}]})
+        template = "{customer_name}님 감사"
+        return rules_from_mapping({"rules": [{**rule, "send_window": THANKS_WINDOW, "template": template}]})
 
     transport, sent_log = FakeTransport(), FakeSentLog()
     deliverer = deliverer_of(transport, sent_log, dry_run=False)

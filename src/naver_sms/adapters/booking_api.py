@@ -1,24 +1,39 @@
 """Naver booking API client: paginated JSON over HTTP with the login cookies.
 
 It tells the use case when those cookies are no longer logged in (SessionExpired), from the answers a
-session's end is known to give: 401 or 403; a redirect that ends on the login page; or the login page
-itself (a password form) where JSON was expected. Anything else unexpected is a BookingSourceError."""
+session's end is known to give: 401; a redirect that ends on the login page; or the login page itself
+(a password form) where JSON was expected. A 403 or 429 is a refusal (rate limiting, a WAF), never a
+session end: a new login would not help, and each one alerts the shop owner and risks locking the
+account. It fails the run at once as SourceRefused, with the Retry-After it gave and nothing waited
+out. Anything else unexpected is a BookingSourceError."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 import requests
 
 from naver_sms.adapters.http import retrying_session
-from naver_sms.application.errors import BookingSourceError, SessionExpired
+from naver_sms.application.errors import BookingSourceError, SessionExpired, SourceRefused
+from naver_sms.domain.phone import mask_phones_in
 
 MAX_PAGES = 200  # a guard against an API that never stops paginating
-NOT_LOGGED_IN = frozenset({401, 403})
+NOT_LOGGED_IN = 401
+REFUSED = frozenset({403, 429})
 PASSWORD_FORM = re.compile(rb"<input[^>]*type=[\"']?password", re.IGNORECASE)
+# Retry-After as delta-seconds (ASCII digits only: str.isdigit would take "²"); a repeated header
+# arrives joined by ", " and counts at its longest. A negative one is read as "now".
+RETRY_SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]+)?(?:\s*,\s*-?[0-9]{1,12}(?:\.[0-9]+)?)*")
+BODY_READ = 65536  # bytes of a refusal's body looked at for its message (a longer one is not shown)
+SHOWN = 200  # characters of that message shown
+MESSAGE_KEYS = ("message", "error_description", "errorMessage", "error", "msg", "detail")
 
 
 class HttpBookingSource:
@@ -74,13 +89,67 @@ class HttpBookingSource:
 
     def _check_session(self, response: requests.Response, page: int) -> None:
         where = f"{self._url} page {page}"
-        if response.status_code in NOT_LOGGED_IN:
+        if response.status_code == NOT_LOGGED_IN:
             raise SessionExpired(f"{where}: HTTP {response.status_code}")
+        # A refusal is checked before where the answer came from or what it looks like: whatever its
+        # body, a 403 or 429 is never taken for a session end (a failed run is reported and the next one
+        # tries again; a login storm alerts the owner each time and can lock the account).
+        if response.status_code in REFUSED:
+            raise _refused(where, response)
         if response.history and _page(response.url) == self._login_page:
             raise SessionExpired(f"{where}: redirected to the login page")
         is_html = response.headers.get("Content-Type", "").startswith("text/html")
         if is_html and PASSWORD_FORM.search(response.content[:65536]):
             raise SessionExpired(f"{where}: a login page where JSON was expected")
+
+
+def _refused(where: str, response: requests.Response) -> SourceRefused:
+    retry_after = retry_after_seconds(response.headers.get("Retry-After", ""))
+    wait = "gave no wait" if retry_after is None else f"asks to wait {retry_after:.0f} s"
+    said = _error_message(response.content[:BODY_READ])
+    shown = f"; it said {said!r}" if said else ""
+    return SourceRefused(
+        f"{where}: HTTP {response.status_code}, refused for now; Naver {wait}{shown}", retry_after=retry_after
+    )
+
+
+def retry_after_seconds(value: str, now: float | None = None) -> float | None:
+    """Retry-After in seconds, from delta-seconds or an HTTP date; negative (or past) is 0; anything
+    else is None, as if the header were absent."""
+    value = value.strip()
+    if not value:
+        return None
+    if RETRY_SECONDS.fullmatch(value):
+        return max(0.0, *(float(part) for part in value.split(",")))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP date is always GMT
+        when = when.replace(tzinfo=UTC)
+    try:
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _error_message(body: bytes) -> str:
+    """The message of a JSON error body ({"message": …}, {"error": …}, …), whitespace collapsed, phone
+    numbers masked, capped; "" for anything else (an HTML page is not shown: it could say anything)."""
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    for key in MESSAGE_KEYS:
+        value = data.get(key)
+        if isinstance(value, dict):  # {"error": {"code": …, "message": …}}
+            value = value.get("message")
+        if isinstance(value, str) and value.strip():
+            text = mask_phones_in(" ".join(value.split()))
+            return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+    return ""
 
 
 def _page(url: str) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """The worker's metrics in Prometheus' text format (prometheus-client), served on the health port at
-/metrics: what an operator alarms on (unknown outcomes, dead letters, a backlog, a lost connection)."""
+/metrics: what an operator alarms on (unknown outcomes, dead letters, a backlog, a lost connection, sends
+waiting for the per-minute ceiling)."""
 
 from __future__ import annotations
 
@@ -42,12 +43,25 @@ class WorkerMetrics:
         self.connected = Gauge(
             "naver_sms_worker_nats_connected", "1 while connected to NATS, else 0", registry=self.registry
         )
+        self.sends_deferred = Counter(
+            "naver_sms_worker_sends_deferred",
+            "Real sends that waited for the per-minute send ceiling (each once; none dropped)",
+            registry=self.registry,
+        )
+        self.sends_waiting = Gauge(
+            "naver_sms_worker_sends_waiting",
+            "Real sends waiting for the per-minute send ceiling now",
+            registry=self.registry,
+        )
 
     def outcome(self, name: str) -> None:
         self.outcomes.labels(name).inc()
 
     def watch_connection(self, is_connected: Callable[[], bool]) -> None:
         self.connected.set_function(lambda: 1.0 if is_connected() else 0.0)
+
+    def watch_ceiling(self, waiting: Callable[[], int]) -> None:
+        self.sends_waiting.set_function(lambda: float(waiting()))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -27,6 +27,8 @@ from naver_sms.domain.messages import PlannedMessage
 
 REMEMBERED = 10_000  # lost answers remembered at once, of each kind; beyond, the oldest are forgotten
 KEY = "idempotency_key"  # what a listed record calls its key
+# The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
+GUARD_PREFIX = "login-guard#"
 T = TypeVar("T")
 Fields = dict[str, str | float]
 
@@ -194,5 +196,7 @@ class StoreSentLog:
     async def unresolved(self) -> AsyncIterator[dict[str, str | float]]:
         """Every claim not (yet) confirmed as sent, for operators: `make claims`."""
         async for key, fields in self._records.scan():
+            if key.startswith(GUARD_PREFIX):
+                continue
             if fields.get("state") != ClaimState.SENT.value:
                 yield {KEY: key, **fields}

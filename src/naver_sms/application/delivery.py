@@ -5,6 +5,11 @@ Claim → send → confirm. Only a failure known to precede delivery releases th
 send); anything that may have reached the provider leaves the claim as UNKNOWN, reported and never resent
 (reported once, or twice when the sent log lost the mark's answer and did not keep it: never silent). A
 claim nobody confirmed within its lease (the process died) becomes UNKNOWN the same way.
+
+A real send may also wait for a turn under an optional SendCeiling (the worker's per-minute ceiling;
+application/send_ceiling.py says why it waits rather than naks): taken with the send slot, before the
+claim, given back when nothing went out under it. A key already sent or unknown, looked up while the
+ceiling is full, is answered at once without a turn. Without a ceiling (the default) nothing waits for one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from enum import StrEnum
 from typing import Any
 
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused, SentLogError
-from naver_sms.application.ports import Claim, SentLog, SmsTransport, Standing, standing
+from naver_sms.application.ports import Claim, ClaimState, SentLog, SmsTransport, Standing, standing
+from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.phone import mask_phone, mask_phones_in
 
@@ -77,15 +83,26 @@ def every_line() -> bool:
 
 class _Slot:
     """One of the deliverer's send slots, held from before the claim (so a claim's lease never covers a
-    wait for a slot) until the send has answered; the confirm and the caller's record do not hold it."""
+    wait for a slot) until the send has answered; the confirm and the caller's record do not hold it.
+    With a ceiling, the slot also takes a turn under it (after the slot, so the turn is stamped just
+    before the claim and the send): kept once a send is under way, given back if none went out."""
 
-    def __init__(self, slots: asyncio.Semaphore) -> None:
+    def __init__(self, slots: asyncio.Semaphore, ceiling: SendCeiling | None) -> None:
         self._slots = slots
         self._held = False
+        self._ceiling = ceiling
+        self._turn: float | None = None  # the ceiling's stamp, while it may still be given back
+        self._sending = False
 
     async def __aenter__(self) -> _Slot:
         await self._slots.acquire()
         self._held = True
+        if self._ceiling is not None:
+            try:
+                self._turn = await self._ceiling.take()
+            except BaseException:
+                self.give()  # cancelled while waiting for a turn: it took none
+                raise
         return self
 
     def give(self) -> None:
@@ -93,8 +110,20 @@ class _Slot:
             self._held = False
             self._slots.release()
 
+    def sending(self) -> None:
+        """The request is about to leave: the turn counts, whatever happens to it, unless `unsent`."""
+        self._sending = True
+
+    def unsent(self) -> None:
+        """Nothing went out under this slot's turn: the ceiling gets it back."""
+        if self._ceiling is not None and self._turn is not None:
+            self._ceiling.give_back(self._turn)
+            self._turn = None
+
     async def __aexit__(self, *exc: object) -> None:
         self.give()  # no send followed the claim (it failed, or another sender holds it), or cancelled
+        if not self._sending:
+            self.unsent()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +142,8 @@ class Deliverer:
     # Wall-clock seconds for claims and their ages: when a claim is written or read, not the rules'
     # `now`, which stays one instant for a whole run (a claim 200 s into a run is not 200 s old).
     clock: Callable[[], float] = time.time
+    # The worker's per-minute ceiling on real sends; None (the Lambda): no ceiling here.
+    send_ceiling: SendCeiling | None = None
 
     async def deliver(self, message: PlannedMessage) -> Delivery:
         if self.dry_run:
@@ -120,22 +151,31 @@ class Deliverer:
             if found is not None:
                 return await self._existing(message, found, report=False)
             return self._logged(Delivery.of(message, Outcome.DRY_RUN), message)
-        async with _Slot(self.send_slots) as slot:
+        if self.send_ceiling is not None and self.send_ceiling.full():
+            # About to wait for a turn: a key sent or reported before needs none (a replayed stream).
+            found = await self.sent_log.lookup(message)
+            if found is not None and found.state is not ClaimState.CLAIMED:
+                return await self._existing(message, found, report=True)
+        async with _Slot(self.send_slots, self.send_ceiling) as slot:
             claim, created = await self.sent_log.claim(message, self.owner, self.clock())
             if not created:
                 slot.give()
+                slot.unsent()
                 return await self._existing(message, claim, report=True)
             return self._logged(await self._send(message, claim, slot), message)
 
     async def _send(self, message: PlannedMessage, claim: Claim, slot: _Slot) -> Delivery:
+        slot.sending()
         try:
             provider_id = await self.transport.send(message)
         except NotDelivered as err:
             slot.give()
+            slot.unsent()
             await self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
         except Refused as err:
             slot.give()
+            slot.unsent()
             await self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
         except OutcomeUnknown as err:

@@ -11,6 +11,17 @@ class LoginFailed(ExternalError):
     kind = "LoginFailed"
 
 
+class LoginDeferred(ExternalError):
+    """The login guard (application/login_guard.py) allows no login before `until` (seconds since the
+    epoch): a backoff after failed logins, or the hour's logins used up. Nothing was tried."""
+
+    kind = "LoginDeferred"
+
+    def __init__(self, message: str, *, until: float) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class BookingSourceError(ExternalError):
     kind = "BookingSourceError"
 
@@ -19,6 +30,18 @@ class SessionExpired(BookingSourceError):
     """The booking source says the session's cookies are no longer logged in: log in again."""
 
     kind = "SessionExpired"
+
+
+class SourceRefused(BookingSourceError):
+    """The booking source answered and refused to serve for now (403, 429: rate limiting, a WAF): not a
+    session end, so no new login (each one alerts the shop owner and risks locking the account), and no
+    waiting it out in the run. `retry_after` is the source's wish, in seconds, when it gave one."""
+
+    kind = "SourceRefused"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SentLogError(ExternalError):

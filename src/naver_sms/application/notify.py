@@ -44,17 +44,19 @@ class Notifier:
     async def _deliver(self, plan: PlannedMessage | Delivery) -> Delivery:
         return plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
 
-    async def notify_record(self, record: object, now: datetime) -> list[Delivery]:
+    def plan_record(self, record: object, now: datetime) -> list[PlannedMessage | Delivery]:
         """A scheduled run's booking record as the source sent it: an invalid one is one failure, and
         so is one whose planning fails in any other way (nothing has been sent for it yet), so that
-        one booking never stops every run. Delivery errors (the sent log) still stop the run."""
+        one booking never stops every run."""
         booking_id = booking_id_of(record) or UNKNOWN_BOOKING
         try:
-            booking = booking_from_mapping(record)
-            plans = planned(self.rules, booking, now, None)
+            return planned(self.rules, booking_from_mapping(record), now, None)
         except InvalidBooking as err:
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
         except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
             reason = f"booking could not be planned: {type(err).__name__}"
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)]
+
+    async def deliver_all(self, plans: list[PlannedMessage | Delivery]) -> list[Delivery]:
+        """One after another, as planned. Delivery errors (the sent log) stop the caller's run."""
         return [await self._deliver(plan) for plan in plans]

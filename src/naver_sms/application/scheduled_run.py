@@ -1,28 +1,42 @@
-"""The Lambda's scheduled run: a session (kept, or a login) → fetch booking records → each booking on its
-own → a summary.
+"""The Lambda's scheduled run: a session (kept, or a login the guard admits) → fetch booking records →
+plan every booking → the volume breaker → deliver → a summary.
 
 The session a warm environment kept is tried first; when the booking source says it is over, the run
 logs in again, once, and fetches from the first page (nothing has been sent yet: records are all read
-before any is planned). Login, booking-source and sent-log failures stop the run (nothing can be trusted
-after them); a bad record or a message that fails is one entry in `failed`, and the rest still go out.
+and planned before any is sent). Every login passes the login guard first, and a failed one (or a new
+session refused at once) starts its backoff. A refusal for now (403, 429) fails the run fast and keeps
+the session. Login, booking-source and sent-log failures stop the run (nothing can be trusted after
+them); a bad record or a message that fails is one entry in `failed`, and the rest still go out.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from naver_sms.application import breaker
+from naver_sms.application.breaker import Held
 from naver_sms.application.delivery import FAILURES, Delivery, Outcome
-from naver_sms.application.errors import SessionExpired
+from naver_sms.application.errors import LoginDeferred, LoginFailed, SentLogError, SessionExpired
+from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Authenticator, BookingSource
 from naver_sms.application.session import Login, SessionKeeper
+from naver_sms.domain.messages import PlannedMessage
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoginTally:
+    """What one run did about logins, kept whatever way the run ends (its metrics are written then)."""
+
+    logins: int = 0  # login attempts the guard admitted (a browser was started)
+    failed: int = 0
+    deferred: int = 0  # attempts the guard refused: backoff, or the hour's logins spent
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class RunSummary:
     deliveries: tuple[Delivery, ...]
     dry_run: bool
     login: Login
+    held: Held | None = None  # the volume breaker held every send of this run
 
     @property
     def failed(self) -> list[Delivery]:
@@ -41,8 +56,8 @@ class RunSummary:
 
     def as_result(self) -> dict[str, Any]:
         counts = self.counts()
-        return {
-            "status": "partial" if self.failed else "ok",
+        result: dict[str, Any] = {
+            "status": "held" if self.held else "partial" if self.failed else "ok",
             "bookings": self.bookings,
             "planned": sum(1 for d in self.deliveries if d.idempotency_key),
             "sent": counts[Outcome.SENT],
@@ -53,6 +68,9 @@ class RunSummary:
             "login": self.login.value,
             "failed": [d.as_record() for d in self.failed],
         }
+        if self.held:
+            result |= {"held": self.held.as_result(), "reason": self.held.explain()}
+        return result
 
 
 @dataclass(frozen=True)
@@ -61,26 +79,68 @@ class ScheduledRun:
     bookings: BookingSource
     notifier: Notifier
     sessions: SessionKeeper
+    guard: LoginGuard
     identity: str  # whose session: the login page and account (never the password)
     max_session_age_seconds: float
+    max_sends: int  # the volume breaker's limit (sms.max_per_run)
+    tally: LoginTally = field(default_factory=LoginTally)
 
-    async def __call__(self, now: datetime) -> RunSummary:
-        records, login = await self._records()
-        deliveries = [d for record in records for d in await self.notifier.notify_record(record, now)]
-        return RunSummary(len(records), tuple(deliveries), self.notifier.dry_run, login)
+    async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
+        records, login = await self.records()
+        plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
+        dry_run = self.notifier.dry_run
+        if not dry_run:
+            held = breaker.check(await self._new(plans), self.max_sends, allow_sends)
+            if held is not None:
+                log.warning("volume breaker: run held", extra={"held": held.as_result()})
+                invalid = tuple(p for p in plans if isinstance(p, Delivery))
+                return RunSummary(len(records), invalid, dry_run, login, held)
+        deliveries = await self.notifier.deliver_all(plans)
+        return RunSummary(len(records), tuple(deliveries), dry_run, login)
 
-    async def _records(self) -> tuple[Sequence[object], Login]:
+    async def _new(self, plans: list[PlannedMessage | Delivery]) -> list[PlannedMessage]:
+        """The messages this run would really send: those the sent log has never seen."""
+        sent_log = self.notifier.deliverer.sent_log
+        return [p for p in plans if isinstance(p, PlannedMessage) and await sent_log.lookup(p) is None]
+
+    async def records(self) -> tuple[list[object], Login]:
+        """Every booking record, on the kept session or a login the guard admits (make preview too)."""
         kept = self.sessions.current(self.identity, self.max_session_age_seconds)
         if kept is not None:
             try:
-                return await self.bookings.fetch(kept), Login.REUSED
+                return list(await self.bookings.fetch(kept)), Login.REUSED
             except SessionExpired as err:
                 log.info("the kept Naver session is over; logging in again", extra={"reason": str(err)})
                 self.sessions.forget()
-        cookies = await self.auth.login()
+        cookies = await self._login()
         self.sessions.keep(self.identity, cookies)
         try:
-            return await self.bookings.fetch(cookies), Login.FRESH
-        except SessionExpired:
+            records = list(await self.bookings.fetch(cookies))
+        except SessionExpired as err:
             self.sessions.forget()  # refused right after its login: nothing worth keeping
+            await self._guard_failed(f"a new session was refused at once: {err}")
             raise
+        await self.guard.succeeded()
+        return records, Login.FRESH
+
+    async def _login(self) -> dict[str, str]:
+        try:
+            await self.guard.admit()
+        except LoginDeferred:
+            self.tally.deferred += 1
+            raise
+        self.tally.logins += 1
+        try:
+            return dict(await self.auth.login())
+        except LoginFailed as err:
+            self.tally.failed += 1
+            await self._guard_failed(str(err))
+            raise
+
+    async def _guard_failed(self, reason: str) -> None:
+        # The failure being reported is the run's error; a guard that cannot record it must not hide
+        # it. The login was counted when admitted, so the hour's limit still holds without the record.
+        try:
+            await self.guard.failed(reason)
+        except SentLogError as err:
+            log.error("the login guard could not record a failed login", extra={"error": str(err)})

@@ -18,6 +18,7 @@ from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Alerter
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.session import SessionKeeper
+from naver_sms.bootstrap.login_guard import login_guard, naver_identity
 from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
@@ -36,6 +37,22 @@ def browser_config(settings: Settings) -> BrowserConfig:
 def owner(request_id: str) -> str:
     """Who claims a message: this function and invocation, so an operator can find its logs."""
     return f"lambda:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}:{request_id}"
+
+
+def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
+    """The rules and the delivery core over the DynamoDB sent log (a dry run reads it too, so it reports
+    what was sent as duplicates); `make preview` plans with the same one."""
+    return Notifier(
+        load_rules(settings.rules_path),
+        deliverer(
+            settings,
+            sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
+            dynamo_sent_log(settings.sent_log.table, claimer),
+            owner=claimer,
+            dry_run=dry_run,
+            concurrency=SENDS_AT_ONCE,
+        ),
+    )
 
 
 def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request_id: str) -> ScheduledRun:
@@ -63,31 +80,21 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
             timeout=settings.http.timeout_seconds,
             max_attempts=settings.http.max_attempts,
         ),
-        notifier=Notifier(
-            load_rules(settings.rules_path),
-            deliverer(
-                settings,
-                sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
-                # A dry run reads the real sent log too, so it reports what was sent as duplicates.
-                dynamo_sent_log(settings.sent_log.table, claimer),
-                owner=claimer,
-                dry_run=dry_run,
-                concurrency=SENDS_AT_ONCE,
-            ),
-        ),
+        notifier=notifier(settings, dry_run=dry_run, claimer=claimer),
         sessions=SESSIONS,
-        # Whose session it is: a change of account or login page is a new one. Never the password.
-        identity=f"{settings.naver.login_url} {settings.naver.username.raw}",
+        guard=login_guard(settings),
+        identity=naver_identity(settings),
         max_session_age_seconds=settings.naver.session_max_age_seconds,
+        max_sends=settings.sms.max_per_run,
     )
 
 
-def run_once(run: ScheduledRun) -> RunSummary:
+def run_once(run: ScheduledRun, *, allow_sends: int | None) -> RunSummary:
     """One invocation's event loop: the run, then its SMS connections closed (they belong to the loop)."""
 
     async def once() -> RunSummary:
         try:
-            return await run(datetime.now(run.notifier.rules.timezone))
+            return await run(datetime.now(run.notifier.rules.timezone), allow_sends=allow_sends)
         finally:
             await run.notifier.deliverer.transport.close()
 

@@ -4,6 +4,7 @@ file or missing SMS credential stops the worker before it touches NATS."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ from naver_sms.application.delivery import Deliverer
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import SentLog
+from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
 from naver_sms.bootstrap.shared import deliverer, sms_transport
 from naver_sms.logging_setup import LineBudget
@@ -27,6 +29,9 @@ from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
 
 DRY_RUN_LINES_PER_SECOND = 100  # each decision is logged at the rates of a laptop or a staging stream
+# The send ceiling's window: worker.max_sends_per_minute real sends in any minute. Not a setting; a test
+# starts the worker with a shorter one (tests/support/worker.py) to watch several windows in seconds.
+SEND_CEILING_WINDOW_SECONDS = 60.0
 
 
 class WorkerComposition:
@@ -42,6 +47,13 @@ class WorkerComposition:
             DRY_RUN_LINES_PER_SECOND,
         )
         self.metrics = WorkerMetrics()
+        # Real sends past the ceiling wait their turn (application/send_ceiling.py); dry runs never ask.
+        self.send_ceiling = SendCeiling(
+            settings.worker.max_sends_per_minute,
+            window_seconds=SEND_CEILING_WINDOW_SECONDS,
+            on_deferred=self.metrics.sends_deferred.inc,
+        )
+        self.metrics.watch_ceiling(lambda: self.send_ceiling.waiting)
         self.transport = MeasuredTransport(
             sms_transport(settings, dry_run=self.dry_run, concurrency=settings.worker.concurrency),
             self.metrics,
@@ -49,18 +61,16 @@ class WorkerComposition:
 
     def notifier(self, kv: KeyValue) -> Notifier:
         sent_log: SentLog = UnrecordedSentLog() if self.dry_run else nats_sent_log(kv, self.owner)
-        return Notifier(
-            self.rules,
-            deliverer(
-                self.settings,
-                self.transport,
-                sent_log,
-                owner=self.owner,
-                dry_run=self.dry_run,
-                concurrency=self.settings.worker.concurrency,
-                dry_run_line=self.dry_run_lines.take,
-            ),
+        shared = deliverer(
+            self.settings,
+            self.transport,
+            sent_log,
+            owner=self.owner,
+            dry_run=self.dry_run,
+            concurrency=self.settings.worker.concurrency,
+            dry_run_line=self.dry_run_lines.take,
         )
+        return Notifier(self.rules, dataclasses.replace(shared, send_ceiling=self.send_ceiling))
 
     def settlement(self, max_deliver: int | None, max_payload: int) -> SettlementPolicy:
         w = self.settings.worker

@@ -1,6 +1,8 @@
 """SMS rules: which booking, in which state and at which time, gets which message, sent by which path.
 
-Evaluation is pure and deterministic for a given `now`, so scheduled reruns and worker
+Every rule has a send window relative to the booking's start (`send_window`) and is planned only inside
+it: a rule without one would apply to a booking of any age, and the first run would message every past
+customer. Evaluation is pure and deterministic for a given `now`, so scheduled reruns and worker
 redeliveries plan the same messages with the same idempotency keys. Each rule is sent by exactly one
 path (`sent_by`): the Lambda's scheduled run or the worker's events, so a booking never gets the same
 message from both when both are deployed.
@@ -23,7 +25,20 @@ from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_k
 from naver_sms.domain.text import shown
 
 TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
-_RULE_KEYS = frozenset({"name", "key", "status", "sent_by", "events", "hours_before_start", "template"})
+_RULE_KEYS = frozenset({"name", "key", "status", "sent_by", "events", "send_window", "template"})
+_WINDOW_KEYS = ("from", "until")
+# The longest window a rule may have: longer defeats its purpose, which is to leave bookings long past
+# (or far ahead) alone.
+MAX_WINDOW = timedelta(days=90)
+# An end of the window: `start`, or `<N><unit> before start` / `<N><unit> after start`. The sign is
+# matched only to refuse it with a clearer message than "not the form".
+_OFFSET = re.compile(r"([-+]?)([0-9]+(?:\.[0-9]+)?) ?([mhd]) +(before|after) +start")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_OFFSET_FORM = (
+    "'start', '<N><unit> before start' or '<N><unit> after start' (N a positive number, unit m, h or d)"
+)
+_MAX_OFFSET_CHARS = 40
+_WINDOW_EXAMPLE = "send_window: {from: 1h after start, until: 24h after start}"
 # A rule's key, `<sent_by>/<id>`: the id is what its messages' idempotency keys are made of, so the sent
 # log knows them; the prefix names the path (and so the sent log) that sends them.
 _KEY = re.compile(r"(scheduled|events)/([a-z0-9][a-z0-9_-]{0,63})")
@@ -42,14 +57,28 @@ class SentBy(StrEnum):
 
 
 @dataclass(frozen=True)
+class SendWindow:
+    """When, relative to a booking's start, a rule may send: from `opens` (None: any time before
+    `closes`, only for events rules) up to, not including, `closes`."""
+
+    opens: timedelta | None
+    closes: timedelta
+
+    def contains(self, start: datetime, now: datetime) -> bool:
+        # now - start, not start + offset: no offset can carry an instant past year 1 or 9999.
+        since_start = now - start
+        return (self.opens is None or self.opens <= since_start) and since_start < self.closes
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str  # for people: results and logs show it; renaming it changes nothing else
     key: str  # for the sent log: `<sent_by>/<id>`, never changed for a rule that has sent anything
     status: BookingStatus
     template: str
     sent_by: SentBy
+    send_window: SendWindow
     events: frozenset[EventType] = frozenset()
-    hours_before_start: float | None = None
 
     def applies(self, booking: Booking, now: datetime, event: EventType | None) -> bool:
         if booking.status is not self.status:
@@ -59,10 +88,7 @@ class Rule:
                 return False
         elif self.sent_by is not SentBy.EVENTS or event not in self.events:
             return False
-        if self.hours_before_start is None:
-            return True
-        window_opens = booking.start - timedelta(hours=self.hours_before_start)
-        return window_opens <= now < booking.start
+        return self.send_window.contains(booking.start, now)
 
     @property
     def key_id(self) -> str:
@@ -70,10 +96,17 @@ class Rule:
         keys it was the rule's name, so a rule keyed `<sent_by>/<its old name>` keeps its sent log)."""
         return self.key.split("/", 1)[1]
 
+    @property
+    def per_start(self) -> bool:
+        """A scheduled rule whose window closes at or before the start (a reminder) is sent once per
+        start instant: a rescheduled booking earns a new one. Any other rule once per booking. (These
+        are the keys from before windows: the occasion was the start iff `hours_before_start` was set,
+        which only the reminder had.)"""
+        return self.sent_by is SentBy.SCHEDULED and self.send_window.closes <= timedelta(0)
+
     def occasion(self, booking: Booking) -> str:
-        # A reminder is per start instant (in UTC, so another offset for the same instant is the same
-        # reminder): a rescheduled booking earns a new one.
-        return booking.start.astimezone(UTC).isoformat() if self.hours_before_start is not None else ""
+        # The start instant in UTC, so another offset for the same instant is the same reminder.
+        return booking.start.astimezone(UTC).isoformat() if self.per_start else ""
 
     def render(self, booking: Booking, timezone: ZoneInfo) -> PlannedMessage:
         text = self.template.format(
@@ -106,25 +139,33 @@ class RuleSet:
 
 def _where(index: int, raw: Mapping[str, object]) -> str:
     name = raw.get("name")
-    return f"rule #{index + 1}" + (f" ({name!r})" if isinstance(name, str) else "")
+    return f"rule #{index + 1}" + (f" ({shown(name)})" if isinstance(name, str) else "")
 
 
 def _parse_rule(index: int, raw: object) -> Rule:
     if not isinstance(raw, Mapping):
         raise InvalidRules(f"rule #{index + 1}: expected a mapping, got {type(raw).__name__}")
     where = _where(index, raw)
+    if "hours_before_start" in raw:
+        hours = raw["hours_before_start"]
+        valid = isinstance(hours, int | float) and not isinstance(hours, bool)
+        n = f"{hours:g}" if valid and 0 < hours <= MAX_WINDOW / timedelta(hours=1) else "<N>"
+        raise InvalidRules(
+            f"{where}: field 'hours_before_start' is no longer read: write "
+            f"send_window: {{from: {n}h before start, until: start}} instead"
+        )
     unknown = set(raw) - _RULE_KEYS
     if unknown:
         raise InvalidRules(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_RULE_KEYS)}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        raise InvalidRules(f"{where}: field 'name': expected a non-empty string, got {name!r}")
+        raise InvalidRules(f"{where}: field 'name': expected a non-empty string, got {shown(name)}")
     try:
         status = BookingStatus(str(raw.get("status")))
     except ValueError as err:
         allowed = [s.value for s in BookingStatus]
         raise InvalidRules(
-            f"{where}: field 'status': expected one of {allowed}, got {raw.get('status')!r}"
+            f"{where}: field 'status': expected one of {allowed}, got {shown(raw.get('status'))}"
         ) from err
     sent_by = _parse_sent_by(where, raw.get("sent_by"))
     events = _parse_events(where, raw.get("events", []))
@@ -143,8 +184,8 @@ def _parse_rule(index: int, raw: object) -> Rule:
         status=status,
         template=_parse_template(where, raw.get("template")),
         sent_by=sent_by,
+        send_window=_parse_window(where, raw.get("send_window"), sent_by),
         events=events,
-        hours_before_start=_parse_hours(where, raw.get("hours_before_start")),
     )
 
 
@@ -172,12 +213,14 @@ def _parse_sent_by(where: str, sent_by: object) -> SentBy:
         return SentBy(str(sent_by))
     except ValueError as err:
         allowed = [s.value for s in SentBy]
-        raise InvalidRules(f"{where}: field 'sent_by': expected one of {allowed}, got {sent_by!r}") from err
+        raise InvalidRules(
+            f"{where}: field 'sent_by': expected one of {allowed}, got {shown(sent_by)}"
+        ) from err
 
 
 def _parse_template(where: str, template: object) -> str:
     if not isinstance(template, str) or not template.strip():
-        raise InvalidRules(f"{where}: field 'template': expected a non-empty string, got {template!r}")
+        raise InvalidRules(f"{where}: field 'template': expected a non-empty string, got {shown(template)}")
     try:
         fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
     except ValueError as err:
@@ -197,22 +240,87 @@ def _parse_template(where: str, template: object) -> str:
 
 def _parse_events(where: str, events: object) -> frozenset[EventType]:
     if not isinstance(events, Sequence) or isinstance(events, str):
-        raise InvalidRules(f"{where}: field 'events': expected a list, got {events!r}")
+        raise InvalidRules(f"{where}: field 'events': expected a list, got {shown(events)}")
     try:
         return frozenset(EventType(e) for e in events)
     except ValueError as err:
         allowed = [t.value for t in EventType]
         raise InvalidRules(
-            f"{where}: field 'events': expected items from {allowed}, got {list(events)!r}"
+            f"{where}: field 'events': expected items from {allowed}, got {shown(list(events))}"
         ) from err
 
 
-def _parse_hours(where: str, hours: object) -> float | None:
-    if hours is None:
-        return None
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
-        raise InvalidRules(f"{where}: field 'hours_before_start': expected a positive number, got {hours!r}")
-    return float(hours)
+def _parse_window(where: str, window: object, sent_by: SentBy) -> SendWindow:
+    if window is None:
+        raise InvalidRules(
+            f"{where}: field 'send_window' is required: every rule says when, relative to the booking's "
+            f"start, it may send, e.g. {_WINDOW_EXAMPLE} (only a rule sent by events may leave out "
+            "'from'). Without one a rule applies to bookings of any age, and the first run would message "
+            "every past customer"
+        )
+    if not isinstance(window, Mapping):
+        raise InvalidRules(
+            f"{where}: field 'send_window': expected a mapping such as {{from: 1h after start, until: 24h "
+            f"after start}}, got {shown(window)}"
+        )
+    unknown = [key for key in window if key not in _WINDOW_KEYS]
+    if unknown:
+        raise InvalidRules(
+            f"{where}: field 'send_window': unknown key(s) {shown(unknown)}; allowed: {list(_WINDOW_KEYS)}"
+        )
+    if "until" not in window:
+        raise InvalidRules(
+            f"{where}: field 'send_window.until' is required: when, relative to the start, the rule "
+            "stops sending, e.g. 'start' or '24h after start'"
+        )
+    closes = _parse_offset(where, "until", window["until"])
+    if "from" not in window:
+        if sent_by is SentBy.SCHEDULED:
+            raise InvalidRules(
+                f"{where}: field 'send_window.from' is required for a rule sent by the scheduled run "
+                "(only an events rule may send any time before 'until'), e.g. "
+                f"{_WINDOW_EXAMPLE}"
+            )
+        return SendWindow(None, closes)
+    opens = _parse_offset(where, "from", window["from"])
+    if opens >= closes:
+        raise InvalidRules(
+            f"{where}: field 'send_window': 'until' ({shown(window['until'])}) must be after 'from' "
+            f"({shown(window['from'])})"
+        )
+    if closes - opens > MAX_WINDOW:
+        raise InvalidRules(
+            f"{where}: field 'send_window': the window is {(closes - opens) / timedelta(days=1):g} days "
+            f"long; at most {MAX_WINDOW.days} days is allowed (a longer one reaches bookings long past or "
+            "far ahead, which is what a window is there to stop)"
+        )
+    return SendWindow(opens, closes)
+
+
+def _parse_offset(where: str, end: str, raw: object) -> timedelta:
+    """`start`, `<N><unit> before start` or `<N><unit> after start` as an offset from the start."""
+    field = f"field 'send_window.{end}'"
+    if raw == "start":
+        return timedelta(0)
+    match = _OFFSET.fullmatch(raw) if isinstance(raw, str) and len(raw) <= _MAX_OFFSET_CHARS else None
+    if match is None:
+        raise InvalidRules(f"{where}: {field}: expected {_OFFSET_FORM}, got {shown(raw)}")
+    sign, number, unit, side = match.groups()
+    if sign:
+        raise InvalidRules(
+            f"{where}: {field}: N must be a positive number, without a sign: say 'before' or 'after' "
+            f"start, got {shown(raw)}"
+        )
+    try:
+        offset = timedelta(**{_UNITS[unit]: float(number)})
+    except OverflowError:
+        raise InvalidRules(f"{where}: {field}: {shown(raw)} is too far from the start") from None
+    if offset <= timedelta(0):
+        raise InvalidRules(
+            f"{where}: {field}: N must be a positive number (at least a microsecond; for the start "
+            f"itself write 'start'), got {shown(raw)}"
+        )
+    return -offset if side == "before" else offset
 
 
 def rules_from_mapping(data: object) -> RuleSet:

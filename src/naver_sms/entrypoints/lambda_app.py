@@ -16,7 +16,7 @@ from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, p
 from naver_sms.logging_setup import bound, setup_logging
 
 if TYPE_CHECKING:
-    from naver_sms.application.scheduled_run import RunSummary
+    from naver_sms.application.scheduled_run import LoginTally, RunSummary
     from naver_sms.settings import Settings
 
 log = logging.getLogger("naver_sms.lambda")
@@ -34,37 +34,41 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return _error("InvalidEvent", str(err))
         if isinstance(request, RunRequest):
             started = time.monotonic()
-            result = _run(request, request_id)
-            _metrics(result, time.monotonic() - started)
+            result, logins = _run(request, request_id)
+            _metrics(result, logins, time.monotonic() - started)
             return result
         from naver_sms.entrypoints.smoke import run_smoke  # noqa: PLC0415
 
         return run_smoke(naver_sms.__version__)
 
 
-def _run(request: RunRequest, request_id: str) -> dict[str, Any]:
+def _run(request: RunRequest, request_id: str) -> tuple[dict[str, Any], LoginTally]:
     from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
     from naver_sms.application.errors import ExternalError  # noqa: PLC0415
+    from naver_sms.application.scheduled_run import LoginTally  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import run_once, scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
     from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
 
     settings = None
+    logins = LoginTally()  # the run's own, once it is built: what it did counts however it ends
     try:
         settings = Settings.load()
         setup_logging(settings.app.log_level)
-        summary = run_once(scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id))
+        run = scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id)
+        logins = run.tally
+        summary = run_once(run, allow_sends=request.allow_sends)
     except RealSendsNotAllowed as err:
         log.warning("run refused", extra={"error": str(err)})
-        return _error(err.kind, str(err))
+        return _error(err.kind, str(err)), logins
     except (SettingsError, InvalidRules) as err:
-        return _failure(settings, type(err).__name__, err)
+        return _failure(settings, type(err).__name__, err), logins
     except ExternalError as err:
-        return _failure(settings, err.kind, err)
+        return _failure(settings, err.kind, err), logins
     except Exception as err:
         log.exception("unexpected failure")
-        return _failure(settings, "InternalError", err)
-    return _finished(settings, summary)
+        return _failure(settings, "InternalError", err), logins
+    return _finished(settings, summary), logins
 
 
 def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
@@ -73,6 +77,8 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
     result = summary.as_result()
     failed = result["failed"]
     log.info("run finished", extra={**result, "failed": len(failed)})
+    if summary.held:
+        send_alert(settings, f"naver-sms run held by the volume breaker: {summary.held.explain()}")
     if failed:
         lines = [
             f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}"
@@ -92,12 +98,16 @@ def _failure(settings: Settings | None, kind: str, err: Exception) -> dict[str, 
     from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})
-    send_alert(settings, f"naver-sms run failed: {kind}: {err}")
+    # A deferred login repeats every run until its backoff ends: the failure that started it alerted
+    # once, and the LoginDeferred metric counts the rest.
+    if kind != "LoginDeferred":
+        send_alert(settings, f"naver-sms run failed: {kind}: {err}")
     return _error(kind, str(err))
 
 
-def _metrics(result: dict[str, Any], seconds: float) -> None:
-    """One EMF record per scheduled run: what an operator alarms on (unknown outcomes, failed runs)."""
+def _metrics(result: dict[str, Any], logins: LoginTally, seconds: float) -> None:
+    """One EMF record per scheduled run, however it ended: what an operator alarms on (unknown outcomes,
+    failed runs, failed logins, held runs)."""
     from naver_sms.adapters.emf import write_emf  # noqa: PLC0415
 
     failed = result.get("failed", [])
@@ -105,6 +115,10 @@ def _metrics(result: dict[str, Any], seconds: float) -> None:
     counts: dict[str, tuple[float, str]] = {
         "RunFailed": (1.0 if result["status"] == "error" else 0.0, "Count"),
         "RunDuration": (round(seconds * 1000, 1), "Milliseconds"),
+        "Logins": (logins.logins, "Count"),
+        "LoginFailed": (logins.failed, "Count"),
+        "LoginDeferred": (logins.deferred, "Count"),
+        "Held": (1.0 if result["status"] == "held" else 0.0, "Count"),
     }
     if result["status"] != "error":
         counts |= {
@@ -113,7 +127,6 @@ def _metrics(result: dict[str, Any], seconds: float) -> None:
             "Unknown": (outcomes.count("unknown"), "Count"),
             "Invalid": (outcomes.count("invalid"), "Count"),
             "Failed": (len(failed), "Count"),
-            "Logins": (1 if result["login"] == "fresh" else 0, "Count"),
         }
     write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
 

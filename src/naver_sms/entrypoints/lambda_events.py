@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 
 MAX_EVENT_BYTES = 64 * 1024
-_RUN_KEYS = frozenset({"action", "dry_run"})
+_RUN_KEYS = frozenset({"action", "dry_run", "allow_sends"})
+MAX_ALLOW_SENDS = 100_000
 
 
 class InvalidEventError(ValueError):
@@ -21,6 +22,8 @@ class SmokeRequest:
 @dataclass(frozen=True)
 class RunRequest:
     dry_run: bool | None  # None: the settings decide
+    # A person's go-ahead for one run over the volume breaker, naming how many sends they looked at.
+    allow_sends: int | None = None
 
 
 def parse_event(event: object) -> SmokeRequest | RunRequest:
@@ -48,7 +51,8 @@ def parse_event(event: object) -> SmokeRequest | RunRequest:
             raise InvalidEventError(
                 f"unknown field(s) {sorted(unknown)} in a run event; allowed: {sorted(_RUN_KEYS)}"
             )
-        return RunRequest(dry_run=_dry_run(event))
+        dry_run = _dry_run(event)
+        return RunRequest(dry_run=dry_run, allow_sends=_allow_sends(event.get("allow_sends"), dry_run))
     raise InvalidEventError(
         'unrecognised event: expected {"smoke": true}, {"action": "run"} or an EventBridge scheduled event'
     )
@@ -60,4 +64,19 @@ def _dry_run(fields: object) -> bool | None:
     value = fields.get("dry_run")
     if value is not None and not isinstance(value, bool):
         raise InvalidEventError(f"dry_run must be true or false, got {value!r}")
+    return value
+
+
+def _allow_sends(value: object, dry_run: bool | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ALLOW_SENDS:
+        raise InvalidEventError(
+            f"allow_sends must be a whole number from 1 to {MAX_ALLOW_SENDS} (the sends the volume "
+            f"breaker held, from its alert or `make preview`), got {value!r}"
+        )
+    if dry_run:
+        raise InvalidEventError(
+            "allow_sends lets real sends through the volume breaker; it cannot go with dry_run: true"
+        )
     return value

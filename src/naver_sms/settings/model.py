@@ -37,6 +37,20 @@ class NaverSettings(_Section):
     login_timeout_seconds: float = Field(gt=0)
     page_size: int = Field(gt=0, le=500)
     session_max_age_seconds: float = Field(ge=0, le=7 * 24 * 3600)
+    # The login guard (application/login_guard.py): the shop's account is what repeated logins risk.
+    max_logins_per_hour: int = Field(ge=1, le=20)
+    login_backoff_seconds: float = Field(gt=0, le=24 * 3600)
+    login_backoff_max_seconds: float = Field(gt=0, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> NaverSettings:
+        if self.login_backoff_max_seconds < self.login_backoff_seconds:
+            raise ValueError(
+                f"naver.login_backoff_max_seconds ({self.login_backoff_max_seconds:g}) is below "
+                f"naver.login_backoff_seconds ({self.login_backoff_seconds:g}): raise "
+                "NAVER_LOGIN_BACKOFF_MAX_SECONDS or lower NAVER_LOGIN_BACKOFF_SECONDS"
+            )
+        return self
 
 
 class BrowserSettings(_Section):
@@ -54,6 +68,8 @@ class SmsSettings(_Section):
     sender: str
     timeout_seconds: float = Field(gt=0)
     max_attempts: int = Field(ge=1, le=10)
+    # The volume breaker: a scheduled run that would make more real sends than this sends none.
+    max_per_run: int = Field(ge=1, le=100_000)
 
 
 class SentLogSettings(_Section):
@@ -99,6 +115,8 @@ class WorkerSettings(_Section):
     dedupe_bucket: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     health_port: int = Field(ge=0, le=65535)
     concurrency: int = Field(ge=1, le=1024)
+    # The worker's ceiling on real sends: events past it wait, never dropped.
+    max_sends_per_minute: int = Field(ge=1, le=100_000)
     # Docker gives 10 s between SIGTERM and SIGKILL; the drain must end well inside that.
     drain_seconds: float = Field(gt=0, lt=10)
     ack_wait_seconds: float = Field(gt=0)

@@ -1,5 +1,10 @@
 """The worker's consumption: pull requests sized to the room in one queue, long-lived handler tasks taking
-from it, and at a stop the queue given back and the handlers let finish inside a budget."""
+from it, and at a stop the queue given back and the handlers let finish inside a budget.
+
+What waits in the queue is marked in progress like what a handler holds: while sends wait for the
+per-minute ceiling (application/send_ceiling.py) the queue can wait for minutes, and an event JetStream
+redelivered meanwhile would spend one of its max_deliver deliveries for nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any
 
@@ -24,18 +30,30 @@ PULL_RETRY_SECONDS = 0.5  # after a failed or refused pull
 HANDLERS_PER_SEND_SLOT = 2
 
 
+class HeldQueue(asyncio.Queue[Msg]):
+    """The handlers' queue, whose waiting messages can be listed (to keep them alive)."""
+
+    def _init(self, maxsize: int) -> None:
+        self._queue: deque[Msg] = deque()  # asyncio.Queue's own storage, as its subclasses name it
+
+    def held(self) -> list[Msg]:
+        return list(self._queue)
+
+
 class Consumer:
     def __init__(
         self,
         feed: PullFeed,
         handler: EventHandler,
-        queue: asyncio.Queue[Msg],
+        queue: HeldQueue,
         concurrency: int,
         stop: asyncio.Event,
+        keep_alive_seconds: float,
     ) -> None:
         self._feed = feed
         self._handler = handler
         self._queue = queue  # the pull requests keep it to FETCH_BATCH
+        self._keep_alive_seconds = keep_alive_seconds  # as the handler's: a third of ack_wait
         self._concurrency = concurrency
         self._stop = stop
         self.consuming = False
@@ -52,6 +70,7 @@ class Consumer:
             self._inflight.add(worker)
             worker.add_done_callback(self._inflight.discard)
         self.consuming = True
+        keeping = asyncio.create_task(self._keep_queued_alive())
         try:
             while not self._stop.is_set():
                 room = FETCH_BATCH - self._queue.qsize()
@@ -66,6 +85,19 @@ class Consumer:
                     await self._until_stopped(asyncio.sleep(PULL_RETRY_SECONDS))
         finally:
             self.consuming = False
+            keeping.cancel()
+
+    async def _keep_queued_alive(self) -> None:
+        """Mark in progress what has waited in the queue since the previous look: within two periods
+        (two thirds of ack_wait) of its delivery, then every period; a queue that moves costs nothing."""
+        seen: dict[int, Msg] = {}
+        while True:
+            await asyncio.sleep(self._keep_alive_seconds)
+            now = {id(msg): msg for msg in self._queue.held()}
+            for key in now.keys() & seen.keys():
+                with contextlib.suppress(Exception):  # a lost connection costs an early redelivery
+                    await now[key].in_progress()
+            seen = now
 
     async def _until_stopped(self, waiting: Coroutine[Any, Any, object]) -> None:
         """Wait for `waiting`, or for a stop, whichever comes first; its errors are raised here."""

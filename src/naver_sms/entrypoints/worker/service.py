@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from naver_sms.adapters.nats_connection import NotConnected, StoppedConnecting
 from naver_sms.adapters.prometheus_metrics import WorkerMetrics
 from naver_sms.bootstrap.worker_image import WorkerComposition, connect_nats
-from naver_sms.entrypoints.worker.consumer import PULL_EXPIRES_SECONDS, Consumer
+from naver_sms.entrypoints.worker.consumer import PULL_EXPIRES_SECONDS, Consumer, HeldQueue
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.health import HealthServer
 from naver_sms.entrypoints.worker.pull import PullFeed
@@ -70,7 +70,7 @@ class Worker:
             stack.push_async_callback(self._close)
             js = self._nc.jetstream()
             consumer = await ensure_topology(js, w)
-            queue: asyncio.Queue[Msg] = asyncio.Queue()
+            queue = HeldQueue()
             feed = PullFeed(self._nc, w.stream, w.durable, queue)
             await feed.start()
             handler = EventHandler(
@@ -95,12 +95,15 @@ class Worker:
                     "nats_url": without_credentials(w.nats_url),
                     "dry_run": parts.dry_run,
                     "concurrency": w.concurrency,
+                    "max_sends_per_minute": w.max_sends_per_minute,
                     "health_port": health.port,
                 },
             )
             reporting = asyncio.create_task(self._report_unlogged(parts.dry_run_lines))
             counting = asyncio.create_task(self._count_pending(js, parts.metrics))
-            self._consumer = Consumer(feed, handler, queue, w.concurrency, self._stop)
+            self._consumer = Consumer(
+                feed, handler, queue, w.concurrency, self._stop, keep_alive_seconds=w.ack_wait_seconds / 3
+            )
             await self._consumer.consume()
             stopped_at = time.monotonic()
             naked = await self._consumer.finish(w.drain_seconds - CLOSE_BUDGET_SECONDS)

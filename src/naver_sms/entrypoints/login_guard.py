@@ -1,0 +1,56 @@
+"""`make login-guard`: show the Naver login guard, or clear it once a person has fixed what made logins fail.
+
+`show` prints the guard's state as JSON: failed logins in a row, the backoff's end, the last failure's
+reason, the logins of the last hour and when the next login may happen. `clear` empties it (the next
+run may log in at once) and prints what it held. It reads the Lambda's settings: the sent-log table and
+the Naver account (the record is keyed by a hash of it; no username or password is stored or printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from naver_sms.bootstrap.login_guard import login_guard
+from naver_sms.domain.phone import mask_phones_within
+from naver_sms.settings import Settings, SettingsError
+
+ACTIONS = ("show", "clear")
+
+
+async def act(settings: Settings, action: str) -> dict[str, Any]:
+    guard = login_guard(settings)
+    if action == "clear":
+        return {"cleared": await guard.clear()}
+    return await guard.show()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make login-guard", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=ACTIONS, nargs="?", default="show")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.load()
+        shown = asyncio.run(act(settings, args.action))
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
+        problem = f"{type(err).__name__}: {err}".rstrip(": ")
+        print(f"error: cannot {args.action} the login guard: {problem}", file=sys.stderr)
+        return 1
+    print(json.dumps(mask_phones_within(shown), ensure_ascii=False, indent=2), flush=True)
+    if args.action == "clear":
+        print("login guard cleared: the next run may log in at once", file=sys.stderr)
+    elif shown["deferred"]:
+        print(shown["deferred"], file=sys.stderr)
+    else:
+        print("login guard: the next run may log in", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The scheduled run's safety: the volume breaker holds a run over its limit, and every login passes the
+login guard (a failed one backs off, a refused request keeps the session and logs in nobody)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from naver_sms.adapters.login_guard_store import StoreLoginGuard
+from naver_sms.application.delivery import Deliverer
+from naver_sms.application.errors import LoginDeferred, LoginFailed, SessionExpired, SourceRefused
+from naver_sms.application.notify import Notifier
+from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
+from naver_sms.application.session import SessionKeeper
+from naver_sms.domain.rules import rules_from_mapping
+from tests.support.fakes import FakeAuth, FakeBookingSource, FakeSentLog, FakeTransport, MemoryRecords
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+RULES = rules_from_mapping(
+    {
+        "rules": [
+            {
+                "name": "thanks",
+                "key": "scheduled/thanks",
+                "status": "completed",
+                "sent_by": "scheduled",
+                "send_window": {"from": "1h after start", "until": "24h after start"},
+                "template": "{customer_name}님 감사",
+            },
+            {
+                "name": "reminder",
+                "key": "scheduled/reminder",
+                "status": "confirmed",
+                "sent_by": "scheduled",
+                "send_window": {"from": "24h before start", "until": "start"},
+                "template": "{customer_name}님 내일",
+            },
+        ]
+    }
+)
+
+
+def record(n: int, status: str = "completed", hours: float = -2) -> dict[str, Any]:
+    return {
+        "id": f"bk-{n}",
+        "customer_name": f"손님{n}",
+        "phone": f"010-5555-{n:04d}",
+        "service": "커트",
+        "start": (NOW + timedelta(hours=hours)).isoformat(),
+        "status": status,
+    }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class World:
+    """One shop: its booking source, login, sent log, SENS and the guard's store, over many runs."""
+
+    def __init__(self, records: list[object], *, max_sends: int = 30) -> None:
+        self.auth = FakeAuth()
+        self.source = FakeBookingSource(records)
+        self.sent_log = FakeSentLog()
+        self.transport = FakeTransport()
+        self.guard_records = MemoryRecords()
+        self.clock = Clock()
+        self.sessions = SessionKeeper(clock=self.clock)
+        self.max_sends = max_sends
+
+    def guard(self) -> StoreLoginGuard:
+        return StoreLoginGuard(
+            self.guard_records,
+            "login-page owner",
+            max_per_hour=2,
+            first_backoff=600,
+            longest_backoff=21600,
+            clock=self.clock,
+        )
+
+    def run(self, *, dry_run: bool = False) -> ScheduledRun:
+        deliverer = Deliverer(
+            transport=self.transport,
+            sent_log=self.sent_log,
+            owner="lambda:req",
+            lease_seconds=120,
+            dry_run=dry_run,
+            clock=self.clock,
+        )
+        return ScheduledRun(
+            self.auth,
+            self.source,
+            Notifier(RULES, deliverer),
+            self.sessions,
+            self.guard(),
+            "login-page owner",
+            6 * 3600,
+            self.max_sends,
+        )
+
+    def ran(self, run: ScheduledRun | None = None, **kwargs: Any) -> RunSummary:
+        now = datetime.fromtimestamp(self.clock.now, UTC)
+        return asyncio.run((run or self.run())(now, **kwargs))
+
+    def later(self, minutes: float) -> None:
+        self.clock.now += minutes * 60
+
+
+# --- the volume breaker -------------------------------------------------------------------------------
+
+
+def test_a_run_over_the_limit_sends_nothing_and_says_per_rule_how_to_go_ahead_once() -> None:
+    records = [record(n) for n in range(1, 4)] + [record(n, "confirmed", 3) for n in range(4, 6)]
+    world = World(records, max_sends=4)
+    result = world.ran().as_result()
+    assert world.transport.sent == [] and world.sent_log.records.items == {}
+    assert result["status"] == "held" and result["sent"] == 0
+    assert result["held"] == {"new": 5, "limit": 4, "by_rule": {"reminder": 2, "thanks": 3}}
+    assert "reminder 2, thanks 3" in result["reason"] and "sms.max_per_run = 4" in result["reason"]
+    assert '{"action": "run", "dry_run": false, "allow_sends": 5}' in result["reason"]
+    assert "5555" not in str(result)
+
+
+def test_one_over_the_limit_is_held_and_exactly_the_limit_goes_out() -> None:
+    world = World([record(n) for n in range(1, 4)], max_sends=2)
+    assert world.ran().as_result()["status"] == "held"
+    world.max_sends = 3
+    result = world.ran().as_result()
+    assert (result["status"], result["sent"], len(world.transport.sent)) == ("ok", 3, 3)
+
+
+def test_a_go_ahead_naming_the_number_sends_them_once_and_only_for_that_run() -> None:
+    world = World([record(n) for n in range(1, 6)], max_sends=2)
+    assert world.ran(allow_sends=4).as_result()["status"] == "held"  # fewer than planned: still held
+    result = world.ran(allow_sends=5).as_result()
+    assert (result["status"], result["sent"]) == ("ok", 5)
+    world.source.records = [*world.source.records, *(record(n) for n in range(6, 9))]
+    again = world.ran().as_result()  # the next run is under the setting again: 3 new > 2
+    assert (again["status"], again["held"]["new"], again["skipped_duplicates"]) == ("held", 3, 0)
+    assert len(world.transport.sent) == 5
+
+
+def test_messages_sent_before_do_not_count_against_the_limit() -> None:
+    world = World([record(n) for n in range(1, 4)], max_sends=3)
+    assert world.ran().as_result()["sent"] == 3
+    world.source.records = [*world.source.records, record(4)]
+    world.max_sends = 1
+    result = world.ran().as_result()
+    assert (result["status"], result["sent"], result["skipped_duplicates"]) == ("ok", 1, 3)
+
+
+def test_a_dry_run_is_never_held_it_sends_nothing_anyway() -> None:
+    world = World([record(n) for n in range(1, 6)], max_sends=1)
+    result = world.ran(world.run(dry_run=True)).as_result()
+    assert (result["status"], world.transport.sent) == ("ok", [])
+
+
+def test_an_invalid_record_in_a_held_run_is_still_reported() -> None:
+    world = World([record(1), record(2), {"id": "bk-x", "phone": "1"}], max_sends=1)
+    result = world.ran().as_result()
+    assert result["status"] == "held"
+    assert [(f["outcome"], f["booking_id"]) for f in result["failed"]] == [("invalid", "bk-x")]
+
+
+# --- the login guard ----------------------------------------------------------------------------------
+
+
+def test_a_failed_login_backs_off_and_the_next_runs_start_no_browser() -> None:
+    world = World([record(1)])
+    world.auth.fail = True
+    run = world.run()
+    with pytest.raises(LoginFailed):
+        world.ran(run)
+    assert (run.tally.logins, run.tally.failed, run.tally.deferred) == (1, 1, 0)
+    for minutes in (1, 4, 4):  # 1, 5 and 9 minutes after it: the first backoff is 10 minutes
+        world.later(minutes)
+        deferred_run = world.run()
+        with pytest.raises(LoginDeferred, match="backing off after 1 failed login") as caught:
+            world.ran(deferred_run)
+        assert deferred_run.tally.deferred == 1 and deferred_run.tally.logins == 0
+        assert "make login-guard ACTION=clear" in str(caught.value)
+    assert world.auth.logins == 0 and world.source.seen_cookies == []
+
+
+def test_the_backoff_doubles_and_a_good_login_ends_it() -> None:
+    world = World([record(1)])
+    world.auth.fail = True
+    with pytest.raises(LoginFailed):
+        world.ran()
+    world.later(11)
+    with pytest.raises(LoginFailed):  # the second failure: 20 minutes now
+        world.ran()
+    world.later(15)
+    with pytest.raises(LoginDeferred, match="after 2 failed login"):
+        world.ran()
+    world.later(70)  # past the backoff and the hour's two logins
+    world.auth.fail = False
+    assert world.ran().as_result()["login"] == "fresh"
+    state = asyncio.run(world.guard().show())
+    assert (state["failures_in_a_row"], state["blocked_until"]) == (0, None)
+
+
+def test_a_new_session_refused_at_once_backs_off_too() -> None:
+    world = World([record(1)])
+    world.source.forgotten.add("session-1")  # Naver refuses the session its login just gave
+    with pytest.raises(SessionExpired):
+        world.ran()
+    world.later(1)
+    with pytest.raises(LoginDeferred, match="a new session was refused at once"):
+        world.ran()
+    assert world.auth.logins == 1
+
+
+def test_no_more_than_two_logins_an_hour_whatever_the_booking_api_says() -> None:
+    world = World([record(1)])
+    for n in range(1, 3):
+        world.source.forgotten.add(f"session-{n - 1}")  # the kept session is over each run
+        world.later(10)
+        assert world.ran().as_result()["login"] == "fresh"
+    world.source.forgotten.add("session-2")
+    world.later(10)
+    with pytest.raises(LoginDeferred, match="2 login\\(s\\) in the last hour"):
+        world.ran()
+    assert world.auth.logins == 2
+
+
+def test_a_refused_request_keeps_the_session_and_logs_in_nobody() -> None:
+    world = World([record(1)])
+    world.ran()
+    world.source.refuse = SourceRefused("HTTP 403, refused for now; Naver asks to wait 120 s", retry_after=120)
+    for _ in range(5):
+        world.later(10)
+        with pytest.raises(SourceRefused, match="120 s"):
+            world.ran()
+    world.source.refuse = None
+    world.later(10)
+    assert world.ran().as_result()["login"] == "reused"
+    assert world.auth.logins == 1
+
+
+def test_a_kept_session_that_works_never_asks_the_guard() -> None:
+    world = World([record(1)])
+    world.ran()
+    world.guard_records.items.clear()  # a guard that would have to be read would be empty now
+    world.later(10)
+    assert world.ran().as_result()["login"] == "reused"
+    assert world.guard_records.items == {}
