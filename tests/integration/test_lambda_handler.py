@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 import main
 import naver_sms
+from naver_sms.adapters.sent_log import GUARD_PREFIX
 from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
@@ -42,7 +44,9 @@ def world(
 
 
 def sent_log_items() -> list[dict[str, object]]:
-    return list(boto3.client("dynamodb").scan(TableName="naver-sms-sent")["Items"])
+    """The message claims (the login guard's record shares the table)."""
+    items = boto3.client("dynamodb").scan(TableName="naver-sms-sent")["Items"]
+    return [item for item in items if not str(item["idempotency_key"]["S"]).startswith(GUARD_PREFIX)]
 
 
 def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSens]) -> None:
@@ -290,7 +294,7 @@ def test_warm_runs_in_one_process_log_in_once(world: tuple[FakeNaver, FakeSens])
     assert browser_processes(os.getsid(0)) == []
 
 
-@pytest.mark.parametrize("session_end", ["401", "403", "redirect", "login_page"])
+@pytest.mark.parametrize("session_end", ["401", "redirect", "login_page"])
 def test_a_session_naver_forgot_gets_one_re_login_and_every_sms_once(
     world: tuple[FakeNaver, FakeSens], real_sends: FakeSens, session_end: str
 ) -> None:
@@ -368,3 +372,109 @@ def test_the_settings_files_log_level_applies_to_the_lambda_too(
     assert main.lambda_handler(RUN, None)["status"] == "ok"
     assert logged()["run finished"] == "INFO"
     assert "run finished" not in quiet and "INFO" not in quiet.values()
+
+
+# --- #32: no SMS a customer should not get, no login the shop's account cannot afford ----------------
+
+
+def metrics_of(out: str) -> dict[str, object]:
+    (record,) = emf_records(out)
+    return record
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (403, {"Retry-After": "120"}, '{"error": "rate limited"}', "wait 120 s"),
+        (429, {"Retry-After": "30"}, '{"error": "too many requests"}', "wait 30 s"),
+        (403, {}, "<html><body>Access denied by the WAF</body></html>", "gave no wait"),
+    ],
+)
+def test_a_refused_booking_api_fails_fast_keeps_the_session_and_logs_in_nobody(
+    world: tuple[FakeNaver, FakeSens],
+    capsys: pytest.CaptureFixture[str],
+    refusal: tuple[int, dict[str, str], str, str],
+) -> None:
+    naver, _ = world
+    status, headers, body, wait = refusal
+    assert main.lambda_handler(RUN, None)["login"] == "fresh"
+    naver.state.refuse_api = (status, headers, body)
+    capsys.readouterr()
+    for _ in range(5):
+        result = main.lambda_handler(RUN, None)
+        assert result["error"]["type"] == "SourceRefused" and wait in result["error"]["message"]
+        record = metrics_of(capsys.readouterr().out)
+        assert (record["RunFailed"], record["Logins"], record["LoginFailed"]) == (1.0, 0, 0)
+    naver.state.refuse_api = None
+    assert main.lambda_handler(RUN, None)["login"] == "reused"
+    assert naver.state.logins == 1  # five refused runs, no new login
+
+
+@pytest.mark.parametrize("outcome", ["wrong_password", "captcha", "challenge"])
+def test_a_failed_login_backs_off_every_later_run_and_a_person_clears_it(
+    world: tuple[FakeNaver, FakeSens],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    outcome: str,
+) -> None:
+    naver, _ = world
+    monkeypatch.setenv("NAVER_LOGIN_TIMEOUT_SECONDS", "2")
+    if outcome == "wrong_password":
+        monkeypatch.setenv("NAVER_PASSWORD", "wrong")
+    else:
+        naver.state.login_outcome = outcome  # type: ignore[assignment]
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        first = main.lambda_handler(RUN, None)
+        assert first["error"]["type"] == "LoginFailed"
+        assert metrics_of(capsys.readouterr().out)["LoginFailed"] == 1
+        for _ in range(3):
+            later = main.lambda_handler(RUN, None)
+            assert later["error"]["type"] == "LoginDeferred"
+            assert "backing off after 1 failed login" in later["error"]["message"]
+            record = metrics_of(capsys.readouterr().out)
+            assert (record["Logins"], record["LoginFailed"], record["LoginDeferred"]) == (0, 0, 1)
+    assert naver.state.login_posts == 1  # one browser login, whatever the runs after it
+    assert len(slack.posts) == 1  # the failure alerted once; the deferred runs count in the metric
+    naver.state.login_outcome = "ok"
+    monkeypatch.delenv("NAVER_PASSWORD")
+    monkeypatch.setenv("NAVER_PASSWORD", naver.state.password)
+    clear = subprocess.run(
+        ["make", "--no-print-directory", "login-guard", "ACTION=clear"],
+        cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert clear.returncode == 0, clear.stderr
+    assert main.lambda_handler(RUN, None)["login"] == "fresh"
+
+
+def test_a_run_planning_one_send_over_the_breaker_sends_none_and_alerts_per_rule(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMS_MAX_PER_RUN", "4")  # the samples plan 5 sends: reminder 3, thank_you 2
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        held = main.lambda_handler(REAL, None)
+    assert held["status"] == "held" and held["held"] == {
+        "new": 5, "limit": 4, "by_rule": {"reminder": 3, "thank_you": 2},
+    }  # fmt: skip
+    assert real_sends.state.received == 0 and sent_log_items() == []
+    (post,) = slack.posts
+    assert "reminder 3, thank_you 2" in str(post) and '"allow_sends": 5' in str(post)
+    assert "5555" not in str(post)
+    wrong = main.lambda_handler({**REAL, "allow_sends": 4}, None)
+    assert wrong["status"] == "held" and real_sends.state.received == 0
+    once = main.lambda_handler({**REAL, "allow_sends": 5}, None)
+    assert (once["status"], once["sent"]) == ("ok", 5)
+    assert recipients(real_sends) == REMINDED
+
+
+@pytest.mark.parametrize(
+    ("allow", "message"),
+    [(0, "from 1 to"), (True, "whole number"), ("5", "whole number"), (2.5, "whole number")],
+)
+def test_a_go_ahead_that_names_no_number_is_an_invalid_event(
+    world: tuple[FakeNaver, FakeSens], allow: object, message: str
+) -> None:
+    result = main.lambda_handler({**REAL, "allow_sends": allow}, None)
+    assert result["error"]["type"] == "InvalidEvent" and message in result["error"]["message"]
+    assert world[0].state.logins == 0

@@ -31,7 +31,15 @@ from tests.support.fake_sens import FakeSens
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, repo_env, wait_until
 from tests.support.topology import WORKER
-from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
+from tests.support.worker import (
+    WorkerProcess,
+    booking_event,
+    consumer_deliveries,
+    publish,
+    run,
+    stream_messages,
+    wait_drained,
+)
 
 
 @pytest.fixture
@@ -751,3 +759,90 @@ def test_the_pending_metric_shows_a_backlog_the_worker_has_not_taken(
         assert scrape(slow)["naver_sms_worker_sends_in_flight"] == 1.0
     finally:
         slow.kill()
+
+
+def send_times(sens: FakeSens, count: int, timeout: float) -> list[float]:
+    """When each of `count` SMS reached the fake SENS (seen every 10 ms), in order."""
+    times: list[float] = []
+    deadline = time.monotonic() + timeout
+    while len(times) < count and time.monotonic() < deadline:
+        seen = len(sens.state.sent)
+        times.extend([time.monotonic()] * (seen - len(times)))
+        time.sleep(0.01)
+    assert len(times) >= count, f"{len(times)} of {count} SMS within {timeout} s"
+    return times
+
+
+def test_sends_past_the_ceiling_wait_for_the_next_window_and_all_go_out_once(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    """Five a window (2 s here; a minute in production): twelve events make five SMS at once, five a
+    window later and two after that. None is nak'ed, redelivered, failed or dead-lettered; the wait is
+    counted and the operator's line says so, at most once a window."""
+    window, ceiling, total = 2.0, 5, 12
+    env = {**worker_env, "WORKER_MAX_SENDS_PER_MINUTE": str(ceiling)}
+    worker = WorkerProcess(env, tmp_path / "worker.log", send_window_seconds=window).start()
+    try:
+        run(publish(nats_server.url, events(range(1, total + 1))))
+        times = send_times(fake_sens, total, timeout=15)
+        wait_drained(nats_server.url, 10, "every event acked")
+        time.sleep(0.5)  # nothing more arrives late
+        metrics = scrape(worker)
+    finally:
+        code, _ = worker.terminate()
+    assert code == 0
+    assert times[ceiling - 1] - times[0] < window / 2, "the first window's sends waited"
+    # No window holds more than the ceiling (10 ms of polling and a claim's round trip of slack).
+    for first, later in zip(times, times[ceiling:], strict=False):
+        assert later - first > window - 0.1
+    assert times[-1] - times[0] < 3 * window
+    counts = fake_sens.state.per_recipient()
+    assert len(counts) == total and set(counts.values()) == {1}
+    assert len(records(nats_server.url, WORKER.sent_subject)) == total
+    assert records(nats_server.url, WORKER.failed_subject) == []
+    assert run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject)) == []
+    assert run(consumer_deliveries(nats_server.url)) == total, "a wait spent a delivery"
+    assert metrics["naver_sms_worker_sends_deferred_total"] == total - ceiling
+    assert metrics["naver_sms_worker_sends_waiting"] == 0.0
+    logs = worker.logs()
+    messages = [line["message"] for line in logs]
+    assert "event will be retried" not in messages
+    lines = [line for line in logs if line["message"] == "send ceiling reached"]
+    assert 1 <= len(lines) <= 3, lines  # the sends waited through three windows at most
+    assert all(line["level"] == "WARNING" for line in lines)
+    assert {(line["ceiling"], line["window_seconds"]) for line in lines} == {(ceiling, window)}
+    assert lines[0]["deferred"] >= 1 and sum(line["deferred"] for line in lines) <= total - ceiling
+    stopped = next(line for line in logs if line["message"] == "worker stopped")
+    assert (stopped["sent"], stopped["processed"], stopped["retried"]) == (total, total, 0)
+
+
+def test_events_waiting_for_the_ceiling_longer_than_the_ack_wait_spend_no_delivery(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    """One send slot (two handlers): most events wait in the worker's queue, some in a handler, for
+    longer than ACK_WAIT_SECONDS. Both are kept in progress, so JetStream redelivers none of them and
+    none comes near its last delivery, however long the backlog."""
+    window, ceiling, total = 1.0, 4, 20
+    env = {
+        **worker_env,
+        "WORKER_MAX_SENDS_PER_MINUTE": str(ceiling),
+        "WORKER_CONCURRENCY": "1",
+        "ACK_WAIT_SECONDS": "2",
+        "SENS_TIMEOUT_SECONDS": "0.5",
+        "SENS_MAX_ATTEMPTS": "1",
+        "MAX_DELIVER": "2",
+    }
+    worker = WorkerProcess(env, tmp_path / "worker.log", send_window_seconds=window).start()
+    try:
+        run(publish(nats_server.url, events(range(1, total + 1))))
+        times = send_times(fake_sens, total, timeout=20)
+        wait_drained(nats_server.url, 10, "every event acked")
+        metrics = scrape(worker)
+    finally:
+        worker.terminate()
+    assert times[-1] - times[0] > 2 * 2.0, "the backlog outlasted no ack wait; the test proves nothing"
+    assert set(fake_sens.state.per_recipient().values()) == {1}
+    assert run(consumer_deliveries(nats_server.url)) == total, "a waiting event was redelivered"
+    assert records(nats_server.url, WORKER.failed_subject) == []
+    assert run(stream_messages(nats_server.url, WORKER.dlq_stream, WORKER.dlq_subject)) == []
+    assert metrics["naver_sms_worker_sends_deferred_total"] >= 1

@@ -35,17 +35,32 @@ def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.cre
     }
 
 
+# The worker's own command, with its send ceiling's window shortened: not a setting (the window is a
+# minute), so a test sees several windows in a few seconds.
+WITH_SEND_WINDOW = """
+import naver_sms.bootstrap.worker_image as image
+image.SEND_CEILING_WINDOW_SECONDS = {seconds!r}
+from naver_sms.entrypoints.worker.main import main
+raise SystemExit(main())
+"""
+
+
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, send_window_seconds: float | None = None
+    ) -> None:
         self.health_port = free_port()
         self.env = {**env, "HEALTH_PORT": str(self.health_port)}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.command = [sys.executable, "-m", "src"]
+        if send_window_seconds is not None:
+            self.command = [sys.executable, "-c", WITH_SEND_WINDOW.format(seconds=float(send_window_seconds))]
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "src"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            self.command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         wait_until(lambda: self.health() == 200, 30, "worker health")
         return self
@@ -114,6 +129,15 @@ async def consumer_pending(
     try:
         info = await nc.jetstream().consumer_info(stream, durable)
         return info.num_pending, info.num_ack_pending
+    finally:
+        await nc.close()
+
+
+async def consumer_deliveries(url: str, stream: str = WORKER.stream, durable: str = WORKER.durable) -> int:
+    """Every delivery the worker's consumer has made, redeliveries included (its consumer sequence)."""
+    nc = await nats.connect(url)
+    try:
+        return int((await nc.jetstream().consumer_info(stream, durable)).delivered.consumer_seq or 0)
     finally:
         await nc.close()
 

@@ -15,6 +15,7 @@ from naver_sms.application.dry_run import RealSendsNotAllowed, RefusingTransport
 from naver_sms.application.errors import Refused, SentLogError
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Claim, ClaimState
+from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
 from tests.support.fakes import (
@@ -87,6 +88,8 @@ def on_this_loop(
     at: float = NOW,
     slots: asyncio.Semaphore | None = None,
     clock: At | None = None,
+    ceiling: SendCeiling | None = None,
+    dry_run: bool = False,
 ) -> Deliverer:
     """A Deliverer for a test that drives its own event loop."""
     return Deliverer(
@@ -94,9 +97,10 @@ def on_this_loop(
         sent_log=log,  # type: ignore[arg-type]
         owner="w:1",
         lease_seconds=LEASE,
-        dry_run=False,
+        dry_run=dry_run,
         send_slots=slots or asyncio.Semaphore(1),
         clock=clock or At(at),
+        send_ceiling=ceiling,
     )
 
 
@@ -484,3 +488,136 @@ def test_the_worker_stamps_a_claim_after_its_wait_for_a_send_slot() -> None:
 
     asyncio.run(both())
     assert log.times == {"bk-1": NOW, "bk-2": NOW + 0.5}
+
+
+# The worker's send ceiling (application/send_ceiling.py), as the Deliverer takes its turns.
+
+MINUTE = 60.0
+
+
+def messages(count: int) -> list[PlannedMessage]:
+    return [
+        PlannedMessage("confirmation", f"bk-{n}", f"010{n:08d}", "확정", f"{n:040d}") for n in range(count)
+    ]
+
+
+async def never(seconds: float) -> None:
+    await asyncio.Event().wait()
+
+
+def test_real_sends_past_the_ceiling_wait_and_are_claimed_after_their_wait() -> None:
+    """Two a minute: the third waits in the process for the first to age out, and only then claims (its
+    lease never covers the wait); every one is sent, none fails or is given up."""
+    clock, log, transport = At(), ClaimTimes(), FakeTransport()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    ceiling = SendCeiling(2, window_seconds=MINUTE, clock=clock, sleep=sleep)
+    three = messages(3)
+
+    async def burst() -> list[Delivery]:
+        deliverer = on_this_loop(transport, log, clock=clock, ceiling=ceiling, slots=asyncio.Semaphore(4))
+        return list(await asyncio.gather(*(deliverer.deliver(m) for m in three)))
+
+    assert [d.outcome for d in asyncio.run(burst())] == [Outcome.SENT] * 3
+    assert log.times == {"bk-0": NOW, "bk-1": NOW, "bk-2": NOW + MINUTE}
+    assert transport.sent == three
+    assert (ceiling.deferred, ceiling.waiting) == (1, 0)
+
+
+def test_dry_runs_take_no_turn_under_the_ceiling() -> None:
+    ceiling = SendCeiling(1, window_seconds=MINUTE, sleep=never)
+
+    async def dry() -> list[Outcome]:
+        deliverer = on_this_loop(RefusingTransport(), FakeSentLog(), ceiling=ceiling, dry_run=True)
+        return [(await deliverer.deliver(m)).outcome for m in messages(5)]
+
+    assert asyncio.run(asyncio.wait_for(dry(), 5)) == [Outcome.DRY_RUN] * 5
+    assert (ceiling.in_window(), ceiling.deferred) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"), [(ClaimState.SENT, Outcome.DUPLICATE), (ClaimState.UNKNOWN, Outcome.STILL_UNKNOWN)]
+)
+def test_a_key_sent_or_reported_before_waits_for_no_turn_while_the_ceiling_is_full(
+    state: ClaimState, outcome: Outcome
+) -> None:
+    log, transport = FakeSentLog(), FakeTransport()
+    first, replayed = messages(2)
+    claim = log.planted(replayed, "worker:other:1", NOW)
+    if state is ClaimState.SENT:
+        asyncio.run(log.confirm(replayed, "req-before"))
+    else:
+        asyncio.run(log.mark_unknown(replayed, claim, "SENS answered HTTP 503"))
+    ceiling = SendCeiling(1, window_seconds=MINUTE, sleep=never)
+
+    async def replay() -> Delivery:
+        deliverer = on_this_loop(transport, log, ceiling=ceiling)
+        assert (await deliverer.deliver(first)).outcome is Outcome.SENT  # the minute's one turn
+        return await asyncio.wait_for(deliverer.deliver(replayed), 5)
+
+    assert asyncio.run(replay()).outcome is outcome
+    assert transport.sent == [first]
+    assert (ceiling.in_window(), ceiling.deferred) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "counted"),
+    [
+        (accepted, Outcome.SENT, 1),
+        (not_delivered(), Outcome.RETRY, 0),
+        (refused, Outcome.REFUSED, 0),
+        (unknown, Outcome.UNKNOWN, 1),
+        (crashes, Outcome.UNKNOWN, 1),
+    ],
+    ids=["sent", "known-not-sent", "refused", "may-have-gone-out", "transport-bug"],
+)
+def test_a_turn_counts_when_a_send_may_have_gone_out_and_is_given_back_otherwise(
+    answer: object, outcome: Outcome, counted: int
+) -> None:
+    ceiling = SendCeiling(5, window_seconds=MINUTE)
+
+    async def once() -> Delivery:
+        return await on_this_loop(FakeTransport(answer), FakeSentLog(), ceiling=ceiling).deliver(MESSAGE)  # type: ignore[arg-type]
+
+    assert asyncio.run(once()).outcome is outcome
+    assert ceiling.in_window() == counted
+
+
+def test_a_claim_held_by_another_sender_gives_its_turn_back() -> None:
+    log, transport = FakeSentLog(), FakeTransport()
+    log.planted(MESSAGE, "worker:other:7", NOW)
+    ceiling = SendCeiling(5, window_seconds=MINUTE)
+
+    async def once() -> Delivery:
+        return await on_this_loop(transport, log, at=NOW + 1, ceiling=ceiling).deliver(MESSAGE)
+
+    assert asyncio.run(once()).outcome is Outcome.IN_FLIGHT
+    assert (ceiling.in_window(), transport.sent) == (0, [])
+
+
+def test_cancelled_while_waiting_for_a_turn_it_frees_its_slot_and_claims_nothing() -> None:
+    """A stop cancels a delivery waiting for the ceiling: its event is nak'ed, nothing was claimed, its
+    send slot is free and the ceiling still holds only the turns really taken."""
+    log, transport = FakeSentLog(), FakeTransport()
+    first, second = messages(2)
+    ceiling = SendCeiling(1, window_seconds=MINUTE, sleep=never)
+
+    async def stopped() -> None:
+        slots = asyncio.Semaphore(1)
+        deliverer = on_this_loop(transport, log, slots=slots, ceiling=ceiling)
+        await deliverer.deliver(first)
+        waiting = asyncio.create_task(deliverer.deliver(second))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert ceiling.waiting == 1
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not slots.locked(), "a cancelled wait gives its send slot back"
+
+    asyncio.run(stopped())
+    assert (ceiling.waiting, ceiling.in_window()) == (0, 1)
+    assert log.state(second) is None and transport.sent == [first]

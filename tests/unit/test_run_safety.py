@@ -234,7 +234,9 @@ def test_no_more_than_two_logins_an_hour_whatever_the_booking_api_says() -> None
 def test_a_refused_request_keeps_the_session_and_logs_in_nobody() -> None:
     world = World([record(1)])
     world.ran()
-    world.source.refuse = SourceRefused("HTTP 403, refused for now; Naver asks to wait 120 s", retry_after=120)
+    world.source.refuse = SourceRefused(
+        "HTTP 403, refused for now; Naver asks to wait 120 s", retry_after=120
+    )
     for _ in range(5):
         world.later(10)
         with pytest.raises(SourceRefused, match="120 s"):

@@ -138,7 +138,7 @@ def _error_message(body: bytes) -> str:
     numbers masked, capped; "" for anything else (an HTML page is not shown: it could say anything)."""
     try:
         data = json.loads(body.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a body nested deeper than json reads
         return ""
     if not isinstance(data, dict):
         return ""

@@ -54,7 +54,9 @@ class SendCeiling:
         on_deferred: Callable[[], None] = _nothing,
     ) -> None:
         if limit < 1 or window_seconds <= 0:
-            raise ValueError(f"a send ceiling needs limit >= 1 and a window > 0, not {limit}/{window_seconds}")
+            raise ValueError(
+                f"a send ceiling needs limit >= 1 and a window > 0, not {limit}/{window_seconds}"
+            )
         self.limit = limit
         self.window_seconds = window_seconds
         self._clock = clock
@@ -67,6 +69,10 @@ class SendCeiling:
         self.deferred = 0  # takes that have had to wait, ever
         self._deferred_since_line = 0
         self._last_line: float | None = None
+
+    def in_window(self) -> int:
+        """Turns taken within the last window and not given back."""
+        return self.limit - self._room(self._clock())
 
     def full(self) -> bool:
         """Whether a take now would wait."""

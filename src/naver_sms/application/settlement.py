@@ -7,6 +7,9 @@ unknown outcomes to the failed subject. Outcomes that may pass later (known-unse
 another worker holds) nak the event with a delay until its last permitted delivery: then they are
 recorded as failures too, so no event ends without a record. An unreadable event is dead-lettered and
 terminated.
+
+The worker's send ceiling (application/send_ceiling.py) never reaches this policy: a send over it waits
+in the process, its event kept in progress, so it is never an outcome to try again and spends no delivery.
 """
 
 from __future__ import annotations

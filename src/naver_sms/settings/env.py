@@ -13,6 +13,7 @@ ENV_TO_KEY: dict[str, str] = {
     "NAVER_BOOKINGS_URL": "naver.bookings_url",
     "NAVER_USERNAME": "naver.username",
     "NAVER_PASSWORD": "naver.password",
+    "NAVER_LOGIN_TIMEOUT_SECONDS": "naver.login_timeout_seconds",
     "NAVER_SESSION_MAX_AGE_SECONDS": "naver.session_max_age_seconds",
     "NAVER_MAX_LOGINS_PER_HOUR": "naver.max_logins_per_hour",
     "NAVER_LOGIN_BACKOFF_SECONDS": "naver.login_backoff_seconds",

@@ -48,6 +48,7 @@ class Consumer:
         queue: HeldQueue,
         concurrency: int,
         stop: asyncio.Event,
+        *,
         keep_alive_seconds: float,
     ) -> None:
         self._feed = feed
