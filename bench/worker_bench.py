@@ -29,6 +29,7 @@ def worker_env(url: str) -> dict[str, str]:
         "NATS_URL": url,
         "SMS_DRY_RUN": "true",
         "LOG_LEVEL": "INFO",
+        "WORKER_MAX_SENDS_PER_MINUTE": "100000",  # throughput, not the ceiling, is what this measures
         "PYTHONPATH": str(REPO),
     }
 

@@ -14,6 +14,7 @@ from tests.e2e.test_compose import compose, compose_env, log_records, running_st
 from tests.support import fake_sens
 from tests.support.procs import REPO, free_port, wait_until
 from tests.support.topology import WORKER
+from tests.support.worker import upcoming_start
 
 pytestmark = pytest.mark.docker
 EVENTS = 600
@@ -39,6 +40,7 @@ services:
   worker-cluster:
     environment:
       SMS_DRY_RUN: "false"
+      WORKER_MAX_SENDS_PER_MINUTE: "100000"  # the failover, not the ceiling, is what this measures
       SENS_ENDPOINT: http://sens:8080
       SENS_ACCESS_KEY: {fake_sens.ACCESS_KEY}
       SENS_SECRET_KEY: {fake_sens.SECRET_KEY}
@@ -56,7 +58,7 @@ async def main():
     js = nc.jetstream()
     for n in range(1, int(sys.argv[1]) + 1):
         booking = {{"id": f"bk-{{n}}", "customer_name": "손님", "phone": f"010{{n:08d}}", "service": "커트",
-                   "start": "2027-01-10T10:00:00+09:00", "status": "confirmed"}}
+                   "start": sys.argv[2], "status": "confirmed"}}
         event = {{"event_id": f"ev-{{n}}", "type": "booking.created",
                  "occurred_at": "2026-11-24T09:00:00+09:00", "booking": booking}}
         await js.publish({WORKER.subject!r}, json.dumps(event).encode(), stream={WORKER.stream!r}, timeout=10)
@@ -117,6 +119,7 @@ def test_one_node_stops_mid_stream_and_every_event_is_sent_exactly_once(cluster:
         "-c",
         PUBLISH,
         str(EVENTS),
+        upcoming_start(),
     )
     wait_until(lambda: sum(sens_sent(cluster).values()) >= 50, 60, "the first SMS")
     compose(cluster, "--profile", "cluster", "stop", "nats-2")

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -385,8 +386,8 @@ def metrics_of(out: str) -> dict[str, object]:
 @pytest.mark.parametrize(
     "refusal",
     [
-        (403, {"Retry-After": "120"}, '{"error": "rate limited"}', "wait 120 s"),
-        (429, {"Retry-After": "30"}, '{"error": "too many requests"}', "wait 30 s"),
+        (403, {"Retry-After": "2"}, '{"error": "rate limited"}', "wait 2 s"),
+        (429, {"Retry-After": "2"}, '{"error": "too many requests"}', "wait 2 s"),
         (403, {}, "<html><body>Access denied by the WAF</body></html>", "gave no wait"),
     ],
 )
@@ -400,14 +401,20 @@ def test_a_refused_booking_api_fails_fast_keeps_the_session_and_logs_in_nobody(
     assert main.lambda_handler(RUN, None)["login"] == "fresh"
     naver.state.refuse_api = (status, headers, body)
     capsys.readouterr()
-    for _ in range(5):
+    calls = naver.state.api_calls
+    for n in range(4):
         result = main.lambda_handler(RUN, None)
-        assert result["error"]["type"] == "SourceRefused" and wait in result["error"]["message"]
+        assert result["error"]["type"] == "SourceRefused"
+        # While Naver's Retry-After lasts, the runs after the first make no request at all.
+        asked = wait != "gave no wait" and n > 0
+        assert ("no request was made" if asked else wait) in result["error"]["message"]
         record = metrics_of(capsys.readouterr().out)
         assert (record["RunFailed"], record["Logins"], record["LoginFailed"]) == (1.0, 0, 0)
+    assert naver.state.api_calls - calls == (1 if "Retry-After" in headers else 4)
     naver.state.refuse_api = None
+    time.sleep(2.1)
     assert main.lambda_handler(RUN, None)["login"] == "reused"
-    assert naver.state.logins == 1  # five refused runs, no new login
+    assert naver.state.logins == 1  # refused runs, no new login
 
 
 @pytest.mark.parametrize("outcome", ["wrong_password", "captcha", "challenge"])

@@ -15,6 +15,8 @@ from tests.support.procs import REPO, repo_env, script
 
 USERNAME, PASSWORD = "shop-owner-Planted-3", "pw-Planted-3"
 ACCOUNT = {"NAVER_USERNAME": USERNAME, "NAVER_PASSWORD": PASSWORD}
+# config/settings.yaml's login page, as an operator might write it: the guard's record is the same.
+NAVER_LOGIN_URL = "HTTPS://NID.Naver.com/nidlogin.login/"
 
 # One execution environment: the guard as the Lambda builds it, then each step of argv in turn, one
 # JSON line per step. With `--wait` it first makes its client and reads the table, says `ready` and
@@ -56,11 +58,11 @@ def env(**extra: str) -> dict[str, str]:
     return repo_env(PYTHONPATH=str(REPO / "src"), **ACCOUNT, **extra)
 
 
-def environment(*steps: str) -> list[dict[str, Any]]:
+def environment(*steps: str, account: dict[str, str] | None = None) -> list[dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, "-c", ENVIRONMENT, *steps],
         cwd=REPO,
-        env=env(),
+        env={**env(), **(account or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -203,3 +205,30 @@ def test_operator_errors_say_what_is_wrong(aws: str) -> None:
     assert no_table.returncode == 1 and "ResourceNotFoundException" in no_table.stderr
     bad_action = script("login-guard.sh", **env(ACTION="reset"))
     assert bad_action.returncode != 0 and "ACTION='reset' is not valid" in bad_action.stderr
+
+
+def test_the_lambdas_secret_reference_and_the_operators_literal_id_share_one_record(aws: str) -> None:
+    create_sent_log_table()
+    boto3.client("secretsmanager").create_secret(
+        Name="naver-sms/naver", SecretString=json.dumps({"username": USERNAME, "password": PASSWORD})
+    )
+    lambda_account = {
+        "NAVER_USERNAME": "secretsmanager:naver-sms/naver#username",
+        "NAVER_PASSWORD": "secretsmanager:naver-sms/naver#password",
+    }
+    fresh = script("login-guard.sh", **env())
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["record"] == "none yet" and "no record yet" in fresh.stderr
+
+    # The Lambda fails a login; the operator types the ID as they know it (its case, a stray space).
+    assert all(map(admitted, environment("admit", "fail=login rejected", account=lambda_account)))
+    typed = {**env(), "NAVER_USERNAME": f" {USERNAME.upper()} ", "NAVER_LOGIN_URL": NAVER_LOGIN_URL}
+    shown = script("login-guard.sh", **typed)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["failures_in_a_row"] == 1, "the operator sees the Lambda's record"
+    cleared = script("login-guard.sh", **typed, ACTION="clear")
+    assert cleared.returncode == 0, cleared.stderr
+    assert json.loads(cleared.stdout)["cleared"]["failures_in_a_row"] == 1
+    (again,) = environment("admit", account=lambda_account)
+    assert admitted(again), "the Lambda's record was the one cleared"
+    assert len(guard_items()) == 1

@@ -4,15 +4,21 @@ page shows, and no message carries the credentials or another element's text."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping
+from typing import Literal
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 from naver_sms.adapters.browser import BrowserConfig
-from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.naver_login import BrowserDied, LoginPage, SeleniumNaverLogin
 from naver_sms.application.errors import LoginFailed
+from naver_sms.bootstrap import lambda_image
+from naver_sms.settings import Settings
 from tests.support.fake_naver import SESSION, FakeNaver
+from tests.support.proctree import descendants
 
 TIMEOUT = 2.0  # the settings' 20 s, lowered: a page that never says how the login went
 
@@ -97,3 +103,119 @@ def test_a_page_that_neither_logs_in_nor_shows_an_error_fails_after_the_timeout(
     assert caught.value.kind == "LoginFailed"
     assert TIMEOUT <= took < TIMEOUT + 15
     assert (fake_naver.state.login_posts, fake_naver.state.logins) == (1, 0), "no second try"
+
+
+# A browser or driver that dies: at most one submit per admitted login
+
+
+@pytest.mark.parametrize("kill", ["browser", "driver"])
+def test_a_browser_or_driver_that_dies_after_the_submit_is_never_submitted_again(
+    fake_naver: FakeNaver, browser_env: dict[str, str], kill: Literal["browser", "driver"]
+) -> None:
+    # The form reached Naver, then the browser (or chromedriver) was killed: a fresh browser would
+    # submit one admitted login twice. A plain LoginFailed, which the guard backs off on.
+    fake_naver.state.kill_on_post = kill
+    with pytest.raises(LoginFailed) as caught:
+        log_in(fake_naver, browser_env)
+    assert type(caught.value) is LoginFailed, "not a BrowserDied: nothing tries it again"
+    message = str(caught.value)
+    assert message.startswith(
+        f"the browser died after the login form was submitted at {fake_naver.url}/login"
+    )
+    assert fake_naver.state.login_posts == 1
+    assert fake_naver.state.username not in message and fake_naver.state.password not in message
+    assert [p.command for p in descendants(os.getpid()) if "chrom" in p.command] == []
+
+
+def test_a_driver_crash_names_its_type_in_a_login_failed(
+    fake_naver: FakeNaver, browser_env: dict[str, str]
+) -> None:
+    # chromedriver killed mid-login (out of memory, say): urllib3's errors, not Selenium's, and never
+    # a plain exception that would skip the guard's backoff.
+    fake_naver.state.kill_on_post = "driver"
+    with pytest.raises(LoginFailed) as caught:
+        log_in(fake_naver, browser_env)
+    crash = caught.value.__cause__
+    assert crash is not None and not isinstance(crash, WebDriverException)  # urllib3's
+    assert f": {type(crash).__name__}: " in str(caught.value)
+    assert caught.value.kind == "LoginFailed"
+
+
+def test_a_driver_killed_before_the_submit_gets_one_fresh_start(
+    fake_naver: FakeNaver, browser_env: dict[str, str]
+) -> None:
+    fake_naver.state.kill_driver_next = 1  # the login page's load kills chromedriver and its browser
+    cookies = log_in(fake_naver, browser_env)
+    assert cookies[SESSION] == fake_naver.state.issued[-1]
+    assert (fake_naver.state.kill_driver_next, fake_naver.state.login_posts) == (0, 1)
+
+
+def test_a_driver_that_keeps_dying_before_the_submit_is_a_login_failed(
+    fake_naver: FakeNaver, browser_env: dict[str, str]
+) -> None:
+    fake_naver.state.kill_driver_next = 2
+    with pytest.raises(BrowserDied) as caught:
+        log_in(fake_naver, browser_env)
+    assert isinstance(caught.value, LoginFailed) and caught.value.kind == "LoginFailed"
+    assert str(caught.value).startswith(f"login page {fake_naver.url}/login: ")
+    assert (fake_naver.state.kill_driver_next, fake_naver.state.login_posts) == (0, 0)
+
+
+# Secrets and phone numbers never reach a message, whatever carries them
+
+
+def test_an_alert_echoing_the_credentials_and_a_phone_shows_none_of_them(
+    fake_naver: FakeNaver, browser_env: dict[str, str]
+) -> None:
+    # The alert echoes the ID upper-cased and the password with its whitespace collapsed.
+    fake_naver.state.username, fake_naver.state.password = "ShopOwner77", "hunter2  with   spaces"
+    fake_naver.state.login_outcome = "alert"
+    with pytest.raises(LoginFailed) as caught:
+        log_in(fake_naver, browser_env)
+    assert str(caught.value) == (
+        f"login page {fake_naver.url}/login: the page showed an alert: "
+        "'*** 계정 보호조치: 010****5678 로 문의 (비밀번호 ***)'"
+    )
+    assert (fake_naver.state.login_posts, fake_naver.state.logins) == (1, 0), "no second try"
+
+
+FULL_WIDTH_ID = "".join(chr(ord(char) + 0xFEE0) for char in "SHOPOWNER77")
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "text", "shown"),
+    [
+        ("ShopOwner77", "pw", FULL_WIDTH_ID + ": locked", "***: locked"),  # full-width, upper
+        ("shopowner77", "pw", "ShopOwner77ShopOwner77 again", "*** again"),  # overlapping: one ***
+        ("Straße", "pw", "STRASSE is locked", "*** is locked"),  # casefolding lengthens
+        ("owner", "my  secret\tpw", "pw: my\n secret pw! 010 1234 5678", "pw: ***! 010****5678"),
+        ("owner", "Wrong", "wrong: Wrong ID", "wrong: *** ID"),  # the password stays case-sensitive
+        ("owner", "pw", "x" * 300, "x" * 199 + "…"),
+    ],
+    ids=["nfkc-case", "overlap", "casefold", "password-whitespace", "password-case", "capped"],
+)
+def test_shown_text_is_masked_however_the_page_writes_the_secrets(
+    username: str, password: str, text: str, shown: str
+) -> None:
+    page = LoginPage("https://nid.naver.com/nidlogin.login", "#id", "#pw", "#b", "#a", "#e", TIMEOUT)
+    login = SeleniumNaverLogin(BrowserConfig("chrome", "chromedriver", 30), page, username, password)
+    assert login._shown(text) == shown
+
+
+def test_an_alert_masks_the_phone_numbers_in_what_it_reports(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Whatever a login error carries (a page's text, a provider's), no phone number leaves in an alert.
+    sent: list[str] = []
+
+    class Recording:
+        def alert(self, text: str) -> None:
+            sent.append(text)
+
+    monkeypatch.setattr(lambda_image, "alerter", lambda settings: Recording())
+    text = "naver-sms run failed: LoginFailed: call 010-1234-5678 to unlock"
+    lambda_image.send_alert(Settings.load(environ={}), text)
+    assert sent == ["naver-sms run failed: LoginFailed: call 010****5678 to unlock"]
+    with caplog.at_level("WARNING"):
+        lambda_image.send_alert(None, text)
+    assert [record.__dict__["alert"] for record in caplog.records] == [sent[0]]

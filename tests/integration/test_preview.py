@@ -4,6 +4,7 @@ real Chromium, with moto's DynamoDB as the sent log; nothing is claimed or sent.
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 
 from naver_sms.adapters.sent_log import GUARD_PREFIX
+from naver_sms.entrypoints.preview import BadBookingsFile, read_bookings
 from tests.support.bookings import mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
@@ -144,3 +146,25 @@ def test_a_bad_bookings_file_is_named_and_nothing_is_planned(
 def test_a_missing_bookings_file_is_named(tmp_path: Path) -> None:
     out = script("preview.sh", BOOKINGS=str(tmp_path / "absent.json"))
     assert out.returncode != 0 and "absent.json: no such file" in out.stderr
+
+
+def test_a_start_at_the_end_of_time_is_no_crash(tmp_path: Path) -> None:
+    path = tmp_path / "edge.json"
+    edge = record(1, "confirmed", timedelta(hours=3))
+    path.write_text(json.dumps([{**edge, "id": "bk-end", "start": "9999-12-31T20:00:00+00:00"}, edge]))
+    out = script("preview.sh", BOOKINGS=str(path))
+    assert out.returncode == 0, out.stderr
+    assert set(rows(out.stdout)) == {("reminder", "bk-1")}
+
+
+def test_a_bookings_path_that_is_no_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BadBookingsFile, match="Is a directory"):
+        read_bookings(tmp_path)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO with no writer: reading it would block
+    try:
+        with pytest.raises(BadBookingsFile, match="not a regular file"):
+            read_bookings(Path(f"/proc/self/fd/{fd}"))
+    finally:
+        os.close(fd)

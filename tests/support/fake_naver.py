@@ -43,7 +43,14 @@ CHALLENGE = (
     "<!doctype html><title>new device check</title><h1>Is this you, {username}?</h1>"
     "<p>A login from a new device: confirm it in the Naver app.</p>"
 )
-LoginOutcome = Literal["ok", "captcha", "challenge", "hidden_error"]
+# A JS alert on the page after the POST, echoing the ID (upper-cased), the password (whitespace
+# collapsed) and a phone number, as an account-protection notice might: none may reach a message.
+ALERT = (
+    "<!doctype html><title>login</title><script>alert({text})</script>"
+    '<div id="err_common" style="display:none"></div>'
+)
+ALERT_TEXT = "{username} 계정 보호조치: 010-1234-5678 로 문의 (비밀번호 {password})"
+LoginOutcome = Literal["ok", "captcha", "challenge", "hidden_error", "alert"]
 
 
 @dataclass
@@ -56,6 +63,10 @@ class NaverState:
     api_calls: int = 0
     logins: int = 0
     kill_browser_next: int = 0  # how many login page loads kill -9 the browser asking for them
+    kill_driver_next: int = 0  # how many login page loads kill -9 the chromedriver (and its browser)
+    # The next POST to /login (counted, never answered) kill -9s the browser, or the chromedriver and
+    # its browser: a crash after the form has reached Naver.
+    kill_on_post: Literal["browser", "driver"] | None = None
     # Sessions it knows: "valid" for tests that call the API with cookies of their own, and one new
     # token per login, which it can forget as Naver forgets a session.
     sessions: set[str] = field(default_factory=lambda: {"valid"})
@@ -67,7 +78,8 @@ class NaverState:
     # a rate limit (429, 403 + Retry-After) or a WAF's HTML page.
     refuse_api: tuple[int, dict[str, str], str | bytes] | None = None  # bytes: sent as they are
     # What a POST with the right password answers: the home page ("ok"); a captcha or a new-device
-    # check (neither logged in nor a visible error); or the home page with a hidden, stale error.
+    # check (neither logged in nor a visible error); the home page with a hidden, stale error; or a
+    # page whose alert echoes the ID, the password and a phone number.
     login_outcome: LoginOutcome = "ok"
     login_posts: int = 0  # every POST to /login, right password or not
 
@@ -79,6 +91,15 @@ def kill_browsers() -> None:
     """kill -9 every Chrome this test process started (not its chromedriver), as a crash would."""
     for process in descendants(os.getpid()):
         if "chrom" in process.command and "chromedriver" not in process.command:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+
+
+def kill_drivers() -> None:
+    """kill -9 every chromedriver this test process started and the browsers below them, as an
+    out-of-memory kill would: the client's next call finds no driver (urllib3's MaxRetryError)."""
+    for process in descendants(os.getpid()):
+        if "chrom" in process.command:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGKILL)
 
@@ -107,6 +128,9 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             if url.path == "/login" and state.kill_browser_next > 0:
                 state.kill_browser_next -= 1
                 kill_browsers()  # mid-request: the page never arrives
+            elif url.path == "/login" and state.kill_driver_next > 0:
+                state.kill_driver_next -= 1
+                kill_drivers()
             elif url.path == "/login":
                 self._send(200, LOGIN_FORM)
             elif url.path == "/home":
@@ -120,6 +144,13 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", 0))
             form = parse_qs(self.rfile.read(length).decode())
             state.login_posts += 1
+            if state.kill_on_post is not None:
+                kill, state.kill_on_post = state.kill_on_post, None
+                if kill == "browser":
+                    kill_browsers()
+                else:
+                    kill_drivers()
+                return  # the answer never arrives
             typed = html.escape(form.get("id", [""])[0])
             if form.get("id") != [state.username] or form.get("pw") != [state.password]:
                 self._send(200, REJECTED.format(username=typed))
@@ -127,6 +158,11 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
                 self._send(200, CAPTCHA)
             elif state.login_outcome == "challenge":
                 self._send(200, CHALLENGE.format(username=typed))
+            elif state.login_outcome == "alert":
+                text = ALERT_TEXT.format(
+                    username=state.username.upper(), password=" ".join(state.password.split())
+                )
+                self._send(200, ALERT.format(text=json.dumps(text).replace("</", "<\\/")))
             else:
                 state.logins += 1
                 token = f"s{state.logins}-{secrets.token_hex(8)}"

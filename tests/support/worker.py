@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,14 @@ import nats
 
 from tests.support.procs import REPO, free_port, wait_until
 from tests.support.topology import WORKER
+
+
+def upcoming_start() -> str:
+    """A start a month ahead, inside every events rule's window (they close at the start) whenever the
+    suite runs."""
+    return (
+        (datetime.now(timezone(timedelta(hours=9))) + timedelta(days=30)).replace(microsecond=0).isoformat()
+    )
 
 
 def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.created") -> dict[str, Any]:
@@ -29,7 +38,7 @@ def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.cre
             "customer_name": f"손님{n}",
             "phone": f"010{n:08d}",
             "service": "커트",
-            "start": "2027-01-10T10:00:00+09:00",
+            "start": upcoming_start(),
             "status": status,
         },
     }

@@ -14,7 +14,9 @@ from naver_sms.adapters.sent_log import Fields, StoreSentLog
 from naver_sms.application import login_guard as policy
 from naver_sms.application.errors import LoginDeferred, SentLogError
 from naver_sms.application.login_guard import GuardState, LoginGuard
+from naver_sms.bootstrap.login_guard import naver_identity
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.settings import Settings
 from tests.support.fakes import MemoryRecords
 
 T = TypeVar("T")
@@ -47,6 +49,11 @@ def guard(records: MemoryRecords, clock: Clock, max_per_hour: int = 2) -> StoreL
         longest_backoff=LONGEST,
         clock=clock,
     )
+
+
+def stored(records: MemoryRecords, key: str) -> GuardState:
+    """The state a record holds, read as of T0."""
+    return decode(records.items[key][0], T0, FIRST, LONGEST)
 
 
 def deferred(step: Awaitable[object]) -> LoginDeferred:
@@ -121,8 +128,8 @@ def test_a_stored_reason_is_capped_and_masks_phone_numbers() -> None:
 
 def test_the_record_round_trips_and_holds_no_identity() -> None:
     state = GuardState(failures=3, blocked_until=T0 + 2400.5, last_reason="rejected", logins=(T0, T0 + 1))
-    assert decode(encode(state)) == state
-    assert decode(encode(GuardState())) == GuardState()
+    assert decode(encode(state), T0, FIRST, LONGEST) == state
+    assert decode(encode(GuardState()), T0, FIRST, LONGEST) == GuardState()
     assert all(isinstance(value, str | float) for value in encode(state).values())
     key = guard_key(IDENTITY)
     assert key.startswith("login-guard#") and len(key) == len("login-guard#") + 16
@@ -134,8 +141,7 @@ def test_the_slot_is_reserved_before_the_login_and_a_third_is_deferred() -> None
     g = guard(records, clock)
     run(g.admit())
     # Reserved at admit: a login that crashes now (no failed, no succeeded) still counts.
-    (fields, _) = records.items[g.key]
-    assert decode(fields).logins == (T0,)
+    assert stored(records, g.key).logins == (T0,)
     clock.now += 60
     run(g.admit())
     run(g.succeeded())
@@ -159,7 +165,7 @@ def test_failures_back_off_across_guards_and_success_resets() -> None:
     assert waits == [600, 1200, 2400, 4800, 9600, 19200, 21600]
     run(b.admit())
     run(b.succeeded())
-    assert decode(records.items[b.key][0]).failures == 0
+    assert stored(records, b.key).failures == 0
     run(a.failed("session refused at once"))
     assert deferred(b.admit()).until == clock.now + FIRST
 
@@ -195,7 +201,7 @@ def test_two_environments_racing_for_the_last_slot_one_wins() -> None:
     outcomes = run(race())
     assert outcomes.count(None) == 1
     assert sum(isinstance(outcome, LoginDeferred) for outcome in outcomes) == 1
-    assert len(decode(records.items[a.key][0]).logins) == 2
+    assert len(stored(records, a.key).logins) == 2
 
 
 def test_a_guard_satisfies_the_port() -> None:
@@ -235,10 +241,12 @@ def test_endless_contention_fails_closed() -> None:
 def test_show_and_clear_for_operators() -> None:
     records, clock = MemoryRecords(), Clock()
     g = guard(records, clock)
-    assert run(g.show())["next_login"] == "now"
+    first = run(g.show())
+    assert (first["record"], first["next_login"], first["deferred"]) == ("none yet", "now", None)
     run(g.admit())
     run(g.failed("login rejected: 'Wrong ID or password'"))
     shown = run(g.show())
+    assert shown["record"] == "as stored"
     assert shown["failures_in_a_row"] == 1
     assert shown["blocked_until"] == shown["next_login"] == "2026-11-24T09:10:00Z"
     assert shown["last_reason"] == "login rejected: 'Wrong ID or password'"
@@ -260,3 +268,139 @@ def test_the_guard_record_is_not_listed_as_a_claim() -> None:
         return [record async for record in log.unresolved()]
 
     assert [record["booking_id"] for record in run(listed())] == ["bk-1"]
+
+
+# A corrupted or foreign record, and other clocks
+
+
+GOOD: Fields = {"kind": "login-guard", "failures": 0.0, "blocked_until": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"failures": "x"}, "failures"),
+        ({"failures": "1e400"}, "failures"),  # infinite: no int
+        ({"failures": -3.0}, "failures"),
+        ({"failures": 1e300}, "failures"),
+        ({"blocked_until": float("nan")}, "blocked_until"),
+        ({"blocked_until": float("inf")}, "blocked_until"),
+        ({"blocked_until": -1.0}, "blocked_until"),
+        ({"blocked_until": "soon"}, "blocked_until"),
+        ({"kind": "something-else"}, "kind"),
+    ],
+    ids=lambda value: str(value) if isinstance(value, str) else None,
+)
+def test_an_unreadable_record_backs_off_once_for_the_first_length_then_admits(
+    fields: Fields, field: str
+) -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    records.items[g.key] = ({**GOOD, **fields}, "foreign")
+    for check in (g.show(), g.clear()):  # an operator sees it and can clear it
+        assert run(check)["last_reason"] == f"the guard's record could not be read: {field}"
+    records.items[g.key] = ({**GOOD, **fields}, "foreign")
+    err = deferred(g.admit())  # fail closed, but bounded
+    assert err.until == T0 + FIRST
+    assert f"(last: the guard's record could not be read: {field})" in str(err)
+    clock.now += FIRST - 1  # the repair was written: the backoff runs from the first read on
+    assert deferred(g.admit()).until == T0 + FIRST
+    clock.now = T0 + FIRST
+    run(g.admit())
+    run(g.succeeded())
+    assert stored(records, g.key).failures == 0
+
+
+def test_unreadable_login_stamps_count_as_logins_made_now() -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    records.items[g.key] = ({**GOOD, "logins": f"abc,nan,-5,{T0 - 60:.3f}"}, "foreign")
+    # Three unreadable stamps count as three logins now, and the readable one stays: the hour is full.
+    assert deferred(g.admit()).until == T0 + 3600
+    assert stored(records, g.key).logins == (T0 - 60, T0, T0, T0)
+    clock.now = T0 + 3600
+    run(g.admit())
+
+
+def test_a_clock_running_fast_elsewhere_blocks_logins_for_a_bounded_time() -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    ahead = T0 + 30 * 86400  # another environment's clock a month fast
+    records.items[g.key] = ({**GOOD, "logins": f"{ahead:.3f},{ahead:.3f},{1e300!r}"}, "foreign")
+    assert deferred(g.admit()).until == T0 + 3600  # made now: an hour, not a month
+    clock.now = T0 + 3600
+    run(g.admit())
+    records.items[g.key] = ({**GOOD, "failures": 2.0, "blocked_until": ahead}, "foreign")
+    assert deferred(g.admit()).until == clock.now + LONGEST
+    clock.now += LONGEST
+    run(g.admit())
+
+
+def test_login_stamps_a_little_ahead_are_kept_as_they_are() -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    records.items[g.key] = ({**GOOD, "logins": f"{T0 + 200:.3f}", "blocked_until": T0 + LONGEST}, "1")
+    assert stored(records, g.key) == GuardState(blocked_until=T0 + LONGEST, logins=(T0 + 200,))
+    assert run(g.show())["record"] == "as stored"
+    assert records.items[g.key][1] == "1"  # nothing to repair, nothing written
+
+
+@pytest.mark.parametrize(
+    ("epoch", "shown"),
+    [
+        (float("inf"), "9999-12-31T23:59:59Z"),
+        (1e300, "9999-12-31T23:59:59Z"),
+        (float("-inf"), "1970-01-01T00:00:00Z"),
+        (-1e300, "1970-01-01T00:00:00Z"),
+        (float("nan"), "1970-01-01T00:00:00Z"),
+        (T0, "2026-11-24T09:00:00Z"),
+    ],
+)
+def test_iso_utc_prints_any_time(epoch: float, shown: str) -> None:
+    assert policy.iso_utc(epoch) == shown
+
+
+def test_clear_writes_the_empty_state_even_when_the_old_cannot_be_described() -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    run(g.admit())
+    run(g.failed("login rejected"))
+
+    def broken(*_: object) -> dict[str, object]:
+        raise OverflowError("timestamp out of range for platform time_t")
+
+    g._describe = broken  # type: ignore[method-assign]
+    before = run(g.clear())
+    assert before["record"].startswith("could not be read or described: OverflowError: timestamp")
+    assert stored(records, g.key) == GuardState()
+    run(g.admit())
+
+
+def test_a_deferral_with_nothing_to_repair_writes_nothing() -> None:
+    records, clock = MemoryRecords(), Clock()
+    g = guard(records, clock)
+    run(g.admit())
+    run(g.failed("login rejected"))
+    revision = records.items[g.key][1]
+    deferred(g.admit())
+    assert records.items[g.key][1] == revision
+
+
+# Whose record it is
+
+
+def test_the_identity_is_the_page_and_the_resolved_account_however_written() -> None:
+    def identity(url: str, username: str) -> str:
+        return naver_identity(Settings.load(environ={"NAVER_LOGIN_URL": url, "NAVER_USERNAME": username}))
+
+    url = "https://nid.naver.com/nidlogin.login"
+    wide = "".join(chr(ord(char) + 0xFEE0) for char in "SHOP")  # full-width, as an IME may type it
+    same = {
+        identity(url, "shop-Owner"),
+        identity("HTTP://NID.Naver.COM/nidlogin.login/", "shop-Owner"),
+        identity(url, "  SHOP-OWNER "),
+        identity(url, f"{wide}-owner"),
+    }
+    assert same == {"nid.naver.com/nidlogin.login shop-owner"}
+    assert identity(url, "other") != identity(url, "shop-owner")
+    assert identity("https://nid.naver.com/other", "shop-owner") != identity(url, "shop-owner")

@@ -349,3 +349,37 @@ def test_rules_file_errors_name_the_file(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidRules, match=rf"{path}: rule #1 \('x'\): field 'template'"):
         load_rules(path)
+
+
+def only_key(rule: dict[str, object], b: Booking, now: datetime, event: EventType | None) -> str:
+    (message,) = [r.render(b, ZONE) for r in rules_from_mapping({"rules": [rule]}).applicable(b, now, event)]
+    return message.idempotency_key
+
+
+ZONE = START.tzinfo  # type: ignore[assignment]
+
+
+def test_a_rule_migrated_from_hours_before_start_keeps_its_once_per_start_keys() -> None:
+    # Before windows, any rule with hours_before_start (an events rule too) was keyed per start.
+    migrated = {**EVENTS_RULE, "send_window": {"from": "48h before start", "until": "start"}}
+    b = booking(BookingStatus.CONFIRMED)
+    key = only_key(migrated, b, START - timedelta(hours=1), EventType.CREATED)
+    assert key == idempotency_key("r", b.booking_id, START.astimezone(UTC).isoformat())
+
+
+def test_once_per_booking_keeps_the_keys_of_a_rule_that_had_no_window() -> None:
+    # A rule without a window was keyed once per booking; the window a person gives it must not
+    # re-send what it sent before (a from + a close by the start would otherwise mean once per start).
+    rule = {**BASE_RULE, "send_window": {"from": "7d before start", "until": "start"}, "once": "per_booking"}
+    b = booking(BookingStatus.CONFIRMED)
+    assert only_key(rule, b, START - timedelta(hours=1), None) == idempotency_key("r", b.booking_id, "")
+    per_start = {**rule, "once": "per_start"}
+    after = {**per_start, "send_window": {"from": "1h after start", "until": "2h after start"}}
+    expected = idempotency_key("r", b.booking_id, START.astimezone(UTC).isoformat())
+    assert only_key(after, b, START + timedelta(minutes=90), None) == expected
+
+
+@pytest.mark.parametrize("once", ["always", "", 1, True, ["per_start"], "per_start\u200b"])
+def test_a_bad_once_is_refused_by_name(once: object) -> None:
+    with pytest.raises(InvalidRules, match="field 'once': expected one of"):
+        rules_from_mapping({"rules": [{**BASE_RULE, "once": once}]})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
+from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import LoginDeferred, LoginFailed, SessionExpired, SourceRefused
 from naver_sms.application.notify import Notifier
@@ -74,6 +75,7 @@ class World:
         self.clock = Clock()
         self.sessions = SessionKeeper(clock=self.clock)
         self.max_sends = max_sends
+        self.held = HeldMemory()
 
     def guard(self) -> StoreLoginGuard:
         return StoreLoginGuard(
@@ -103,6 +105,7 @@ class World:
             "login-page owner",
             6 * 3600,
             self.max_sends,
+            self.held,
         )
 
     def ran(self, run: ScheduledRun | None = None, **kwargs: Any) -> RunSummary:
@@ -145,6 +148,35 @@ def test_a_go_ahead_naming_the_number_sends_them_once_and_only_for_that_run() ->
     again = world.ran().as_result()  # the next run is under the setting again: 3 new > 2
     assert (again["status"], again["held"]["new"], again["skipped_duplicates"]) == ("held", 3, 0)
     assert len(world.transport.sent) == 5
+
+
+@pytest.mark.parametrize("allow", [4, 6, 100_000])
+def test_a_go_ahead_that_does_not_name_the_number_held_is_held_again(allow: int) -> None:
+    world = World([record(n) for n in range(1, 6)], max_sends=2)
+    result = world.ran(allow_sends=allow).as_result()
+    assert result["status"] == "held" and f"allow_sends {allow} does not name that number" in result["reason"]
+    assert world.transport.sent == []
+
+
+def test_a_hold_alerts_once_for_the_same_messages_and_again_when_they_change() -> None:
+    world = World([record(n) for n in range(1, 6)], max_sends=2)
+    assert world.ran().held_is_news
+    world.later(10)
+    again = world.ran()
+    assert again.as_result()["status"] == "held" and not again.held_is_news
+    world.source.records = [*world.source.records, record(6)]
+    assert world.ran().held_is_news
+
+
+def test_held_messages_whose_windows_closed_are_said_once_never_silently_dropped() -> None:
+    world = World([record(n, hours=-22) for n in range(1, 4)] + [record(4, hours=-2)], max_sends=2)
+    assert world.ran().as_result()["status"] == "held"
+    world.later(3 * 60)  # three hours on: bk-1..3's thank-you windows (until 24 h after) have closed
+    result = world.ran().as_result()
+    assert (result["status"], result["sent"]) == ("ok", 1)
+    assert result["lapsed"] == {"count": 3, "by_rule": {"thanks": 3}}
+    world.later(10)
+    assert "lapsed" not in world.ran().as_result()
 
 
 def test_messages_sent_before_do_not_count_against_the_limit() -> None:
@@ -213,9 +245,10 @@ def test_a_new_session_refused_at_once_backs_off_too() -> None:
     with pytest.raises(SessionExpired):
         world.ran()
     world.later(1)
+    deferred = world.run()
     with pytest.raises(LoginDeferred, match="a new session was refused at once"):
-        world.ran()
-    assert world.auth.logins == 1
+        world.ran(deferred)
+    assert world.auth.logins == 1 and deferred.tally.deferred == 1
 
 
 def test_no_more_than_two_logins_an_hour_whatever_the_booking_api_says() -> None:
@@ -241,8 +274,30 @@ def test_a_refused_request_keeps_the_session_and_logs_in_nobody() -> None:
         world.later(10)
         with pytest.raises(SourceRefused, match="120 s"):
             world.ran()
+    assert len(world.source.seen_cookies) == 6  # 120 s asked, 10 min between runs: each one asks
     world.source.refuse = None
     world.later(10)
+    assert world.ran().as_result()["login"] == "reused"
+    assert world.auth.logins == 1
+
+
+def test_while_a_retry_after_lasts_no_request_is_made() -> None:
+    world = World([record(1)])
+    world.ran()
+    world.source.refuse = SourceRefused(
+        "HTTP 429, refused for now; Naver asks to wait 1800 s", retry_after=1800
+    )
+    world.later(10)
+    with pytest.raises(SourceRefused, match="1800 s"):
+        world.ran()
+    asked = len(world.source.seen_cookies)
+    world.source.refuse = None
+    for _ in range(2):  # 10 and 20 minutes into the 30 Naver asked for
+        world.later(10)
+        with pytest.raises(SourceRefused, match="no request was made"):
+            world.ran()
+    assert len(world.source.seen_cookies) == asked
+    world.later(11)
     assert world.ran().as_result()["login"] == "reused"
     assert world.auth.logins == 1
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
+from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import LoginFailed, SessionExpired
 from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
@@ -83,7 +84,15 @@ def scheduled_run(
         MemoryRecords(), "login-page owner", max_per_hour=10, first_backoff=600, longest_backoff=21600
     )
     return ScheduledRun(
-        auth, bookings, notifier, sessions or SessionKeeper(), guard, "login-page owner", max_age, 100
+        auth,
+        bookings,
+        notifier,
+        sessions or SessionKeeper(),
+        guard,
+        "login-page owner",
+        max_age,
+        100,
+        HeldMemory(),
     )
 
 

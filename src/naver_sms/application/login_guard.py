@@ -27,6 +27,7 @@ WINDOW_SECONDS = 3600.0  # the hour max_per_hour counts logins over
 REASON_CHARS = 300  # the most of a failure's reason the guard keeps
 CLEAR = "make login-guard ACTION=clear"
 _MAX_DOUBLINGS = 62  # 2**62 times any backoff is past every cap; keeps the power finite
+LAST_PRINTABLE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()  # iso_utc's latest
 
 
 class LoginGuard(Protocol):
@@ -52,6 +53,9 @@ class GuardState:
 
 
 def iso_utc(epoch: float) -> str:
+    """The time in ISO UTC, clamped to what can be printed (the epoch to the year 9999): a corrupted
+    or foreign record's times never crash what shows them."""
+    epoch = min(max(epoch, 0.0), LAST_PRINTABLE) if not math.isnan(epoch) else 0.0
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -69,7 +73,8 @@ def recent(logins: tuple[float, ...], now: float) -> tuple[float, ...]:
 
 
 def deferred(until: float, now: float, why: str) -> LoginDeferred:
-    minutes = max(1, math.ceil((until - now) / 60))
+    left = (until - now) / 60
+    minutes = max(1, math.ceil(left)) if math.isfinite(left) else "many"
     return LoginDeferred(
         f"Naver login deferred: no attempt before {iso_utc(until)} ({minutes} min from now): {why}. "
         f"Once a person has fixed the cause, `{CLEAR}` allows the next login at once.",

@@ -18,9 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from naver_sms.application import breaker
-from naver_sms.application.breaker import Held
+from naver_sms.application.breaker import Held, HeldMemory, Lapsed
 from naver_sms.application.delivery import FAILURES, Delivery, Outcome
-from naver_sms.application.errors import LoginDeferred, LoginFailed, SentLogError, SessionExpired
+from naver_sms.application.errors import (
+    LoginDeferred,
+    LoginFailed,
+    SentLogError,
+    SessionExpired,
+    SourceRefused,
+)
 from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Authenticator, BookingSource
@@ -46,6 +52,8 @@ class RunSummary:
     dry_run: bool
     login: Login
     held: Held | None = None  # the volume breaker held every send of this run
+    held_is_news: bool = False  # not the same messages as the last hold: alert it
+    lapsed: Lapsed | None = None  # messages an earlier run held that are no longer planned
 
     @property
     def failed(self) -> list[Delivery]:
@@ -70,6 +78,8 @@ class RunSummary:
         }
         if self.held:
             result |= {"held": self.held.as_result(), "reason": self.held.explain()}
+        if self.lapsed:
+            result["lapsed"] = {"count": self.lapsed.count, "by_rule": self.lapsed.by_rule}
         return result
 
 
@@ -83,20 +93,24 @@ class ScheduledRun:
     identity: str  # whose session: the login page and account (never the password)
     max_session_age_seconds: float
     max_sends: int  # the volume breaker's limit (sms.max_per_run)
+    held_memory: HeldMemory  # the environment's, like `sessions`
     tally: LoginTally = field(default_factory=LoginTally)
 
     async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
         records, login = await self.records()
         plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
+        lapsed = None
         if not dry_run:
             held = breaker.check(await self._new(plans), self.max_sends, allow_sends)
             if held is not None:
                 log.warning("volume breaker: run held", extra={"held": held.as_result()})
                 invalid = tuple(p for p in plans if isinstance(p, Delivery))
-                return RunSummary(len(records), invalid, dry_run, login, held)
+                news = self.held_memory.held(held)
+                return RunSummary(len(records), invalid, dry_run, login, held, held_is_news=news)
+            lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
         deliveries = await self.notifier.deliver_all(plans)
-        return RunSummary(len(records), tuple(deliveries), dry_run, login)
+        return RunSummary(len(records), tuple(deliveries), dry_run, login, lapsed=lapsed)
 
     async def _new(self, plans: list[PlannedMessage | Delivery]) -> list[PlannedMessage]:
         """The messages this run would really send: those the sent log has never seen."""
@@ -104,7 +118,21 @@ class ScheduledRun:
         return [p for p in plans if isinstance(p, PlannedMessage) and await sent_log.lookup(p) is None]
 
     async def records(self) -> tuple[list[object], Login]:
-        """Every booking record, on the kept session or a login the guard admits (make preview too)."""
+        """Every booking record, on the kept session or a login the guard admits (make preview too).
+        While the booking API's last Retry-After lasts, no request is made at all."""
+        wait = self.sessions.wait_left(self.identity)
+        if wait > 0:
+            raise SourceRefused(
+                f"the booking API asked to wait; {wait:.0f} s of it left, so no request was made"
+            )
+        try:
+            return await self._records()
+        except SourceRefused as err:
+            if err.retry_after:
+                self.sessions.asked_to_wait(self.identity, err.retry_after)
+            raise
+
+    async def _records(self) -> tuple[list[object], Login]:
         kept = self.sessions.current(self.identity, self.max_session_age_seconds)
         if kept is not None:
             try:
@@ -118,6 +146,7 @@ class ScheduledRun:
             records = list(await self.bookings.fetch(cookies))
         except SessionExpired as err:
             self.sessions.forget()  # refused right after its login: nothing worth keeping
+            self.tally.failed += 1
             await self._guard_failed(f"a new session was refused at once: {err}")
             raise
         await self.guard.succeeded()

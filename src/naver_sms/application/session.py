@@ -32,6 +32,16 @@ class SessionKeeper:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._held: _Held | None = None
+        # The booking API asked this identity to wait (Retry-After) until then.
+        self._quiet: tuple[str, float] = ("", 0.0)
+
+    def asked_to_wait(self, identity: str, seconds: float) -> None:
+        self._quiet = (identity, self._clock() + seconds)
+
+    def wait_left(self, identity: str) -> float:
+        """Seconds left of the booking API's last Retry-After: no request is made meanwhile."""
+        asked, until = self._quiet
+        return max(until - self._clock(), 0.0) if asked == identity else 0.0
 
     def current(self, identity: str, max_age_seconds: float) -> Mapping[str, str] | None:
         held = self._held

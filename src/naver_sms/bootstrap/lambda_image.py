@@ -13,6 +13,7 @@ from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
+from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Alerter
@@ -25,8 +26,10 @@ from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
-# The Naver session, kept for the life of this execution environment (a warm Lambda's next runs).
+# The Naver session, and what the volume breaker last held, kept for the life of this execution
+# environment (a warm Lambda's next runs).
 SESSIONS = SessionKeeper()
+HELD = HeldMemory()
 
 
 def browser_config(settings: Settings) -> BrowserConfig:
@@ -86,6 +89,7 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
         identity=naver_identity(settings),
         max_session_age_seconds=settings.naver.session_max_age_seconds,
         max_sends=settings.sms.max_per_run,
+        held_memory=HELD,
     )
 
 
@@ -107,6 +111,10 @@ def alerter(settings: Settings) -> Alerter:
 
 
 def send_alert(settings: Settings | None, text: str) -> None:
+    # An alert carries an error's text (a login page's, a provider's): no phone number leaves in it.
+    from naver_sms.domain.phone import mask_phones_in  # noqa: PLC0415  (kept within this function)
+
+    text = mask_phones_in(text)
     if settings is None:
         log.warning("alert (settings unavailable)", extra={"alert": text})
         return

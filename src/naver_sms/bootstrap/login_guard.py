@@ -3,19 +3,29 @@ read and write the same record of the sent-log table."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from naver_sms.adapters.dynamo_sent_log import DynamoRecords
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
 from naver_sms.settings import Settings, SettingsError
 
 
 def naver_identity(settings: Settings) -> str:
-    """Whose logins they are: the login page and the account (as configured: a secret reference stays a
-    reference). Never the password; the guard stores only a hash of it."""
-    if not settings.naver.username.is_set:
+    """Whose logins they are: the login page (host lowercased and path, no scheme, query or trailing
+    slash) and the account as Naver knows it: the username RESOLVED (a `secretsmanager:…#username`
+    reference in the Lambda and the literal ID an operator types give one identity), NFKC-normalised,
+    casefolded and stripped. Never the password; the guard stores only a hash of this.
+
+    Revealing the username here is what the Lambda does anyway for its login; `make login-guard` needs
+    the same access to the secret."""
+    naver = settings.naver
+    if not naver.username.is_set:
         raise SettingsError(
             "naver.username is empty: set NAVER_USERNAME (the login guard keeps one record per account)"
         )
-    return f"{settings.naver.login_url} {settings.naver.username.raw}"
+    page = f"{(naver.login_url.host or '').lower()}{(naver.login_url.path or '').rstrip('/')}"
+    account = unicodedata.normalize("NFKC", naver.username.reveal()).casefold().strip()
+    return f"{page} {account}"
 
 
 def login_guard(settings: Settings) -> StoreLoginGuard:

@@ -25,7 +25,7 @@ from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_k
 from naver_sms.domain.text import shown
 
 TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
-_RULE_KEYS = frozenset({"name", "key", "status", "sent_by", "events", "send_window", "template"})
+_RULE_KEYS = frozenset({"name", "key", "status", "sent_by", "events", "send_window", "once", "template"})
 _WINDOW_KEYS = ("from", "until")
 # The longest window a rule may have: longer defeats its purpose, which is to leave bookings long past
 # (or far ahead) alone.
@@ -79,6 +79,7 @@ class Rule:
     sent_by: SentBy
     send_window: SendWindow
     events: frozenset[EventType] = frozenset()
+    per_start: bool = False  # once per start instant (a reminder), else once per booking: see `_once`
 
     def applies(self, booking: Booking, now: datetime, event: EventType | None) -> bool:
         if booking.status is not self.status:
@@ -95,14 +96,6 @@ class Rule:
         """The key without its path: the material of the messages' idempotency keys (until rules had
         keys it was the rule's name, so a rule keyed `<sent_by>/<its old name>` keeps its sent log)."""
         return self.key.split("/", 1)[1]
-
-    @property
-    def per_start(self) -> bool:
-        """A scheduled rule whose window closes at or before the start (a reminder) is sent once per
-        start instant: a rescheduled booking earns a new one. Any other rule once per booking. (These
-        are the keys from before windows: the occasion was the start iff `hours_before_start` was set,
-        which only the reminder had.)"""
-        return self.sent_by is SentBy.SCHEDULED and self.send_window.closes <= timedelta(0)
 
     def occasion(self, booking: Booking) -> str:
         # The start instant in UTC, so another offset for the same instant is the same reminder.
@@ -184,7 +177,8 @@ def _parse_rule(index: int, raw: object) -> Rule:
         status=status,
         template=_parse_template(where, raw.get("template")),
         sent_by=sent_by,
-        send_window=_parse_window(where, raw.get("send_window"), sent_by),
+        send_window=(window := _parse_window(where, raw.get("send_window"), sent_by)),
+        per_start=_once(where, raw.get("once"), window),
         events=events,
     )
 
@@ -250,13 +244,29 @@ def _parse_events(where: str, events: object) -> frozenset[EventType]:
         ) from err
 
 
+ONCE = ("per_booking", "per_start")
+
+
+def _once(where: str, once: object, window: SendWindow) -> bool:
+    """Whether the rule sends once per start instant (a rescheduled booking earns a new one) or once per
+    booking. By default, per start when the window has a `from` and closes by the start (a reminder):
+    exactly the rules that had `hours_before_start` before windows existed, so their keys, and the
+    sent log's memory of them, stay. `once` says it outright where the default would change a key."""
+    if once is None:
+        return window.opens is not None and window.closes <= timedelta(0)
+    if once not in ONCE:
+        raise InvalidRules(f"{where}: field 'once': expected one of {list(ONCE)}, got {shown(once)}")
+    return once == "per_start"
+
+
 def _parse_window(where: str, window: object, sent_by: SentBy) -> SendWindow:
     if window is None:
         raise InvalidRules(
             f"{where}: field 'send_window' is required: every rule says when, relative to the booking's "
             f"start, it may send, e.g. {_WINDOW_EXAMPLE} (only a rule sent by events may leave out "
             "'from'). Without one a rule applies to bookings of any age, and the first run would message "
-            "every past customer"
+            "every past customer. A rule that has sent before keeps its messages' keys with `once: "
+            "per_booking` (or `per_start` for one that had hours_before_start)"
         )
     if not isinstance(window, Mapping):
         raise InvalidRules(

@@ -77,8 +77,10 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
     result = summary.as_result()
     failed = result["failed"]
     log.info("run finished", extra={**result, "failed": len(failed)})
-    if summary.held:
+    if summary.held and summary.held_is_news:
         send_alert(settings, f"naver-sms run held by the volume breaker: {summary.held.explain()}")
+    if summary.lapsed:
+        send_alert(settings, f"naver-sms: {summary.lapsed.explain()}")
     if failed:
         lines = [
             f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}"

@@ -2,8 +2,10 @@
 
 `show` prints the guard's state as JSON: failed logins in a row, the backoff's end, the last failure's
 reason, the logins of the last hour and when the next login may happen. `clear` empties it (the next
-run may log in at once) and prints what it held. It reads the Lambda's settings: the sent-log table and
-the Naver account (the record is keyed by a hash of it; no username or password is stored or printed).
+run may log in at once) and prints what it held, even when that cannot be read. It reads the Lambda's
+settings: the sent-log table and the Naver account (the record is keyed by a hash of the login page and
+the resolved username, so a secret reference and the literal ID find the same record; no username or
+password is stored or printed). `"record": "none yet"` says no login has been guarded yet.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(mask_phones_within(shown), ensure_ascii=False, indent=2), flush=True)
     if args.action == "clear":
         print("login guard cleared: the next run may log in at once", file=sys.stderr)
-    elif shown["deferred"]:
+    elif shown.get("deferred"):
         print(shown["deferred"], file=sys.stderr)
+    elif shown.get("record") == "none yet":
+        print("login guard: no record yet (no login guarded): the next run may log in", file=sys.stderr)
     else:
         print("login guard: the next run may log in", file=sys.stderr)
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import stat
 import sys
 import time
 import unicodedata
@@ -33,10 +35,14 @@ class BadBookingsFile(ValueError):
 
 def read_bookings(path: Path) -> list[object]:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BadBookingsFile(f"{path}: {size} bytes; a bookings file may hold {MAX_FILE_BYTES} at most")
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        # Non-blocking, so a FIFO or a device is refused at once instead of waiting for a writer.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise BadBookingsFile(f"{path}: not a regular file")
+            raw = file.read(MAX_FILE_BYTES + 1)  # what the file holds when read, not what stat said
+        if len(raw) > MAX_FILE_BYTES:
+            raise BadBookingsFile(f"{path}: over {MAX_FILE_BYTES} bytes, the most a bookings file may hold")
+        data = json.loads(raw.decode("utf-8"))
     except OSError as err:
         raise BadBookingsFile(f"{path}: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
@@ -121,9 +127,9 @@ def _starts(records: list[object], zone: tzinfo) -> dict[str, str]:
     for record in records:
         try:
             booking = booking_from_mapping(record)
-        except DomainError:
+            starts[booking.booking_id] = f"{booking.start.astimezone(zone):%m/%d %H:%M}"
+        except (DomainError, OverflowError):  # a start near year 1 or 9999 has no local time to show
             continue
-        starts[booking.booking_id] = f"{booking.start.astimezone(zone):%m/%d %H:%M}"
     return starts
 
 
