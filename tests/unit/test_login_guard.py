@@ -404,3 +404,5 @@ def test_the_identity_is_the_page_and_the_resolved_account_however_written() -> 
     assert same == {"nid.naver.com/nidlogin.login shop-owner"}
     assert identity(url, "other") != identity(url, "shop-owner")
     assert identity("https://nid.naver.com/other", "shop-owner") != identity(url, "shop-owner")
+    local = {identity(f"http://127.0.0.1:{port}/login", "owner") for port in (8001, 8002)}
+    assert local == {"127.0.0.1:8001/login owner", "127.0.0.1:8002/login owner"}

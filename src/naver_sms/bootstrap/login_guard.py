@@ -11,10 +11,11 @@ from naver_sms.settings import Settings, SettingsError
 
 
 def naver_identity(settings: Settings) -> str:
-    """Whose logins they are: the login page (host lowercased and path, no scheme, query or trailing
-    slash) and the account as Naver knows it: the username RESOLVED (a `secretsmanager:…#username`
-    reference in the Lambda and the literal ID an operator types give one identity), NFKC-normalised,
-    casefolded and stripped. Never the password; the guard stores only a hash of this.
+    """Whose logins they are: the login page (host lowercased, a port other than http's or https's, and
+    path; no scheme, query or trailing slash: two local stand-ins on two ports are two sites) and the
+    account as Naver knows it: the username RESOLVED (a `secretsmanager:…#username` reference in the
+    Lambda and the literal ID an operator types give one identity), NFKC-normalised, casefolded and
+    stripped. Never the password; the guard stores only a hash of this.
 
     Revealing the username here is what the Lambda does anyway for its login; `make login-guard` needs
     the same access to the secret."""
@@ -23,7 +24,9 @@ def naver_identity(settings: Settings) -> str:
         raise SettingsError(
             "naver.username is empty: set NAVER_USERNAME (the login guard keeps one record per account)"
         )
-    page = f"{(naver.login_url.host or '').lower()}{(naver.login_url.path or '').rstrip('/')}"
+    url = naver.login_url
+    port = "" if url.port in (80, 443) else f":{url.port}"
+    page = f"{(url.host or '').lower()}{port}{(url.path or '').rstrip('/')}"
     account = unicodedata.normalize("NFKC", naver.username.reveal()).casefold().strip()
     return f"{page} {account}"
 
