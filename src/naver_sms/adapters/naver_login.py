@@ -142,12 +142,24 @@ class SeleniumNaverLogin:
     def _outcome(self, driver: WebDriver) -> str | bool:
         """The wait's condition: a visible error's text (shown safely) if the login was rejected, True if
         logged in with no error visible, False (wait on) otherwise."""
+        from selenium.common.exceptions import (  # noqa: PLC0415
+            InvalidSessionIdException,
+            UnexpectedAlertPresentException,
+            WebDriverException,
+        )
         from selenium.webdriver.common.by import By  # noqa: PLC0415
 
         for element in driver.find_elements(By.CSS_SELECTOR, self._page.error_selector):
-            # .text of a displayed element is its rendered text: hidden parts of it are left out.
-            if element.is_displayed() and element.text.strip():
-                return self._shown(element.text)
+            try:
+                # .text of a displayed element is its rendered text: hidden parts of it are left out.
+                if element.is_displayed() and element.text.strip():
+                    return self._shown(element.text)
+            except (InvalidSessionIdException, UnexpectedAlertPresentException):
+                raise  # the browser is gone, or the page answered with an alert: an outcome of its own
+            except WebDriverException:
+                # The page was replaced under the look (Chrome: "Node with given id does not belong to
+                # the document", or a stale element): look again on the next poll.
+                return False
         return bool(driver.find_elements(By.CSS_SELECTOR, self._page.logged_in_selector))
 
     def _title(self, driver: WebDriver) -> str:
