@@ -4,6 +4,11 @@ update-function-code (by digest) → wait until updated → publish a version of
 version with {"smoke": true} → only then point ALIAS at it. A failed smoke leaves the alias (which the
 schedule and every other trigger call) where it was, so the broken version never serves.
 
+The function has a reserved concurrency of 1, so the smoke is throttled (TooManyRequestsException) while
+a scheduled run is in flight. It is tried again, waiting 5 s, 10 s, 20 s … (at most 60 s at a time), for
+as long as a run can last: the function's timeout plus a minute. A smoke that never ran leaves the alias
+where it was, as a failed one does.
+
 Usage: python scripts/deploy_lambda.py FUNCTION IMAGE_URI [ALIAS]   (AWS credentials from the environment)
 """
 
@@ -12,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -19,6 +26,14 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 DIGEST = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 SMOKE = b'{"smoke": true}'
+THROTTLED = "TooManyRequestsException"
+FIRST_RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 60.0
+RUN_END_MARGIN_SECONDS = 60  # the smoke waits out a run in flight: its timeout, plus this
+DEFAULT_TIMEOUT_SECONDS = 300  # infra/template.yaml's Timeout, when the answer does not say
+# Module attributes, so the tests wait on a clock of their own.
+sleep: Callable[[float], None] = time.sleep
+clock: Callable[[], float] = time.monotonic
 
 
 def say(message: str) -> None:
@@ -39,6 +54,29 @@ def smoke_problem(answer: dict[str, Any]) -> str | None:
     return None
 
 
+def invoke_smoke(client: Any, function: str, version: str, wait_seconds: float) -> dict[str, Any] | None:
+    """The version's answer to the smoke event, or None when it was throttled for wait_seconds."""
+    deadline = clock() + wait_seconds
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        try:
+            answer: dict[str, Any] = client.invoke(FunctionName=function, Qualifier=version, Payload=SMOKE)
+            return answer
+        except ClientError as err:
+            if err.response["Error"]["Code"] != THROTTLED:
+                raise
+        left = deadline - clock()
+        if left <= 0:
+            return None
+        pause = min(delay, left)
+        say(
+            f"    throttled: another invocation holds the function's reserved concurrency "
+            f"(a scheduled run?); smoking again in {pause:.0f} s ({left:.0f} s left)"
+        )
+        sleep(pause)
+        delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+
 def current_target(client: Any, function: str, alias: str) -> str | None:
     try:
         return str(client.get_alias(FunctionName=function, Name=alias)["FunctionVersion"])
@@ -48,11 +86,11 @@ def current_target(client: Any, function: str, alias: str) -> str | None:
         raise
 
 
-def deploy(function: str, image_uri: str, alias: str) -> int:
+def deploy(function: str, image_uri: str, alias: str, client: Any = None) -> int:
     if not DIGEST.fullmatch(image_uri):
         say(f"error: IMAGE_URI={image_uri!r} is not a pushed image by digest (registry/repo@sha256:…)")
         return 2
-    client = boto3.client("lambda")
+    client = client or boto3.client("lambda")
     before = current_target(client, function, alias)
     say(f"==> {function}: update code to {image_uri}")
     updated = client.update_function_code(FunctionName=function, ImageUri=image_uri)
@@ -61,7 +99,13 @@ def deploy(function: str, image_uri: str, alias: str) -> int:
         FunctionName=function, CodeSha256=updated["CodeSha256"], Description=image_uri[-80:]
     )["Version"]
     say(f"==> published version {version}; smoking it")
-    problem = smoke_problem(client.invoke(FunctionName=function, Qualifier=version, Payload=SMOKE))
+    wait = int(updated.get("Timeout") or DEFAULT_TIMEOUT_SECONDS) + RUN_END_MARGIN_SECONDS
+    answer = invoke_smoke(client, function, version, wait)
+    if answer is None:
+        say(f"error: version {version} never ran its smoke: throttled ({THROTTLED}) for {wait} s")
+        say(f"alias {alias!r} left at {before or '(none)'}; nothing else changed")
+        return 1
+    problem = smoke_problem(answer)
     if problem:
         say(f"error: version {version} failed its smoke: {problem}")
         say(f"alias {alias!r} left at {before or '(none)'}; nothing else changed")

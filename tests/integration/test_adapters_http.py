@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formatdate
+from pathlib import Path
 from typing import Protocol
 
 import pytest
@@ -32,6 +33,7 @@ from tests.support import fake_sens as sens_fake
 from tests.support.bookings import mixed_bookings, record
 from tests.support.fake_naver import LOGIN_FORM, SESSION, FakeNaver
 from tests.support.fake_sens import FakeSens
+from tests.support.refusing_proxy import local_tls, serve_tls
 
 COOKIES = {SESSION: "valid"}
 CREDS = SensCredentials(sens_fake.ACCESS_KEY, sens_fake.SECRET_KEY, sens_fake.SERVICE_ID, sens_fake.SENDER)
@@ -112,6 +114,111 @@ def test_each_way_naver_ends_a_session_is_recognised(
     fake_naver.state.session_end = session_end  # type: ignore[assignment]
     with pytest.raises(SessionExpired, match=reason):
         fetched(fake_naver, {})
+
+
+def other_origin(server: FakeNaver, named: bool) -> str:
+    """The server's origin as the client sees it: 127.0.0.1 and its own port, or the name localhost."""
+    return server.url.replace("127.0.0.1", "localhost") if named else server.url
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["another-port", "another-host-name"])
+def test_a_redirect_to_another_origin_is_an_error_naming_it_and_gets_no_cookie(
+    fake_naver: FakeNaver, named: bool
+) -> None:
+    fake_naver.state.bookings = mixed_bookings()
+    with FakeNaver() as elsewhere:
+        elsewhere.state.bookings = mixed_bookings()  # it would serve them, to whoever came with a session
+        target = other_origin(elsewhere, named)
+        fake_naver.state.redirects = {"/api/bookings": f"{target}/api/bookings"}
+        with pytest.raises(BookingSourceError, match="redirected to") as caught:
+            fetched(fake_naver, COOKIES)
+        assert elsewhere.state.gets == [], "nothing, let alone the session, went to the other origin"
+    shown = "localhost" if named else "127.0.0.1"
+    assert f"HTTP 302 redirected to http://{shown}:{elsewhere.url.rsplit(':', 1)[1]}" in str(caught.value)
+    assert not isinstance(caught.value, SessionExpired | SourceRefused)
+    assert fake_naver.state.gets == [("/api/bookings", f"{SESSION}=valid")]
+
+
+def test_a_redirect_within_the_api_is_followed_with_the_session(fake_naver: FakeNaver) -> None:
+    fake_naver.state.bookings = mixed_bookings()
+    fake_naver.state.redirects = {"/api/v1/bookings": "/api/bookings"}  # the API moved, on its own host
+    moved = HttpBookingSource(
+        f"{fake_naver.url}/api/v1/bookings",
+        login_url=f"{fake_naver.url}/login",
+        page_size=2,
+        timeout=5,
+        max_attempts=1,
+    )
+    assert list(asyncio.run(moved.fetch(COOKIES))) == fake_naver.state.bookings
+    assert {path for path, _ in fake_naver.state.gets} == {"/api/v1/bookings", "/api/bookings"}
+    assert {cookie for _, cookie in fake_naver.state.gets} == {f"{SESSION}=valid"}
+
+
+def test_a_redirect_loop_within_the_api_ends(fake_naver: FakeNaver) -> None:
+    fake_naver.state.redirects = {"/api/bookings": "/api/bookings"}
+    with pytest.raises(BookingSourceError, match="page 1: more than 5 redirects"):
+        fetched(fake_naver, COOKIES)
+    assert len(fake_naver.state.gets) == 6
+
+
+def test_a_redirect_to_a_login_page_on_another_host_is_a_session_end_and_sends_it_nothing(
+    fake_naver: FakeNaver,
+) -> None:
+    with FakeNaver() as login_host:
+        fake_naver.state.redirects = {"/api/bookings": f"{login_host.url}/login"}
+        source = HttpBookingSource(
+            f"{fake_naver.url}/api/bookings",
+            login_url=f"{login_host.url}/login",
+            page_size=2,
+            timeout=5,
+            max_attempts=1,
+        )
+        with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
+            asyncio.run(source.fetch(COOKIES))
+        assert login_host.state.gets == [], "the login host never sees the session"
+
+
+def test_the_fakes_own_login_redirect_is_not_followed(fake_naver: FakeNaver) -> None:
+    fake_naver.state.session_end = "redirect"
+    with pytest.raises(SessionExpired, match="redirected to the login page"):
+        fetched(fake_naver, COOKIES | {SESSION: "forgotten"})
+    assert [path for path, _ in fake_naver.state.gets] == ["/api/bookings"]
+
+
+def test_a_redirect_from_https_down_to_plain_http_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = local_tls(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca_file))  # requests trusts the test CA
+    naver = FakeNaver()
+    url = serve_tls(naver, tls)
+    with naver:
+        port = url.rsplit(":", 1)[1]
+        naver.state.bookings = mixed_bookings()
+        naver.state.redirects = {"/api/v1/bookings": "/api/bookings"}  # followed: still https
+        naver.state.redirects |= {"/api/bookings": f"http://127.0.0.1:{port}/api/bookings"}
+        source = HttpBookingSource(
+            f"{url}/api/v1/bookings", login_url=f"{url}/login", page_size=2, timeout=5, max_attempts=1
+        )
+        with pytest.raises(BookingSourceError, match=f"redirected to http://127.0.0.1:{port}, outside"):
+            asyncio.run(source.fetch(COOKIES))
+    assert naver.state.gets == [
+        ("/api/v1/bookings", f"{SESSION}=valid"),
+        ("/api/bookings", f"{SESSION}=valid"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://partner.booking.naver.invalid/api/bookings", "http://192.0.2.1/api/bookings"],
+    ids=["name", "address"],
+)
+def test_the_session_never_goes_over_plain_http_beyond_loopback(url: str) -> None:
+    source = HttpBookingSource(
+        url, login_url="https://nid.invalid/login", page_size=2, timeout=0.5, max_attempts=1
+    )
+    with pytest.raises(BookingSourceError, match=r"over https only .*nothing was sent"):
+        asyncio.run(source.fetch(COOKIES))
 
 
 def test_a_session_forgotten_on_page_two_is_recognised_there(fake_naver: FakeNaver) -> None:

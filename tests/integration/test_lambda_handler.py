@@ -3,13 +3,14 @@ checking signatures, moto's DynamoDB as the sent log, a recorder as the Slack we
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -17,7 +18,10 @@ import pytest
 
 import main
 import naver_sms
+from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.sent_log import GUARD_PREFIX
+from naver_sms.domain.booking import booking_from_mapping
+from naver_sms.settings.rules import load_rules
 from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
@@ -485,3 +489,105 @@ def test_a_go_ahead_that_names_no_number_is_an_invalid_event(
     result = main.lambda_handler({**REAL, "allow_sends": allow}, None)
     assert result["error"]["type"] == "InvalidEvent" and message in result["error"]["message"]
     assert world[0].state.logins == 0
+
+
+# --- #33: every unknown alerted in the run that produced it; a deadline from the Lambda's context ----
+
+
+class Countdown:
+    """A Lambda context whose remaining time drops by `step_ms` each time it is asked, as a slow run's
+    would: deterministic, and the run is the only one who asks."""
+
+    aws_request_id = "countdown"
+
+    def __init__(self, start_ms: int, step_ms: int) -> None:
+        self.left, self.step = start_ms, step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.left -= self.step
+        return self.left
+
+
+def test_an_unknown_before_the_sent_log_failed_is_in_the_result_the_alert_and_the_metric(
+    world: tuple[FakeNaver, FakeSens],
+    real_sends: FakeSens,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sens = real_sends
+    monkeypatch.setenv("SENS_MAX_ATTEMPTS", "1")
+    sens.state.fail_next = 1  # the first SMS: a 503, so unknown, marked in the sent log
+
+    class TableGoneAfterTheUnknown(list):  # type: ignore[type-arg]
+        def append(self, item: object) -> None:
+            super().append(item)
+            boto3.client("dynamodb").delete_table(TableName="naver-sms-sent")
+
+    sens.state.sent = TableGoneAfterTheUnknown()  # the second SMS goes out; its claim's confirm fails
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        capsys.readouterr()
+        result = main.lambda_handler(REAL, None)
+    assert result["status"] == "error" and result["error"]["type"] == "SentLogError"
+    assert [f["outcome"] for f in result["failed"]] == ["unknown"]
+    (post,) = slack.posts
+    assert "SentLogError" in post["text"] and "unknown reminder booking bk-1" in post["text"]
+    record = metrics_of(capsys.readouterr().out)
+    assert (record["RunFailed"], record["Unknown"]) == (1.0, 1)
+
+
+def test_a_run_near_its_deadline_claims_no_more_and_the_next_run_sends_the_rest_once(
+    world: tuple[FakeNaver, FakeSens],
+    real_sends: FakeSens,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # SENS 1 s x 1 attempt: a worst-case send plus the 10 s margin is about 11 s. The countdown drops
+    # 8 s each time the run asks (once before each message): 30, 22, 14 allow a send, 6 does not.
+    monkeypatch.setenv("SENS_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("SENS_MAX_ATTEMPTS", "1")
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        capsys.readouterr()
+        first = main.lambda_handler(REAL, Countdown(38_000, 8_000))
+        (post,) = slack.posts
+    assert (first["status"], first["sent"], first["deferred"]) == ("partial", 3, 2)
+    assert "2 message(s) left for the next run" in post["text"]
+    assert metrics_of(capsys.readouterr().out)["Deferred"] == 2
+    assert len(sent_log_items()) == 3  # the deferred were never claimed: nobody reports them unknown
+    second = main.lambda_handler(REAL, None)
+    assert (second["status"], second["sent"], second["skipped_duplicates"]) == ("ok", 2, 3)
+    assert recipients(real_sends) == REMINDED
+
+
+def test_an_unknown_whose_run_was_killed_before_reporting_it_is_reported_by_the_next_run_once(
+    world: tuple[FakeNaver, FakeSens],
+    real_sends: FakeSens,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    naver, sens = world
+    # What a run killed at its timeout leaves: bk-1's reminder claimed and marked unknown, never reported.
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    booking = booking_from_mapping(naver.state.bookings[0])
+    (rule,) = rules.applicable(booking, datetime.now(UTC))
+    message = rule.render(booking, rules.timezone)
+
+    async def killed_run() -> None:
+        log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
+        claim, _ = await log.claim(message, "lambda:killed", time.time() - 30)
+        assert await log.mark_unknown(message, claim, "no answer from SENS within 8 s")
+
+    asyncio.run(killed_run())
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        capsys.readouterr()
+        first = main.lambda_handler(REAL, None)
+        (unknown,) = first["failed"]
+        assert (unknown["outcome"], unknown["booking_id"]) == ("unknown", "bk-1")
+        assert "lambda:killed" in unknown["reason"] and "never reported until now" in unknown["reason"]
+        assert metrics_of(capsys.readouterr().out)["Unknown"] == 1
+        again = main.lambda_handler(REAL, None)
+        assert (again["status"], again["unresolved"], again["failed"]) == ("ok", 1, [])
+    assert len(slack.posts) == 1 and "unknown reminder booking bk-1" in slack.posts[0]["text"]
+    assert sens.state.received == 4  # the unknown one is never sent again

@@ -153,3 +153,55 @@ def test_the_pushed_digest_is_the_one_of_exactly_the_repository(tmp_path: Path) 
         check=False,
     )
     assert (out.returncode, out.stdout) == (0, wanted + "\n")
+
+
+def lib(code: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && {code}", "_", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("registry", "local"),
+    [
+        ("127.0.0.1:5000", True),
+        ("127.0.0.1", True),
+        ("localhost:5000/rehearsal", True),
+        ("[::1]:5000", True),
+        ("127.0.0.1.example.com:5000", False),
+        ("localhost.example.com", False),
+        ("127.0.0.10:5000", False),
+        ("ghcr.io/localhost", False),
+        ("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", False),
+    ],
+)
+def test_local_registries_are_this_machines_own(registry: str, local: bool) -> None:
+    assert (lib('is_local_registry "$1"', registry).returncode == 0) is local
+
+
+def test_an_ipv6_loopback_registry_is_a_registry() -> None:
+    found = lib("target_registry", REGISTRY="[::1]:5000")
+    assert (found.returncode, found.stdout) == (0, "[::1]:5000")
+
+
+@pytest.mark.parametrize(("label", "refused"), [("3f2a9c0d1e7b", True), ("", False)])
+def test_only_an_image_on_a_standin_base_is_kept_from_a_remote_registry(
+    tmp_path: Path, label: str, refused: bool
+) -> None:
+    # The engine's answer for the image's standin.inputs label: set by `make standins`, inherited by every
+    # image built on a stand-in; empty (no such label) for an image on the official base.
+    fake = tmp_path / "docker"
+    fake.write_text(f"#!/bin/sh\necho '{label}'\n")
+    fake.chmod(0o755)
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    remote = lib('refuse_standin_push "$1" "$2"', "naver-sms-worker:abc", "ghcr.io/acme", PATH=path)
+    assert (remote.returncode == 1) is refused
+    if refused:
+        assert "offline stand-in base" in remote.stderr and "ghcr.io/acme" in remote.stderr
+    local = lib('refuse_standin_push "$1" "$2"', "naver-sms-worker:abc", "127.0.0.1:5000", PATH=path)
+    assert local.returncode == 0

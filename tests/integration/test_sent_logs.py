@@ -207,9 +207,36 @@ async def _lease_expiry(writer: Any) -> None:
     def deliverer() -> Deliverer:
         return Deliverer(transport=transport, sent_log=log, owner="w:b", lease_seconds=LEASE, dry_run=False)
 
-    first, second = await deliverer().deliver(MESSAGE), await deliverer().deliver(MESSAGE)
+    first = await deliverer().deliver(MESSAGE)
+    await log.reported(MESSAGE.idempotency_key)  # its reporter (a run's alert, a worker's record)
+    second = await deliverer().deliver(MESSAGE)
     assert (first.outcome, second.outcome) == (Outcome.UNKNOWN, Outcome.STILL_UNKNOWN)
     assert "w:dead" in first.reason and transport.sent == []
+
+
+async def _reported(writer: Any) -> None:
+    """A mark's report is pending until a reporter says it is done; saying so of a key that is not an
+    unknown pending report (sent, claimed, absent) changes nothing."""
+    (log, _), (other, _) = await writer("w:a"), await writer("w:b")
+    claim, _ = await log.claim(MESSAGE, "w:a", time.time())
+    assert await log.mark_unknown(MESSAGE, claim, "SENS answered HTTP 503")
+    pending = await other.lookup(MESSAGE)
+    assert pending is not None and pending.report_pending
+    await other.reported(MESSAGE.idempotency_key)
+    done = await log.lookup(MESSAGE)
+    assert done is not None and (done.state, done.report_pending) == (ClaimState.UNKNOWN, False)
+    assert done.owner == "w:a" and done.revision != pending.revision
+    await log.reported(MESSAGE.idempotency_key)  # twice: nothing more
+    assert await log.lookup(MESSAGE) == done
+    sent = PlannedMessage("reminder", "bk-2", "01012345679", "x", "m" * 40)
+    await log.confirm(sent, "req-2")
+    before = await log.lookup(sent)
+    await log.reported(sent.idempotency_key)
+    await log.reported("n" * 40)
+    assert (
+        await log.lookup(sent) == before
+        and await log.lookup(PlannedMessage("reminder", "bk-3", "01012345670", "x", "n" * 40)) is None
+    )
 
 
 async def claim_answer_lost(log: StoreSentLog, records: LosingAnswers, owner: str, now: float) -> None:
@@ -295,6 +322,7 @@ test_a_confirmation_is_sent = contract(_confirm)
 test_a_release_frees_the_key_unless_the_claim_changed = contract(_release)
 test_a_claim_is_marked_unknown_once = contract(_mark_unknown)
 test_a_claim_past_its_lease_is_reported_unknown_once = contract(_lease_expiry)
+test_an_unknowns_report_is_pending_until_reported = contract(_reported)
 test_a_lost_claim_is_taken_over_by_its_writer_only = contract(_takeover_by_attempt_token)
 test_a_lost_release_leaves_the_claim_to_its_writer = contract(_lost_release)
 test_a_lost_confirmation_is_written_by_the_senders_next_claim = contract(_lost_confirmation)

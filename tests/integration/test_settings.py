@@ -13,6 +13,7 @@ from naver_sms.bootstrap.worker_image import nats_credentials
 from naver_sms.settings import SecretUnavailable, Settings, SettingsError
 from naver_sms.settings.env import ENV_TO_KEY
 from naver_sms.settings.redact import without_credentials
+from naver_sms.settings.secrets import DEFAULT_TTL_SECONDS, configure_secret_cache, refresh_secrets
 from tests.support.procs import REPO
 
 
@@ -258,13 +259,103 @@ def test_secret_references_resolve_from_moto(aws: str) -> None:
     assert len(settings.secrets()) == 3
 
 
-def test_secrets_are_cached_per_process(aws: str) -> None:
+class Clock:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    clock = Clock()
+    configure_secret_cache(clock=clock)
+    return clock
+
+
+def test_the_secret_ttl_default_is_the_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.load(environ={}).app.secret_ttl_seconds == DEFAULT_TTL_SECONDS == 900
+    with pytest.raises(
+        SettingsError, match=r"app.secret_ttl_seconds \(environment variable SECRET_TTL_SECONDS\)"
+    ):
+        Settings.load(environ={"SECRET_TTL_SECONDS": "-1"})
+
+
+def test_a_rotated_secret_is_read_again_after_the_ttl(aws: str, clock: Clock) -> None:
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="rotating", SecretString=json.dumps({"password": "first"}))
+    settings = Settings.load(
+        environ={"SECRET_TTL_SECONDS": "60", "NAVER_PASSWORD": "secretsmanager:rotating#password"}
+    )
+    secret = settings.naver.password
+    assert secret.reveal() == "first"
+    client.put_secret_value(SecretId="rotating", SecretString=json.dumps({"password": "second"}))
+    clock.now += 59.9
+    assert secret.reveal() == "first", "inside the TTL the value read is reused"
+    clock.now += 0.1
+    assert secret.reveal() == "second", "at the TTL it is read again"
+    client.put_secret_value(SecretId="rotating", SecretString=json.dumps({"password": "third"}))
+    clock.now += 59.9
+    assert secret.reveal() == "second", "the TTL counts from the last read"
+
+
+def test_refresh_reads_every_reference_again_at_once(aws: str, clock: Clock) -> None:
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="rotating", SecretString="first")
+    boto3.client("ssm").put_parameter(Name="/sens/secret", Value="sens-1", Type="SecureString")
+    settings = Settings.load(
+        environ={
+            "NAVER_PASSWORD": "secretsmanager:rotating",
+            "SENS_SECRET_KEY": "ssm:/sens/secret",
+            "SENS_ACCESS_KEY": "literal-access-key",
+        }
+    )
+    assert (settings.naver.password.reveal(), settings.sms.secret_key.reveal()) == ("first", "sens-1")
+    client.put_secret_value(SecretId="rotating", SecretString="second")
+    boto3.client("ssm").put_parameter(
+        Name="/sens/secret", Value="sens-2", Type="SecureString", Overwrite=True
+    )
+    assert settings.naver.password.reveal() == "first"  # the default TTL (15 min) has not passed
+    refresh_secrets()
+    assert (settings.naver.password.reveal(), settings.sms.secret_key.reveal()) == ("second", "sens-2")
+    assert settings.sms.access_key.reveal() == "literal-access-key"
+    client.put_secret_value(SecretId="rotating", SecretString="third")
+    assert settings.naver.password.reveal() == "second", "after a refresh the value is cached again"
+
+
+def test_a_ttl_of_zero_reads_on_every_reveal(aws: str) -> None:
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="rotating", SecretString="first")
+    secret = Settings.load(
+        environ={"SECRET_TTL_SECONDS": "0", "NAVER_PASSWORD": "secretsmanager:rotating"}
+    ).naver.password
+    assert secret.reveal() == "first"
+    client.put_secret_value(SecretId="rotating", SecretString="second")
+    assert secret.reveal() == "second"
+
+
+def test_a_failed_re_read_fails_the_reveal_and_never_gives_the_old_value(aws: str, clock: Clock) -> None:
     client = boto3.client("secretsmanager")
     client.create_secret(Name="rotating", SecretString="first")
     secret = Settings.load(environ={"NAVER_PASSWORD": "secretsmanager:rotating"}).naver.password
     assert secret.reveal() == "first"
-    client.put_secret_value(SecretId="rotating", SecretString="second")
-    assert secret.reveal() == "first"
+    client.delete_secret(SecretId="rotating", ForceDeleteWithoutRecovery=True)
+    assert secret.reveal() == "first"  # inside the TTL AWS is not asked
+    clock.now += DEFAULT_TTL_SECONDS
+    with pytest.raises(SecretUnavailable) as caught:
+        secret.reveal()
+    assert str(caught.value) == (
+        "naver.password (environment variable NAVER_PASSWORD): cannot read 'secretsmanager:rotating': "
+        "ResourceNotFoundException (re-reading it after 900 s; the value read before is not used: it may "
+        "be the one a rotation replaced)"
+    )
+    with pytest.raises(SecretUnavailable, match="ResourceNotFoundException"):
+        secret.reveal()  # and again: the old value is gone, not kept for later
+    client.create_secret(Name="rotating", SecretString="second")
+    assert secret.reveal() == "second"
 
 
 @pytest.mark.parametrize(

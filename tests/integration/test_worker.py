@@ -254,6 +254,34 @@ def test_an_unknown_whose_record_was_lost_is_recorded_when_its_event_comes_back(
     assert next(line for line in worker.logs() if line["message"] == "worker stopped")["still_unknown"] == 2
 
 
+async def claim_as_by_a_worker_that_died_mid_send(url: str, event: dict[str, Any]) -> str:
+    async with worker_sent_log(url, event, "worker:dead:2") as (store, message):
+        await store.claim(message, "worker:dead:2", time.time())
+    return message.idempotency_key
+
+
+def test_a_dead_workers_claim_is_reported_even_when_its_lease_outlasts_the_quick_redeliveries(
+    worker_env: dict[str, str], nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    # Three deliveries 1 s apart end 2 s in, long before the 8 s lease: before the fix the last one
+    # found the claim still live, acked with "gave up", and the claim was never reported.
+    env = {**worker_env, "MAX_DELIVER": "3"}
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        event = booking_event(1)
+        key = run(claim_as_by_a_worker_that_died_mid_send(nats_server.url, event))
+        started = time.monotonic()
+        run(publish(nats_server.url, [json.dumps(event).encode()]))
+        wait_drained(nats_server.url, 30, "the event acked")
+        assert time.monotonic() - started >= 7, "the last delivery came before the lease ended"
+    finally:
+        worker.terminate()
+    assert fake_sens.state.received == 0, "a claim that may have gone out is never resent"
+    (failed,) = records(nats_server.url, WORKER.failed_subject)
+    assert (failed["idempotency_key"], failed["outcome"]) == (key, "unknown")
+    assert "worker:dead:2" in failed["reason"] and "gave up" not in failed["reason"]
+
+
 def test_rate_limited_sends_are_retried_and_sent_once(
     worker: WorkerProcess, nats_server: NatsServer, fake_sens: FakeSens
 ) -> None:

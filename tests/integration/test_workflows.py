@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import BIN
-from tests.support.procs import REPO
+from tests.support.procs import REPO, need
 
 WORKFLOWS = REPO / ".github" / "workflows"
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -156,3 +158,105 @@ def test_pin_chrome_runs_weekly_and_by_hand_and_proposes_only_a_tested_pin() -> 
     assert positions == sorted(positions), "pin, build, run, smoke, and only then the pull request"
     # The version a person types reaches the shell as a variable, never spliced into the script.
     assert all("inputs." not in run for run in runs)
+
+
+def checkouts(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for step in steps(workflow) if step.get("uses", "").startswith("actions/checkout@")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_checkout_leaves_a_token_in_git_config(name: str) -> None:
+    # actions/checkout writes its token into .git/config unless told not to, where every later step (and
+    # an uploaded workspace) can read it. No workflow's checkout needs it: pin-chrome pushes with a token
+    # its push step holds alone.
+    found = checkouts(load(name))
+    assert found
+    for step in found:
+        assert step.get("with", {}).get("persist-credentials") is False, step
+        assert "token" not in step.get("with", {}), step
+
+
+def test_pin_chrome_only_the_step_that_pushes_holds_the_token() -> None:
+    workflow = load("pin-chrome.yml")
+    job = workflow["jobs"]["pin"]
+
+    def holds_a_token(part: object) -> bool:
+        text = json.dumps(part)
+        return "secrets." in text or "github.token" in text
+
+    assert not holds_a_token(workflow.get("env", {})) and not holds_a_token(job.get("env", {}))
+    holders = [step for step in job["steps"] if holds_a_token(step)]
+    assert len(holders) == 1
+    (pusher,) = holders
+    assert "push --force origin" in pusher["run"] and "gh pr create" in pusher["run"]
+    assert "secrets.PIN_CHROME_TOKEN" in pusher["env"]["GH_TOKEN"]
+    # The token reaches git through a credential helper that reads the environment: no file, no argv.
+    assert "credential.helper" in pusher["run"] and "$GH_TOKEN" in pusher["run"]
+    assert "x-access-token:" not in pusher["run"] and "remote set-url" not in pusher["run"]
+
+
+def test_zizmor_finds_nothing_in_the_workflows_or_dependabot() -> None:
+    zizmor = BIN / "zizmor"
+    need(zizmor.exists(), "zizmor from the dev lock (make venv)")
+    out = subprocess.run(
+        [str(zizmor), "--offline", "--no-progress", "--color", "never", str(REPO / ".github")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def gate_steps(job: dict[str, Any], image: str, name: str) -> dict[str, int]:
+    """Where each of the image's gates runs in the job (step indices)."""
+    runs = [(i, step.get("run", "")) for i, step in enumerate(job["steps"])]
+
+    def first(fragment: str) -> int:
+        return next(i for i, run in runs if fragment in run)
+
+    scans = [
+        i
+        for i, step in enumerate(job["steps"])
+        if step.get("uses", "").startswith("aquasecurity/trivy-action@")
+        and step["with"]["image-ref"] == f"{name}:latest"
+        and step["with"]["exit-code"] == "1"
+        and step["with"]["severity"] == "CRITICAL"
+    ]
+    assert len(scans) == 1, f"one Trivy gate for {name}"
+    return {
+        "build": first(f"make build IMAGE={image}"),
+        "smoke": first(f"make smoke IMAGE={image}"),
+        "size-check": first(f"make size-check IMAGE={image}"),
+        "scan": scans[0],
+    }
+
+
+def test_deploy_ships_only_images_it_smoked_size_checked_and_scanned_itself() -> None:
+    job = load("deploy.yml")["jobs"]["deploy"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    credentials = next(
+        i for i, step in enumerate(job["steps"]) if "configure-aws-credentials" in step.get("uses", "")
+    )
+    ships = [i for i, run in enumerate(runs) if re.search(r"\bmake\b.*\b(push|deploy)\b", run)]
+    assert ships and runs[-1] == "make deploy"
+    builds = [i for i, run in enumerate(runs) if "make build" in run]
+    for image, name in (("worker", "naver-sms-worker"), ("lambda", "naver-sms-automation")):
+        gates = gate_steps(job, image, name)
+        assert gates["build"] < min(gates["smoke"], gates["size-check"], gates["scan"]), image
+        # Every gate runs before AWS credentials exist, and so before anything is pushed.
+        assert max(gates.values()) < credentials < min(ships), image
+        # Built once: the image the gates saw is the one pushed.
+        assert sum(f"make build IMAGE={image}" in run for run in runs) == 1, image
+    assert len(builds) == 2 and max(builds) < credentials
+    assert "make run-rie" in runs[gate_steps(job, "lambda", "naver-sms-automation")["smoke"]]
+
+
+def test_dependabot_keeps_both_dockerfiles_bases_current() -> None:
+    config = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    docker = {entry["directory"] for entry in config["updates"] if entry["package-ecosystem"] == "docker"}
+    for dockerfile in ("Dockerfile", "docker/worker.Dockerfile"):
+        assert (REPO / dockerfile).is_file()
+        parent = Path(dockerfile).parent.as_posix()
+        assert ("/" if parent == "." else f"/{parent}") in docker, dockerfile
+    # Version updates wait a week (a hijacked release is usually caught by then); security updates never do.
+    assert all(entry["cooldown"]["default-days"] >= 7 for entry in config["updates"])

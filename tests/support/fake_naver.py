@@ -82,6 +82,11 @@ class NaverState:
     # page whose alert echoes the ID, the password and a phone number.
     login_outcome: LoginOutcome = "ok"
     login_posts: int = 0  # every POST to /login, right password or not
+    # Paths a GET is answered 302 for, to this Location (a path, or another server's URL) with the
+    # request's query appended: an API that moved, within its host or to another one.
+    redirects: dict[str, str] = field(default_factory=dict)
+    # Every GET it was sent: (path, its Cookie header or None), to show where a session went.
+    gets: list[tuple[str, str | None]] = field(default_factory=list)
 
     def forget_sessions(self) -> None:
         self.sessions.clear()
@@ -125,7 +130,11 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
-            if url.path == "/login" and state.kill_browser_next > 0:
+            state.gets.append((url.path, self.headers.get("Cookie")))
+            if url.path in state.redirects:
+                query = f"?{url.query}" if url.query else ""
+                self._send(302, "", headers={"Location": state.redirects[url.path] + query})
+            elif url.path == "/login" and state.kill_browser_next > 0:
                 state.kill_browser_next -= 1
                 kill_browsers()  # mid-request: the page never arrives
             elif url.path == "/login" and state.kill_driver_next > 0:

@@ -150,6 +150,7 @@ def test_a_send_that_may_have_gone_out_is_unknown_and_never_resent(answer: objec
     first = deliverer(transport, log).deliver(MESSAGE, NOW)
     assert first.outcome is Outcome.UNKNOWN
     assert log.state(MESSAGE) is ClaimState.UNKNOWN
+    reported(log)
     retried = FakeTransport()
     for later in (NOW + 1, NOW + LEASE * 10):
         assert deliverer(retried, log).deliver(MESSAGE, later).outcome is Outcome.STILL_UNKNOWN
@@ -183,6 +184,22 @@ def test_a_second_delivery_during_a_slow_send_is_in_flight_and_sends_nothing() -
     assert other.sent == []
 
 
+def reported(log: FakeSentLog, message: PlannedMessage = MESSAGE) -> None:
+    """What a caller does once it has reported an unknown (a run's alert, a worker's record)."""
+    asyncio.run(log.reported(message.idempotency_key))
+
+
+def test_an_unknown_whose_reporter_died_is_reported_by_the_next_delivery_once(deliverer: Make) -> None:
+    log, transport = FakeSentLog(), FakeTransport(unknown)
+    assert deliverer(transport, log).deliver(MESSAGE, NOW).outcome is Outcome.UNKNOWN
+    # ... and the process is killed before its result, alert or record: nobody reported it.
+    late = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + 60)
+    assert late.outcome is Outcome.UNKNOWN and "never reported until now" in late.reason
+    reported(log)
+    assert deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + 120).outcome is Outcome.STILL_UNKNOWN
+    assert len(transport.sent) == 1
+
+
 def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None:
     log = FakeSentLog()
     log.planted(MESSAGE, "worker:dead:7", NOW)  # claimed, then the process was killed
@@ -190,6 +207,7 @@ def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None
     first = deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 1)
     assert first.outcome is Outcome.UNKNOWN
     assert "worker:dead:7" in first.reason and "never confirmed" in first.reason
+    reported(log)
     second = deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 2)
     assert second.outcome is Outcome.STILL_UNKNOWN
     assert transport.sent == []
@@ -248,6 +266,7 @@ def test_an_unknown_send_whose_mark_is_lost_is_still_reported_and_never_resent(
     log, transport = MarkAnswerLost(stored=stored), FakeTransport(unknown)
     assert deliverer(transport, log).deliver(MESSAGE, NOW).outcome is Outcome.UNKNOWN
     assert "the sent log may not have its mark" in caplog.text
+    reported(log)
     # A stored mark is never reported again; one not stored is, once its lease ends: twice, never silent.
     later = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW + LEASE + 1).outcome
     assert later is (Outcome.STILL_UNKNOWN if stored else Outcome.UNKNOWN)
@@ -259,6 +278,7 @@ def test_a_stale_claim_whose_mark_is_lost_is_still_reported(deliverer: Make) -> 
     log.planted(MESSAGE, "worker:dead:7", NOW)
     transport = FakeTransport()
     assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 1).outcome is Outcome.UNKNOWN
+    reported(log)
     assert deliverer(transport, log).deliver(MESSAGE, NOW + LEASE + 2).outcome is Outcome.STILL_UNKNOWN
     assert transport.sent == []
 
@@ -468,7 +488,8 @@ def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:
     ]  # fmt: skip
     run_start = datetime.fromtimestamp(NOW, UTC)
     for record in records:
-        asyncio.run(notifier.deliver_all(notifier.plan_record(record, run_start)))
+        (plan,) = notifier.plan_record(record, run_start)
+        asyncio.run(notifier.deliver(plan))
     assert log.times == {"bk-1": NOW, "bk-2": NOW + 200, "bk-3": NOW + 400}
 
 
@@ -551,6 +572,7 @@ def test_a_key_sent_or_reported_before_waits_for_no_turn_while_the_ceiling_is_fu
         asyncio.run(log.confirm(replayed, "req-before"))
     else:
         asyncio.run(log.mark_unknown(replayed, claim, "SENS answered HTTP 503"))
+        reported(log, replayed)
     ceiling = SendCeiling(1, window_seconds=MINUTE, sleep=never)
 
     async def replay() -> Delivery:

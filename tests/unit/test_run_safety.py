@@ -11,6 +11,7 @@ import pytest
 
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
 from naver_sms.application.breaker import HeldMemory
+from naver_sms.application.deadline import NO_DEADLINE, Deadline
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import LoginDeferred, LoginFailed, SessionExpired, SourceRefused
 from naver_sms.application.notify import Notifier
@@ -87,7 +88,7 @@ class World:
             clock=self.clock,
         )
 
-    def run(self, *, dry_run: bool = False) -> ScheduledRun:
+    def run(self, *, dry_run: bool = False, deadline: Deadline = NO_DEADLINE) -> ScheduledRun:
         deliverer = Deliverer(
             transport=self.transport,
             sent_log=self.sent_log,
@@ -106,6 +107,7 @@ class World:
             6 * 3600,
             self.max_sends,
             self.held,
+            deadline,
         )
 
     def ran(self, run: ScheduledRun | None = None, **kwargs: Any) -> RunSummary:
@@ -309,3 +311,21 @@ def test_a_kept_session_that_works_never_asks_the_guard() -> None:
     world.later(10)
     assert world.ran().as_result()["login"] == "reused"
     assert world.guard_records.items == {}
+
+
+# --- the deadline ----------------------------------------------------------------------------------
+
+
+def test_near_its_deadline_a_run_claims_nothing_more_and_counts_what_it_left() -> None:
+    world = World([record(n) for n in range(1, 6)])
+    left = iter([30.0, 20.0, 12.0, 9.0, 50.0])  # the last answer never comes: nothing after 9 s
+    result = world.ran(world.run(deadline=Deadline(lambda: next(left), 10.0))).as_result()
+    assert (result["status"], result["sent"], result["deferred"]) == ("partial", 3, 2)
+    assert len(world.sent_log.records.items) == 3  # the two left were never claimed
+    assert world.ran().as_result()["sent"] == 2  # the next run sends them, once
+
+
+def test_a_run_with_time_to_spare_defers_nothing() -> None:
+    world = World([record(n) for n in range(1, 4)])
+    result = world.ran(world.run(deadline=Deadline(lambda: 300.0, 38.0))).as_result()
+    assert (result["status"], result["sent"], "deferred" in result) == ("ok", 3, False)

@@ -83,6 +83,15 @@ def test_a_claim_in_flight_is_looked_at_again_when_its_lease_ends_or_after_the_u
     assert (settlement.action, settlement.delay) == (Action.NAK, delay)
 
 
+def test_the_delivery_before_the_last_waits_out_a_claims_lease_so_the_last_can_report_it() -> None:
+    # A dead worker's claim with 300 s of lease left: the last delivery must come after it has ended
+    # (and find it stale: reported unknown), not 5 s later (still live: given up, never reported).
+    settlement = POLICY.settle("ev-1", [of(Outcome.IN_FLIGHT, retry_after=300.0)], LAST - 1)
+    assert (settlement.action, settlement.delay) == (Action.NAK, 300.0)
+    short = POLICY.settle("ev-1", [of(Outcome.IN_FLIGHT, retry_after=2.0)], LAST - 1)
+    assert short.delay == 5.0  # never sooner than the usual delay
+
+
 @pytest.mark.parametrize("outcome", [Outcome.RETRY, Outcome.IN_FLIGHT])
 def test_on_the_last_delivery_what_might_pass_later_is_acked_and_recorded_as_given_up(
     outcome: Outcome,

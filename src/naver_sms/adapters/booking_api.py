@@ -1,15 +1,22 @@
 """Naver booking API client: paginated JSON over HTTP with the login cookies.
 
+The login cookies go to the booking API's own origin (scheme, host and port of its URL) and nowhere
+else, over https (plain http only to a loopback host: a local run or a test). Redirects are followed
+here, not by requests (which would re-send the cookies to any host, plain http included): one within
+that origin is followed, at most MAX_REDIRECTS; one anywhere else (another host, a downgrade to http) is
+a BookingSourceError naming where it pointed, and nothing is sent there.
+
 It tells the use case when those cookies are no longer logged in (SessionExpired), from the answers a
-session's end is known to give: 401; a redirect that ends on the login page; or the login page itself
-(a password form) where JSON was expected. A 403 or 429 is a refusal (rate limiting, a WAF), never a
-session end: a new login would not help, and each one alerts the shop owner and risks locking the
-account. It fails the run at once as SourceRefused, with the Retry-After it gave and nothing waited
-out. Anything else unexpected is a BookingSourceError."""
+session's end is known to give: 401; a redirect to the login page (never followed: the login host gets
+no cookie); or the login page itself (a password form) where JSON was expected. A 403 or 429 is a
+refusal (rate limiting, a WAF), never a session end: a new login would not help, and each one alerts the
+shop owner and risks locking the account. It fails the run at once as SourceRefused, with the
+Retry-After it gave and nothing waited out. Anything else unexpected is a BookingSourceError."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import time
@@ -25,6 +32,8 @@ from naver_sms.application.errors import BookingSourceError, SessionExpired, Sou
 from naver_sms.domain.phone import mask_phones_in
 
 MAX_PAGES = 200  # a guard against an API that never stops paginating
+MAX_REDIRECTS = 5  # within the API's own origin, per page
+DEFAULT_PORTS = {"http": 80, "https": 443}
 NOT_LOGGED_IN = 401
 REFUSED = frozenset({403, 429})
 PASSWORD_FORM = re.compile(rb"<input[^>]*type=[\"']?password", re.IGNORECASE)
@@ -43,6 +52,7 @@ class HttpBookingSource:
         self, url: str, *, login_url: str, page_size: int, timeout: float, max_attempts: int
     ) -> None:
         self._url = url
+        self._origin = _origin(url)
         self._login_page = _page(login_url)
         self._page_size = page_size
         self._timeout = timeout
@@ -53,6 +63,7 @@ class HttpBookingSource:
         return await asyncio.to_thread(self._fetch, cookies)  # requests blocks
 
     def _fetch(self, cookies: Mapping[str, str]) -> Sequence[object]:
+        self._own_origin()  # before anything is sent
         bookings: list[object] = []
         page: int | None = 1
         for _ in range(MAX_PAGES):
@@ -64,15 +75,7 @@ class HttpBookingSource:
         raise BookingSourceError(f"{self._url}: more than {MAX_PAGES} pages; refusing to continue")
 
     def _get_page(self, page: int, cookies: Mapping[str, str]) -> tuple[list[object], int | None]:
-        try:
-            response = self._session.get(
-                self._url,
-                params={"page": page, "size": self._page_size},
-                cookies=dict(cookies),
-                timeout=self._timeout,
-            )
-        except requests.RequestException as err:
-            raise BookingSourceError(f"{self._url}: {type(err).__name__}: {err}") from err
+        response = self._follow(page, cookies)
         self._check_session(response, page)
         if response.status_code != 200:
             raise BookingSourceError(f"{self._url} page {page}: HTTP {response.status_code}")
@@ -87,6 +90,53 @@ class HttpBookingSource:
             raise BookingSourceError(f"{self._url} page {page}: bad next_page {next_page!r}")
         return body["bookings"], next_page
 
+    def _own_origin(self) -> Origin:
+        """The one origin the cookies may go to: the API's, if it is https or plain http to loopback."""
+        if self._origin is None or not _safe_for_cookies(self._origin):
+            raise BookingSourceError(
+                f"{self._url}: the Naver session goes over https only (plain http to a loopback host "
+                "alone, for a local run); nothing was sent"
+            )
+        return self._origin
+
+    def _follow(self, page: int, cookies: Mapping[str, str]) -> requests.Response:
+        """The page's answer, redirects within the API's origin followed. Every request goes to that
+        origin: a redirect anywhere else is never requested, so the cookies cannot follow it."""
+        where = f"{self._url} page {page}"
+        own = self._own_origin()
+        url: str = self._url
+        params: dict[str, int] | None = {"page": page, "size": self._page_size}
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._get(url, params, cookies)
+            location = self._session.get_redirect_target(response)
+            if location is None:
+                return response
+            response.close()
+            target = urllib.parse.urljoin(response.url, location)
+            if _page(target) == self._login_page:
+                raise SessionExpired(f"{where}: redirected to the login page")
+            origin = _origin(target)
+            if origin != own:
+                shown = "an address that is not a URL" if origin is None else _shown(origin)
+                raise BookingSourceError(
+                    f"{where}: HTTP {response.status_code} redirected to {shown}, outside the booking API "
+                    f"({_shown(own)}): not followed, the Naver session is never sent elsewhere"
+                )
+            url, params = target, None  # the Location is the whole address, its query included
+        raise BookingSourceError(f"{where}: more than {MAX_REDIRECTS} redirects; refusing to continue")
+
+    def _get(self, url: str, params: dict[str, int] | None, cookies: Mapping[str, str]) -> requests.Response:
+        try:
+            return self._session.get(
+                url,
+                params=params,
+                cookies=dict(cookies),
+                timeout=self._timeout,
+                allow_redirects=False,  # followed by _follow, which knows where the cookies may go
+            )
+        except requests.RequestException as err:
+            raise BookingSourceError(f"{self._url}: {type(err).__name__}: {err}") from err
+
     def _check_session(self, response: requests.Response, page: int) -> None:
         where = f"{self._url} page {page}"
         if response.status_code == NOT_LOGGED_IN:
@@ -96,8 +146,6 @@ class HttpBookingSource:
         # tries again; a login storm alerts the owner each time and can lock the account).
         if response.status_code in REFUSED:
             raise _refused(where, response)
-        if response.history and _page(response.url) == self._login_page:
-            raise SessionExpired(f"{where}: redirected to the login page")
         is_html = response.headers.get("Content-Type", "").startswith("text/html")
         if is_html and PASSWORD_FORM.search(response.content[:65536]):
             raise SessionExpired(f"{where}: a login page where JSON was expected")
@@ -150,6 +198,41 @@ def _error_message(body: bytes) -> str:
             text = mask_phones_in(" ".join(value.split()))
             return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
     return ""
+
+
+Origin = tuple[str, str, int]
+
+
+def _origin(url: str) -> Origin | None:
+    """(scheme, host, port), the default port filled in; None for an address that is not an http(s) URL."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def _safe_for_cookies(origin: Origin) -> bool:
+    scheme, host, _ = origin
+    return scheme == "https" or _is_loopback(host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _shown(origin: Origin) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def _page(url: str) -> tuple[str, str]:

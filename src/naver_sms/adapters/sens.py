@@ -4,7 +4,8 @@ describes: both images' one SENS client, a send costing no thread.
 Signature: base64(HMAC-SHA256(secret_key, "POST {path}\\n{timestamp}\\n{access_key}")).
 
 Every failure is classified by what it says about the SMS. Only failures known to precede delivery
-(no connection, or 429) are retried here; a read timeout, a 5xx or a connection lost after the request
+(no connection to SENS or to the proxy, a proxy that refuses or drops the CONNECT before the request is
+written, or 429) are retried here; a read timeout, a 5xx or a connection lost after the request
 was written may mean the message was accepted, so it is reported as OutcomeUnknown and never resent.
 """
 
@@ -189,13 +190,23 @@ class SensTransport:
                 trace_request_ctx=progress,
             ) as response:
                 body = await response.read()
+        except aiohttp.ClientProxyConnectionError as err:  # a ClientConnectorError: before any byte left
+            raise NotDelivered(f"cannot connect to the proxy for SENS: {type(err).__name__}") from err
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
             raise NotDelivered(f"cannot connect to SENS: {type(err).__name__}") from err
+        except aiohttp.ClientHttpProxyError as err:
+            # Raised by the connector alone, when the proxy answers the CONNECT for an https endpoint with
+            # anything but 200: the tunnel never opened, so the request never left this process.
+            raise NotDelivered(
+                f"the proxy refused a tunnel to SENS: HTTP {err.status} {_shown(err.message)}"
+            ) from err
         except TimeoutError as err:  # the read timeout and the attempt's total deadline are both one
             if not progress.sent:  # still connecting (a full listen backlog): nothing has left
                 raise NotDelivered(f"cannot connect to SENS within {self._policy.timeout:g} s") from err
             raise OutcomeUnknown(f"no answer from SENS within {self._policy.timeout:g} s") from err
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as err:
+            if not progress.sent:  # a proxy that hung up on the CONNECT: the request was never written
+                raise NotDelivered(f"connection lost before sending to SENS: {type(err).__name__}") from err
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
         except aiohttp.ClientError as err:
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
@@ -204,8 +215,14 @@ class SensTransport:
         return answer(response.status, {"Retry-After": retry_after}, body)
 
 
+def _shown(text: str) -> str:
+    return " ".join(text.split())[:BODY_SHOWN]
+
+
 class _Progress:
-    """How far one attempt got: whether any of the request left (its headers were written)."""
+    """How far one attempt got: whether any of the request may have left. aiohttp calls the hook that
+    sets it before it writes the request's headers; a proxy's CONNECT is not the request and does not
+    set it."""
 
     sent = False
 

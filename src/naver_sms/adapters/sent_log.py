@@ -27,6 +27,7 @@ from naver_sms.domain.messages import PlannedMessage
 
 REMEMBERED = 10_000  # lost answers remembered at once, of each kind; beyond, the oldest are forgotten
 KEY = "idempotency_key"  # what a listed record calls its key
+REPORT, PENDING = "report", "pending"  # an unknown's report: pending until a run or worker has made it
 # The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
 GUARD_PREFIX = "login-guard#"
 T = TypeVar("T")
@@ -87,6 +88,8 @@ def decode(fields: Mapping[str, str | float], revision: str) -> Claim:
         provider_id=str(fields.get("provider_id", "")),
         revision=revision,
         attempt=str(fields.get("attempt", "")),
+        # Written with the mark, dropped once reported; a mark from before this field was reported.
+        report_pending=fields.get(REPORT) == PENDING,
     )
 
 
@@ -181,13 +184,29 @@ class StoreSentLog:
 
     async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         fields = encode(
-            message, ClaimState.UNKNOWN, previous.owner, previous.at, attempt=previous.attempt, reason=reason
+            message,
+            ClaimState.UNKNOWN,
+            previous.owner,
+            previous.at,
+            attempt=previous.attempt,
+            reason=reason,
+            **{REPORT: PENDING},
         )
         try:
             await self._records.replace(message.idempotency_key, fields, previous.revision)
         except Changed:
             return False
         return True
+
+    async def reported(self, key: str) -> None:
+        held = await self._records.read(key)
+        if held is None or held[0].get(REPORT) != PENDING:
+            return
+        fields = {name: value for name, value in held[0].items() if name != REPORT}
+        try:
+            await self._records.replace(key, fields, held[1])
+        except Changed:
+            pass  # changed meanwhile (confirmed late, or reported by another): nothing left to do
 
     async def lookup(self, message: PlannedMessage) -> Claim | None:
         held = await self._records.read(message.idempotency_key)

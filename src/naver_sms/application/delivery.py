@@ -204,7 +204,7 @@ class Deliverer:
         if now_standing is Standing.SENT:
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
         if now_standing is Standing.UNKNOWN:
-            return Delivery.of(message, Outcome.STILL_UNKNOWN)
+            return self._unknown_before(message, claim, age, report=report)
         if now_standing is Standing.LIVE or not report:
             # Look again once the lease has run out: by then the claim is confirmed or reportable.
             return Delivery.of(
@@ -222,6 +222,14 @@ class Deliverer:
         if latest is None:
             return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
         return await self._existing(message, latest, report=False)
+
+    def _unknown_before(self, message: PlannedMessage, claim: Claim, age: float, *, report: bool) -> Delivery:
+        if report and claim.report_pending:
+            # Marked, but whoever marked it died before reporting it (a Lambda killed at its timeout):
+            # reported now, until its reporter says it has (SentLog.reported).
+            reason = f"claimed by {claim.owner} {age:.0f} s ago and marked unknown; never reported until now"
+            return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
+        return Delivery.of(message, Outcome.STILL_UNKNOWN)
 
     async def _mark_unknown(self, message: PlannedMessage, claim: Claim, reason: str) -> bool:
         """Whether this delivery is the one to report the claim unknown: its compare-and-set won, or its

@@ -51,3 +51,6 @@ class UnrecordedSentLog:
 
     async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
         raise AssertionError(f"a dry run tried to mark {message.idempotency_key}")
+
+    async def reported(self, key: str) -> None:
+        raise AssertionError(f"a dry run tried to acknowledge {key}")

@@ -39,9 +39,11 @@ class Notifier:
         return self.deliverer.dry_run
 
     async def notify(self, booking: Booking, now: datetime, event: EventType | None = None) -> list[Delivery]:
-        return [await self._deliver(plan) for plan in planned(self.rules, booking, now, event)]
+        return [await self.deliver(plan) for plan in planned(self.rules, booking, now, event)]
 
-    async def _deliver(self, plan: PlannedMessage | Delivery) -> Delivery:
+    async def deliver(self, plan: PlannedMessage | Delivery) -> Delivery:
+        """A planned message delivered; a plan that is already a failure (invalid) as it is. Delivery
+        errors (the sent log) go on to the caller and stop its run."""
         return plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
 
     def plan_record(self, record: object, now: datetime) -> list[PlannedMessage | Delivery]:
@@ -56,7 +58,3 @@ class Notifier:
         except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
             reason = f"booking could not be planned: {type(err).__name__}"
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)]
-
-    async def deliver_all(self, plans: list[PlannedMessage | Delivery]) -> list[Delivery]:
-        """One after another, as planned. Delivery errors (the sent log) stop the caller's run."""
-        return [await self._deliver(plan) for plan in plans]

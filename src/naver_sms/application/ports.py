@@ -72,6 +72,7 @@ class Claim:
     provider_id: str = ""
     revision: str = ""
     attempt: str = ""  # a random token written with the claim, by which its writer knows it again
+    report_pending: bool = False  # UNKNOWN, and nobody has reported it yet (its reporter died first)
 
 
 class SentLog(Protocol):
@@ -91,8 +92,13 @@ class SentLog(Protocol):
         ...
 
     async def mark_unknown(self, message: PlannedMessage, previous: Claim, reason: str) -> bool:
-        """Move `previous` (still unchanged) to UNKNOWN; False when someone else changed it first,
-        which is how a stale claim is reported exactly once."""
+        """Move `previous` (still unchanged) to UNKNOWN, its report pending; False when someone else
+        changed it first, which is how a stale claim is reported exactly once."""
+        ...
+
+    async def reported(self, key: str) -> None:
+        """The unknown under `key` has been reported (a run's result, alert and metric; a worker's
+        record): its report is no longer pending, so nobody reports it again."""
         ...
 
     async def lookup(self, message: PlannedMessage) -> Claim | None: ...

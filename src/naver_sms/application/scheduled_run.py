@@ -19,6 +19,7 @@ from typing import Any
 
 from naver_sms.application import breaker
 from naver_sms.application.breaker import Held, HeldMemory, Lapsed
+from naver_sms.application.deadline import NO_DEADLINE, Deadline
 from naver_sms.application.delivery import FAILURES, Delivery, Outcome
 from naver_sms.application.errors import (
     LoginDeferred,
@@ -54,6 +55,7 @@ class RunSummary:
     held: Held | None = None  # the volume breaker held every send of this run
     held_is_news: bool = False  # not the same messages as the last hold: alert it
     lapsed: Lapsed | None = None  # messages an earlier run held that are no longer planned
+    deferred: int = 0  # messages left for the next run: the deadline came first
 
     @property
     def failed(self) -> list[Delivery]:
@@ -65,7 +67,7 @@ class RunSummary:
     def as_result(self) -> dict[str, Any]:
         counts = self.counts()
         result: dict[str, Any] = {
-            "status": "held" if self.held else "partial" if self.failed else "ok",
+            "status": "held" if self.held else "partial" if self.failed or self.deferred else "ok",
             "bookings": self.bookings,
             "planned": sum(1 for d in self.deliveries if d.idempotency_key),
             "sent": counts[Outcome.SENT],
@@ -78,6 +80,8 @@ class RunSummary:
         }
         if self.held:
             result |= {"held": self.held.as_result(), "reason": self.held.explain()}
+        if self.deferred:
+            result["deferred"] = self.deferred
         if self.lapsed:
             result["lapsed"] = {"count": self.lapsed.count, "by_rule": self.lapsed.by_rule}
         return result
@@ -94,9 +98,14 @@ class ScheduledRun:
     max_session_age_seconds: float
     max_sends: int  # the volume breaker's limit (sms.max_per_run)
     held_memory: HeldMemory  # the environment's, like `sessions`
+    deadline: Deadline = NO_DEADLINE
     tally: LoginTally = field(default_factory=LoginTally)
+    # Every delivery so far, as it happens: a run that fails later still reports these (an unknown
+    # among them above all), whatever stopped it.
+    done: list[Delivery] = field(default_factory=list)
 
     async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
+        self.done.clear()
         records, login = await self.records()
         plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
@@ -109,8 +118,15 @@ class ScheduledRun:
                 news = self.held_memory.held(held)
                 return RunSummary(len(records), invalid, dry_run, login, held, held_is_news=news)
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
-        deliveries = await self.notifier.deliver_all(plans)
-        return RunSummary(len(records), tuple(deliveries), dry_run, login, lapsed=lapsed)
+        deferred = 0
+        for plan in plans:
+            if isinstance(plan, PlannedMessage) and (deferred or not self.deadline.allows_a_send()):
+                deferred += 1  # never claimed: the next run sends it, and nobody reports it unknown
+                continue
+            self.done.append(await self.notifier.deliver(plan))
+        if deferred:
+            log.warning("deadline: messages left for the next run", extra={"deferred": deferred})
+        return RunSummary(len(records), tuple(self.done), dry_run, login, lapsed=lapsed, deferred=deferred)
 
     async def _new(self, plans: list[PlannedMessage | Delivery]) -> list[PlannedMessage]:
         """The messages this run would really send: those the sent log has never seen."""

@@ -109,7 +109,8 @@ class SettlementPolicy:
         again = [d for d in deliveries if d.outcome in TRY_AGAIN]
         if not again or final:
             return Settlement(Action.ACK, records)
-        return Settlement(Action.NAK, records, max(self._retry_delay(d) for d in again))
+        before_last = self.is_last(delivered + 1)
+        return Settlement(Action.NAK, records, max(self._retry_delay(d, before_last) for d in again))
 
     def after_failure(self, original: Original, error: str, delivered: int) -> Settlement:
         """Handling raised (the sent log or NATS failed): nak for another try, or on the last permitted
@@ -155,11 +156,15 @@ class SettlementPolicy:
             record["reason"] = f"{record.get('reason', '')}; gave up after {self.max_deliver} deliveries"
         return _record(self.failed_subject, record)
 
-    def _retry_delay(self, delivery: Delivery) -> float:
+    def _retry_delay(self, delivery: Delivery, before_last: bool) -> float:
         """A provider's Retry-After is a floor; a claim in flight is looked at again after the usual
-        delay, or when its lease ends if that comes first (a replay usually finds it sent by then)."""
+        delay, or when its lease ends if that comes first (a replay usually finds it sent by then).
+        The delivery before the last waits until the lease has ended whatever the delay: the last one
+        then finds the claim confirmed, or stale and reports it unknown, never merely still in flight
+        (a dead worker's claim would otherwise be given up unreported, whatever the lease and
+        redelivery settings)."""
         if delivery.retry_after is None:
             return self.nak_delay
-        if delivery.outcome is Outcome.IN_FLIGHT:
+        if delivery.outcome is Outcome.IN_FLIGHT and not before_last:
             return min(self.nak_delay, delivery.retry_after)
         return max(self.nak_delay, delivery.retry_after)

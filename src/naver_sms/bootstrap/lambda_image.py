@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime
 
 from naver_sms.adapters.booking_api import HttpBookingSource
@@ -14,10 +15,13 @@ from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
+from naver_sms.application.deadline import NO_DEADLINE, Deadline
+from naver_sms.application.delivery import Outcome
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Alerter
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
+from naver_sms.application.send_policy import SendPolicy
 from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.login_guard import login_guard, naver_identity
 from naver_sms.bootstrap.shared import deliverer, sms_transport
@@ -26,6 +30,7 @@ from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
+DEADLINE_MARGIN_SECONDS = 10.0  # after the last send: the result, the EMF line and a Slack alert
 # The Naver session, and what the volume breaker last held, kept for the life of this execution
 # environment (a warm Lambda's next runs).
 SESSIONS = SessionKeeper()
@@ -58,7 +63,22 @@ def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
     )
 
 
-def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request_id: str) -> ScheduledRun:
+def deadline(settings: Settings, time_left: Callable[[], float] | None) -> Deadline:
+    """Stop claiming while one more worst-case send, and the result, metrics and alert after it, fit."""
+    if time_left is None:
+        return NO_DEADLINE
+    sms = settings.sms
+    worst = SendPolicy(sms.timeout_seconds, sms.max_attempts).worst_case_seconds()
+    return Deadline(time_left, worst + DEADLINE_MARGIN_SECONDS)
+
+
+def scheduled_run(
+    settings: Settings,
+    *,
+    requested_dry_run: bool | None,
+    request_id: str,
+    time_left: Callable[[], float] | None = None,
+) -> ScheduledRun:
     """Raises RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     selectors = settings.naver.selectors
@@ -90,6 +110,7 @@ def scheduled_run(settings: Settings, *, requested_dry_run: bool | None, request
         max_session_age_seconds=settings.naver.session_max_age_seconds,
         max_sends=settings.sms.max_per_run,
         held_memory=HELD,
+        deadline=deadline(settings, time_left),
     )
 
 
@@ -103,6 +124,19 @@ def run_once(run: ScheduledRun, *, allow_sends: int | None) -> RunSummary:
             await run.notifier.deliverer.transport.close()
 
     return asyncio.run(once())
+
+
+def acknowledge(run: ScheduledRun) -> None:
+    """Record the run's unknowns as reported (its own loop: the run's has closed)."""
+    keys = [d.idempotency_key for d in run.done if d.outcome is Outcome.UNKNOWN]
+    if keys:
+        sent_log = run.notifier.deliverer.sent_log
+
+        async def each() -> None:
+            for key in keys:
+                await sent_log.reported(key)
+
+        asyncio.run(each())
 
 
 def alerter(settings: Settings) -> Alerter:

@@ -16,7 +16,9 @@ from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, p
 from naver_sms.logging_setup import bound, setup_logging
 
 if TYPE_CHECKING:
-    from naver_sms.application.scheduled_run import LoginTally, RunSummary
+    from collections.abc import Callable
+
+    from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
     from naver_sms.settings import Settings
 
 log = logging.getLogger("naver_sms.lambda")
@@ -34,41 +36,54 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             return _error("InvalidEvent", str(err))
         if isinstance(request, RunRequest):
             started = time.monotonic()
-            result, logins = _run(request, request_id)
-            _metrics(result, logins, time.monotonic() - started)
+            result, run = _run(request, request_id, _time_left(context))
+            _metrics(result, run, time.monotonic() - started)
+            if run is not None:
+                _reported(run)
             return result
         from naver_sms.entrypoints.smoke import run_smoke  # noqa: PLC0415
 
         return run_smoke(naver_sms.__version__)
 
 
-def _run(request: RunRequest, request_id: str) -> tuple[dict[str, Any], LoginTally]:
+def _time_left(context: Any) -> Callable[[], float] | None:
+    """Seconds until Lambda kills this invocation, from its context (None where nobody times it)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: float(remaining()) / 1000
+
+
+def _run(
+    request: RunRequest, request_id: str, time_left: Callable[[], float] | None
+) -> tuple[dict[str, Any], ScheduledRun | None]:
+    """The result, and the run once it was built: what it did (logins, deliveries) counts however it
+    ended."""
     from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
     from naver_sms.application.errors import ExternalError  # noqa: PLC0415
-    from naver_sms.application.scheduled_run import LoginTally  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import run_once, scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
     from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
 
-    settings = None
-    logins = LoginTally()  # the run's own, once it is built: what it did counts however it ends
+    settings, run = None, None
     try:
         settings = Settings.load()
         setup_logging(settings.app.log_level)
-        run = scheduled_run(settings, requested_dry_run=request.dry_run, request_id=request_id)
-        logins = run.tally
+        run = scheduled_run(
+            settings, requested_dry_run=request.dry_run, request_id=request_id, time_left=time_left
+        )
         summary = run_once(run, allow_sends=request.allow_sends)
     except RealSendsNotAllowed as err:
         log.warning("run refused", extra={"error": str(err)})
-        return _error(err.kind, str(err)), logins
+        return _error(err.kind, str(err)), run
     except (SettingsError, InvalidRules) as err:
-        return _failure(settings, type(err).__name__, err), logins
+        return _failure(settings, type(err).__name__, err, run), run
     except ExternalError as err:
-        return _failure(settings, err.kind, err), logins
+        return _failure(settings, err.kind, err, run), run
     except Exception as err:
         log.exception("unexpected failure")
-        return _failure(settings, "InternalError", err), logins
-    return _finished(settings, summary), logins
+        return _failure(settings, "InternalError", err, run), run
+    return _finished(settings, summary), run
 
 
 def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
@@ -81,39 +96,54 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
         send_alert(settings, f"naver-sms run held by the volume breaker: {summary.held.explain()}")
     if summary.lapsed:
         send_alert(settings, f"naver-sms: {summary.lapsed.explain()}")
-    if failed:
-        lines = [
-            f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}"
-            for f in failed
-        ]
-        more = f"\n… and {len(lines) - ALERT_LINES} more" if len(lines) > ALERT_LINES else ""
-        send_alert(
-            settings,
-            f"naver-sms run: {len(failed)} message(s) need attention\n"
-            + "\n".join(lines[:ALERT_LINES])
-            + more,
-        )
+    if failed or summary.deferred:
+        send_alert(settings, "naver-sms run: " + _attention(failed, summary.deferred))
     return result
 
 
-def _failure(settings: Settings | None, kind: str, err: Exception) -> dict[str, Any]:
+def _attention(failed: list[dict[str, Any]], deferred: int = 0) -> str:
+    """One alert's text for the messages a run could not settle: each failure (up to ALERT_LINES; the
+    result lists them all) and what the deadline left for the next run."""
+    lines = [
+        f"{f['outcome']} {f['rule'] or '-'} booking {f['booking_id']}: {f.get('reason', '')}" for f in failed
+    ]
+    more = [f"… and {len(lines) - ALERT_LINES} more"] if len(lines) > ALERT_LINES else []
+    late = [f"{deferred} message(s) left for the next run: the run's deadline came first"] if deferred else []
+    head = f"{len(failed)} message(s) need attention" if failed else "messages left for the next run"
+    return "\n".join([head, *lines[:ALERT_LINES], *more, *late])
+
+
+def _failure(
+    settings: Settings | None, kind: str, err: Exception, run: ScheduledRun | None = None
+) -> dict[str, Any]:
+    """A run that stopped: its error, and every failure it had met before (an SMS marked unknown
+    before the sent log failed must not vanish from the result, the alert and the metric)."""
+    from naver_sms.application.delivery import FAILURES, Outcome  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})
+    result = _error(kind, str(err))
+    done = run.done if run is not None else []
+    if done:
+        result["failed"] = [d.as_record() for d in done if d.outcome in FAILURES]
+        result["sent"] = sum(1 for d in done if d.outcome is Outcome.SENT)
+    earlier = f"\nbefore it: {_attention(result['failed'])}" if result.get("failed") else ""
     # A deferred login repeats every run until its backoff ends: the failure that started it alerted
     # once, and the LoginDeferred metric counts the rest.
-    if kind != "LoginDeferred":
-        send_alert(settings, f"naver-sms run failed: {kind}: {err}")
-    return _error(kind, str(err))
+    if kind != "LoginDeferred" or earlier:
+        send_alert(settings, f"naver-sms run failed: {kind}: {err}{earlier}")
+    return result
 
 
-def _metrics(result: dict[str, Any], logins: LoginTally, seconds: float) -> None:
+def _metrics(result: dict[str, Any], run: ScheduledRun | None, seconds: float) -> None:
     """One EMF record per scheduled run, however it ended: what an operator alarms on (unknown outcomes,
-    failed runs, failed logins, held runs)."""
+    failed runs, failed logins, held runs), counted from whatever the run delivered before it ended."""
     from naver_sms.adapters.emf import write_emf  # noqa: PLC0415
+    from naver_sms.application.scheduled_run import LoginTally  # noqa: PLC0415
 
     failed = result.get("failed", [])
     outcomes = [f["outcome"] for f in failed]
+    logins = run.tally if run is not None else LoginTally()
     counts: dict[str, tuple[float, str]] = {
         "RunFailed": (1.0 if result["status"] == "error" else 0.0, "Count"),
         "RunDuration": (round(seconds * 1000, 1), "Milliseconds"),
@@ -121,16 +151,26 @@ def _metrics(result: dict[str, Any], logins: LoginTally, seconds: float) -> None
         "LoginFailed": (logins.failed, "Count"),
         "LoginDeferred": (logins.deferred, "Count"),
         "Held": (1.0 if result["status"] == "held" else 0.0, "Count"),
+        "Sent": (result.get("sent", 0), "Count"),
+        "Unknown": (outcomes.count("unknown"), "Count"),
+        "Invalid": (outcomes.count("invalid"), "Count"),
+        "Failed": (len(failed), "Count"),
+        "Deferred": (result.get("deferred", 0), "Count"),
     }
     if result["status"] != "error":
-        counts |= {
-            "Sent": (result["sent"], "Count"),
-            "Duplicates": (result["skipped_duplicates"], "Count"),
-            "Unknown": (outcomes.count("unknown"), "Count"),
-            "Invalid": (outcomes.count("invalid"), "Count"),
-            "Failed": (len(failed), "Count"),
-        }
+        counts["Duplicates"] = (result["skipped_duplicates"], "Count")
     write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
+
+
+def _reported(run: ScheduledRun) -> None:
+    """The run's unknowns are in its result, its alert and its metric now: their reports are no longer
+    pending. A run killed before this point leaves them pending, and the next run reports them."""
+    from naver_sms.bootstrap.lambda_image import acknowledge  # noqa: PLC0415
+
+    try:
+        acknowledge(run)
+    except Exception as err:  # noqa: BLE001  (reported again next run at worst: never lost, never raised)
+        log.warning("unknowns reported, but not recorded as reported", extra={"error": str(err)})
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:

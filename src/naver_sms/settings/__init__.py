@@ -9,9 +9,9 @@ from pathlib import Path
 from naver_sms.settings.errors import SecretUnavailable, SettingsError
 from naver_sms.settings.loader import PRODUCTION, default_config_dir, load_model
 from naver_sms.settings.model import SettingsModel
-from naver_sms.settings.secrets import Secret
+from naver_sms.settings.secrets import Secret, refresh_secrets
 
-__all__ = ["Secret", "SecretUnavailable", "Settings", "SettingsError"]
+__all__ = ["Secret", "SecretUnavailable", "Settings", "SettingsError", "refresh_secrets"]
 
 
 class Settings(SettingsModel):

@@ -9,6 +9,7 @@ ENV_TO_KEY: dict[str, str] = {
     "APP_ENV": "app.env",
     "LOG_LEVEL": "app.log_level",
     "RULES_FILE": "app.rules_file",
+    "SECRET_TTL_SECONDS": "app.secret_ttl_seconds",
     "NAVER_LOGIN_URL": "naver.login_url",
     "NAVER_BOOKINGS_URL": "naver.bookings_url",
     "NAVER_USERNAME": "naver.username",

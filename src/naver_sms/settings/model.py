@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from naver_sms.application.send_policy import SendPolicy
-from naver_sms.settings.secrets import Secret
+from naver_sms.settings.secrets import Secret, configure_secret_cache
 
 
 class _Section(BaseModel):
@@ -18,6 +18,16 @@ class AppSettings(_Section):
     env: str = Field(min_length=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     rules_file: str
+    # How long a resolved secretsmanager:/ssm: reference is reused before it is read again (0: every
+    # reveal reads it), so a rotated secret is picked up in a warm process.
+    secret_ttl_seconds: float = Field(ge=0, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _apply_secret_ttl(self) -> AppSettings:
+        # The secret cache is the process's, as the settings are: the settings last loaded set its TTL
+        # (every entry point loads them first), so no composition root can forget to.
+        configure_secret_cache(ttl_seconds=self.secret_ttl_seconds)
+        return self
 
 
 class Selectors(_Section):

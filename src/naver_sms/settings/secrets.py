@@ -1,5 +1,12 @@
 """Secret values and references, resolved lazily from Secrets Manager or SSM, cached per process.
 
+A resolved reference is reused for `app.secret_ttl_seconds` (SECRET_TTL_SECONDS, 15 min; loading the
+settings sets it for the process), then read again, so a warm Lambda or a long-lived worker picks up a
+rotated secret. `refresh_secrets()` forgets every resolved value at once, for a caller that has just
+seen a credential refused. A re-read that fails (AWS unreachable, access denied) fails the reveal: the
+value read before is not used in its place, since after a rotation the old value is exactly what gets
+a login refused (and each failed Naver login alerts the owner and backs the login guard off).
+
 boto3 is imported only when a reference is first resolved, so settings stay cheap to load.
 """
 
@@ -7,6 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -16,6 +26,7 @@ from naver_sms.settings.errors import SecretUnavailable, SettingsError
 
 _SECRETS_MANAGER = "secretsmanager:"
 _SSM = "ssm:"
+DEFAULT_TTL_SECONDS = 900.0  # config/settings.yaml's app.secret_ttl_seconds (a test keeps them equal)
 
 
 def is_reference(raw: str) -> bool:
@@ -48,7 +59,7 @@ class Secret:
         if not self.is_reference:
             return self.raw
         try:
-            return _resolve(self.raw)
+            return _CACHE.resolve(self.raw)
         except SecretUnavailable as err:
             raise SecretUnavailable(f"{self.key} ({self.source}): {err}") from err
 
@@ -82,8 +93,78 @@ def _client_factory() -> Any:
     return lambda service: session.client(service, region_name=_region(), config=config)
 
 
-@lru_cache(maxsize=128)
-def _resolve(reference: str) -> str:
+@dataclass(frozen=True)
+class _Resolved:
+    value: str = field(repr=False)
+    read_at: float  # the clock's reading just before it was read
+
+
+class _Cache:
+    """Resolved references, each kept for `ttl` seconds of `clock` (monotonic unless a test injects
+    one). Two threads revealing one expired reference may both read it: harmless, and no lock is held
+    while AWS answers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, _Resolved] = {}
+        self.generation = 0  # one more at each refresh: a read begun before one is not kept after it
+        self.ttl = DEFAULT_TTL_SECONDS
+        self.clock: Callable[[], float] = time.monotonic
+
+    def resolve(self, reference: str) -> str:
+        with self.lock:
+            known = self.values.get(reference)
+            now, ttl, generation = self.clock(), self.ttl, self.generation
+        if known is not None and now - known.read_at < ttl:
+            return known.value
+        try:
+            value = _read(reference)
+        except SecretUnavailable as err:
+            with self.lock:
+                self.values.pop(reference, None)
+            if known is None:
+                raise
+            raise SecretUnavailable(
+                f"{err} (re-reading it after {ttl:g} s; the value read before is not used: it may be "
+                "the one a rotation replaced)"
+            ) from err
+        with self.lock:
+            if self.generation == generation:
+                self.values[reference] = _Resolved(value, now)
+        return value
+
+    def forget(self) -> None:
+        with self.lock:
+            self.values.clear()
+            self.generation += 1
+
+
+_CACHE = _Cache()
+
+
+def refresh_secrets() -> None:
+    """Forget every resolved reference now: the next reveal() of each reads it again from AWS, whatever
+    its age. For a caller that has just seen a credential refused (a failed Naver login, SENS's 401 or
+    403): the secret may have been rotated since it was read. Literal values are not affected, and a
+    value already revealed and held elsewhere (SensCredentials) stays as it is: reveal it again."""
+    _CACHE.forget()
+
+
+def configure_secret_cache(
+    *, ttl_seconds: float | None = None, clock: Callable[[], float] | None = None
+) -> None:
+    """How long a resolved reference is reused (0: read on every reveal), and the clock that measures
+    it (a test's; time.monotonic otherwise). Only what is given changes; cached values stay."""
+    with _CACHE.lock:
+        if ttl_seconds is not None:
+            if ttl_seconds < 0:
+                raise ValueError(f"a secret TTL cannot be negative: {ttl_seconds!r}")
+            _CACHE.ttl = ttl_seconds
+        if clock is not None:
+            _CACHE.clock = clock
+
+
+def _read(reference: str) -> str:
     factory = _client_factory()
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
@@ -111,6 +192,7 @@ def _resolve(reference: str) -> str:
 
 
 def clear_cache() -> None:
-    """Forget resolved values and clients (tests, and credentials rotated in a warm runtime)."""
-    _resolve.cache_clear()
+    """Back to a fresh process (tests): no resolved values, no clients, the default TTL and clock."""
+    refresh_secrets()
+    configure_secret_cache(ttl_seconds=DEFAULT_TTL_SECONDS, clock=time.monotonic)
     _client_factory.cache_clear()

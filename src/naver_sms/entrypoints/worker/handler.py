@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from naver_sms.adapters.prometheus_metrics import DEAD_LETTERED, WorkerMetrics
-from naver_sms.application.delivery import TRY_AGAIN, Delivery
+from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
 from naver_sms.application.notify import Notifier
 from naver_sms.application.settlement import TALLY, Action, Original, Settlement, SettlementPolicy
 from naver_sms.domain.errors import InvalidEvent
@@ -56,6 +56,10 @@ class EventHandler:
                 self.metrics.outcome(delivery.outcome.value)
             settlement = self.policy.settle(event.event_id, deliveries, _deliveries(msg))
             await self._publish(settlement)
+            # Their records are out: nobody need report these unknowns again.
+            for delivery in deliveries:
+                if delivery.outcome is Outcome.UNKNOWN:
+                    await self.notifier.deliverer.sent_log.reported(delivery.idempotency_key)
             if settlement.action is Action.NAK:
                 log.warning(
                     "event will be retried",
