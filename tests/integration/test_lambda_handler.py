@@ -24,9 +24,9 @@ from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.settings.rules import load_rules
 from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
-from tests.support.fake_sens import FakeSens
+from tests.support.fake_sens import SECRET_KEY, FakeSens
 from tests.support.moto import create_sent_log_table
-from tests.support.procs import REPO, project_version
+from tests.support.procs import REPO, project_version, script
 from tests.support.proctree import browser_processes
 from tests.support.recorder import Recorder
 
@@ -199,7 +199,7 @@ def test_a_failed_run_writes_run_failed(
     monkeypatch.setenv("NAVER_PASSWORD", "wrong")
     main.lambda_handler(RUN, None)
     (record,) = emf_records(capsys.readouterr().out)
-    assert record["RunFailed"] == 1.0 and "Sent" not in record
+    assert (record["RunFailed"], record["Sent"], record["LoginFailed"]) == (1.0, 0, 1)
 
 
 def test_one_refused_sms_and_one_bad_record_do_not_stop_the_run(
@@ -591,3 +591,33 @@ def test_an_unknown_whose_run_was_killed_before_reporting_it_is_reported_by_the_
         assert (again["status"], again["unresolved"], again["failed"]) == ("ok", 1, [])
     assert len(slack.posts) == 1 and "unknown reminder booking bk-1" in slack.posts[0]["text"]
     assert sens.state.received == 4  # the unknown one is never sent again
+
+
+def test_a_rotated_sens_key_is_read_again_after_sens_refuses_the_old_one(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="naver-sms/sens", SecretString=json.dumps({"secret_key": "before-rotation"}))
+    monkeypatch.setenv("SENS_SECRET_KEY", "secretsmanager:naver-sms/sens#secret_key")
+    first = main.lambda_handler(REAL, None)  # SENS refuses the signature: 401
+    assert first["sent"] == 0 and {f["outcome"] for f in first["failed"]} == {"refused"}
+    assert real_sends.state.rejected_signatures == 5
+    secrets.put_secret_value(SecretId="naver-sms/sens", SecretString=json.dumps({"secret_key": SECRET_KEY}))
+    second = main.lambda_handler(REAL, None)  # well inside the 900 s TTL: read again all the same
+    assert (second["status"], second["sent"]) == ("ok", 5)
+
+
+def test_a_rotated_naver_password_is_read_again_after_a_failed_login(
+    world: tuple[FakeNaver, FakeSens], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    naver, _ = world
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="naver-sms/naver", SecretString=json.dumps({"password": "before-rotation"}))
+    monkeypatch.setenv("NAVER_PASSWORD", "secretsmanager:naver-sms/naver#password")
+    assert main.lambda_handler(RUN, None)["error"]["type"] == "LoginFailed"
+    secrets.put_secret_value(
+        SecretId="naver-sms/naver", SecretString=json.dumps({"password": naver.state.password})
+    )
+    cleared = script("login-guard.sh", ACTION="clear")  # a person fixed the cause
+    assert cleared.returncode == 0, cleared.stderr
+    assert main.lambda_handler(RUN, None)["login"] == "fresh"

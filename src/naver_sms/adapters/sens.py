@@ -20,7 +20,7 @@ import re
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -70,6 +70,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
+CREDENTIALS_REFUSED = frozenset({401, 403})  # SENS's answers to a signature made with keys it refuses
+
+
 def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
     """What SENS's answer says about the SMS: its request id, or the DeliveryError that fits."""
     shown = body[: BODY_SHOWN * 4].decode("utf-8", "replace")[:BODY_SHOWN]
@@ -87,7 +90,7 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
         raise NotDelivered(f"SENS is rate limiting: {problem}", retry_after=_retry_after(headers))
     if status >= 500:
         raise OutcomeUnknown(f"SENS answered {problem}; the message may have been accepted")
-    raise Refused(f"SENS refused the message: {problem}")
+    raise Refused(f"SENS refused the message: {problem}", status=status)
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,17 @@ class SensTransport:
     per send that may be in flight at once."""
 
     def __init__(
-        self, endpoint: str, credentials: SensCredentials, policy: SendPolicy, *, pool_size: int
+        self,
+        endpoint: str,
+        credentials: SensCredentials,
+        policy: SendPolicy,
+        *,
+        pool_size: int,
+        credentials_refused: Callable[[], None] = lambda: None,
     ) -> None:
         self._request = SensRequest(endpoint, credentials)
+        # Told when SENS refuses the keys (401, 403): they may have been rotated since they were read.
+        self._credentials_refused = credentials_refused
         self._policy = policy
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
@@ -156,6 +167,10 @@ class SensTransport:
                 return await self._attempt(message)
             except NotDelivered as err:
                 await asyncio.sleep(self._policy.wait_before(attempt, err))
+            except Refused as err:
+                if err.status in CREDENTIALS_REFUSED:
+                    self._credentials_refused()
+                raise
             attempt += 1
 
     async def close(self) -> None:

@@ -64,7 +64,12 @@ class NotDelivered(DeliveryError):
 
 
 class Refused(DeliveryError):
-    """The provider answered and refused this message (a 4xx other than 429): not sent."""
+    """The provider answered and refused this message (a 4xx other than 429): not sent. `status` is its
+    HTTP status, when it gave one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class OutcomeUnknown(DeliveryError):

@@ -10,7 +10,7 @@ from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
 from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.application.send_policy import SendPolicy
-from naver_sms.settings import Settings, SettingsError
+from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
 
 def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> SmsTransport:
@@ -26,7 +26,11 @@ def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> Sms
         sender=sms.sender or _missing("sms.sender", "SENS_SENDER"),
     )
     policy = SendPolicy(timeout=sms.timeout_seconds, max_attempts=sms.max_attempts)
-    return SensTransport(str(sms.endpoint), credentials, policy, pool_size=concurrency)
+    # Keys SENS refuses may have been rotated since they were read: the next reveal reads them again
+    # (the Lambda's next run builds its transport anew; a worker needs a restart to use them).
+    return SensTransport(
+        str(sms.endpoint), credentials, policy, pool_size=concurrency, credentials_refused=refresh_secrets
+    )
 
 
 def deliverer(

@@ -60,10 +60,10 @@ def _run(
     """The result, and the run once it was built: what it did (logins, deliveries) counts however it
     ended."""
     from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
-    from naver_sms.application.errors import ExternalError  # noqa: PLC0415
+    from naver_sms.application.errors import ExternalError, LoginFailed  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import run_once, scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
-    from naver_sms.settings import Settings, SettingsError  # noqa: PLC0415
+    from naver_sms.settings import Settings, SettingsError, refresh_secrets  # noqa: PLC0415
 
     settings, run = None, None
     try:
@@ -79,6 +79,8 @@ def _run(
     except (SettingsError, InvalidRules) as err:
         return _failure(settings, type(err).__name__, err, run), run
     except ExternalError as err:
+        if isinstance(err, LoginFailed):
+            refresh_secrets()  # the password may have been rotated: the next login reads it again
         return _failure(settings, err.kind, err, run), run
     except Exception as err:
         log.exception("unexpected failure")
