@@ -2,7 +2,8 @@
 # Create or update the STACK (default naver-sms) from infra/template.yaml with `aws cloudformation deploy`.
 # Knobs: STACK, IMAGE_URI (the Lambda image by digest, as `make push` prints it; empty on the very first
 # deploy, which makes the repository to push to), and PARAMS: more parameter overrides, each Key=Value,
-# where Key is one of the template's parameters and Value runs until white space (spaces or newlines)
+# where Key is one of the template's parameters but ImageUri (IMAGE_URI's alone, so the image is always
+# checked to be by digest) and Value runs until white space (spaces or newlines)
 # followed by the next Key= — so a value may hold spaces:
 #   PARAMS='Schedule=rate(15 minutes) AlarmEmail=ops@example.com'
 # (a value cannot itself hold white space followed by a parameter's name and '='). AWS credentials come
@@ -26,6 +27,10 @@ parse_params() {
     [[ "$rest" =~ ^([A-Za-z0-9]+)=(.*)$ ]] ||
       die "PARAMS: expected Key=Value at '${rest:0:40}' (e.g. PARAMS='Schedule=rate(15 minutes) AlarmEmail=ops@example.com')"
     key="${BASH_REMATCH[1]}" rest="${BASH_REMATCH[2]}"
+    # The image goes by IMAGE_URI alone: there it is checked to be by digest (and `make deploy` refuses
+    # one built on a stand-in base); through PARAMS it would skip both.
+    [[ "$key" != ImageUri ]] ||
+      die "PARAMS: ImageUri is not set through PARAMS: set IMAGE_URI to the image by digest (…@sha256:<64 hex>, as \`make push\` prints it)"
     [[ " $known" == *" $key "* ]] || die "PARAMS: '$key' is not a parameter of $INFRA_TEMPLATE (it has: ${known% })"
     # The value ends where white space and the next Key= begin (the leftmost such place), or at the end.
     if [[ "$rest" =~ [[:space:]]+[A-Za-z0-9]+= ]]; then

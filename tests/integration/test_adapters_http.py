@@ -17,7 +17,7 @@ from typing import Protocol
 import pytest
 import requests
 
-from naver_sms.adapters.booking_api import HttpBookingSource, retry_after_seconds
+from naver_sms.adapters.booking_api import HttpBookingSource, _origin, retry_after_seconds
 from naver_sms.adapters.sens import SensCredentials, SensTransport, environment_proxy
 from naver_sms.application.errors import (
     BookingSourceError,
@@ -182,6 +182,122 @@ def test_the_fakes_own_login_redirect_is_not_followed(fake_naver: FakeNaver) -> 
     fake_naver.state.session_end = "redirect"
     with pytest.raises(SessionExpired, match="redirected to the login page"):
         fetched(fake_naver, COOKIES | {SESSION: "forgotten"})
+    assert [path for path, _ in fake_naver.state.gets] == ["/api/bookings"]
+
+
+def port_of(server: FakeNaver) -> str:
+    return server.url.rsplit(":", 1)[1]
+
+
+# Locations parsers read differently: urllib.parse sees the API's own host in each, requests (urllib3)
+# connects elsewhere, or sends the API's host a user and password of the Location's choosing.
+LOOKALIKES = {
+    "backslash": "http://localhost:{other}\\@127.0.0.1:{api}/api/bookings",
+    "userinfo-elsewhere": "http://127.0.0.1:{api}@localhost:{other}/api/bookings",
+    "userinfo-same-host": "http://user:pw@127.0.0.1:{api}/api/bookings",
+    "space": "http://127.0.0.1:{api}/api/ bookings",
+    "tab": "http://127.0.0.1:{api}/api/\tbookings",
+}
+
+
+@pytest.mark.parametrize("location", LOOKALIKES.values(), ids=LOOKALIKES.keys())
+def test_a_redirect_parsers_read_differently_is_refused_and_nothing_is_sent_anywhere(
+    fake_naver: FakeNaver, location: str
+) -> None:
+    fake_naver.state.bookings = mixed_bookings()
+    with FakeNaver() as elsewhere:
+        elsewhere.state.bookings = mixed_bookings()
+        target = location.format(other=port_of(elsewhere), api=port_of(fake_naver))
+        fake_naver.state.redirects = {"/api/bookings": target}
+        with pytest.raises(BookingSourceError, match="backslash, user info") as caught:
+            fetched(fake_naver, COOKIES)
+        assert elsewhere.state.gets == [], "nothing, let alone the session, went to the other server"
+    assert not isinstance(caught.value, SessionExpired | SourceRefused)
+    assert fake_naver.state.gets == [("/api/bookings", f"{SESSION}=valid")], "the redirect was not followed"
+
+
+def test_a_redirect_to_the_same_origin_written_differently_is_followed(fake_naver: FakeNaver) -> None:
+    # The host upper-cased, the port zero-padded: the same origin as requests connects to it.
+    fake_naver.state.bookings = mixed_bookings()
+    port = port_of(fake_naver)
+    fake_naver.state.redirects = {"/api/v1/bookings": f"HTTP://LOCALHOST:0{port}/api/bookings"}
+    moved = HttpBookingSource(
+        f"http://localhost:{port}/api/v1/bookings",
+        login_url=f"http://localhost:{port}/login",
+        page_size=2,
+        timeout=5,
+        max_attempts=1,
+    )
+    assert list(asyncio.run(moved.fetch(COOKIES))) == fake_naver.state.bookings
+    assert {path for path, _ in fake_naver.state.gets} == {"/api/v1/bookings", "/api/bookings"}
+    assert {cookie for _, cookie in fake_naver.state.gets} == {f"{SESSION}=valid"}
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("https://api.example.com/x", "HTTPS://API.Example.COM:443/y"),
+        ("http://localhost/x", "http://localhost:80"),
+        ("https://[::1]/x", "https://[::1]:443/x"),
+    ],
+)
+def test_an_origin_is_its_scheme_lowercased_host_and_port_the_default_filled_in(one: str, other: str) -> None:
+    assert _origin(one) == _origin(other) is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/login/ext/sso?url=x", "/login;jsessionid=1", "/nidlogin.login", "/"],
+    ids=["another-path", "path-parameter", "nidlogin", "root"],
+)
+def test_a_redirect_anywhere_on_the_login_host_is_a_session_end_and_sends_it_nothing(
+    fake_naver: FakeNaver, path: str
+) -> None:
+    with FakeNaver() as login_host:
+        fake_naver.state.redirects = {"/api/bookings": f"http://127.0.0.1:0{port_of(login_host)}{path}"}
+        source = HttpBookingSource(
+            f"{fake_naver.url}/api/bookings",
+            login_url=f"{login_host.url}/login",
+            page_size=2,
+            timeout=5,
+            max_attempts=1,
+        )
+        with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
+            asyncio.run(source.fetch(COOKIES))
+        assert login_host.state.gets == [], "the login host never sees the session"
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://nid.naver.invalid:443/nidlogin.login?mode=form",
+        "https://NID.naver.invalid/login/ext/sso?url=x",
+        "http://nid.naver.invalid/nidlogin.login",
+    ],
+    ids=["explicit-default-port", "upper-case-other-path", "plain-http"],
+)
+def test_the_login_host_is_recognised_however_its_address_is_written(
+    fake_naver: FakeNaver, location: str
+) -> None:
+    # Followed, the .invalid host would be a connection error (a BookingSourceError): never asked.
+    fake_naver.state.redirects = {"/api/bookings": location}
+    source = HttpBookingSource(
+        f"{fake_naver.url}/api/bookings",
+        login_url="https://nid.naver.invalid/nidlogin.login",
+        page_size=2,
+        timeout=5,
+        max_attempts=1,
+    )
+    with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
+        asyncio.run(source.fetch(COOKIES))
+
+
+def test_where_the_login_page_shares_the_apis_origin_only_its_own_path_is_a_session_end(
+    fake_naver: FakeNaver,
+) -> None:
+    fake_naver.state.redirects = {"/api/bookings": "/login;jsessionid=1"}
+    with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
+        fetched(fake_naver, COOKIES)
     assert [path for path, _ in fake_naver.state.gets] == ["/api/bookings"]
 
 
@@ -398,10 +514,14 @@ def test_lms_goes_with_a_valid_signature(fake_sens: FakeSens, transport: Make) -
     assert fake_sens.state.sent[0]["messages"] == [{"to": "01012345678"}]
 
 
-def test_wrong_secret_is_refused_and_not_retried(fake_sens: FakeSens, transport: Make) -> None:
+def test_a_wrong_secret_is_not_delivered_and_not_retried_in_the_send(
+    fake_sens: FakeSens, transport: Make
+) -> None:
+    # The keys' refusal, not the message's: a later try (with the keys read again) may pass.
     wrong = SensCredentials(sens_fake.ACCESS_KEY, "wrong", sens_fake.SERVICE_ID, sens_fake.SENDER)
-    with pytest.raises(Refused, match="HTTP 401"):
+    with pytest.raises(NotDelivered, match="HTTP 401") as caught:
         transport(fake_sens.url, creds=wrong).send(MESSAGE)
+    assert not isinstance(caught.value, Refused)
     assert fake_sens.state.received == 1
 
 

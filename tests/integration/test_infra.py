@@ -13,6 +13,7 @@ import boto3
 from cfnlint.decode import decode  # cfn-lint's own reader of CloudFormation YAML
 
 from tests.conftest import BIN
+from tests.support.moto import create_sent_log_table
 from tests.support.procs import REPO, offline_lib
 
 TEMPLATE = REPO / "infra" / "template.yaml"
@@ -118,6 +119,11 @@ def test_the_deployed_stack_runs_the_image_on_a_schedule_behind_live(aws: str) -
 
     table = boto3.client("dynamodb").describe_table(TableName="naver-sms-sent")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "idempotency_key", "KeyType": "HASH"}]
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["KeySchema"]) == (
+        "open",
+        [{"AttributeName": "open", "KeyType": "HASH"}],
+    )
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     # moto's CloudFormation drops point-in-time recovery: the template itself says it.
     recovery = resources()["SentLogTable"]["Properties"]["PointInTimeRecoverySpecification"]
@@ -140,7 +146,11 @@ def test_the_execution_role_allows_the_runs_calls_and_nothing_more(aws: str) -> 
     deploy(ImageUri=IMAGE, SlackWebhookParameter="/naver-sms/slack")
     config = boto3.client("lambda").get_function(FunctionName="naver-sms-automation")["Configuration"]
     statements = {s["Sid"]: s for s in role_statements(config["Role"])}
-    assert set(statements) == {"Logs", "SentLog", "Secrets", "SlackWebhook"}
+    assert set(statements) == {"Logs", "SentLog", "SentLogSweep", "Secrets", "SlackWebhook"}
+    sweep = statements["SentLogSweep"]
+    assert sweep["Action"] == "dynamodb:Query" and sweep["Resource"].endswith(
+        ":table/naver-sms-sent/index/open"
+    )
     assert sorted(statements["SentLog"]["Action"]) == [
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
@@ -183,3 +193,11 @@ def test_the_deploy_role_trusts_only_the_production_environment_of_the_repositor
 
 def test_the_deploy_role_is_absent_without_a_repository(aws: str) -> None:
     assert "DeployRoleArn" not in deploy(ImageUri=IMAGE)["outputs"]
+
+
+def test_the_tests_sent_log_table_has_the_templates_index(aws: str) -> None:
+    create_sent_log_table()
+    table = boto3.client("dynamodb").describe_table(TableName="naver-sms-sent")["Table"]
+    made = [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]]
+    declared = resources()["SentLogTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert made == [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in declared]

@@ -94,3 +94,21 @@ def test_a_parameter_the_template_does_not_have_stops_before_aws_is_called(
     result, calls = infra_deploy(tmp_path, STACK="naver-sms", PARAMS=params)
     assert result.returncode == 1 and message in result.stderr
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("image_uri", "params"),
+    [
+        ("", f"ImageUri={DIGEST}"),  # by digest, yet it would skip deploy's stand-in refusal
+        ("", "ImageUri=naver-sms-automation:latest"),  # not by digest: IMAGE_URI would refuse it
+        (DIGEST, "Schedule=rate(1 hour) ImageUri=naver-sms-automation:latest"),  # overriding IMAGE_URI
+    ],
+    ids=["by-digest", "by-tag", "after-image-uri"],
+)
+def test_the_image_goes_by_image_uri_alone_never_through_params(
+    tmp_path: Path, image_uri: str, params: str
+) -> None:
+    result, calls = infra_deploy(tmp_path, STACK="naver-sms", IMAGE_URI=image_uri, PARAMS=params)
+    assert result.returncode == 1
+    assert "PARAMS: ImageUri is not set through PARAMS: set IMAGE_URI to the image by digest" in result.stderr
+    assert calls == []

@@ -21,6 +21,7 @@ import naver_sms
 from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
 from naver_sms.adapters.sent_log import GUARD_PREFIX
 from naver_sms.domain.booking import booking_from_mapping
+from naver_sms.domain.messages import PlannedMessage
 from naver_sms.settings.rules import load_rules
 from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
@@ -542,14 +543,15 @@ def test_a_run_near_its_deadline_claims_no_more_and_the_next_run_sends_the_rest_
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # SENS 1 s x 1 attempt: a worst-case send plus the 10 s margin is about 11 s. The countdown drops
-    # 8 s each time the run asks (once before each message): 30, 22, 14 allow a send, 6 does not.
+    # SENS 1 s x 1 attempt: a worst-case send plus the 30 s margin is about 31 s. The countdown drops
+    # 8 s each time the run asks (at the start, then before each message): 56 starts it, 48, 40 and 32
+    # allow a send, 24 does not.
     monkeypatch.setenv("SENS_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("SENS_MAX_ATTEMPTS", "1")
     with Recorder() as slack:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
         capsys.readouterr()
-        first = main.lambda_handler(REAL, Countdown(38_000, 8_000))
+        first = main.lambda_handler(REAL, Countdown(64_000, 8_000))
         (post,) = slack.posts
     assert (first["status"], first["sent"], first["deferred"]) == ("partial", 3, 2)
     assert "2 message(s) left for the next run" in post["text"]
@@ -599,8 +601,8 @@ def test_a_rotated_sens_key_is_read_again_after_sens_refuses_the_old_one(
     secrets = boto3.client("secretsmanager")
     secrets.create_secret(Name="naver-sms/sens", SecretString=json.dumps({"secret_key": "before-rotation"}))
     monkeypatch.setenv("SENS_SECRET_KEY", "secretsmanager:naver-sms/sens#secret_key")
-    first = main.lambda_handler(REAL, None)  # SENS refuses the signature: 401
-    assert first["sent"] == 0 and {f["outcome"] for f in first["failed"]} == {"refused"}
+    first = main.lambda_handler(REAL, None)  # SENS refuses the signature: 401, known not sent
+    assert first["sent"] == 0 and {f["outcome"] for f in first["failed"]} == {"retry"}
     assert real_sends.state.rejected_signatures == 5
     secrets.put_secret_value(SecretId="naver-sms/sens", SecretString=json.dumps({"secret_key": SECRET_KEY}))
     second = main.lambda_handler(REAL, None)  # well inside the 900 s TTL: read again all the same
@@ -621,3 +623,44 @@ def test_a_rotated_naver_password_is_read_again_after_a_failed_login(
     cleared = script("login-guard.sh", ACTION="clear")  # a person fixed the cause
     assert cleared.returncode == 0, cleared.stderr
     assert main.lambda_handler(RUN, None)["login"] == "fresh"
+
+
+def test_an_unreported_unknown_nobody_plans_any_more_is_found_by_the_sweep_and_reported_once(
+    world: tuple[FakeNaver, FakeSens], real_sends: FakeSens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run that marked it was killed before reporting it, and its booking has left the API since
+    # (or its window closed): no run plans it again, and only the sent log's open index still has it.
+    gone = PlannedMessage("reminder", "bk-gone", "01055550099", "x", "g" * 40)
+
+    async def killed_run() -> None:
+        log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
+        claim, _ = await log.claim(gone, "lambda:killed", time.time() - 600)
+        assert await log.mark_unknown(gone, claim, "no answer from SENS within 8 s")
+
+    asyncio.run(killed_run())
+    with Recorder() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
+        first = main.lambda_handler(REAL, None)
+        assert [(f["outcome"], f["booking_id"]) for f in first["failed"]] == [("unknown", "bk-gone")]
+        assert first["sent"] == 5
+        again = main.lambda_handler(REAL, None)
+        assert again["failed"] == []
+    assert len(slack.posts) == 1 and "bk-gone" in slack.posts[0]["text"]
+
+
+@pytest.mark.parametrize("left_ms", [20_000, "soon"])
+def test_a_lambda_whose_time_cannot_hold_one_send_is_refused_before_any_login(
+    world: tuple[FakeNaver, FakeSens], left_ms: object
+) -> None:
+    class Context:
+        aws_request_id = "short"
+
+        def get_remaining_time_in_millis(self) -> object:
+            return left_ms
+
+    result = main.lambda_handler(RUN, Context())
+    assert (
+        result["error"]["type"] == "DeadlineTooShort"
+        and "raise the function's timeout" in result["error"]["message"]
+    )
+    assert world[0].state.logins == 0

@@ -12,12 +12,16 @@ from typing import Literal
 import pytest
 from selenium.common.exceptions import WebDriverException
 
+import main
 from naver_sms.adapters.browser import BrowserConfig
-from naver_sms.adapters.naver_login import BrowserDied, LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.naver_login import BrowserDied, LoginPage, SeleniumNaverLogin, _Login
 from naver_sms.application.errors import LoginFailed
 from naver_sms.bootstrap import lambda_image
 from naver_sms.settings import Settings
+from tests.support.bookings import mixed_bookings
 from tests.support.fake_naver import SESSION, FakeNaver
+from tests.support.fake_sens import FakeSens
+from tests.support.moto import create_sent_log_table
 from tests.support.proctree import descendants
 
 TIMEOUT = 2.0  # the settings' 20 s, lowered: a page that never says how the login went
@@ -27,11 +31,14 @@ def log_in(
     naver: FakeNaver, env: dict[str, str], *, username: str | None = None, password: str | None = None
 ) -> Mapping[str, str]:
     page = LoginPage(f"{naver.url}/login", "#id", "#pw", "#log\\.login", "#account", "#err_common", TIMEOUT)
+    credentials = (
+        naver.state.username if username is None else username,
+        naver.state.password if password is None else password,
+    )
     login = SeleniumNaverLogin(
         BrowserConfig(env["CHROME_BIN"], env["CHROMEDRIVER_BIN"], page_load_timeout_seconds=30),
         page,
-        naver.state.username if username is None else username,
-        naver.state.password if password is None else password,
+        lambda: credentials,
     )
     return asyncio.run(login.login())
 
@@ -161,6 +168,56 @@ def test_a_driver_that_keeps_dying_before_the_submit_is_a_login_failed(
     assert (fake_naver.state.kill_driver_next, fake_naver.state.login_posts) == (0, 0)
 
 
+# The credentials are read when a login happens, once per login
+
+
+def test_the_credentials_are_read_once_per_login_when_it_happens_its_fresh_start_included(
+    fake_naver: FakeNaver, browser_env: dict[str, str]
+) -> None:
+    reads: list[str] = []
+
+    def credentials() -> tuple[str, str]:
+        reads.append("read")
+        return fake_naver.state.username, fake_naver.state.password
+
+    page = LoginPage(
+        f"{fake_naver.url}/login", "#id", "#pw", "#log\\.login", "#account", "#err_common", TIMEOUT
+    )
+    login = SeleniumNaverLogin(
+        BrowserConfig(browser_env["CHROME_BIN"], browser_env["CHROMEDRIVER_BIN"], 30), page, credentials
+    )
+    assert reads == [], "not when it is built"
+    fake_naver.state.kill_driver_next = 1  # the first browser dies before the submit: one fresh start
+    cookies = asyncio.run(login.login())
+    assert cookies[SESSION] == fake_naver.state.issued[-1]
+    assert (fake_naver.state.kill_driver_next, fake_naver.state.login_posts) == (0, 1)
+    assert reads == ["read"], "one read for the login, its second browser included"
+
+
+def test_a_run_that_reuses_its_kept_session_never_reads_the_naver_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+    browser_env: dict[str, str],
+    aws: str,
+    fake_naver: FakeNaver,
+    fake_sens: FakeSens,
+) -> None:
+    # Secrets Manager has no such secret (as if it could not be reached): only a login needs it.
+    create_sent_log_table()
+    fake_naver.state.bookings = mixed_bookings()
+    for name, value in {**fake_naver.env(), **fake_sens.env()}.items():
+        monkeypatch.setenv(name, value)
+    first = main.lambda_handler({"action": "run"}, None)
+    assert (first["status"], first["login"]) == ("ok", "fresh")
+    monkeypatch.setenv("NAVER_PASSWORD", "secretsmanager:naver-sms/absent#password")
+    warm = main.lambda_handler({"action": "run"}, None)
+    assert (warm["status"], warm["login"]) == ("ok", "reused")
+    fake_naver.state.forget_sessions()  # now a login is needed, and its secret cannot be read
+    cold = main.lambda_handler({"action": "run"}, None)
+    assert cold["status"] == "error" and cold["error"]["type"] == "SecretUnavailable"
+    assert "naver.password" in cold["error"]["message"]
+    assert fake_naver.state.logins == 1 and fake_naver.state.login_posts == 1
+
+
 # Secrets and phone numbers never reach a message, whatever carries them
 
 
@@ -198,7 +255,7 @@ def test_shown_text_is_masked_however_the_page_writes_the_secrets(
     username: str, password: str, text: str, shown: str
 ) -> None:
     page = LoginPage("https://nid.naver.com/nidlogin.login", "#id", "#pw", "#b", "#a", "#e", TIMEOUT)
-    login = SeleniumNaverLogin(BrowserConfig("chrome", "chromedriver", 30), page, username, password)
+    login = _Login(BrowserConfig("chrome", "chromedriver", 30), page, username, password)
     assert login._shown(text) == shown
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -13,21 +14,31 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import nats
 import nkeys
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from naver_sms.adapters.nats_sent_log import nats_sent_log
+from naver_sms.adapters.prometheus_metrics import WorkerMetrics
+from naver_sms.application.delivery import Deliverer
+from naver_sms.application.errors import SentLogError
+from naver_sms.application.notify import Notifier
+from naver_sms.application.settlement import SettlementPolicy
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.events import EventType
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.settings.rules import load_rules
-from tests.support.fake_sens import FakeSens
+from tests.support.fake_sens import SECRET_KEY, FakeSens
+from tests.support.fakes import FakeSentLog, FakeTransport, unknown
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, repo_env, wait_until
 from tests.support.topology import WORKER
@@ -249,15 +260,92 @@ def test_an_unknown_whose_record_was_lost_is_recorded_when_its_event_comes_back(
     assert fake_sens.state.received == 0, "an unknown is never resent"
     (failed,) = records(nats_server.url, WORKER.failed_subject)
     assert (failed["idempotency_key"], failed["outcome"], failed["booking_id"]) == (key, "unknown", "bk-1")
-    assert "reported unknown before" in failed["reason"]
+    # Its mark's report was still pending (the record was lost): reported now, once; the replay finds
+    # it reported, and its record (the same Nats-Msg-Id) is deduplicated.
+    assert "never reported until now" in failed["reason"]
     assert worker.terminate()[0] == 0
-    assert next(line for line in worker.logs() if line["message"] == "worker stopped")["still_unknown"] == 2
+    stopped = next(line for line in worker.logs() if line["message"] == "worker stopped")
+    assert (stopped["unknown"], stopped["still_unknown"]) == (1, 1)
 
 
 async def claim_as_by_a_worker_that_died_mid_send(url: str, event: dict[str, Any]) -> str:
     async with worker_sent_log(url, event, "worker:dead:2") as (store, message):
         await store.claim(message, "worker:dead:2", time.time())
     return message.idempotency_key
+
+
+class NotedNever(FakeSentLog):
+    """A sent log whose note that an unknown was reported times out (a JetStream KV timeout)."""
+
+    async def reported(self, key: str) -> None:
+        raise SentLogError("JetStream KV: TimeoutError: nats: timeout")
+
+
+@dataclass
+class HeldEvent:
+    """One JetStream delivery as the handler sees it: its data, metadata, and how it was settled."""
+
+    data: bytes
+    delivered: int
+    subject: str = WORKER.subject
+    settled: list[str] = field(default_factory=list)
+
+    @property
+    def metadata(self) -> SimpleNamespace:
+        sequence = SimpleNamespace(stream=1)
+        return SimpleNamespace(stream=WORKER.stream, sequence=sequence, num_delivered=self.delivered)
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append("nak")
+
+    async def term(self) -> None:
+        self.settled.append("term")
+
+    async def in_progress(self) -> None:
+        pass
+
+
+@dataclass
+class Published:
+    subjects: list[str] = field(default_factory=list)
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.subjects.append(subject)
+
+
+def test_a_sent_log_that_fails_to_note_an_unknown_reported_does_not_dead_letter_its_recorded_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The handler in process, over fakes: the unknown's record is out when the note times out, so the
+    event is handled (acked, even on its last delivery), not failed and dead-lettered."""
+    js, msg = Published(), HeldEvent(json.dumps(booking_event(1)).encode(), delivered=1)
+    deliverer = Deliverer(
+        transport=FakeTransport(unknown), sent_log=NotedNever(), owner="w:1", lease_seconds=8, dry_run=False
+    )
+    policy = SettlementPolicy(
+        WORKER.sent_subject,
+        WORKER.failed_subject,
+        WORKER.dlq_subject,
+        1.0,
+        max_deliver=1,
+        max_payload=1 << 20,
+    )
+    handler = EventHandler(
+        js,  # type: ignore[arg-type]
+        Notifier(load_rules(REPO / "config" / "rules.yaml"), deliverer),
+        policy,
+        lambda: datetime.now(UTC),
+        65536,
+        10.0,
+        WorkerMetrics(),
+    )
+    with caplog.at_level(logging.WARNING, logger="naver_sms.worker"):
+        run(handler.handle(msg))  # type: ignore[arg-type]
+    assert (js.subjects, msg.settled) == ([WORKER.failed_subject], ["ack"])
+    assert any("may be reported again" in r.getMessage() for r in caplog.records)
 
 
 def test_a_dead_workers_claim_is_reported_even_when_its_lease_outlasts_the_quick_redeliveries(
@@ -293,6 +381,36 @@ def test_rate_limited_sends_are_retried_and_sent_once(
     assert set(fake_sens.state.per_recipient().values()) == {1}
     assert len(records(nats_server.url, WORKER.sent_subject)) == 2
     assert records(nats_server.url, WORKER.failed_subject) == []
+
+
+def test_a_sens_key_rotated_under_a_running_worker_is_used_for_the_events_redelivery(
+    worker_env: dict[str, str], aws: str, nats_server: NatsServer, fake_sens: FakeSens, tmp_path: Path
+) -> None:
+    """SENS refuses the key the worker read (401): the event is nak'ed, not acked with a failed record,
+    and once the secret is rotated its redelivery is signed with the new key. No restart."""
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="naver-sms/sens", SecretString=json.dumps({"secret_key": "before-rotation"}))
+    env = {
+        **worker_env,
+        "AWS_ENDPOINT_URL": aws,
+        "SENS_SECRET_KEY": "secretsmanager:naver-sms/sens#secret_key",
+    }
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        run(publish(nats_server.url, events(range(1, 2))))
+        wait_until(lambda: fake_sens.state.rejected_signatures >= 1, 20, "SENS refusing the old key")
+        secrets.put_secret_value(
+            SecretId="naver-sms/sens", SecretString=json.dumps({"secret_key": SECRET_KEY})
+        )
+        wait_for_sends(fake_sens, 1, timeout=30)
+        wait_drained(nats_server.url, 20, "the event acked")
+    finally:
+        worker.terminate()
+    assert set(fake_sens.state.per_recipient().values()) == {1}
+    assert len(records(nats_server.url, WORKER.sent_subject)) == 1
+    assert records(nats_server.url, WORKER.failed_subject) == [], "nothing given up during the rotation"
+    retried = [line for line in worker.logs() if line["message"] == "event will be retried"]
+    assert retried and all(line["outcomes"] == ["retry"] for line in retried)
 
 
 def test_sens_unreachable_until_the_last_delivery_leaves_a_failed_record(

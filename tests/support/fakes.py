@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
-from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog, decode
+from naver_sms.adapters.sent_log import OPEN, Changed, Fields, StoreSentLog, decode
 from naver_sms.application.errors import (
     LoginFailed,
     NotDelivered,
@@ -86,6 +86,20 @@ class FakeSentLog(StoreSentLog):
         claim, created = asyncio.run(self.claim(message, owner, at))
         assert created
         return claim
+
+
+class MemoryOpenClaims:
+    """OpenClaims over MemoryRecords: what DynamoDB's sparse `open` index lists, read from the dict."""
+
+    def __init__(self, records: MemoryRecords) -> None:
+        self._records = records
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        return [
+            (PlannedMessage(str(fields["rule"]), str(fields["booking_id"]), "", "", key), decode(fields, rev))
+            for key, (fields, rev) in list(self._records.items.items())
+            if fields.get(OPEN) == "1"
+        ]
 
 
 Answer = Callable[[PlannedMessage], str]

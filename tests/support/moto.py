@@ -42,6 +42,17 @@ def create_sent_log_table(table: str = SENT_LOG_TABLE, client: Any = None) -> No
     (client or boto3.client("dynamodb")).create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "idempotency_key", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "idempotency_key", "AttributeType": "S"},
+            {"AttributeName": "open", "AttributeType": "S"},
+        ],
         KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
+        # As infra/template.yaml has it: the sweep's sparse index (a test reads both and compares).
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "open",
+                "KeySchema": [{"AttributeName": "open", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
     )

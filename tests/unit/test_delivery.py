@@ -16,6 +16,7 @@ from naver_sms.application.errors import Refused, SentLogError
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.application.send_ceiling import SendCeiling
+from naver_sms.application.settlement import SettlementPolicy
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
 from tests.support.fakes import (
@@ -167,6 +168,21 @@ def test_a_live_claim_of_another_sender_is_in_flight_and_not_sent(deliverer: Mak
     assert "worker:other:7" in delivery.reason
     assert delivery.retry_after == 2.0  # look again just after the lease ends
     assert transport.sent == []
+
+
+def test_a_claim_stamped_ahead_of_this_clock_is_waited_on_for_one_lease_not_the_clocks_difference(
+    deliverer: Make,
+) -> None:
+    # Another host's clock runs a day fast: its claim is "-86400 s" old here. The wait before looking
+    # again is one lease from now, even on the delivery before the last (which waits out the lease).
+    log = FakeSentLog()
+    log.planted(MESSAGE, "worker:fast-clock:7", NOW + 86400)
+    delivery = deliverer(FakeTransport(), log).deliver(MESSAGE, NOW)
+    assert delivery.outcome is Outcome.IN_FLIGHT
+    assert delivery.retry_after == LEASE + 1
+    assert delivery.reason == "claimed by worker:fast-clock:7 0 s ago"
+    policy = SettlementPolicy("s", "f", "dlq", nak_delay=30.0, max_deliver=5, max_payload=1 << 20)
+    assert policy.settle("ev-1", [delivery], 4).delay == LEASE + 1
 
 
 def test_a_second_delivery_during_a_slow_send_is_in_flight_and_sends_nothing() -> None:

@@ -13,12 +13,27 @@ from naver_sms.adapters.login_guard_store import StoreLoginGuard
 from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.deadline import NO_DEADLINE, Deadline
 from naver_sms.application.delivery import Deliverer
-from naver_sms.application.errors import LoginDeferred, LoginFailed, SessionExpired, SourceRefused
+from naver_sms.application.errors import (
+    DeadlineTooShort,
+    LoginDeferred,
+    LoginFailed,
+    SessionExpired,
+    SourceRefused,
+)
 from naver_sms.application.notify import Notifier
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.session import SessionKeeper
+from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.rules import rules_from_mapping
-from tests.support.fakes import FakeAuth, FakeBookingSource, FakeSentLog, FakeTransport, MemoryRecords
+from tests.support.fakes import (
+    FakeAuth,
+    FakeBookingSource,
+    FakeSentLog,
+    FakeTransport,
+    MemoryOpenClaims,
+    MemoryRecords,
+    unknown,
+)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 RULES = rules_from_mapping(
@@ -108,6 +123,7 @@ class World:
             self.max_sends,
             self.held,
             deadline,
+            MemoryOpenClaims(self.sent_log.records),
         )
 
     def ran(self, run: ScheduledRun | None = None, **kwargs: Any) -> RunSummary:
@@ -318,7 +334,7 @@ def test_a_kept_session_that_works_never_asks_the_guard() -> None:
 
 def test_near_its_deadline_a_run_claims_nothing_more_and_counts_what_it_left() -> None:
     world = World([record(n) for n in range(1, 6)])
-    left = iter([30.0, 20.0, 12.0, 9.0, 50.0])  # the last answer never comes: nothing after 9 s
+    left = iter([40.0, 30.0, 20.0, 12.0, 9.0, 50.0])  # at the start, then before each message
     result = world.ran(world.run(deadline=Deadline(lambda: next(left), 10.0))).as_result()
     assert (result["status"], result["sent"], result["deferred"]) == ("partial", 3, 2)
     assert len(world.sent_log.records.items) == 3  # the two left were never claimed
@@ -329,3 +345,56 @@ def test_a_run_with_time_to_spare_defers_nothing() -> None:
     world = World([record(n) for n in range(1, 4)])
     result = world.ran(world.run(deadline=Deadline(lambda: 300.0, 38.0))).as_result()
     assert (result["status"], result["sent"], "deferred" in result) == ("ok", 3, False)
+
+
+# --- the sweep: what the sent log still has open, whatever runs plan today ----------------------------
+
+
+def test_an_unreported_unknown_whose_window_closed_is_reported_by_the_sweep_once() -> None:
+    world = World([record(1, hours=-23.5)])  # a thank-you whose window closes in 30 minutes
+    world.transport.answer = unknown
+    first = world.ran()
+    assert [d.outcome.value for d in first.deliveries] == ["unknown"]
+    # ... and the run was killed before its result, alert and acknowledgement: report still pending.
+    world.transport.answer = lambda message: "req"
+    world.later(40)  # the window has closed: no run plans this message again
+    late = world.ran()
+    assert [(d.outcome.value, d.booking_id) for d in late.deliveries] == [("unknown", "bk-1")]
+    assert "never reported until now" in late.deliveries[0].reason
+    asyncio.run(world.sent_log.reported(late.deliveries[0].idempotency_key))  # the run's reporter
+    world.later(10)
+    assert world.ran().deliveries == ()
+    assert len(world.transport.sent) == 1
+
+
+def test_a_claim_whose_sender_died_is_reported_by_the_sweep_though_nobody_plans_it() -> None:
+    world = World([record(1)])
+    gone = record(9)  # planned by a run that died mid-send; the booking is no longer listed
+    rules_message = RULES.rules[0].render(booking_from_mapping(gone), RULES.timezone)
+    world.sent_log.planted(rules_message, "lambda:dead", world.clock.now - 121)
+    result = world.ran().as_result()
+    assert [(f["outcome"], f["booking_id"]) for f in result["failed"]] == [("unknown", "bk-9")]
+    assert "lambda:dead" in result["failed"][0]["reason"] and world.transport.sent[0].booking_id == "bk-1"
+
+
+def test_a_live_claim_of_another_run_is_left_alone_by_the_sweep() -> None:
+    world = World([record(1)])
+    other = RULES.rules[0].render(booking_from_mapping(record(9)), RULES.timezone)
+    world.sent_log.planted(other, "lambda:busy", world.clock.now - 5)
+    assert world.ran().as_result()["failed"] == []
+    assert world.sent_log.state(other) is not None and world.sent_log.state(other).value == "claimed"
+
+
+def test_a_dry_run_sweeps_nothing() -> None:
+    world = World([record(1)])
+    other = RULES.rules[0].render(booking_from_mapping(record(9)), RULES.timezone)
+    world.sent_log.planted(other, "lambda:dead", world.clock.now - 500)
+    assert world.ran(world.run(dry_run=True)).as_result()["failed"] == []
+
+
+@pytest.mark.parametrize("left", [5.0, float("nan"), -1.0])
+def test_a_run_that_could_not_make_one_send_in_time_is_refused_at_the_start(left: float) -> None:
+    world = World([record(1)])
+    with pytest.raises(DeadlineTooShort, match="raise the function's timeout"):
+        world.ran(world.run(deadline=Deadline(lambda: left, 38.0)))
+    assert world.auth.logins == 0 and world.source.seen_cookies == []

@@ -1,17 +1,21 @@
 """Naver booking API client: paginated JSON over HTTP with the login cookies.
 
-The login cookies go to the booking API's own origin (scheme, host and port of its URL) and nowhere
-else, over https (plain http only to a loopback host: a local run or a test). Redirects are followed
-here, not by requests (which would re-send the cookies to any host, plain http included): one within
-that origin is followed, at most MAX_REDIRECTS; one anywhere else (another host, a downgrade to http) is
-a BookingSourceError naming where it pointed, and nothing is sent there.
+The login cookies go to the booking API's own origin (scheme, lowercased host and port of its URL, the
+default port filled in) and nowhere else, over https (plain http only to a loopback host: a local run or
+a test). The origin is read from the URL as requests will send it (prepared, then parsed as its adapter
+parses it), and every request is checked against it just before it is sent. Redirects are followed here,
+not by requests (which would re-send the cookies to any host, plain http included): one within that
+origin is followed, at most MAX_REDIRECTS; one anywhere else (another host, a downgrade to http), or a
+Location that parsers may read differently (a backslash, user info, control characters or white space in
+it), is a BookingSourceError, and nothing is sent there.
 
 It tells the use case when those cookies are no longer logged in (SessionExpired), from the answers a
-session's end is known to give: 401; a redirect to the login page (never followed: the login host gets
-no cookie); or the login page itself (a password form) where JSON was expected. A 403 or 429 is a
-refusal (rate limiting, a WAF), never a session end: a new login would not help, and each one alerts the
-shop owner and risks locking the account. It fails the run at once as SourceRefused, with the
-Retry-After it gave and nothing waited out. Anything else unexpected is a BookingSourceError."""
+session's end is known to give: 401; a redirect to the login page's host (its origin, whatever the path:
+never followed, the login host gets no cookie); or the login page itself (a password form) where JSON was
+expected. A 403 or 429 is a refusal (rate limiting, a WAF), never a session end: a new login would not
+help, and each one alerts the shop owner and risks locking the account. It fails the run at once as
+SourceRefused, with the Retry-After it gave and nothing waited out. Anything else unexpected is a
+BookingSourceError."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from naver_sms.adapters.http import retrying_session
 from naver_sms.application.errors import BookingSourceError, SessionExpired, SourceRefused
@@ -53,7 +59,8 @@ class HttpBookingSource:
     ) -> None:
         self._url = url
         self._origin = _origin(url)
-        self._login_page = _page(login_url)
+        self._login_origin = _origin(login_url)
+        self._login_path = _path(login_url)
         self._page_size = page_size
         self._timeout = timeout
         self._session = retrying_session(max_attempts)
@@ -92,7 +99,9 @@ class HttpBookingSource:
 
     def _own_origin(self) -> Origin:
         """The one origin the cookies may go to: the API's, if it is https or plain http to loopback."""
-        if self._origin is None or not _safe_for_cookies(self._origin):
+        if self._origin is None:
+            raise BookingSourceError(f"{self._url}: not a plain http(s) URL; nothing was sent")
+        if not _safe_for_cookies(self._origin):
             raise BookingSourceError(
                 f"{self._url}: the Naver session goes over https only (plain http to a loopback host "
                 "alone, for a local run); nothing was sent"
@@ -107,32 +116,63 @@ class HttpBookingSource:
         url: str = self._url
         params: dict[str, int] | None = {"page": page, "size": self._page_size}
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._get(url, params, cookies)
+            response = self._get(url, params, cookies, own)
             location = self._session.get_redirect_target(response)
             if location is None:
                 return response
             response.close()
-            target = urllib.parse.urljoin(response.url, location)
-            if _page(target) == self._login_page:
-                raise SessionExpired(f"{where}: redirected to the login page")
-            origin = _origin(target)
-            if origin != own:
+            status = f"HTTP {response.status_code} redirected to"
+            if not _plain_location(location):
+                raise BookingSourceError(
+                    f"{where}: {status} an address with a backslash, user info, control characters or "
+                    "white space in it: not followed, the Naver session is never sent elsewhere"
+                )
+            target = _prepared(urllib.parse.urljoin(response.url, location))
+            origin = None if target is None else _origin(target)
+            if target is not None and origin is not None and self._is_login(origin, target):
+                raise SessionExpired(f"{where}: redirected to the login page ({_shown(origin)})")
+            if target is None or origin != own:
                 shown = "an address that is not a URL" if origin is None else _shown(origin)
                 raise BookingSourceError(
-                    f"{where}: HTTP {response.status_code} redirected to {shown}, outside the booking API "
+                    f"{where}: {status} {shown}, outside the booking API "
                     f"({_shown(own)}): not followed, the Naver session is never sent elsewhere"
                 )
             url, params = target, None  # the Location is the whole address, its query included
         raise BookingSourceError(f"{where}: more than {MAX_REDIRECTS} redirects; refusing to continue")
 
-    def _get(self, url: str, params: dict[str, int] | None, cookies: Mapping[str, str]) -> requests.Response:
+    def _is_login(self, origin: Origin, url: str) -> bool:
+        """Whether a redirect to `url` (at `origin`) is to the login page: any address on the login
+        page's host (its port, or the default one for each side's scheme: http://nid… counts as well as
+        https://nid…:443). Where the login page shares the API's origin (a local run, a test), only its
+        own path, ;parameters aside, counts."""
+        login = self._login_origin
+        if login is None or origin[1] != login[1]:
+            return False
+        scheme, _, port = origin
+        if port != login[2] and (port != DEFAULT_PORTS[scheme] or login[2] != DEFAULT_PORTS[login[0]]):
+            return False
+        return login != self._origin or _path(url) == self._login_path
+
+    def _get(
+        self, url: str, params: dict[str, int] | None, cookies: Mapping[str, str], own: Origin
+    ) -> requests.Response:
+        """One GET, prepared as Session.get would prepare it, and sent only if it goes to `own`."""
+        session = self._session
         try:
-            return self._session.get(
-                url,
-                params=params,
-                cookies=dict(cookies),
+            request = session.prepare_request(
+                requests.Request("GET", url, params=params, cookies=dict(cookies))
+            )
+        except requests.RequestException as err:
+            raise BookingSourceError(f"{self._url}: {type(err).__name__}: {err}") from err
+        if request.url is None or _origin(request.url) != own:  # never: _follow checked it
+            raise BookingSourceError(f"{self._url}: a request outside {_shown(own)} was not sent")
+        try:
+            settings = session.merge_environment_settings(request.url, {}, None, None, None)
+            return session.send(
+                request,
                 timeout=self._timeout,
                 allow_redirects=False,  # followed by _follow, which knows where the cookies may go
+                **settings,
             )
         except requests.RequestException as err:
             raise BookingSourceError(f"{self._url}: {type(err).__name__}: {err}") from err
@@ -204,16 +244,48 @@ Origin = tuple[str, str, int]
 
 
 def _origin(url: str) -> Origin | None:
-    """(scheme, host, port), the default port filled in; None for an address that is not an http(s) URL."""
-    parts = urllib.parse.urlsplit(url)
+    """(scheme, lowercased host, port), the default port filled in, of `url` as requests sends it:
+    prepared (as requests prepares it, with urllib3's parser), then read both as requests' adapter reads
+    it (urllib.parse) and as urllib3 does. None for an address that is not a plain http(s) URL: one with
+    user info, or one the two parsers read differently."""
+    if not _plain_location(url):
+        return None
+    prepared = _prepared(url)
+    if prepared is None:
+        return None
     try:
+        theirs = parse_url(prepared)
+        parts = urllib.parse.urlsplit(prepared)
         port = parts.port
-    except ValueError:  # a port that is not a number, or out of range
+    except (LocationParseError, ValueError):  # a port that is not a number, or out of range
         return None
     scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
+    if scheme not in DEFAULT_PORTS or not parts.hostname or theirs.auth is not None or "@" in parts.netloc:
         return None
-    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+    host = parts.hostname.lower()
+    origin = (scheme, host, port or DEFAULT_PORTS[scheme])
+    their_host = (theirs.host or "").lower().removeprefix("[").removesuffix("]")
+    their_scheme = (theirs.scheme or "").lower()
+    if (their_scheme, their_host, theirs.port or DEFAULT_PORTS[scheme]) != origin:
+        return None
+    return origin
+
+
+def _prepared(url: str) -> str | None:
+    """`url` as requests will send it (IDNA host, quoted path), or None if requests would not send it."""
+    try:
+        return requests.Request("GET", url).prepare().url
+    except (requests.RequestException, ValueError, LocationParseError):
+        return None
+
+
+def _plain_location(location: str) -> bool:
+    """No backslash, control character or white space anywhere (parsers differ on each), and no user
+    info in the authority."""
+    if "\\" in location or any(char.isspace() or not char.isprintable() for char in location):
+        return False
+    authority = re.match(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([^/?#]*)", location)
+    return authority is None or "@" not in authority.group(1)
 
 
 def _safe_for_cookies(origin: Origin) -> bool:
@@ -235,6 +307,8 @@ def _shown(origin: Origin) -> str:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def _page(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.netloc.lower(), parts.path.rstrip("/")
+def _path(url: str) -> str:
+    """The path of `url` as requests sends it, ;parameters and a trailing / aside."""
+    prepared = _prepared(url) if _plain_location(url) else None
+    path = "" if prepared is None else urllib.parse.urlsplit(prepared).path
+    return path.split(";", 1)[0].rstrip("/")

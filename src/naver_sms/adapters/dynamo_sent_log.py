@@ -14,8 +14,10 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from naver_sms.adapters.sent_log import KEY, Changed, Fields, StoreSentLog
+from naver_sms.adapters.sent_log import KEY, OPEN, Changed, Fields, StoreSentLog, decode
 from naver_sms.application.errors import SentLogError
+from naver_sms.application.ports import Claim
+from naver_sms.domain.messages import PlannedMessage
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 REVISION = "revision"
@@ -106,6 +108,18 @@ class DynamoRecords:
             return None
         return _fields(found["Item"]), str(found["Item"].get(REVISION, {}).get("S", ""))
 
+    async def query_open(self, **start: Any) -> Any:
+        # An index is eventually consistent: a record settled a moment ago may still be listed, and is
+        # read again (consistently) before anything is written about it.
+        return await self._call(
+            "query",
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="#open = :one",
+            ExpressionAttributeNames={"#open": OPEN},
+            ExpressionAttributeValues={":one": {"S": "1"}},
+            **start,
+        )
+
     async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
         start: dict[str, Any] = {}
         while True:
@@ -114,6 +128,31 @@ class DynamoRecords:
                 yield str(item[KEY]["S"]), _fields(item)
             if "LastEvaluatedKey" not in page:
                 return
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+OPEN_INDEX = "open"  # the table's sparse index on OPEN (infra/template.yaml)
+
+
+class DynamoOpenClaims:
+    """OpenClaims over the table's sparse `open` index: only records that still need a look are in it."""
+
+    def __init__(self, records: DynamoRecords) -> None:
+        self._records = records
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        found: list[tuple[PlannedMessage, Claim]] = []
+        start: dict[str, Any] = {}
+        while True:
+            page = await self._records.query_open(**start)
+            for item in page["Items"]:
+                fields = _fields(item)
+                message = PlannedMessage(
+                    str(fields.get("rule", "")), str(fields.get("booking_id", "")), "", "", item[KEY]["S"]
+                )
+                found.append((message, decode(fields, str(item.get(REVISION, {}).get("S", "")))))
+            if "LastEvaluatedKey" not in page:
+                return found
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 

@@ -5,7 +5,11 @@ and no error is visible), or rejected (an error element is visible, and its text
 Naver's page carries an empty, hidden error element on every load, so mere presence means nothing.
 Anything else within the timeout (a captcha, a new-device check) is a LoginFailed naming the page's
 title. Every text shown is whitespace-collapsed, stripped of the username and password, phone numbers
-masked, and capped."""
+masked, and capped.
+
+The username and password are asked for only when a login happens (a run that reuses its kept session
+never reads them, so a secret store's hiccup cannot fail it), once per login: its retry in a fresh
+browser, and every message it masks, use that one pair."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,20 +48,26 @@ class LoginPage:
     timeout_seconds: float
 
 
+Credentials = Callable[[], tuple[str, str]]  # (username, password), read when a login happens
+
+
 class SeleniumNaverLogin:
-    def __init__(self, browser: BrowserConfig, page: LoginPage, username: str, password: str) -> None:
+    def __init__(self, browser: BrowserConfig, page: LoginPage, credentials: Credentials) -> None:
         self._browser = browser
         self._page = page
-        self._username = username
-        self._password = password
+        self._credentials = credentials
 
     async def login(self) -> Mapping[str, str]:
         # Selenium blocks: the login runs on a thread, so the event loop stays free.
         return await asyncio.to_thread(self._login)
 
     def _login(self) -> Mapping[str, str]:
+        # Read here, once: a secret that cannot be read fails this login (its error, as it is), and
+        # nothing else. Both tries below, and every text they show, go with this one pair.
+        username, password = self._credentials()
+        attempt = _Login(self._browser, self._page, username, password)
         try:
-            return self._login_once()
+            return attempt.once()
         except BrowserDied as err:
             # Single-process Chrome can die mid-page. BrowserDied means it died BEFORE the form was
             # submitted (after the click it is a plain LoginFailed): nothing reached Naver, so a fresh
@@ -66,9 +76,19 @@ class SeleniumNaverLogin:
             log.warning(
                 "browser died during login; trying once more in a fresh one", extra={"error": str(err)}
             )
-        return self._login_once()
+        return attempt.once()
 
-    def _login_once(self) -> Mapping[str, str]:
+
+class _Login:
+    """One login with one username and password: its tries in a browser, and the texts it shows."""
+
+    def __init__(self, browser: BrowserConfig, page: LoginPage, username: str, password: str) -> None:
+        self._browser = browser
+        self._page = page
+        self._username = username
+        self._password = password
+
+    def once(self) -> Mapping[str, str]:
         from selenium.common.exceptions import (  # noqa: PLC0415
             InvalidSessionIdException,
             StaleElementReferenceException,

@@ -7,6 +7,8 @@ Every failure is classified by what it says about the SMS. Only failures known t
 (no connection to SENS or to the proxy, a proxy that refuses or drops the CONNECT before the request is
 written, or 429) are retried here; a read timeout, a 5xx or a connection lost after the request
 was written may mean the message was accepted, so it is reported as OutcomeUnknown and never resent.
+SENS refusing the keys (401, 403) is known not sent too, but handed to the caller at once: the keys are
+read again (they may have been rotated) and a later try of the message signs with the new ones.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 CREDENTIALS_REFUSED = frozenset({401, 403})  # SENS's answers to a signature made with keys it refuses
 
 
+class KeysRefused(NotDelivered):
+    """SENS refused the keys the request was signed with (401, 403), not the message: its gateway
+    answers before the message is looked at, so it was not sent, and a later try signed with the keys
+    read again (after a rotation: the new ones) may pass. Not retried in the send: the same keys would be
+    refused again, and a key that is simply wrong would cost every message several refused requests."""
+
+
 def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
     """What SENS's answer says about the SMS: its request id, or the DeliveryError that fits."""
     shown = body[: BODY_SHOWN * 4].decode("utf-8", "replace")[:BODY_SHOWN]
@@ -90,6 +99,11 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> str:
         raise NotDelivered(f"SENS is rate limiting: {problem}", retry_after=_retry_after(headers))
     if status >= 500:
         raise OutcomeUnknown(f"SENS answered {problem}; the message may have been accepted")
+    if status in CREDENTIALS_REFUSED:
+        raise KeysRefused(
+            f"SENS refused the access key or signature ({problem}): not sent; the keys are read again "
+            "and a later try signs with them (rotated keys?)"
+        )
     raise Refused(f"SENS refused the message: {problem}", status=status)
 
 
@@ -139,38 +153,45 @@ class SensRequest:
         ).encode()
 
 
+Credentials = Callable[[], SensCredentials]
+
+
 class SensTransport:
     """Proxy settings are read from the environment once, not per SMS. `pool_size`: connections kept, one
-    per send that may be in flight at once."""
+    per send that may be in flight at once.
+
+    `credentials`: the keys, or what gives them; called before each attempt, so keys read again (after
+    `credentials_refused`, or a cache's TTL) sign the next attempt without a new transport. It should be
+    cheap (a cache's answer), and raise NotDelivered when it cannot give them: nothing was sent."""
 
     def __init__(
         self,
         endpoint: str,
-        credentials: SensCredentials,
+        credentials: SensCredentials | Credentials,
         policy: SendPolicy,
         *,
         pool_size: int,
         credentials_refused: Callable[[], None] = lambda: None,
     ) -> None:
-        self._request = SensRequest(endpoint, credentials)
+        self._endpoint = endpoint
+        self._credentials = _fixed(credentials) if isinstance(credentials, SensCredentials) else credentials
         # Told when SENS refuses the keys (401, 403): they may have been rotated since they were read.
         self._credentials_refused = credentials_refused
         self._policy = policy
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
-        self._proxy = environment_proxy(self._request.url)
+        self._proxy = environment_proxy(endpoint)  # the scheme and host decide it, not the path
 
     async def send(self, message: PlannedMessage) -> str:
         attempt = 1
         while True:
             try:
                 return await self._attempt(message)
+            except KeysRefused:
+                self._credentials_refused()  # the next try reads them again
+                raise
             except NotDelivered as err:
                 await asyncio.sleep(self._policy.wait_before(attempt, err))
-            except Refused as err:
-                if err.status in CREDENTIALS_REFUSED:
-                    self._credentials_refused()
-                raise
             attempt += 1
 
     async def close(self) -> None:
@@ -194,12 +215,13 @@ class SensTransport:
         return self._session
 
     async def _attempt(self, message: PlannedMessage) -> str:
+        request = SensRequest(self._endpoint, self._credentials())  # the keys as they are now
         progress = _Progress()
         try:
             async with self._client().post(
-                self._request.url,
-                data=self._request.body(message),
-                headers=self._request.headers(),
+                request.url,
+                data=request.body(message),
+                headers=request.headers(),
                 proxy=self._proxy,
                 allow_redirects=False,  # a followed redirect would be a second request for one SMS
                 trace_request_ctx=progress,
@@ -228,6 +250,10 @@ class SensTransport:
         # A repeated Retry-After joined as requests joins it, so both clients read the same answer.
         retry_after = ", ".join(response.headers.getall("Retry-After", []))
         return answer(response.status, {"Retry-After": retry_after}, body)
+
+
+def _fixed(credentials: SensCredentials) -> Credentials:
+    return lambda: credentials
 
 
 def _shown(text: str) -> str:

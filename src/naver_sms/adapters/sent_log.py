@@ -28,6 +28,9 @@ from naver_sms.domain.messages import PlannedMessage
 REMEMBERED = 10_000  # lost answers remembered at once, of each kind; beyond, the oldest are forgotten
 KEY = "idempotency_key"  # what a listed record calls its key
 REPORT, PENDING = "report", "pending"  # an unknown's report: pending until a run or worker has made it
+# On every record that still needs a look (a claim not yet settled, an unknown not yet reported), so a
+# store with a sparse index on it can list them without reading the rest (the Lambda's sweep).
+OPEN = "open"
 # The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
 GUARD_PREFIX = "login-guard#"
 T = TypeVar("T")
@@ -77,6 +80,8 @@ def encode(message: PlannedMessage, state: ClaimState, owner: str, at: float, **
     fields.update(
         (name, value[:REASON_CHARS] if name == "reason" else value) for name, value in extra.items()
     )
+    if state is ClaimState.CLAIMED or extra.get(REPORT) == PENDING:
+        fields[OPEN] = "1"
     return fields
 
 
@@ -202,7 +207,7 @@ class StoreSentLog:
         held = await self._records.read(key)
         if held is None or held[0].get(REPORT) != PENDING:
             return
-        fields = {name: value for name, value in held[0].items() if name != REPORT}
+        fields = {name: value for name, value in held[0].items() if name not in (REPORT, OPEN)}
         try:
             await self._records.replace(key, fields, held[1])
         except Changed:

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from naver_sms.application.errors import DeadlineTooShort
+
 
 @dataclass(frozen=True)
 class Deadline:
@@ -16,6 +18,17 @@ class Deadline:
 
     def allows_a_send(self) -> bool:
         return self.time_left() >= self.reserve_seconds
+
+    def check_at_start(self) -> None:
+        """A run that could not make even one send before it is killed is a configuration error, said
+        at once, rather than a run that defers every message forever."""
+        left = self.time_left()
+        if not left >= self.reserve_seconds:  # NaN too: a context whose time cannot be read
+            raise DeadlineTooShort(
+                f"the run has {left:.0f} s, less than one worst-case SMS send plus the margin after it "
+                f"({self.reserve_seconds:.0f} s): raise the function's timeout, or lower "
+                "SENS_TIMEOUT_SECONDS x SENS_MAX_ATTEMPTS"
+            )
 
 
 NO_DEADLINE = Deadline(lambda: math.inf, 0.0)  # a run nobody times out (tests, `make preview`)

@@ -198,8 +198,17 @@ class Deliverer:
             log.error("sms sent but not confirmed in the sent log", extra={"error": str(err)})
         return Delivery.of(message, Outcome.SENT, provider_id=provider_id)
 
+    async def look_again(self, message: PlannedMessage) -> Delivery | None:
+        """A record the sent log still has open, whatever anyone plans today (the Lambda's sweep): a
+        stale claim is reported unknown, an unknown never reported is reported; None when the key holds
+        nothing any more. Nothing is ever sent from here."""
+        claim = await self.sent_log.lookup(message)
+        return None if claim is None else await self._existing(message, claim, report=True)
+
     async def _existing(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Delivery:
-        age = self.clock() - claim.at
+        # A claim stamped ahead of this clock (another host's runs fast) counts as just made: its lease
+        # is waited out from now, never for as long as the clocks differ.
+        age = max(self.clock() - claim.at, 0.0)
         now_standing = standing(claim.state, age, self.lease_seconds)
         if now_standing is Standing.SENT:
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
@@ -211,7 +220,7 @@ class Deliverer:
                 message,
                 Outcome.IN_FLIGHT,
                 reason=f"claimed by {claim.owner} {age:.0f} s ago",
-                retry_after=max(self.lease_seconds - age, 0.0) + 1.0,
+                retry_after=max(self.lease_seconds - age, 0.0) + 1.0,  # at most the lease + 1 s
             )
         reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
         if await self._mark_unknown(message, claim, reason):

@@ -44,6 +44,12 @@ class SourceRefused(BookingSourceError):
         self.retry_after = retry_after
 
 
+class DeadlineTooShort(ExternalError):
+    """The run's time (the Lambda's timeout) cannot hold one worst-case send: nothing was tried."""
+
+    kind = "DeadlineTooShort"
+
+
 class SentLogError(ExternalError):
     kind = "SentLogError"
 

@@ -104,5 +104,14 @@ class SentLog(Protocol):
     async def lookup(self, message: PlannedMessage) -> Claim | None: ...
 
 
+class OpenClaims(Protocol):
+    """The sent log's records that still need a look, found without reading the rest: claims not yet
+    settled and unknowns not yet reported, whatever any run plans today."""
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        """Each as the message it is about (rule, booking id and key; no phone, no text) and its claim."""
+        ...
+
+
 class Alerter(Protocol):
     def alert(self, text: str) -> None: ...

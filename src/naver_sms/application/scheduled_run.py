@@ -30,7 +30,7 @@ from naver_sms.application.errors import (
 )
 from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import Authenticator, BookingSource
+from naver_sms.application.ports import Authenticator, BookingSource, OpenClaims
 from naver_sms.application.session import Login, SessionKeeper
 from naver_sms.domain.messages import PlannedMessage
 
@@ -99,6 +99,7 @@ class ScheduledRun:
     max_sends: int  # the volume breaker's limit (sms.max_per_run)
     held_memory: HeldMemory  # the environment's, like `sessions`
     deadline: Deadline = NO_DEADLINE
+    open_claims: OpenClaims | None = None  # the sent log's open records, where the store can list them
     tally: LoginTally = field(default_factory=LoginTally)
     # Every delivery so far, as it happens: a run that fails later still reports these (an unknown
     # among them above all), whatever stopped it.
@@ -106,6 +107,7 @@ class ScheduledRun:
 
     async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
         self.done.clear()
+        self.deadline.check_at_start()
         records, login = await self.records()
         plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
@@ -126,7 +128,25 @@ class ScheduledRun:
             self.done.append(await self.notifier.deliver(plan))
         if deferred:
             log.warning("deadline: messages left for the next run", extra={"deferred": deferred})
+        elif not dry_run and self.open_claims is not None:
+            await self._sweep(self.open_claims)
         return RunSummary(len(records), tuple(self.done), dry_run, login, lapsed=lapsed, deferred=deferred)
+
+    async def _sweep(self, open_claims: OpenClaims) -> None:
+        """What the sent log still has open that this run did not settle: a claim whose sender died, an
+        unknown whose reporter died. Found whatever any run plans today (its window may have closed,
+        its booking gone from the API), so no such SMS goes unreported for good. A sweep that fails is
+        logged and tried again next run; the run's own outcomes stand."""
+        settled = {d.idempotency_key for d in self.done}
+        try:
+            for message, _ in await open_claims.open_claims():
+                if message.idempotency_key in settled:
+                    continue
+                found = await self.notifier.deliverer.look_again(message)
+                if found is not None and found.outcome is Outcome.UNKNOWN:
+                    self.done.append(found)
+        except SentLogError as err:
+            log.error("the sweep of open sent-log records failed", extra={"error": str(err)})
 
     async def _new(self, plans: list[PlannedMessage | Delivery]) -> list[PlannedMessage]:
         """The messages this run would really send: those the sent log has never seen."""

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
-from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
+from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords, dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
@@ -30,7 +30,9 @@ from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
-DEADLINE_MARGIN_SECONDS = 10.0  # after the last send: the result, the EMF line and a Slack alert
+# After the last send: the sweep, up to two Slack alerts (10 s each at worst), the EMF line and the
+# unknowns' acknowledgement.
+DEADLINE_MARGIN_SECONDS = 30.0
 # The Naver session, and what the volume breaker last held, kept for the life of this execution
 # environment (a warm Lambda's next runs).
 SESSIONS = SessionKeeper()
@@ -93,8 +95,10 @@ def scheduled_run(
     )
     claimer = owner(request_id)
     return ScheduledRun(
-        auth=SeleniumNaverLogin(
-            browser_config(settings), page, settings.naver.username.reveal(), settings.naver.password.reveal()
+        auth=SeleniumNaverLogin(  # the credentials are read when a login happens, not here
+            browser_config(settings),
+            page,
+            lambda: (settings.naver.username.reveal(), settings.naver.password.reveal()),
         ),
         bookings=HttpBookingSource(
             str(settings.naver.bookings_url),
@@ -111,6 +115,7 @@ def scheduled_run(
         max_sends=settings.sms.max_per_run,
         held_memory=HELD,
         deadline=deadline(settings, time_left),
+        open_claims=DynamoOpenClaims(DynamoRecords(settings.sent_log.table)),
     )
 
 

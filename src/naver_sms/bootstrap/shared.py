@@ -8,6 +8,7 @@ from collections.abc import Callable
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
+from naver_sms.application.errors import NotDelivered
 from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
@@ -15,19 +16,34 @@ from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
 def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> SmsTransport:
     """SENS, one pooled connection per send that may be in flight. Credentials are revealed here, so a
-    dry run never needs them."""
+    dry run never needs them and a missing or unreadable key stops the image before it starts."""
     if dry_run:
         return RefusingTransport()
     sms = settings.sms
-    credentials = SensCredentials(
-        access_key=sms.access_key.reveal(),
-        secret_key=sms.secret_key.reveal(),
-        service_id=sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID"),
-        sender=sms.sender or _missing("sms.sender", "SENS_SENDER"),
-    )
+    service_id = sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID")
+    sender = sms.sender or _missing("sms.sender", "SENS_SENDER")
+
+    def revealed() -> SensCredentials:
+        return SensCredentials(
+            access_key=sms.access_key.reveal(),
+            secret_key=sms.secret_key.reveal(),
+            service_id=service_id,
+            sender=sender,
+        )
+
+    def credentials() -> SensCredentials:
+        # Before each attempt: the secret cache's value (read again after its TTL or a refresh), so a
+        # rotated key signs the next try without a new transport. A failed read sends nothing.
+        try:
+            return revealed()
+        except SettingsError as err:
+            raise NotDelivered(f"SENS's keys cannot be read: {err}") from err
+
+    revealed()
     policy = SendPolicy(timeout=sms.timeout_seconds, max_attempts=sms.max_attempts)
-    # Keys SENS refuses may have been rotated since they were read: the next reveal reads them again
-    # (the Lambda's next run builds its transport anew; a worker needs a restart to use them).
+    # Keys SENS refuses (401, 403) may have been rotated since they were read: the refusal is known not
+    # sent (the claim is released and the event or run tries again later), and the next reveal reads
+    # them again.
     return SensTransport(
         str(sms.endpoint), credentials, policy, pool_size=concurrency, credentials_refused=refresh_secrets
     )

@@ -7,6 +7,7 @@ load on the paths that need them, which keeps the cold start short.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,14 @@ def _time_left(context: Any) -> Callable[[], float] | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         return None
-    return lambda: float(remaining()) / 1000
+
+    def left() -> float:
+        try:
+            return float(remaining()) / 1000
+        except (TypeError, ValueError):
+            return math.nan  # unreadable: the run refuses to start (Deadline.check_at_start)
+
+    return left
 
 
 def _run(

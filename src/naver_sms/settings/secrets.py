@@ -145,8 +145,9 @@ _CACHE = _Cache()
 def refresh_secrets() -> None:
     """Forget every resolved reference now: the next reveal() of each reads it again from AWS, whatever
     its age. For a caller that has just seen a credential refused (a failed Naver login, SENS's 401 or
-    403): the secret may have been rotated since it was read. Literal values are not affected, and a
-    value already revealed and held elsewhere (SensCredentials) stays as it is: reveal it again."""
+    403): the secret may have been rotated since it was read. Literal values are not affected; a
+    value already revealed and held elsewhere stays as it is (the SENS transport reveals its keys again
+    before each attempt, so it needs nothing more)."""
     _CACHE.forget()
 
 

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from naver_sms.adapters.prometheus_metrics import DEAD_LETTERED, WorkerMetrics
 from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
+from naver_sms.application.errors import SentLogError
 from naver_sms.application.notify import Notifier
 from naver_sms.application.settlement import TALLY, Action, Original, Settlement, SettlementPolicy
 from naver_sms.domain.errors import InvalidEvent
@@ -56,10 +57,7 @@ class EventHandler:
                 self.metrics.outcome(delivery.outcome.value)
             settlement = self.policy.settle(event.event_id, deliveries, _deliveries(msg))
             await self._publish(settlement)
-            # Their records are out: nobody need report these unknowns again.
-            for delivery in deliveries:
-                if delivery.outcome is Outcome.UNKNOWN:
-                    await self.notifier.deliverer.sent_log.reported(delivery.idempotency_key)
+            await self._reported(deliveries)
             if settlement.action is Action.NAK:
                 log.warning(
                     "event will be retried",
@@ -69,6 +67,22 @@ class EventHandler:
                 return
             self.tally["processed"] += 1
             await msg.ack()
+
+    async def _reported(self, deliveries: list[Delivery]) -> None:
+        """Their records are out: nobody need report these unknowns again. A sent log that fails to take
+        the note (a KV timeout) fails nothing: the event is handled, and at worst its unknown is reported
+        once more by a redelivery or a replay (it keeps its Nats-Msg-Id, so the stream keeps one copy)."""
+        for delivery in deliveries:
+            if delivery.outcome is not Outcome.UNKNOWN:
+                continue
+            try:
+                await self.notifier.deliverer.sent_log.reported(delivery.idempotency_key)
+            except SentLogError as err:
+                log.warning(
+                    "unknown outcome recorded, but the sent log did not note it reported; it may be "
+                    "reported again",
+                    extra={"idempotency_key": delivery.idempotency_key, "error": str(err)},
+                )
 
     async def handle_failure(self, msg: Msg, err: Exception) -> None:
         """`handle` raised (the sent log or NATS failed): what the policy says, never a silent drop."""
