@@ -41,10 +41,11 @@ MESSAGE = PlannedMessage("r", "b", "01012345678", "hi", "k")
 QUICK = SendPolicy(timeout=1.0, max_attempts=3, backoff=0.01, max_retry_after=2.0)
 
 
-def source(naver: FakeNaver, max_attempts: int = 2) -> HttpBookingSource:
+def source(naver: FakeNaver, max_attempts: int = 2, *, login_url: str = "") -> HttpBookingSource:
+    """The booking API of `naver`, its login page `naver`'s own unless another is given."""
     return HttpBookingSource(
         f"{naver.url}/api/bookings",
-        login_url=f"{naver.url}/login",
+        login_url=login_url or f"{naver.url}/login",
         page_size=2,
         timeout=5,
         max_attempts=max_attempts,
@@ -166,15 +167,9 @@ def test_a_redirect_to_a_login_page_on_another_host_is_a_session_end_and_sends_i
 ) -> None:
     with FakeNaver() as login_host:
         fake_naver.state.redirects = {"/api/bookings": f"{login_host.url}/login"}
-        source = HttpBookingSource(
-            f"{fake_naver.url}/api/bookings",
-            login_url=f"{login_host.url}/login",
-            page_size=2,
-            timeout=5,
-            max_attempts=1,
-        )
+        ended = source(fake_naver, 1, login_url=f"{login_host.url}/login")
         with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
-            asyncio.run(source.fetch(COOKIES))
+            asyncio.run(ended.fetch(COOKIES))
         assert login_host.state.gets == [], "the login host never sees the session"
 
 
@@ -255,15 +250,9 @@ def test_a_redirect_anywhere_on_the_login_host_is_a_session_end_and_sends_it_not
 ) -> None:
     with FakeNaver() as login_host:
         fake_naver.state.redirects = {"/api/bookings": f"http://127.0.0.1:0{port_of(login_host)}{path}"}
-        source = HttpBookingSource(
-            f"{fake_naver.url}/api/bookings",
-            login_url=f"{login_host.url}/login",
-            page_size=2,
-            timeout=5,
-            max_attempts=1,
-        )
+        ended = source(fake_naver, 1, login_url=f"{login_host.url}/login")
         with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
-            asyncio.run(source.fetch(COOKIES))
+            asyncio.run(ended.fetch(COOKIES))
         assert login_host.state.gets == [], "the login host never sees the session"
 
 
@@ -281,15 +270,9 @@ def test_the_login_host_is_recognised_however_its_address_is_written(
 ) -> None:
     # Followed, the .invalid host would be a connection error (a BookingSourceError): never asked.
     fake_naver.state.redirects = {"/api/bookings": location}
-    source = HttpBookingSource(
-        f"{fake_naver.url}/api/bookings",
-        login_url="https://nid.naver.invalid/nidlogin.login",
-        page_size=2,
-        timeout=5,
-        max_attempts=1,
-    )
+    ended = source(fake_naver, 1, login_url="https://nid.naver.invalid/nidlogin.login")
     with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
-        asyncio.run(source.fetch(COOKIES))
+        asyncio.run(ended.fetch(COOKIES))
 
 
 def test_where_the_login_page_shares_the_apis_origin_only_its_own_path_is_a_session_end(
