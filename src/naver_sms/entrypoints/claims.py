@@ -9,7 +9,6 @@ stdout, a count on stderr; the records hold no phone number and no message text.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -18,7 +17,8 @@ from typing import Any
 
 from naver_sms.application.ports import ClaimState, Standing, standing
 from naver_sms.domain.phone import mask_phones_within
-from naver_sms.settings import Settings, SettingsError
+from naver_sms.entrypoints.operator import operate
+from naver_sms.settings import Settings
 
 STORES = ("dynamodb", "nats")
 OPERATOR = "operator"  # the listing writes nothing; a sent log still names its writer
@@ -65,16 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         "--store", choices=STORES, default="dynamodb", help="the Lambda's table or the worker's KV"
     )
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.load()
-        records = asyncio.run(unresolved(settings, args.store))
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
-        problem = f"{type(err).__name__}: {err}".rstrip(": ")
-        print(f"error: cannot read the {args.store} sent log: {problem}", file=sys.stderr)
-        return 1
+    done = operate(f"read the {args.store} sent log", lambda settings: unresolved(settings, args.store))
+    if isinstance(done, int):
+        return done
+    settings, records = done
     counts = report(records, settings.sent_log.claim_lease_seconds, time.time())
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     print(

@@ -11,14 +11,14 @@ password is stored or printed). `"record": "none yet"` says no login has been gu
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
 
 from naver_sms.bootstrap.login_guard import login_guard
 from naver_sms.domain.phone import mask_phones_within
-from naver_sms.settings import Settings, SettingsError
+from naver_sms.entrypoints.operator import operate
+from naver_sms.settings import Settings
 
 ACTIONS = ("show", "clear")
 
@@ -34,16 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make login-guard", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=ACTIONS, nargs="?", default="show")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.load()
-        shown = asyncio.run(act(settings, args.action))
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
-        problem = f"{type(err).__name__}: {err}".rstrip(": ")
-        print(f"error: cannot {args.action} the login guard: {problem}", file=sys.stderr)
-        return 1
+    done = operate(f"{args.action} the login guard", lambda settings: act(settings, args.action))
+    if isinstance(done, int):
+        return done
+    _, shown = done
     print(json.dumps(mask_phones_within(shown), ensure_ascii=False, indent=2), flush=True)
     if args.action == "clear":
         print("login guard cleared: the next run may log in at once", file=sys.stderr)
