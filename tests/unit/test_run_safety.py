@@ -398,3 +398,12 @@ def test_a_run_that_could_not_make_one_send_in_time_is_refused_at_the_start(left
     with pytest.raises(DeadlineTooShort, match="raise the function's timeout"):
         world.ran(world.run(deadline=Deadline(lambda: left, 38.0)))
     assert world.auth.logins == 0 and world.source.seen_cookies == []
+
+
+def test_a_held_run_still_reports_what_the_sent_log_has_open() -> None:
+    world = World([record(n) for n in range(1, 6)], max_sends=2)
+    other = RULES.rules[0].render(booking_from_mapping(record(9)), RULES.timezone)
+    world.sent_log.planted(other, "lambda:dead", world.clock.now - 500)
+    result = world.ran().as_result()
+    assert result["status"] == "held" and world.transport.sent == []
+    assert [(f["outcome"], f["booking_id"]) for f in result["failed"]] == [("unknown", "bk-9")]

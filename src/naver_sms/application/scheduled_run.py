@@ -116,9 +116,10 @@ class ScheduledRun:
             held = breaker.check(await self._new(plans), self.max_sends, allow_sends)
             if held is not None:
                 log.warning("volume breaker: run held", extra={"held": held.as_result()})
-                invalid = tuple(p for p in plans if isinstance(p, Delivery))
+                self.done.extend(p for p in plans if isinstance(p, Delivery))
+                await self._sweep()  # a hold may last hours: what the log has open is reported all the same
                 news = self.held_memory.held(held)
-                return RunSummary(len(records), invalid, dry_run, login, held, held_is_news=news)
+                return RunSummary(len(records), tuple(self.done), dry_run, login, held, held_is_news=news)
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
         deferred = 0
         for plan in plans:
@@ -128,18 +129,20 @@ class ScheduledRun:
             self.done.append(await self.notifier.deliver(plan))
         if deferred:
             log.warning("deadline: messages left for the next run", extra={"deferred": deferred})
-        elif not dry_run and self.open_claims is not None:
-            await self._sweep(self.open_claims)
+        elif not dry_run:
+            await self._sweep()
         return RunSummary(len(records), tuple(self.done), dry_run, login, lapsed=lapsed, deferred=deferred)
 
-    async def _sweep(self, open_claims: OpenClaims) -> None:
+    async def _sweep(self) -> None:
         """What the sent log still has open that this run did not settle: a claim whose sender died, an
         unknown whose reporter died. Found whatever any run plans today (its window may have closed,
         its booking gone from the API), so no such SMS goes unreported for good. A sweep that fails is
         logged and tried again next run; the run's own outcomes stand."""
+        if self.open_claims is None:
+            return
         settled = {d.idempotency_key for d in self.done}
         try:
-            for message, _ in await open_claims.open_claims():
+            for message, _ in await self.open_claims.open_claims():
                 if message.idempotency_key in settled:
                     continue
                 found = await self.notifier.deliverer.look_again(message)
