@@ -41,10 +41,12 @@ MESSAGE = PlannedMessage("r", "b", "01012345678", "hi", "k")
 QUICK = SendPolicy(timeout=1.0, max_attempts=3, backoff=0.01, max_retry_after=2.0)
 
 
-def source(naver: FakeNaver, max_attempts: int = 2, *, login_url: str = "") -> HttpBookingSource:
-    """The booking API of `naver`, its login page `naver`'s own unless another is given."""
+def source(
+    naver: FakeNaver, max_attempts: int = 2, *, login_url: str = "", api_url: str = ""
+) -> HttpBookingSource:
+    """The booking API of `naver` (or `api_url`), its login page `naver`'s own unless another is given."""
     return HttpBookingSource(
-        f"{naver.url}/api/bookings",
+        api_url or f"{naver.url}/api/bookings",
         login_url=login_url or f"{naver.url}/login",
         page_size=2,
         timeout=5,
@@ -143,13 +145,7 @@ def test_a_redirect_to_another_origin_is_an_error_naming_it_and_gets_no_cookie(
 def test_a_redirect_within_the_api_is_followed_with_the_session(fake_naver: FakeNaver) -> None:
     fake_naver.state.bookings = mixed_bookings()
     fake_naver.state.redirects = {"/api/v1/bookings": "/api/bookings"}  # the API moved, on its own host
-    moved = HttpBookingSource(
-        f"{fake_naver.url}/api/v1/bookings",
-        login_url=f"{fake_naver.url}/login",
-        page_size=2,
-        timeout=5,
-        max_attempts=1,
-    )
+    moved = source(fake_naver, 1, api_url=f"{fake_naver.url}/api/v1/bookings")
     assert list(asyncio.run(moved.fetch(COOKIES))) == fake_naver.state.bookings
     assert {path for path, _ in fake_naver.state.gets} == {"/api/v1/bookings", "/api/bookings"}
     assert {cookie for _, cookie in fake_naver.state.gets} == {f"{SESSION}=valid"}
@@ -216,12 +212,11 @@ def test_a_redirect_to_the_same_origin_written_differently_is_followed(fake_nave
     fake_naver.state.bookings = mixed_bookings()
     port = port_of(fake_naver)
     fake_naver.state.redirects = {"/api/v1/bookings": f"HTTP://LOCALHOST:0{port}/api/bookings"}
-    moved = HttpBookingSource(
-        f"http://localhost:{port}/api/v1/bookings",
+    moved = source(
+        fake_naver,
+        1,
+        api_url=f"http://localhost:{port}/api/v1/bookings",
         login_url=f"http://localhost:{port}/login",
-        page_size=2,
-        timeout=5,
-        max_attempts=1,
     )
     assert list(asyncio.run(moved.fetch(COOKIES))) == fake_naver.state.bookings
     assert {path for path, _ in fake_naver.state.gets} == {"/api/v1/bookings", "/api/bookings"}

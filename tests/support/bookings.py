@@ -48,3 +48,14 @@ DRY_RUN_RESULT = {
     "dry_run": True,
     "failed": [],
 }
+
+
+# A scheduled thank-you as config/rules.yaml has it (its window), for the use-case tests' own rule sets.
+THANKS_RULE = {
+    "name": "thanks",
+    "key": "scheduled/thanks",
+    "status": "completed",
+    "sent_by": "scheduled",
+    "send_window": {"from": "1h after start", "until": "24h after start"},
+    "template": "{customer_name}님 감사",
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -38,10 +39,12 @@ class _TrackingServer(ThreadingHTTPServer):
                 self.connections.pop(threading.get_ident(), None)
 
 
-class LocalHttpServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _TrackingServer((host, port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+class ServedOnAThread:
+    """A socketserver run on a daemon thread for the length of a `with` block, on 127.0.0.1."""
+
+    def __init__(self, server: socketserver.BaseServer) -> None:
+        self._server: Any = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -50,6 +53,15 @@ class LocalHttpServer:
     def __enter__(self) -> Self:
         self._thread.start()
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class LocalHttpServer(ServedOnAThread):
+    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(_TrackingServer((host, port), handler))
 
     def __exit__(self, *exc: object) -> None:
         self.vanish()

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
-from tests.support.http_server import LocalHttpServer
+from tests.support.http_server import LocalHttpServer, ServedOnAThread
 
 Answer = Literal["refuse", "hang_up", "tunnel"]
 HEAD_LIMIT = 65536
@@ -38,7 +38,7 @@ class ProxyState:
     cuts: int = 0
 
 
-class RefusingProxy:
+class RefusingProxy(ServedOnAThread):
     def __init__(self, answer: Answer = "refuse", *, status: int = 403) -> None:
         self.state = ProxyState(answer=answer, status=status)
         state = self.state
@@ -47,21 +47,9 @@ class RefusingProxy:
             def handle(self) -> None:
                 _serve(self.request, state)
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        super().__init__(server)
 
 
 def _serve(client: socket.socket, state: ProxyState) -> None:

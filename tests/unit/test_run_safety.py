@@ -25,6 +25,7 @@ from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.session import SessionKeeper
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.rules import rules_from_mapping
+from tests.support.bookings import THANKS_RULE
 from tests.support.fakes import (
     FakeAuth,
     FakeBookingSource,
@@ -39,14 +40,7 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 RULES = rules_from_mapping(
     {
         "rules": [
-            {
-                "name": "thanks",
-                "key": "scheduled/thanks",
-                "status": "completed",
-                "sent_by": "scheduled",
-                "send_window": {"from": "1h after start", "until": "24h after start"},
-                "template": "{customer_name}님 감사",
-            },
+            THANKS_RULE,
             {
                 "name": "reminder",
                 "key": "scheduled/reminder",

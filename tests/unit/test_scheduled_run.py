@@ -18,6 +18,7 @@ from naver_sms.application.session import Login, SessionKeeper
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
+from tests.support.bookings import THANKS_RULE
 from tests.support.fakes import (
     FakeAuth,
     FakeBookingSource,
@@ -29,18 +30,11 @@ from tests.support.fakes import (
 )
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-THANKS_WINDOW = {"from": "1h after start", "until": "24h after start"}  # config/rules.yaml's thank_you
+THANKS_WINDOW = THANKS_RULE["send_window"]  # config/rules.yaml's thank_you
 RULES = rules_from_mapping(
     {
         "rules": [
-            {
-                "name": "thanks",
-                "key": "scheduled/thanks",
-                "status": "completed",
-                "sent_by": "scheduled",
-                "send_window": THANKS_WINDOW,
-                "template": "{customer_name}님 감사",
-            },
+            THANKS_RULE,
             {
                 "name": "hello",
                 "key": "events/hello",
