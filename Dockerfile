@@ -16,9 +16,13 @@ ARG LAMBDA_BASE=lambda-base
 # The base on a FROM line of its own, where Dependabot reads base images (it does not read ARG defaults),
 # and scripts/lib/knobs.sh reads it too. LAMBDA_BASE=<image> (a digest, another Python) builds on that
 # instead, and this stage is then not built at all.
-FROM public.ecr.aws/lambda/python:3.11 AS lambda-base
+# linux/amd64 on both lines: Chrome for Testing publishes linux64 (x86-64) only, so an arm64 host (Apple
+# Silicon) must still get the amd64 base, or its `docker build .` pairs an arm64 Python with x86 Chrome.
+# hadolint ignore=DL3029
+FROM --platform=linux/amd64 public.ecr.aws/lambda/python:3.11 AS lambda-base
 
-FROM ${LAMBDA_BASE} AS browser
+# hadolint ignore=DL3029
+FROM --platform=linux/amd64 ${LAMBDA_BASE} AS browser
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -65,8 +69,10 @@ RUN PYTHONPATH="${LAMBDA_TASK_ROOT}" HOME=/tmp /tmp/check-browser.sh && rm -rf /
 COPY pyproject.toml docker/package-metadata.py /tmp/meta/
 RUN python3 /tmp/meta/package-metadata.py /tmp/meta/pyproject.toml "${LAMBDA_TASK_ROOT}" && rm -rf /tmp/meta
 
-# The contents of src/ are the task root (main.py, naver_sms/); the YAML settings sit beside them.
+# The task root is the handler's module and the package (src/__main__.py is the worker's); the YAML
+# settings sit beside them.
 COPY config/ ${LAMBDA_TASK_ROOT}/config/
-COPY src/ ${LAMBDA_TASK_ROOT}/
+COPY src/main.py ${LAMBDA_TASK_ROOT}/
+COPY src/naver_sms/ ${LAMBDA_TASK_ROOT}/naver_sms/
 
 CMD ["main.lambda_handler"]

@@ -48,6 +48,8 @@ RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config/ /app/config/
+# `python -m src` (the story's command) from /app: the repository's one-line shim for the same worker.
+COPY src/__init__.py src/__main__.py /app/src/
 # Dependencies are in the venv already. The wheel is mounted on /mnt (which exists, so no mount point is
 # left behind) and leaves no layer of its own; the base image's pip (PATH now finds the venv's python,
 # which has none) installs it into the venv.

@@ -1,10 +1,10 @@
 """Smoke the worker image: beside a real nats-server, the container must become healthy, handle a
 published event, log JSON, and stop with exit code 0 inside Docker's 10 s grace period.
 
-Usage: python -m scripts.smoke_worker IMAGE[:TAG] NETWORK   (from the repository root, in the venv: the
-server, the event and the waits are the test suite's own, from tests/support). NETWORK is Docker's
-(`make smoke` passes DOCKER_NETWORK); NATS_URL names a running server the container can reach, instead
-of starting one here.
+Usage: python -m scripts.smoke_worker IMAGE[:TAG] NETWORK [COMMAND ...]   (from the repository root, in
+the venv: the server, the event and the waits are the test suite's own, from tests/support). NETWORK is
+Docker's (`make smoke` passes DOCKER_NETWORK); NATS_URL names a running server the container can reach,
+instead of starting one here. COMMAND replaces the image's CMD (the story's `python -m src`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.nats_server import NatsServer
@@ -24,7 +25,7 @@ from tests.support.worker import booking_event, publish, run
 STOP_GRACE_SECONDS = 10
 
 
-def smoke(image: str, network: str, nats_url: str) -> None:
+def smoke(image: str, network: str, nats_url: str, command: Sequence[str] = ()) -> None:
     # On Docker's bridge the container reaches this machine as host.docker.internal (Docker Desktop
     # defines it; on Linux host-gateway maps it).
     reach = ["--add-host", "host.docker.internal:host-gateway"] if network != "host" else []
@@ -33,11 +34,11 @@ def smoke(image: str, network: str, nats_url: str) -> None:
     docker(
         "run", "--detach", "--name", name, "--network", network, *reach,
         "--env", f"NATS_URL={nats_url}", "--env", f"HEALTH_PORT={health_port}",
-        "--health-interval", "1s", image,
+        "--health-interval", "1s", image, *command,
     )  # fmt: skip
     try:
         user = docker("inspect", "--format", "{{.Config.User}}", name)
-        print(f"ok   started {image} as {user}", file=sys.stderr)
+        print(f"ok   started {image} {' '.join(command) or '(its CMD)'} as {user}", file=sys.stderr)
         health = ("inspect", "--format", "{{.State.Health.Status}}", name)
         wait_until(lambda: docker(*health) == "healthy", 60, "container healthy", interval=0.5)
         print("ok   healthy", file=sys.stderr)
@@ -65,10 +66,10 @@ def smoke(image: str, network: str, nats_url: str) -> None:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 
 
-def main(image: str, network: str) -> int:
+def main(image: str, network: str, command: Sequence[str] = ()) -> int:
     try:
         if os.environ.get("NATS_URL"):
-            smoke(image, network, os.environ["NATS_URL"])
+            smoke(image, network, os.environ["NATS_URL"], command)
             return 0
         with tempfile.TemporaryDirectory(prefix="smoke-nats-") as store:
             # Beyond loopback on the bridge, so the container reaches it through the host gateway.
@@ -76,7 +77,7 @@ def main(image: str, network: str) -> int:
             server.start()
             try:
                 host = "127.0.0.1" if network == "host" else "host.docker.internal"
-                smoke(image, network, f"nats://{host}:{server.port}")
+                smoke(image, network, f"nats://{host}:{server.port}", command)
             finally:
                 server.stop()
         return 0
@@ -85,6 +86,6 @@ def main(image: str, network: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         raise SystemExit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3:]))

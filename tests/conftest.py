@@ -14,6 +14,7 @@ import pytest
 
 from naver_sms.settings.env import ENV_TO_KEY
 from naver_sms.settings.secrets import clear_cache
+from tests.support.chrome import ChromeSource, chrome_source
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.moto import AWS_TEST_ENV, moto_server
@@ -120,6 +121,13 @@ def images(engine: None) -> Iterator[dict[str, str]]:
         if plant:
             planted.unlink()
     yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
+
+
+@pytest.fixture(scope="session")
+def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
+    """The Chrome for Testing site and pin the Lambda image was built from (the offline mirror, served)."""
+    with chrome_source(images["lambda"]) as source:
+        yield source
 
 
 @pytest.fixture(scope="session")

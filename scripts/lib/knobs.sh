@@ -39,7 +39,7 @@
 
 # Constants: named once here, passed where they are needed.
 # The base images, read from the Dockerfiles' named base stages (Dependabot moves them there).
-LAMBDA_BASE_IMAGE="$(sed -n 's/^FROM \([^ ]*\) AS lambda-base$/\1/p' "$REPO_ROOT/Dockerfile")"
+LAMBDA_BASE_IMAGE="$(sed -n 's/^FROM \(--platform=[^ ]* \)\{0,1\}\([^ ]*\) AS lambda-base$/\2/p' "$REPO_ROOT/Dockerfile")"
 WORKER_BASE_IMAGE="$(sed -n 's/^FROM \([^ ]*\) AS python-base$/\1/p' "$REPO_ROOT/docker/worker.Dockerfile")"
 CFT_SITE="https://storage.googleapis.com/chrome-for-testing-public"
 RIE_INVOKE_PATH="/2015-03-31/functions/function/invocations"

@@ -56,6 +56,17 @@ def test_ci_job_order_permissions_and_timeouts() -> None:
     assert all(isinstance(job["timeout-minutes"], int) for job in jobs.values())
 
 
+@pytest.mark.parametrize("name", sorted(path.name for path in WORKFLOWS.glob("*.yml")))
+def test_every_image_build_step_has_a_time_limit_below_its_jobs(name: str) -> None:
+    for job_name, job in load(name)["jobs"].items():
+        for step in job.get("steps", []):
+            if "make build" not in step.get("run", ""):
+                continue
+            limit = step.get("timeout-minutes")
+            assert isinstance(limit, int), f"{name} {job_name}: '{step['name']}' has no timeout-minutes"
+            assert limit < job["timeout-minutes"], f"{name} {job_name}: '{step['name']}' outlasts its job"
+
+
 def test_ci_never_pushes_or_logs_in() -> None:
     text = (WORKFLOWS / "ci.yml").read_text()
     for forbidden in (
