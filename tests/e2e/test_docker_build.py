@@ -30,10 +30,10 @@ from tests.support.procs import (
     docker,
     free_port,
     need,
-    offline_lib,
     port_open,
     project_version,
     script,
+    script_value,
     wait_until,
 )
 
@@ -66,13 +66,6 @@ def test_hadolint_clean() -> None:
     )
     # Assert
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def script_value(name: str) -> str:
-    """A variable as the scripts see it, after sourcing scripts/lib.sh."""
-    value = offline_lib(f'printf %s "${name}"').stdout
-    assert value, f"{name} is empty in the scripts"
-    return value
 
 
 def test_lambda_dockerfile_structure() -> None:

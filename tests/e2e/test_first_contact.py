@@ -25,12 +25,14 @@ from tests.support.chrome import ChromeSource
 from tests.support.lambda_invoke import EVENTS, every_sample_passed, mismatch
 from tests.support.procs import (
     REPO,
+    dirty_tree,
     docker,
     free_port,
     need_tool,
     port_open,
     project_version,
     repo_env,
+    script_value,
     shell_constant,
     wait_until,
 )
@@ -51,17 +53,6 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, capture_output=True)
     assert not (clone / ".cache").exists() and not (clone / ".env").exists()
     yield clone
-
-
-def untouched(clone: Path) -> str:
-    """What git says changed in the clone's tracked files: empty when nothing was rewritten."""
-    return subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def offline_build_args(chrome: ChromeSource) -> list[str]:
@@ -85,7 +76,7 @@ def test_story_4_3_builds_lists_runs_and_invokes_the_lambda_image_as_written(
 
     # Assert (AC4): the image is built from the committed files and `docker images` lists it as latest.
     assert built.returncode == 0, built.stderr[-3000:]
-    assert untouched(clone) == "", "the build rewrote a tracked file"
+    assert not dirty_tree(clone), "the build rewrote a tracked file"
     image_id = docker("image", "inspect", "--format", "{{.Id}}", "naver-sms-automation:latest")
     listed = run(["docker", "images", "naver-sms-automation"], clone).stdout.splitlines()
     assert listed[0].split()[:3] == ["REPOSITORY", "TAG", "IMAGE"]
@@ -157,7 +148,7 @@ def test_the_legacy_builder_sends_only_what_the_images_copy(images: dict[str, st
         path.write_text("PLANTED_SECRET=never-in-a-build-context\n")
     shutil.copy2(clone / ".env.example", clone / ".env")
     probe = clone.parent / "probe.Dockerfile"  # outside the context: it copies the context as it is sent
-    probe.write_text(f"FROM {shell_constant('WORKER_BASE_IMAGE')}\nCOPY . /context\n")
+    probe.write_text(f"FROM {script_value('WORKER_BASE_IMAGE')}\nCOPY . /context\n")
     tag = f"naver-sms-test/context-probe:{free_port()}"
 
     # Act: the legacy builder (DOCKER_BUILDKIT=0 reads only the root .dockerignore), then list what it got.
@@ -199,7 +190,7 @@ def test_a_fresh_clone_builds_runs_and_smokes_the_lambda_image(images: dict[str,
 
     # Assert: built, from the committed pin where Chrome for Testing is reached; no tracked file rewritten.
     assert built.returncode == 0, built.stderr[-3000:]
-    assert untouched(clone) == "" and (clone / "docker" / "chrome-for-testing.pin").read_text() == pin
+    assert not dirty_tree(clone) and (clone / "docker" / "chrome-for-testing.pin").read_text() == pin
     if "the local stand-in" not in built.stderr:
         version = re.search(r"^CFT_VERSION=(\S+)$", pin, re.MULTILINE)
         assert version is not None

@@ -149,6 +149,13 @@ def offline_lib(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return _bash("-c", f"source scripts/lib.sh && source scripts/offline/lib.sh && {code}", env=env)
 
 
+def script_value(name: str) -> str:
+    """A variable as the scripts see it, after sourcing scripts/lib.sh."""
+    value = offline_lib(f'printf %s "${name}"').stdout
+    assert value, f"{name} is empty in the scripts"
+    return value
+
+
 def repo_env(**extra: str) -> dict[str, str]:
     """The environment for a subprocess: this process's, minus settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_TO_KEY}
@@ -156,10 +163,11 @@ def repo_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def dirty_tree() -> bool:
+def dirty_tree(root: Path = REPO) -> bool:
+    """Whether a tracked file of the checkout (or clone) at `root` differs from its commit."""
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO,
+        cwd=root,
         capture_output=True,
         text=True,
         check=True,
