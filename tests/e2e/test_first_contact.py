@@ -155,6 +155,7 @@ def test_the_legacy_builder_sends_only_what_the_images_copy(images: dict[str, st
     built = run(["docker", "build", "--file", str(probe), "--tag", tag, "."], clone, DOCKER_BUILDKIT="0")
     try:
         assert built.returncode == 0, built.stderr[-3000:]
+        assert "Sending build context to Docker daemon" in built.stdout + built.stderr, "not legacy"
         sent = docker("run", "--rm", "--network", "none", tag, "find", "/context", "-mindepth", "1")
     finally:
         docker("rmi", "--force", tag, check=False)
