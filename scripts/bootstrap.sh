@@ -14,14 +14,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Fedora's docker-distribution and openSUSE's distribution-registry install the registry as `registry`,
 # not the `docker-registry` command the suite runs.
 PACKAGES='
-need         apt-get          dnf           pacman         zypper         brew
-browser      chromium         chromium      chromium       chromium       chromium
-driver       chromium-driver  chromedriver  chromium       chromedriver   chromedriver
-docker       docker.io        moby-engine   docker         docker         docker
-buildx       -                docker-buildx docker-buildx  docker-buildx  docker
-compose      -                docker-compose docker-compose docker-compose docker
-registry     docker-registry  -             -              -              -
-debootstrap  debootstrap      debootstrap   debootstrap    debootstrap    -
+need         apt-get          dnf             pacman          zypper          brew
+browser      chromium         chromium        chromium        chromium        chromium
+driver       chromium-driver  chromedriver    chromium        chromedriver    chromedriver
+docker       docker.io        moby-engine     docker          docker          docker
+buildx       -                docker-buildx   docker-buildx   docker-buildx   docker
+compose      -                docker-compose  docker-compose  docker-compose  docker
+registry     docker-registry  -               -               -               -
+debootstrap  debootstrap      debootstrap     debootstrap     debootstrap     -
 '
 # describe NEED: what a need is, in words, for the messages.
 describe() {
