@@ -6,11 +6,13 @@ import re
 import subprocess
 import sys
 
-from tests.support.procs import REPO, need_tool
+from tests.support.procs import REPO, need_root, need_tool
 
 
 def test_the_unit_layer_passes_with_networking_disabled() -> None:
     unshare = need_tool("unshare")
+    # A network namespace takes root (or CAP_SYS_ADMIN); the probe finds out without guessing which.
+    need_root("unshare --net", probe=[unshare, "--net", "true"])
     result = subprocess.run(
         [unshare, "--net", sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "tests/unit"],
         cwd=REPO,

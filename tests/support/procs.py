@@ -47,6 +47,16 @@ def need_tool(name: str) -> str:
     return path
 
 
+def need_root(why: str, probe: list[str] | None = None) -> None:
+    """A test that needs root (or the privilege `probe`, a command that succeeds when it is there): outside CI
+    without it, skipped saying so; CI runs the suite as root, so there it runs, and lacking it fails."""
+    if os.geteuid() == 0:
+        return
+    if probe is not None and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return
+    need(False, f"needs root ({why})")
+
+
 def shell_constant(name: str) -> str:
     """A constant the scripts name once, in scripts/lib/knobs.sh (NAME="value"), read from there."""
     knobs = (REPO / "scripts" / "lib" / "knobs.sh").read_text()
