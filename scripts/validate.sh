@@ -64,6 +64,9 @@ record() {
   fi
 }
 
+# note TEXT: a paragraph under the last recorded step, for what its output cannot say itself.
+note() { printf '%s\n\n' "$1" >>"$body"; }
+
 registry_port=5055
 registry_dir="$(mktemp -d)"
 printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -83,6 +86,9 @@ record "Lambda image under its RIE: samples (read-only root)" bash -c \
   "RIE_DETACH=1 RIE_CONTAINER=naver-sms-validate scripts/run-rie.sh && sleep 2 && IMAGE=lambda scripts/smoke.sh; status=\$?; docker logs naver-sms-validate 2>&1 | grep 'INIT REPORT'; docker rm -f naver-sms-validate >/dev/null; exit \$status"
 record "Worker container: healthy, event, JSON logs, docker stop" env IMAGE=worker scripts/smoke.sh
 record "The template's function under AWS SAM CLI (sam local invoke, the local image)" scripts/sam-invoke.sh
+note "SAM stops the function's container once the answer above is in. The runtime client inside, already
+waiting for its next invocation, may then print \`Failed to get next invocation\` and a traceback: that is
+the container being stopped after the answer, not a failure (Lambda freezes the environment instead)."
 record "Tag and push the worker to a local registry, digest" bash -c \
   "IMAGE=worker REGISTRY=127.0.0.1:$registry_port scripts/tag.sh && IMAGE=worker REGISTRY=127.0.0.1:$registry_port scripts/push.sh"
 LINES_KEPT=4 record "Whole test suite" make test
