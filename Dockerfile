@@ -26,19 +26,22 @@ FROM --platform=linux/amd64 ${LAMBDA_BASE} AS browser
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# The shared libraries headless Chrome links against (Amazon Linux's minimal image has none of them),
+# The shared libraries Chrome links against (Amazon Linux's minimal image has none of them),
 # unzip and a Korean font, from whichever package manager the base has.
 COPY docker/browser-os-libs.sh /tmp/browser-os-libs.sh
 RUN /tmp/browser-os-libs.sh && rm /tmp/browser-os-libs.sh
 
-# Chrome for Testing, pinned by version and sha256 in docker/chrome-for-testing.pin, which the build
-# reads itself: `docker build .` builds the committed pin. `make pin-chrome` records a version's
+# Chrome for Testing, pinned by version, browser and sha256 in docker/chrome-for-testing.pin, which the
+# build reads itself: `docker build .` builds the committed pin. `make pin-chrome` records a version's
 # checksums there; no checksum, no build (fetch-chrome.sh says what to run). The ARGs override the pin
-# (scripts/build.sh passes an offline mirror's pin through them); CFT_BASE_URL names a mirror.
-# chrome-headless-shell is the automation-only build: smaller than full Chrome and made for this.
+# (scripts/build.sh passes the pin's values, or an offline mirror's, through them); CFT_BASE_URL names a
+# mirror. CFT_BROWSER is the browser archive: chrome, full Chrome, which the app and the gate run with
+# --headless=new (Chrome's own headless mode, the same browser as headed Chrome), or
+# chrome-headless-shell, the smaller automation-only build. Either way /opt/chrome/chrome is the browser.
 # linux64 only, so the image is linux/amd64. Download, verify and unpack in one layer so no archive stays.
 ARG CFT_VERSION=""
-ARG CFT_SHELL_SHA256=""
+ARG CFT_BROWSER=""
+ARG CFT_BROWSER_SHA256=""
 ARG CFT_DRIVER_SHA256=""
 ARG CFT_BASE_URL=https://storage.googleapis.com/chrome-for-testing-public
 COPY docker/chrome-for-testing.pin docker/fetch-chrome.sh scripts/lib/chrome.sh /tmp/cft/

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The OS packages headless Chrome needs, for whichever package manager the Lambda base has:
+# The OS packages Chrome for Testing needs, full Chrome or the headless shell (the shell links a subset
+# of full Chrome's libraries), for whichever package manager the Lambda base has:
 #   yum       public.ecr.aws/lambda/python:3.11 (Amazon Linux 2)
 #   dnf       public.ecr.aws/lambda/python:3.12 and later (Amazon Linux 2023; microdnf, maybe named dnf)
 #   apt-get   the offline stand-in base (Debian bookworm), which runs Debian's Chromium build
@@ -8,13 +9,20 @@
 # every library is found and a Korean font is there, so a wrong name here fails the build.
 set -eu
 
-# Chrome for Testing's own list (the libraries headless_shell and chromedriver link), Red Hat names.
-rpm_libs="atk at-spi2-atk cups-libs gtk3 libXcomposite libXcursor libXdamage libXrandr libXScrnSaver libXtst
-  alsa-lib mesa-libgbm nss pango libdrm libxkbcommon dbus-libs unzip fontconfig"
+# Full Chrome's libraries, Red Hat names: what Chrome's own Linux package depends on (Chromium's
+# chrome/installer/linux dependency list, the libraries chrome links: nss and nspr, glib2, dbus, atk and
+# at-spi2, cups, libdrm, mesa-libgbm, pango and cairo, expat, alsa, libxkbcommon, X11 and xcb, and
+# libudev from systemd-libs, which Chrome dlopens) plus gtk3, libXcursor, libXi, libXtst and
+# libXScrnSaver, which the Lambda Chrome images (umihico/docker-selenium-lambda) add for full Chrome.
+# The same names on Amazon Linux 2 and 2023.
+rpm_libs="nss nspr glib2 dbus-libs atk at-spi2-atk at-spi2-core cups-libs libdrm mesa-libgbm pango cairo
+  expat alsa-lib libxkbcommon libX11 libxcb libXcomposite libXdamage libXext libXfixes libXrandr
+  systemd-libs gtk3 libXcursor libXi libXtst libXScrnSaver unzip fontconfig"
 
 if command -v apt-get >/dev/null 2>&1; then
-  # Debian's Chromium links system copies of what Chrome for Testing bundles (codecs, harfbuzz, ...),
-  # so its list is longer: the Depends of Debian's chromium and chromium-driver packages.
+  # The stand-in runs Debian's chromium (the full browser, under either browser's name): the Depends of
+  # Debian's chromium and chromium-driver packages, a superset of full Chrome's list above in Debian's
+  # names (Debian's build links system copies of what Chrome for Testing bundles: codecs, harfbuzz ...).
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     libasound2 libatk-bridge2.0-0 libatk1.0-0 libatspi2.0-0 libcairo2 libcups2 libdav1d6 libdbus-1-3 \

@@ -42,15 +42,12 @@ if [[ "$IMAGE" == lambda ]]; then
   fi
   read_cft_pin
   require_var CFT_VERSION "name a Chrome for Testing version: make pin-chrome CFT_VERSION=<version>"
-  if [[ -z "$CFT_SHELL_SHA256" || -z "$CFT_DRIVER_SHA256" ]]; then
-    # Like a lock file: recorded once on a connected machine and committed, never trusted unverified
-    # in CI or in a deploy.
-    [[ "${CI:-}" != true ]] || die "$CFT_PIN has no checksums for $CFT_VERSION: run 'make pin-chrome' and commit the pin"
-    "$REPO_ROOT/scripts/pin-chrome.sh" "$CFT_VERSION"
-    read_cft_pin
-  fi
-  info "Chrome for Testing $CFT_VERSION from ${CFT_BASE_URL:-the Chrome for Testing site}"
-  for var in CFT_VERSION CFT_SHELL_SHA256 CFT_DRIVER_SHA256; do
+  # Like a lock file: recorded once by `make pin-chrome` on a connected machine and committed. A build
+  # never writes the pin (a tracked file) and never trusts an archive unverified.
+  [[ -n "$CFT_BROWSER_SHA256" && -n "$CFT_DRIVER_SHA256" ]] ||
+    die "$CFT_PIN has no checksums for Chrome for Testing $CFT_VERSION ($CFT_BROWSER): run 'make pin-chrome' and commit the pin"
+  info "Chrome for Testing $CFT_VERSION ($CFT_BROWSER) from ${CFT_BASE_URL:-the Chrome for Testing site}"
+  for var in CFT_VERSION CFT_BROWSER CFT_BROWSER_SHA256 CFT_DRIVER_SHA256; do
     flags+=(--build-arg "$var=${!var}")
   done
   [[ -n "${CFT_BASE_URL:-}" ]] && flags+=(--build-arg "CFT_BASE_URL=$CFT_BASE_URL")

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Every knob the scripts read, with its default: the one place defaults are set (the Makefile passes on
 # only what you give it). Set any of them on the command line (`make build IMAGE=worker`) or in the
-# environment. Knobs that mean "not given" when empty (REGISTRY, SMOKE_URL, CFT_BASE_URL, IMAGE_URI,
-# LAMBDA_BASE, NATS_URL …) have no default and are documented in the script that reads them.
+# environment. Knobs that mean "not given" when empty (REGISTRY, SMOKE_URL, CFT_BASE_URL, CFT_BROWSER,
+# IMAGE_URI, LAMBDA_BASE, NATS_URL …) have no default and are documented in the script that reads them.
 # Sourced through scripts/lib.sh; do not run it.
 # shellcheck disable=SC2034  # the values set here are read by the scripts that source this file
 

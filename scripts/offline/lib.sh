@@ -65,21 +65,23 @@ print(json.load(sys.stdin)[0].get("Options", {}).get("com.docker.network.bridge.
 }
 
 # serve_cft_mirror: serve the local Chrome for Testing mirror where build steps reach this host, for
-# as long as this script runs; point CFT_BASE_URL and CFT_PIN at it. A fixed port keeps the URL, and
-# with it the build cache, the same from one build to the next.
+# as long as this script runs; point CFT_BASE_URL at it and CFT_PIN at its pin for the browser the
+# committed pin names (the mirror packs both). A fixed port keeps the URL, and with it the build cache,
+# the same from one build to the next.
 serve_cft_mirror() {
   local dir host port="$CFT_MIRROR_PORT"
   [[ "$port" =~ ^[0-9]+$ ]] || die "CFT_MIRROR_PORT='$port' is not a port number"
+  read_cft_pin
   dir="$("$REPO_ROOT/scripts/offline/cft-mirror.sh" "$CFT_MIRROR_DIR")"
   if [[ "$DOCKER_NETWORK" == host ]]; then host=127.0.0.1; else host="$(bridge_address)"; fi
   mkdir -p build
   python3 -m http.server --bind "$host" --directory "$dir" "$port" >build/cft-mirror.log 2>&1 &
   mirror_pid=$!
   trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
-  CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/chrome-for-testing.pin"
+  CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/$CFT_BROWSER.pin"
   for _ in $(seq 1 50); do
     # Our mirror's pin, not merely something on that port (another build's mirror, say).
-    curl -fsS "$CFT_BASE_URL/chrome-for-testing.pin" 2>/dev/null | cmp -s - "$CFT_PIN" && return 0
+    curl -fsS "$CFT_BASE_URL/${CFT_PIN##*/}" 2>/dev/null | cmp -s - "$CFT_PIN" && return 0
     kill -0 "$mirror_pid" 2>/dev/null || break
     sleep 0.1
   done

@@ -1,9 +1,11 @@
 """The Lambda image's browser stage: Chrome for Testing by version and sha256, its OS libraries, the gate.
 
 Where the official bases and Chrome for Testing are reachable (a laptop, GitHub's runner), these tests use
-them and the committed pin. Only where a pull fails (`make build` then built on the stand-in base) do they
-use the local mirror in Chrome for Testing's layout made of Debian's chromium (scripts/offline/cft-mirror.sh),
-served as `make build` serves it. The Dockerfile is the production one either way.
+them and the committed pin (the other browser's checksum recorded here on first download, as `make
+pin-chrome` records it). Only where a pull fails (`make build` then built on the stand-in base) do they use
+the local mirror in Chrome for Testing's layout made of Debian's chromium (scripts/offline/cft-mirror.sh),
+served as `make build` serves it, with its pin for each browser. The Dockerfile is the production one
+either way, and both browsers (full Chrome and the headless shell) are built by it.
 """
 
 from __future__ import annotations
@@ -24,20 +26,35 @@ import pytest
 from tests.support.procs import REPO, docker, need_tool, offline_lib, script, serving, shell_constant
 
 pytestmark = pytest.mark.docker
-PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_SHELL_SHA256|CFT_DRIVER_SHA256)=(.*)$")
-ARCHIVES = {"chrome-headless-shell-linux64": "CFT_SHELL_SHA256", "chromedriver-linux64": "CFT_DRIVER_SHA256"}
+PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_BROWSER|CFT_BROWSER_SHA256|CFT_DRIVER_SHA256)=(.*)$")
+BROWSERS = ("chrome", "chrome-headless-shell")
 
 
 def read_pin(path: Path) -> dict[str, str]:
     return dict(m.groups() for line in path.read_text().splitlines() if (m := PIN_LINE.match(line)))
 
 
+def pin_text(pin: dict[str, str]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in pin.items())
+
+
+def url_sha256(url: str, path: Path) -> str:
+    urllib.request.urlretrieve(url, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @dataclass(frozen=True)
 class ChromeSource:
-    """Where the images' Chrome for Testing came from: a download site and the pin it was built with."""
+    """Where the images' Chrome for Testing came from: a download site, the browser the images were built
+    with, and a pin of each browser at that version."""
 
     url: str
-    pin: dict[str, str]
+    browser: str
+    pins: dict[str, dict[str, str]]
+
+    @property
+    def pin(self) -> dict[str, str]:
+        return self.pins[self.browser]
 
 
 def lib_output(code: str) -> str:
@@ -47,10 +64,17 @@ def lib_output(code: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
+def chrome(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromeSource]:
     labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", images["lambda"])
+    committed = read_pin(REPO / "docker" / "chrome-for-testing.pin")
     if "standin.inputs" not in labels:
-        yield ChromeSource(shell_constant("CFT_SITE"), read_pin(REPO / "docker" / "chrome-for-testing.pin"))
+        # The committed pin, and the other browser's archive at its version hashed on first download.
+        url, browser = shell_constant("CFT_SITE"), committed["CFT_BROWSER"]
+        (other,) = set(BROWSERS) - {browser}
+        archive = f"{url}/{committed['CFT_VERSION']}/linux64/{other}-linux64.zip"
+        sha = url_sha256(archive, tmp_path_factory.mktemp("cft") / f"{other}.zip")
+        other_pin = {**committed, "CFT_BROWSER": other, "CFT_BROWSER_SHA256": sha}
+        yield ChromeSource(url, browser, {browser: committed, other: other_pin})
         return
     need_tool("dpkg-deb")
     mirror = Path(lib_output('"$REPO_ROOT/scripts/offline/cft-mirror.sh"'))
@@ -59,26 +83,27 @@ def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
     host, port = lib_output("bridge_address"), lib_output('printf %s "$CFT_MIRROR_PORT"')
     url = f"http://{host}:{port}"
     command = ["python3", "-m", "http.server", "--bind", host, "--directory", str(mirror), str(port)]
-    with serving(command, f"{url}/chrome-for-testing.pin", "the mirror's HTTP server"):
-        yield ChromeSource(url, read_pin(mirror / "chrome-for-testing.pin"))
+    pins = {browser: read_pin(mirror / f"{browser}.pin") for browser in BROWSERS}
+    with serving(command, f"{url}/{committed['CFT_BROWSER']}.pin", "the mirror's HTTP server"):
+        yield ChromeSource(url, committed["CFT_BROWSER"], pins)
 
 
+@pytest.mark.parametrize("browser", BROWSERS)
 def test_the_archives_have_chrome_for_testings_layout_and_the_pinned_checksums(
-    chrome: ChromeSource, tmp_path: Path
+    chrome: ChromeSource, tmp_path: Path, browser: str
 ) -> None:
-    version = chrome.pin["CFT_VERSION"]
-    expected = {
-        "chrome-headless-shell-linux64": "chrome-headless-shell",
-        "chromedriver-linux64": "chromedriver",
-    }
-    for archive, executable in expected.items():
-        path = tmp_path / f"{archive}.zip"
-        urllib.request.urlretrieve(f"{chrome.url}/{version}/linux64/{archive}.zip", path)
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == chrome.pin[ARCHIVES[archive]]
+    pin = chrome.pins[browser]
+    version = pin["CFT_VERSION"]
+    expected = {browser: "CFT_BROWSER_SHA256", "chromedriver": "CFT_DRIVER_SHA256"}
+    for archive, key in expected.items():
+        path = tmp_path / f"{archive}-linux64.zip"
+        assert url_sha256(f"{chrome.url}/{version}/linux64/{archive}-linux64.zip", path) == pin[key]
         with zipfile.ZipFile(path) as zf:
-            assert {name.split("/")[0] for name in zf.namelist()} == {archive}, "one top folder, as CfT ships"
-            mode = zf.getinfo(f"{archive}/{executable}").external_attr >> 16
-            assert mode & 0o111, f"{executable} keeps its run bit"
+            top = {name.split("/")[0] for name in zf.namelist()}
+            assert top == {f"{archive}-linux64"}, "one top folder, as CfT ships"
+            # The executable is named as the archive: chrome-linux64/chrome, chromedriver-linux64/chromedriver
+            mode = zf.getinfo(f"{archive}-linux64/{archive}").external_attr >> 16
+            assert mode & 0o111, f"{archive} keeps its run bit"
 
 
 def in_image(image: str, command: str) -> str:
@@ -88,7 +113,8 @@ def in_image(image: str, command: str) -> str:
 def test_the_browser_stage_is_laid_out_and_gated(images: dict[str, str], chrome: ChromeSource) -> None:
     image = images["lambda"]
     pin = chrome.pin
-    assert in_image(image, "readlink /opt/chrome/chrome") == "/opt/chrome/chrome-headless-shell"
+    assert in_image(image, "readlink -f /opt/chrome/chrome") == f"/opt/chrome/{chrome.browser}"
+    assert pin["CFT_VERSION"] in in_image(image, "/opt/chrome/chrome --version")
     assert pin["CFT_VERSION"] in in_image(image, "/opt/chrome/chromedriver --version")
     assert in_image(image, "ls /tmp; ls /opt/chrome/*.zip 2>/dev/null || true") == "", "no archive stays"
     assert in_image(image, "fc-list :lang=ko family"), "a font with Hangul"
@@ -127,15 +153,12 @@ def test_a_wrong_checksum_fails_the_build(
     images: dict[str, str], chrome: ChromeSource, tmp_path: Path
 ) -> None:
     wrong = tmp_path / "wrong.pin"
-    wrong.write_text(
-        f"CFT_VERSION={chrome.pin['CFT_VERSION']}\nCFT_SHELL_SHA256={'0' * 64}\n"
-        f"CFT_DRIVER_SHA256={chrome.pin['CFT_DRIVER_SHA256']}\n"
-    )
+    wrong.write_text(pin_text({**chrome.pin, "CFT_BROWSER_SHA256": "0" * 64}))
     before = docker("image", "inspect", "--format", "{{.Id}}", images["lambda"])
     result = script("build.sh", IMAGE="lambda", CFT_PIN=str(wrong), CFT_BASE_URL=chrome.url)
     assert result.returncode == 1
     log = (REPO / "build" / "lambda-build.log").read_text()
-    assert "/tmp/chrome-headless-shell.zip: FAILED" in log and "checksum did NOT match" in log
+    assert f"/tmp/{chrome.browser}.zip: FAILED" in log and "checksum did NOT match" in log
     after = docker("image", "inspect", "--format", "{{.Id}}", images["lambda"])
     assert after == before, "a failed build leaves :latest where it was"
 
@@ -166,30 +189,34 @@ def plain_build(context: Path, *build_args: str) -> subprocess.CompletedProcess[
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("browser", BROWSERS)
 def test_a_plain_docker_build_reads_the_pin_file(
-    images: dict[str, str], chrome: ChromeSource, tmp_path: Path
+    images: dict[str, str], chrome: ChromeSource, tmp_path: Path, browser: str
 ) -> None:
-    pin = "".join(f"{key}={value}\n" for key, value in chrome.pin.items())
-    result = plain_build(browser_stage_context(tmp_path, pin), f"CFT_BASE_URL={chrome.url}")
+    pin = chrome.pins[browser]
+    result = plain_build(browser_stage_context(tmp_path, pin_text(pin)), f"CFT_BASE_URL={chrome.url}")
     assert result.returncode == 0, result.stderr[-3000:]
+    stage = "naver-sms-test/browser-stage:latest"
     try:
-        version = docker("run", "--rm", "--network", "none", "--entrypoint", "/opt/chrome/chromedriver",
-                         "naver-sms-test/browser-stage:latest", "--version")  # fmt: skip
-        assert chrome.pin["CFT_VERSION"] in version
+        # /opt/chrome/chrome is the browser: full Chrome's own executable, or a link to the shell.
+        target = in_image(stage, "readlink -f /opt/chrome/chrome")
+        assert target == f"/opt/chrome/{browser}"
+        assert pin["CFT_VERSION"] in in_image(stage, "/opt/chrome/chrome --version")
+        assert pin["CFT_VERSION"] in in_image(stage, "/opt/chrome/chromedriver --version")
     finally:
-        docker("rmi", "naver-sms-test/browser-stage:latest", check=False)
+        docker("rmi", stage, check=False)
 
 
 def test_a_plain_docker_build_of_a_pin_without_checksums_says_what_to_run(
     images: dict[str, str], tmp_path: Path
 ) -> None:
     version = read_pin(REPO / "docker" / "chrome-for-testing.pin")["CFT_VERSION"]
-    pin = f"CFT_VERSION={version}\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n"
+    pin = f"CFT_VERSION={version}\nCFT_BROWSER=chrome\nCFT_BROWSER_SHA256=\nCFT_DRIVER_SHA256=\n"
     result = plain_build(browser_stage_context(tmp_path, pin))
     assert result.returncode != 0
     assert (
-        f"docker/chrome-for-testing.pin has no sha256 for Chrome for Testing {version}: run 'make pin-chrome'"
-        in result.stderr
+        f"docker/chrome-for-testing.pin has no sha256 for Chrome for Testing {version} (chrome): "
+        "run 'make pin-chrome'" in result.stderr
     )
 
 
@@ -222,8 +249,13 @@ def test_the_os_library_script_speaks_each_package_manager(manager: str, font: s
     assert result.returncode == 0, result.stderr
     install, clean = calls.read_text().splitlines()
     assert install.startswith(f"{bin_dir / manager} install -y")
-    for package in ("nss", "mesa-libgbm", "dbus-libs", "unzip", "fontconfig", font):
-        assert package in install.split()
+    # What full Chrome links (the headless shell needs a subset), then the archives' and fonts' tools.
+    full_chrome = (
+        *("gtk3", "atk", "at-spi2-atk", "cups-libs", "libXcomposite", "libXdamage", "libXrandr"),
+        *("libxkbcommon", "pango", "alsa-lib", "libdrm", "mesa-libgbm", "nss", "dbus-libs"),
+    )
+    for package in (*full_chrome, "unzip", "fontconfig", font):
+        assert package in install.split(), package
     assert clean == f"{bin_dir / manager} clean all"
 
 
@@ -233,12 +265,22 @@ def test_the_os_library_script_names_a_base_it_cannot_serve(tmp_path: Path) -> N
     assert "no apt-get, dnf, microdnf or yum in this base image" in result.stderr
 
 
-def test_pin_chrome_records_the_version_and_both_checksums(chrome: ChromeSource, tmp_path: Path) -> None:
-    pin = chrome.pin
+@pytest.mark.parametrize("browser", BROWSERS)
+def test_pin_chrome_records_the_version_and_both_checksums(
+    chrome: ChromeSource, tmp_path: Path, browser: str
+) -> None:
+    pin = chrome.pins[browser]
     target = tmp_path / "chrome-for-testing.pin"
-    target.write_text("# a comment that stays\nCFT_VERSION=1.2.3.4\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    target.write_text(
+        "# a comment that stays\n"
+        f"CFT_VERSION=1.2.3.4\nCFT_BROWSER={chrome.browser}\nCFT_BROWSER_SHA256=\nCFT_DRIVER_SHA256=\n"
+    )
     result = script(
-        "pin-chrome.sh", CFT_PIN=str(target), CFT_BASE_URL=chrome.url, CFT_VERSION=pin["CFT_VERSION"]
+        "pin-chrome.sh",
+        CFT_PIN=str(target),
+        CFT_BASE_URL=chrome.url,
+        CFT_VERSION=pin["CFT_VERSION"],
+        CFT_BROWSER=browser,
     )
     assert result.returncode == 0, result.stderr
     assert read_pin(target) == pin
@@ -246,13 +288,18 @@ def test_pin_chrome_records_the_version_and_both_checksums(chrome: ChromeSource,
     assert "commit it" in result.stderr
 
 
-def test_a_build_without_checksums_pins_them_first_outside_ci(
-    images: dict[str, str], chrome: ChromeSource, tmp_path: Path
+def test_a_build_of_a_pin_without_checksums_stops_and_leaves_the_pin_alone(
+    engine: None, chrome: ChromeSource, tmp_path: Path
 ) -> None:
-    pin = chrome.pin
+    # Outside CI too: `make build` never pins (the pin is a tracked file); `make pin-chrome` does.
     target = tmp_path / "chrome-for-testing.pin"
-    target.write_text(f"CFT_VERSION={pin['CFT_VERSION']}\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    pin = {**chrome.pin, "CFT_BROWSER_SHA256": "", "CFT_DRIVER_SHA256": ""}
+    target.write_text("# kept\n" + pin_text(pin))
+    before = target.read_bytes()
     env = {"IMAGE": "lambda", "CFT_PIN": str(target), "CFT_BASE_URL": chrome.url, "CI": "false"}
     result = script("build.sh", **env)
-    assert result.returncode == 0, result.stderr
-    assert read_pin(target) == pin, "the build recorded the checksums it then verified"
+    assert result.returncode == 1
+    assert f"has no checksums for Chrome for Testing {chrome.pin['CFT_VERSION']}" in result.stderr
+    assert "run 'make pin-chrome' and commit the pin" in result.stderr
+    assert "downloading" not in result.stderr, "pin-chrome did not run"
+    assert target.read_bytes() == before, "the pin file is byte-identical"

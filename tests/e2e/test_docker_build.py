@@ -90,6 +90,11 @@ def test_lambda_dockerfile_structure() -> None:
     assert any(
         "/tmp/cft/fetch-chrome.sh /tmp/cft/chrome-for-testing.pin" in r for r in instructions(browser, "RUN")
     )
+    # Every key of the pin can be given as a build arg of the same name (scripts/build.sh passes them all).
+    pin = (REPO / "docker" / "chrome-for-testing.pin").read_text().splitlines()
+    keys = {line.split("=")[0] for line in pin if line and not line.startswith("#")}
+    assert keys == {"CFT_VERSION", "CFT_BROWSER", "CFT_BROWSER_SHA256", "CFT_DRIVER_SHA256"}
+    assert keys <= {arg.split("=")[0] for arg in instructions(browser, "ARG")}
     fetch = (REPO / "docker" / "fetch-chrome.sh").read_text()
     assert "sha256sum -c" in fetch and fetch.index("sha256sum -c") < fetch.index("unzip")
     copies = instructions(app, "COPY")
@@ -340,19 +345,22 @@ def test_run_rie_refuses_bad_memory(images: dict[str, str]) -> None:
     assert result.returncode == 1 and "LAMBDA_MEMORY_MB=64 is not valid" in result.stderr
 
 
-def test_ci_refuses_a_browser_stage_without_checksums(engine: None, tmp_path: Path) -> None:
-    # A mirror named by the user, and a pin of the committed version with no checksums yet.
+@pytest.mark.parametrize("ci", ["true", "false"])
+def test_a_build_refuses_a_browser_stage_without_checksums(engine: None, tmp_path: Path, ci: str) -> None:
+    # A mirror named by the user, and a pin of the committed version with no checksums yet: in CI or
+    # not, the build stops and says what to run (it never pins by itself).
     committed = (REPO / "docker" / "chrome-for-testing.pin").read_text()
     version = re.search(r"^CFT_VERSION=(\S+)$", committed, re.MULTILINE)
     assert version is not None
     pin = tmp_path / "chrome-for-testing.pin"
-    pin.write_text(f"CFT_VERSION={version.group(1)}\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
-    result = script(
-        "build.sh", IMAGE="lambda", CI="true", CFT_PIN=str(pin), CFT_BASE_URL="http://127.0.0.1:9"
+    pin.write_text(
+        f"CFT_VERSION={version.group(1)}\nCFT_BROWSER=chrome\nCFT_BROWSER_SHA256=\nCFT_DRIVER_SHA256=\n"
     )
+    result = script("build.sh", IMAGE="lambda", CI=ci, CFT_PIN=str(pin), CFT_BASE_URL="http://127.0.0.1:9")
     assert result.returncode == 1
     assert (
-        f"has no checksums for {version.group(1)}: run 'make pin-chrome' and commit the pin" in result.stderr
+        f"has no checksums for Chrome for Testing {version.group(1)} (chrome): run 'make pin-chrome' and "
+        "commit the pin" in result.stderr
     )
 
 

@@ -80,7 +80,7 @@ def read_pin(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
         [
             "bash",
             "-c",
-            'source scripts/lib.sh && read_cft_pin && printf "%s|%s" "$CFT_VERSION" "$CFT_SHELL_SHA256"',
+            'source scripts/lib.sh && read_cft_pin && printf "%s|%s" "$CFT_VERSION" "$CFT_BROWSER_SHA256"',
         ],
         cwd=REPO,
         env={**os.environ, "CFT_PIN": str(pin)},
@@ -93,7 +93,9 @@ def read_pin(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 def test_the_chrome_pin_is_parsed_not_sourced(tmp_path: Path) -> None:
     sha = "a" * 64
     good = read_pin(
-        tmp_path, f"# comment\nCFT_VERSION=150.0.7871.100\nCFT_SHELL_SHA256={sha}\nCFT_DRIVER_SHA256=\n"
+        tmp_path,
+        f"# comment\nCFT_VERSION=150.0.7871.100\nCFT_BROWSER=chrome\n"
+        f"CFT_BROWSER_SHA256={sha}\nCFT_DRIVER_SHA256=\n",
     )
     assert (good.returncode, good.stdout) == (0, f"150.0.7871.100|{sha}")
     planted = tmp_path / "ran"
@@ -101,7 +103,7 @@ def test_the_chrome_pin_is_parsed_not_sourced(tmp_path: Path) -> None:
     assert hostile.returncode == 1 and "unknown line 'touch" in hostile.stderr and not planted.exists()
     for line, message in (
         ("CFT_VERSION=$(id)", "is not a Chrome version"),
-        ("CFT_SHELL_SHA256=abc", "CFT_SHELL_SHA256 is not a sha256"),
+        ("CFT_BROWSER_SHA256=abc", "CFT_BROWSER_SHA256 is not a sha256"),
     ):
         bad = read_pin(tmp_path, line + "\n")
         assert bad.returncode == 1 and message in bad.stderr

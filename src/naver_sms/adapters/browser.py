@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 CHROME_FLAGS = (
-    "--headless=new",
+    "--headless=new",  # Full Chrome's own headless mode; chrome-headless-shell is headless anyway.
     "--no-sandbox",  # Lambda and containers run without the user namespaces the sandbox needs.
     "--disable-gpu",
     "--single-process",  # Lambda allows few processes; also what keeps memory flat across invokes.
