@@ -47,9 +47,13 @@ if [[ "$IMAGE" == lambda ]]; then
   [[ -n "$CFT_BROWSER_SHA256" && -n "$CFT_DRIVER_SHA256" ]] ||
     die "$CFT_PIN has no checksums for Chrome for Testing $CFT_VERSION ($CFT_BROWSER): run 'make pin-chrome' and commit the pin"
   info "Chrome for Testing $CFT_VERSION ($CFT_BROWSER) from ${CFT_BASE_URL:-the Chrome for Testing site}"
-  for var in CFT_VERSION CFT_BROWSER CFT_BROWSER_SHA256 CFT_DRIVER_SHA256; do
-    flags+=(--build-arg "$var=${!var}")
-  done
+  # The committed pin the Dockerfile reads itself: no build args for it, so `make build` and a plain
+  # `docker build .` share one cache. Another pin (the offline mirror's, CFT_PIN) goes in as build args.
+  if [[ ! "$CFT_PIN" -ef "$REPO_ROOT/docker/chrome-for-testing.pin" ]]; then
+    for var in CFT_VERSION CFT_BROWSER CFT_BROWSER_SHA256 CFT_DRIVER_SHA256; do
+      flags+=(--build-arg "$var=${!var}")
+    done
+  fi
   [[ -n "${CFT_BASE_URL:-}" ]] && flags+=(--build-arg "CFT_BASE_URL=$CFT_BASE_URL")
   [[ -n "${LAMBDA_BASE:-}" ]] && flags+=(--build-arg "LAMBDA_BASE=$LAMBDA_BASE")
 else

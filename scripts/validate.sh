@@ -27,7 +27,7 @@ write_validation() {
 | criterion | proven here | proven on GitHub / AWS |
 |---|---|---|
 | Lambda image from `public.ecr.aws/lambda/python:3.11`, `CMD ["main.lambda_handler"]` | every stage of `Dockerfile` built on the stand-in base above; `test_lambda_dockerfile_structure` | `ci.yml` → images (lambda): `make build` on the real base (yum) |
-| Chrome + ChromeDriver from Chrome for Testing, pinned by version and sha256 | the browser stage built from a local CfT-layout mirror through `CFT_BASE_URL`: right checksums build, a wrong one fails, a plain `docker build` reads the pin file and refuses one without checksums (`tests/e2e/test_browser_stage.py`); the mirror follows Debian's symlinked chromedriver and checks each archive's version, `pin-chrome` takes the Stable from a versions JSON (`tests/integration/test_chrome_pin.py`); a clone with no `.cache` builds, runs and smokes the image (`tests/e2e/test_first_contact.py`) | `pin-chrome.yml` records the real archives' checksums, builds and smokes the image and opens a pull request; then `ci.yml` → images (lambda) downloads and verifies them |
+| Chrome + ChromeDriver from Chrome for Testing, pinned by version and sha256 | the committed pin parses, names its browser and has both checksums (`tests/integration/test_chrome_pin.py`); the browser stage built from a local CfT-layout mirror through `CFT_BASE_URL`, for full Chrome and the headless shell: right checksums build, a wrong one fails, a plain `docker build` reads the pin file and refuses one without checksums, `make build` stops on it and never rewrites it (`tests/e2e/test_browser_stage.py`); the story's `docker build -t naver-sms-automation .`, `docker run … --env-file .env` and `curl`, and a clone with no `.cache` through `make build`, `run-rie`, `smoke` (`tests/e2e/test_first_contact.py`) | `ci.yml` → tests and images (lambda): the committed pin's real archives downloaded and verified on the real base; `pin-chrome.yml` moves the pin forward (builds and smokes before its pull request) |
 | Build fails, not the first invoke, when the browser cannot run: `ldd` over every ELF under /opt/chrome, a Korean font, one headless session | `docker/check-browser.sh` in the build above and again on the finished image (`test_the_browser_stage_is_laid_out_and_gated`) | `ci.yml` → images (lambda): the same gate on Amazon Linux 2 with the real CfT build |
 | `LAMBDA_BASE=…python:3.12/3.13` (Amazon Linux 2023) by one variable | the OS-library script's yum / dnf / microdnf branches (`test_the_os_library_script_speaks_each_package_manager`); the lock installs under Python 3.13 (`test_the_lambda_lock_installs_on_the_next_lambda_python`) | `make build LAMBDA_BASE=public.ecr.aws/lambda/python:3.13` on a connected machine or runner |
 | Runs under the Lambda RIE, smoke-tested with `curl`; dry-run by default outside production | RIE samples above (read-only root, deployed memory); `test_lambda_container_smoke_and_bad_events`, `test_dry_run_is_the_default_and_sends_nothing` | `deploy.yml` → `make deploy` smokes the published version before the alias moves |
@@ -67,6 +67,26 @@ record() {
 # note TEXT: a paragraph under the last recorded step, for what its output cannot say itself.
 note() { printf '%s\n\n' "$1" >>"$body"; }
 
+# provenance: what the figures below were built from: each image's base (official, by digest, or the
+# offline stand-in) and the Lambda image's browser, against the committed pin.
+provenance() {
+  local IMAGE base image
+  for IMAGE in lambda worker; do
+    image="$(image_name):latest"
+    if [[ "$IMAGE" == lambda ]]; then base="$LAMBDA_BASE_IMAGE"; else base="$WORKER_BASE_IMAGE"; fi
+    if is_standin "$base"; then
+      echo "$image: on the offline stand-in for $base (make standins, this machine's Debian mirror)"
+    else
+      echo "$image: on $base ($(docker image inspect --format '{{join .RepoDigests " "}}' "$base"))"
+    fi
+  done
+  read_cft_pin
+  echo "committed pin: Chrome for Testing $CFT_VERSION ($CFT_BROWSER), sha256 $CFT_BROWSER_SHA256"
+  echo "in naver-sms-automation:latest: $(docker run --rm --network none --entrypoint /opt/chrome/chrome \
+    "$LAMBDA_IMAGE_NAME:latest" --version) / $(docker run --rm --network none --entrypoint \
+    /opt/chrome/chromedriver "$LAMBDA_IMAGE_NAME:latest" --version)"
+}
+
 registry_port=5055
 registry_dir="$(mktemp -d)"
 printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -80,6 +100,10 @@ record "Static checks" make lint
 record "Docker engine" scripts/offline/docker-engine.sh
 record "Lambda image: build (official base, or the stand-in where it cannot be pulled)" env IMAGE=lambda scripts/build.sh
 record "Worker image: build (cached)" env IMAGE=worker scripts/build.sh
+record "What the figures here were built from: bases and Chrome" provenance
+note "On a stand-in base the browser is the offline mirror's (Debian's chromium under Chrome for Testing's
+layout), not the pinned Chrome for Testing build: that one is downloaded and verified only where the site
+is reached (GitHub's runner, a laptop). The committed pin is what they build."
 record "Lambda image: size" env IMAGE=lambda scripts/size-check.sh
 record "Worker image: size" env IMAGE=worker scripts/size-check.sh
 record "Lambda image under its RIE: samples (read-only root)" bash -c \

@@ -124,9 +124,9 @@ def images(engine: None) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
-    """The Chrome for Testing site and pin the Lambda image was built from (the offline mirror, served)."""
-    with chrome_source(images["lambda"]) as source:
+def chrome(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromeSource]:
+    """The Chrome for Testing site and pins the Lambda image was built from (the offline mirror, served)."""
+    with chrome_source(images["lambda"], tmp_path_factory.mktemp("cft") / "other-browser.zip") as source:
         yield source
 
 

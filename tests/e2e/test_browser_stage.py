@@ -1,91 +1,24 @@
 """The Lambda image's browser stage: Chrome for Testing by version and sha256, its OS libraries, the gate.
 
-Where the official bases and Chrome for Testing are reachable (a laptop, GitHub's runner), these tests use
-them and the committed pin (the other browser's checksum recorded here on first download, as `make
-pin-chrome` records it). Only where a pull fails (`make build` then built on the stand-in base) do they use
-the local mirror in Chrome for Testing's layout made of Debian's chromium (scripts/offline/cft-mirror.sh),
-served as `make build` serves it, with its pin for each browser. The Dockerfile is the production one
-either way, and both browsers (full Chrome and the headless shell) are built by it.
+Where Chrome for Testing comes from (the real site and the committed pin, or offline the local mirror):
+the `chrome` fixture, tests/support/chrome.py. The Dockerfile is the production one either way, and both
+browsers (full Chrome and the headless shell) are built by it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import subprocess
-import urllib.request
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.procs import REPO, docker, need_tool, offline_lib, script, serving, shell_constant
+from tests.support.chrome import BROWSERS, ChromeSource, pin_text, read_pin, url_sha256
+from tests.support.procs import REPO, docker, script
 
 pytestmark = pytest.mark.docker
-PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_BROWSER|CFT_BROWSER_SHA256|CFT_DRIVER_SHA256)=(.*)$")
-BROWSERS = ("chrome", "chrome-headless-shell")
-
-
-def read_pin(path: Path) -> dict[str, str]:
-    return dict(m.groups() for line in path.read_text().splitlines() if (m := PIN_LINE.match(line)))
-
-
-def pin_text(pin: dict[str, str]) -> str:
-    return "".join(f"{key}={value}\n" for key, value in pin.items())
-
-
-def url_sha256(url: str, path: Path) -> str:
-    urllib.request.urlretrieve(url, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ChromeSource:
-    """Where the images' Chrome for Testing came from: a download site, the browser the images were built
-    with, and a pin of each browser at that version."""
-
-    url: str
-    browser: str
-    pins: dict[str, dict[str, str]]
-
-    @property
-    def pin(self) -> dict[str, str]:
-        return self.pins[self.browser]
-
-
-def lib_output(code: str) -> str:
-    result = offline_lib(code)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def chrome(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromeSource]:
-    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", images["lambda"])
-    committed = read_pin(REPO / "docker" / "chrome-for-testing.pin")
-    if "standin.inputs" not in labels:
-        # The committed pin, and the other browser's archive at its version hashed on first download.
-        url, browser = shell_constant("CFT_SITE"), committed["CFT_BROWSER"]
-        (other,) = set(BROWSERS) - {browser}
-        archive = f"{url}/{committed['CFT_VERSION']}/linux64/{other}-linux64.zip"
-        sha = url_sha256(archive, tmp_path_factory.mktemp("cft") / f"{other}.zip")
-        other_pin = {**committed, "CFT_BROWSER": other, "CFT_BROWSER_SHA256": sha}
-        yield ChromeSource(url, browser, {browser: committed, other: other_pin})
-        return
-    need_tool("dpkg-deb")
-    mirror = Path(lib_output('"$REPO_ROOT/scripts/offline/cft-mirror.sh"'))
-    # Where build steps reach this host, found as `make build` finds it (never from IPAM's Gateway), on
-    # its port: the same CFT_BASE_URL as the images' build, so builds here reuse its cache.
-    host, port = lib_output("bridge_address"), lib_output('printf %s "$CFT_MIRROR_PORT"')
-    url = f"http://{host}:{port}"
-    command = ["python3", "-m", "http.server", "--bind", host, "--directory", str(mirror), str(port)]
-    pins = {browser: read_pin(mirror / f"{browser}.pin") for browser in BROWSERS}
-    with serving(command, f"{url}/{committed['CFT_BROWSER']}.pin", "the mirror's HTTP server"):
-        yield ChromeSource(url, committed["CFT_BROWSER"], pins)
 
 
 @pytest.mark.parametrize("browser", BROWSERS)
@@ -167,7 +100,7 @@ def browser_stage_context(tmp_path: Path, pin: str) -> Path:
     """A copy of the Lambda image's build context whose committed pin says `pin`."""
     context = tmp_path / "context"
     context.mkdir()
-    for name in ("Dockerfile", "Dockerfile.dockerignore"):
+    for name in ("Dockerfile", ".dockerignore"):
         shutil.copy2(REPO / name, context / name)
     shutil.copytree(REPO / "docker", context / "docker")
     (context / "scripts" / "lib").mkdir(parents=True)

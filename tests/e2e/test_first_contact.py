@@ -11,7 +11,6 @@ which on a machine that reaches Chrome for Testing builds the committed pin, and
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from tests.support.chrome import ChromeSource
+from tests.support.chrome import ChromeSource, read_pin
 from tests.support.lambda_invoke import EVENTS, every_sample_passed, mismatch
 from tests.support.procs import (
     REPO,
@@ -193,9 +192,9 @@ def test_a_fresh_clone_builds_runs_and_smokes_the_lambda_image(images: dict[str,
     assert built.returncode == 0, built.stderr[-3000:]
     assert not dirty_tree(clone) and (clone / "docker" / "chrome-for-testing.pin").read_text() == pin
     if "the local stand-in" not in built.stderr:
-        version = re.search(r"^CFT_VERSION=(\S+)$", pin, re.MULTILINE)
-        assert version is not None
-        assert f"Chrome for Testing {version.group(1)} from the Chrome for Testing site" in built.stderr
+        committed = read_pin(clone / "docker" / "chrome-for-testing.pin")
+        pinned = f"{committed['CFT_VERSION']} ({committed['CFT_BROWSER']})"
+        assert f"Chrome for Testing {pinned} from the Chrome for Testing site" in built.stderr
     try:
         # Act: run-rie in the background, then smoke.
         started = make(clone, "run-rie", **knobs)

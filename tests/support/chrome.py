@@ -1,28 +1,52 @@
-"""Where the Lambda image's Chrome for Testing came from: the download site and the committed pin, or, only
-where a pull failed (the image then built on the stand-in base), the offline mirror and its own pin."""
+"""Where the Lambda image's Chrome for Testing came from, for the tests that build or download it.
+
+Where the official bases and Chrome for Testing are reachable (a laptop, GitHub's runner): the download
+site and the committed pin, with the other browser's archive at that version hashed on first download, as
+`make pin-chrome` records it. Only where a pull failed (the images then built on the stand-in base): the
+local mirror made of Debian's chromium (scripts/offline/cft-mirror.sh), served as `make build` serves it,
+with its pin for each browser.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.procs import REPO, docker, need_tool, offline_lib, serving, shell_constant
 
-PIN_LINE = re.compile(r"^([A-Z0-9_]+)=(.*)$")
+PIN_LINE = re.compile(r"^(CFT_VERSION|CFT_BROWSER|CFT_BROWSER_SHA256|CFT_DRIVER_SHA256)=(.*)$")
+BROWSERS = ("chrome", "chrome-headless-shell")
 
 
 def read_pin(path: Path) -> dict[str, str]:
-    """A pin file's KEY=VALUE lines (scripts/lib/chrome.sh is the parser that judges them)."""
     return dict(m.groups() for line in path.read_text().splitlines() if (m := PIN_LINE.match(line)))
+
+
+def pin_text(pin: dict[str, str]) -> str:
+    return "".join(f"{key}={value}\n" for key, value in pin.items())
+
+
+def url_sha256(url: str, path: Path) -> str:
+    urllib.request.urlretrieve(url, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
 class ChromeSource:
+    """A download site, the browser the images were built with, and a pin of each browser at that version."""
+
     url: str
-    pin: dict[str, str]
+    browser: str
+    pins: dict[str, dict[str, str]]
+
+    @property
+    def pin(self) -> dict[str, str]:
+        return self.pins[self.browser]
 
 
 def lib_output(code: str) -> str:
@@ -32,10 +56,15 @@ def lib_output(code: str) -> str:
 
 
 @contextlib.contextmanager
-def chrome_source(lambda_image: str) -> Iterator[ChromeSource]:
+def chrome_source(lambda_image: str, scratch: Path) -> Iterator[ChromeSource]:
     labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", lambda_image)
+    committed = read_pin(REPO / "docker" / "chrome-for-testing.pin")
     if "standin.inputs" not in labels:
-        yield ChromeSource(shell_constant("CFT_SITE"), read_pin(REPO / "docker" / "chrome-for-testing.pin"))
+        url, browser = shell_constant("CFT_SITE"), committed["CFT_BROWSER"]
+        (other,) = set(BROWSERS) - {browser}
+        archive = f"{url}/{committed['CFT_VERSION']}/linux64/{other}-linux64.zip"
+        other_pin = {**committed, "CFT_BROWSER": other, "CFT_BROWSER_SHA256": url_sha256(archive, scratch)}
+        yield ChromeSource(url, browser, {browser: committed, other: other_pin})
         return
     need_tool("dpkg-deb")
     mirror = Path(lib_output('"$REPO_ROOT/scripts/offline/cft-mirror.sh"'))
@@ -44,5 +73,6 @@ def chrome_source(lambda_image: str) -> Iterator[ChromeSource]:
     host, port = lib_output("bridge_address"), lib_output('printf %s "$CFT_MIRROR_PORT"')
     url = f"http://{host}:{port}"
     command = ["python3", "-m", "http.server", "--bind", host, "--directory", str(mirror), str(port)]
-    with serving(command, f"{url}/chrome-for-testing.pin", "the mirror's HTTP server"):
-        yield ChromeSource(url, read_pin(mirror / "chrome-for-testing.pin"))
+    pins = {browser: read_pin(mirror / f"{browser}.pin") for browser in BROWSERS}
+    with serving(command, f"{url}/{committed['CFT_BROWSER']}.pin", "the mirror's HTTP server"):
+        yield ChromeSource(url, committed["CFT_BROWSER"], pins)
