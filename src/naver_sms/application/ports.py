@@ -76,9 +76,10 @@ class Claim:
 
 
 class SentLog(Protocol):
-    """Idempotency store keyed by PlannedMessage.idempotency_key."""
+    """Idempotency store keyed by PlannedMessage.idempotency_key, for one writer: the owner its claims
+    and confirmations name is given once, where it is built."""
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         """Atomically record a claim. Returns what the key holds now and whether this call made it."""
         ...
 

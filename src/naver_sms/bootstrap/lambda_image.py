@@ -58,7 +58,6 @@ def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
             settings,
             sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
             dynamo_sent_log(settings.sent_log.table, claimer),
-            owner=claimer,
             dry_run=dry_run,
             concurrency=SENDS_AT_ONCE,
         ),

@@ -54,7 +54,6 @@ def deliverer(
     transport: SmsTransport,
     sent_log: SentLog,
     *,
-    owner: str,
     dry_run: bool,
     concurrency: int,
     dry_run_line: Callable[[], bool] = every_line,
@@ -62,7 +61,6 @@ def deliverer(
     return Deliverer(
         transport=transport,
         sent_log=sent_log,
-        owner=owner,
         lease_seconds=settings.sent_log.claim_lease_seconds,
         dry_run=dry_run,
         send_slots=asyncio.Semaphore(concurrency),

@@ -65,7 +65,6 @@ class WorkerComposition:
             self.settings,
             self.transport,
             sent_log,
-            owner=self.owner,
             dry_run=self.dry_run,
             concurrency=self.settings.worker.concurrency,
             dry_run_line=self.dry_run_lines.take,
