@@ -13,6 +13,7 @@ from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords, dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.sent_log import StoreSentLog
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.deadline import NO_DEADLINE, Deadline
@@ -24,7 +25,7 @@ from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.login_guard import login_guard, naver_identity
-from naver_sms.bootstrap.shared import deliverer, sms_transport
+from naver_sms.bootstrap.shared import OPERATOR, deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
@@ -47,6 +48,11 @@ def browser_config(settings: Settings) -> BrowserConfig:
 def owner(request_id: str) -> str:
     """Who claims a message: this function and invocation, so an operator can find its logs."""
     return f"lambda:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}:{request_id}"
+
+
+def operators_sent_log(settings: Settings) -> StoreSentLog:
+    """The DynamoDB sent log as `make claims` reads it (as OPERATOR)."""
+    return dynamo_sent_log(settings.sent_log.table, OPERATOR)
 
 
 def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
