@@ -1,4 +1,5 @@
-# naver-sms-automation: each target is one line calling one script; `make help` lists them.
+# naver-sms-automation: each target is one line calling one script in scripts/ (but `help`, which prints
+# this file's `##` lines); `make help` lists them.
 # Knobs: `make build IMAGE=worker`, `make test ARGS=-x` …; every knob and its default is listed once, in
 # scripts/lib/knobs.sh (a variable given on make's command line reaches the scripts as it is).
 
@@ -76,6 +77,6 @@ up: ## Start NATS, moto, the worker and the Lambda (RIE on RIE_PORT) and wait un
 down: ## Stop the stack and remove its containers, network and volume
 	@scripts/down.sh
 logs: ## Follow the stack's logs
-	docker compose --profile cluster logs --follow
+	@scripts/logs.sh
 ps: ## Show the stack's services and their health
-	docker compose --profile cluster ps
+	@scripts/ps.sh

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import shutil
 import subprocess
 import sys
 import tomllib
+import typing
 from pathlib import Path
 
 from naver_sms.settings.env import ENV_TO_KEY
@@ -107,14 +110,38 @@ def test_env_example_documents_every_variable() -> None:
     assert set(ENV_TO_KEY) <= documented, sorted(set(ENV_TO_KEY) - documented)
 
 
-ENTRY_POINT_LINES = 200  # an entry point that grows past this is holding policy that belongs elsewhere
+def builds_an_adapter(target: object) -> bool:
+    """An adapter class, or a factory returning an instance of one (dynamo_sent_log …)."""
+    if not inspect.isclass(target):
+        target = typing.get_type_hints(target).get("return") if callable(target) else None
+    return inspect.isclass(target) and target.__module__.startswith("naver_sms.adapters")
 
 
-def test_entry_point_modules_stay_small_enough_to_only_translate() -> None:
+def adapter_classes_built(path: Path) -> set[str]:
+    """What the module at `path` calls from naver_sms.adapters to build an adapter."""
+    tree = ast.parse(path.read_text())
+    imported = {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("naver_sms.adapters")
+        for alias in node.names
+    }
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    built = set()
+    for name in called & set(imported):
+        module, _, attr = imported[name].rpartition(".")
+        if builds_an_adapter(getattr(importlib.import_module(module), attr)):
+            built.add(imported[name])
+    return built
+
+
+def test_entry_points_build_no_adapters() -> None:
+    """bootstrap/__init__.py: entry points translate input and output; only the composition roots build
+    adapters (an entry point that builds one is wiring, and policy follows wiring)."""
     modules = sorted((REPO / "src" / "naver_sms" / "entrypoints").rglob("*.py"))
     assert modules, "no entry-point modules found"
-    lines = {str(m.relative_to(REPO)): len(m.read_text().splitlines()) for m in modules}
-    assert {name: n for name, n in lines.items() if n > ENTRY_POINT_LINES} == {}
+    built = {str(m.relative_to(REPO)): adapter_classes_built(m) for m in modules}
+    assert {name: classes for name, classes in built.items() if classes} == {}
 
 
 def test_the_application_has_one_of_each_use_case_and_port() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nats
@@ -34,21 +35,22 @@ def parse(stdout: str) -> dict[str, str]:
 EXPECTED = {"bk-2": "unknown", "bk-3": "stale", "bk-4": "live"}
 
 
-async def plant_claims(log: StoreSentLog, kind: str) -> None:
-    """One confirmed send (not listed), and one claim of each status."""
+async def plant_claims(writer: Callable[[str], StoreSentLog], kind: str) -> None:
+    """One confirmed send (not listed), and one claim of each status, each by a writer of its own."""
     now = time.time()
-    await log.claim(message(1), f"{kind}:a", now)
-    await log.confirm(message(1), "req-1")
-    claim, _ = await log.claim(message(2), f"{kind}:b", now)
+    await writer(f"{kind}:a").claim(message(1), now)
+    await writer(f"{kind}:a").confirm(message(1), "req-1")
+    log = writer(f"{kind}:b")
+    claim, _ = await log.claim(message(2), now)
     assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
-    await log.claim(message(3), f"{kind}:dead", now - LEASE - 60)
-    held, _ = await log.claim(message(4), f"{kind}:busy", now)
+    await writer(f"{kind}:dead").claim(message(3), now - LEASE - 60)
+    held, _ = await writer(f"{kind}:busy").claim(message(4), now)
     assert held.state is ClaimState.CLAIMED
 
 
 def test_dynamodb_claims_are_listed_by_status(aws: str) -> None:
     create_sent_log_table()
-    run(plant_claims(dynamo_sent_log(SENT_LOG_TABLE, "lambda:a"), "lambda"))
+    run(plant_claims(lambda owner: dynamo_sent_log(SENT_LOG_TABLE, owner), "lambda"))
     out = script("claims.sh", STORE="dynamodb")
     assert out.returncode == 0, out.stderr
     assert parse(out.stdout) == EXPECTED
@@ -60,7 +62,7 @@ async def plant_nats_claims(url: str) -> None:
     nc = await nats.connect(url)
     try:
         kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
-        await plant_claims(nats_sent_log(kv, "worker:a"), "worker")
+        await plant_claims(lambda owner: nats_sent_log(kv, owner), "worker")
     finally:
         await nc.close()
 
@@ -77,7 +79,7 @@ async def plant_nats_claims_as(url: str, **credentials: str) -> None:
     try:
         kv = await nc.jetstream().create_key_value(bucket=WORKER.dedupe_bucket, history=1)
         log = nats_sent_log(kv, "worker:b")
-        claim, _ = await log.claim(message(2), "worker:b", time.time())
+        claim, _ = await log.claim(message(2), time.time())
         assert await log.mark_unknown(message(2), claim, "no answer from SENS within 8 s")
     finally:
         await nc.close()

@@ -577,7 +577,7 @@ def test_an_unknown_whose_run_was_killed_before_reporting_it_is_reported_by_the_
 
     async def killed_run() -> None:
         log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
-        claim, _ = await log.claim(message, "lambda:killed", time.time() - 30)
+        claim, _ = await log.claim(message, time.time() - 30)
         assert await log.mark_unknown(message, claim, "no answer from SENS within 8 s")
 
     asyncio.run(killed_run())
@@ -634,7 +634,7 @@ def test_an_unreported_unknown_nobody_plans_any_more_is_found_by_the_sweep_and_r
 
     async def killed_run() -> None:
         log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
-        claim, _ = await log.claim(gone, "lambda:killed", time.time() - 600)
+        claim, _ = await log.claim(gone, time.time() - 600)
         assert await log.mark_unknown(gone, claim, "no answer from SENS within 8 s")
 
     asyncio.run(killed_run())

@@ -53,7 +53,7 @@ async def sent_logs(url: str, *owners: str) -> AsyncIterator[list[StoreSentLog]]
 
 async def claim_whose_answer_is_lost(server: NatsServer, log: StoreSentLog, now: float) -> None:
     with server.frozen(), pytest.raises(SentLogError, match="Timeout"):
-        await log.claim(MESSAGE, "worker:a", now)
+        await log.claim(MESSAGE, now)
     assert await read_back(log, until=lambda held: held is not None), "the resumed server lost the claim"
 
 
@@ -80,13 +80,13 @@ def test_a_claim_whose_answer_was_lost_is_taken_over_by_its_writer_and_by_nobody
             lost_at = time.time()
             await claim_whose_answer_is_lost(nats_server, mine, lost_at)
             # Another worker cannot tell it from a send in progress: it leaves it alone.
-            seen, created = await theirs.claim(MESSAGE, "worker:b", lost_at + 1)
+            seen, created = await theirs.claim(MESSAGE, lost_at + 1)
             assert not created and seen.state is ClaimState.CLAIMED and seen.owner == "worker:a"
             # Its writer knows nothing was sent under it: the claim is its own, renewed from now.
-            claim, created = await mine.claim(MESSAGE, "worker:a", lost_at + 2)
+            claim, created = await mine.claim(MESSAGE, lost_at + 2)
             assert created and claim.at == lost_at + 2 and claim.revision != seen.revision
             # Taken over once: a second try of the same message finds it in flight.
-            again, created = await mine.claim(MESSAGE, "worker:a", lost_at + 3)
+            again, created = await mine.claim(MESSAGE, lost_at + 3)
             assert not created and again.revision == claim.revision
             await mine.confirm(MESSAGE, "req-1")
             confirmed = await theirs.lookup(MESSAGE)
@@ -102,9 +102,9 @@ def test_an_answered_claim_of_the_same_writer_is_never_taken_over(nats_server: N
     async def scenario() -> None:
         async with sent_logs(nats_server.url, "worker:a") as (mine,):
             now = time.time()
-            first, created = await mine.claim(MESSAGE, "worker:a", now)
+            first, created = await mine.claim(MESSAGE, now)
             assert created
-            second, created = await mine.claim(MESSAGE, "worker:a", now)
+            second, created = await mine.claim(MESSAGE, now)
             assert not created and second.revision == first.revision
 
     run(scenario())
@@ -115,9 +115,9 @@ def test_a_lost_claim_reported_unknown_meanwhile_stays_unknown(nats_server: Nats
         async with sent_logs(nats_server.url, "worker:a", "worker:b") as (mine, theirs):
             lost_at = time.time()
             await claim_whose_answer_is_lost(nats_server, mine, lost_at)
-            stale, _ = await theirs.claim(MESSAGE, "worker:b", lost_at + 200)
+            stale, _ = await theirs.claim(MESSAGE, lost_at + 200)
             assert await theirs.mark_unknown(MESSAGE, stale, "never confirmed")
-            claim, created = await mine.claim(MESSAGE, "worker:a", lost_at + 201)
+            claim, created = await mine.claim(MESSAGE, lost_at + 201)
             assert not created and claim.state is ClaimState.UNKNOWN
 
     run(scenario())
@@ -136,14 +136,14 @@ def test_a_release_that_never_reached_the_server_leaves_the_claim_to_its_writer(
             sent_logs(proxy.url, "worker:a", "worker:b") as (mine, theirs),
         ):
             now = time.time()
-            claim, _ = await mine.claim(MESSAGE, "worker:a", now)
+            claim, _ = await mine.claim(MESSAGE, now)
             async with proxy.losing():
                 with pytest.raises(SentLogError, match="Timeout"):
                     await mine.release(MESSAGE, claim)
             held = await read_back(theirs)
             assert held is not None and held.revision == claim.revision, "the release reached the server"
-            assert not (await theirs.claim(MESSAGE, "worker:b", now + 1))[1]
-            again, created = await mine.claim(MESSAGE, "worker:a", now + 2)
+            assert not (await theirs.claim(MESSAGE, now + 1))[1]
+            again, created = await mine.claim(MESSAGE, now + 2)
             assert created and again.revision != claim.revision
 
     run(scenario())
@@ -160,7 +160,7 @@ def test_a_confirmation_that_never_reached_the_server_is_written_by_the_sender_n
             sent_logs(proxy.url, "worker:a", "worker:b") as (mine, theirs),
         ):
             now = time.time()
-            await mine.claim(MESSAGE, "worker:a", now)
+            await mine.claim(MESSAGE, now)
             async with proxy.losing():
                 with pytest.raises(SentLogError, match="Timeout"):
                     await mine.confirm(MESSAGE, "req-1")
@@ -168,7 +168,7 @@ def test_a_confirmation_that_never_reached_the_server_is_written_by_the_sender_n
             assert held is not None and held.state is ClaimState.CLAIMED, (
                 "the confirmation reached the server"
             )
-            seen, created = await mine.claim(MESSAGE, "worker:a", now + 2)
+            seen, created = await mine.claim(MESSAGE, now + 2)
             assert not created and (seen.state, seen.provider_id) == (ClaimState.SENT, "req-1")
             stored = await theirs.lookup(MESSAGE)
             assert stored is not None and (stored.state, stored.provider_id) == (ClaimState.SENT, "req-1")
@@ -205,12 +205,10 @@ def test_a_dynamodb_claim_whose_answer_was_lost_is_still_its_claimers(
     """botocore retries a put that got no answer; the retry finds the claim its lost try stored."""
     log, process = impatient_dynamodb
     now = time.time()
-    claim, created = answered_after_a_freeze(
-        process, lambda: asyncio.run(log.claim(MESSAGE, "lambda:a", now))
-    )
+    claim, created = answered_after_a_freeze(process, lambda: asyncio.run(log.claim(MESSAGE, now)))
     assert created and claim.owner == "lambda:a" and claim.at == now
     # A new claim of the same message, even by the same claimer, is not this one.
-    again, created = asyncio.run(log.claim(MESSAGE, "lambda:a", now))
+    again, created = asyncio.run(log.claim(MESSAGE, now))
     assert not created and again.state is ClaimState.CLAIMED
 
 
@@ -219,7 +217,7 @@ def test_a_dynamodb_unknown_mark_whose_answer_was_lost_is_still_its_markers(
 ) -> None:
     """Else the marker would read the mark as another reader's and nobody would report the claim."""
     log, process = impatient_dynamodb
-    claim, _ = asyncio.run(log.claim(MESSAGE, "lambda:dead", time.time() - 600))
+    claim, _ = asyncio.run(log.claim(MESSAGE, time.time() - 600))
     marked = answered_after_a_freeze(
         process, lambda: asyncio.run(log.mark_unknown(MESSAGE, claim, "never confirmed"))
     )

@@ -51,9 +51,7 @@ def deliveries(transport: SmsTransport, log: FakeSentLog, times: int) -> list[De
     worker's life, or one Lambda run with the same key met again)."""
 
     async def each() -> list[Delivery]:
-        deliverer = Deliverer(
-            transport=transport, sent_log=log, owner="test:1", lease_seconds=60, dry_run=False
-        )
+        deliverer = Deliverer(transport=transport, sent_log=log, lease_seconds=60, dry_run=False)
         try:
             return [await deliverer.deliver(MESSAGE) for _ in range(times)]
         finally:

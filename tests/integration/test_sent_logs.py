@@ -137,7 +137,7 @@ async def _claim_free_key(writer: Any) -> None:
     """A claim of a free key is made, and reads back as written."""
     (log, _) = await writer("lambda:a")
     now = time.time()
-    claim, created = await log.claim(MESSAGE, "lambda:a", now)
+    claim, created = await log.claim(MESSAGE, now)
     assert created and (claim.state, claim.owner, claim.at) == (ClaimState.CLAIMED, "lambda:a", now)
     assert claim.attempt and claim.revision
     assert await log.lookup(MESSAGE) == claim
@@ -146,8 +146,8 @@ async def _claim_free_key(writer: Any) -> None:
 async def _claim_held_key(writer: Any) -> None:
     """A second claim (even by the same writer) is refused and sees the first."""
     (log, _) = await writer("lambda:a")
-    first, _ = await log.claim(MESSAGE, "lambda:a", time.time())
-    again, created = await log.claim(MESSAGE, "lambda:a", time.time())
+    first, _ = await log.claim(MESSAGE, time.time())
+    again, created = await log.claim(MESSAGE, time.time())
     assert not created and again == first
 
 
@@ -155,7 +155,7 @@ async def _racing_claims(writer: Any) -> None:
     """Five writers claim one key at once: exactly one makes the claim."""
     logs = [(await writer(f"w:{n}"))[0] for n in range(5)]
     now = time.time()
-    results = await asyncio.gather(*(log.claim(MESSAGE, f"w:{n}", now) for n, log in enumerate(logs)))
+    results = await asyncio.gather(*(log.claim(MESSAGE, now) for log in logs))
     assert sum(created for _, created in results) == 1
     (winner,) = [claim for claim, created in results if created]
     assert {claim.revision for claim, _ in results} == {winner.revision}
@@ -164,7 +164,7 @@ async def _racing_claims(writer: Any) -> None:
 async def _confirm(writer: Any) -> None:
     """A confirmation is SENT with the provider id, and needs no claim (the SMS went out)."""
     (log, _) = await writer("lambda:a")
-    await log.claim(MESSAGE, "lambda:a", time.time())
+    await log.claim(MESSAGE, time.time())
     await log.confirm(MESSAGE, "req-1")
     held = await log.lookup(MESSAGE)
     assert held is not None and (held.state, held.provider_id) == (ClaimState.SENT, "req-1")
@@ -177,10 +177,10 @@ async def _confirm(writer: Any) -> None:
 async def _release(writer: Any) -> None:
     """A released claim is gone, so a retry may claim it; a release of a claim that changed keeps it."""
     (log, _) = await writer("lambda:a")
-    claim, _ = await log.claim(MESSAGE, "lambda:a", time.time())
+    claim, _ = await log.claim(MESSAGE, time.time())
     await log.release(MESSAGE, claim)
     assert await log.lookup(MESSAGE) is None
-    again, created = await log.claim(MESSAGE, "lambda:a", time.time())
+    again, created = await log.claim(MESSAGE, time.time())
     assert created
     assert await log.mark_unknown(MESSAGE, again, "never confirmed")
     await log.release(MESSAGE, again)
@@ -191,7 +191,7 @@ async def _release(writer: Any) -> None:
 async def _mark_unknown(writer: Any) -> None:
     """A claim is marked unknown once: a second mark from the same view loses."""
     (log, _), (other, _) = await writer("w:a"), await writer("w:b")
-    claim, _ = await log.claim(MESSAGE, "w:a", time.time())
+    claim, _ = await log.claim(MESSAGE, time.time())
     assert await log.mark_unknown(MESSAGE, claim, "SENS answered HTTP 503 for 01012345678")
     assert not await other.mark_unknown(MESSAGE, claim, "a second reader")
     held = await log.lookup(MESSAGE)
@@ -201,11 +201,11 @@ async def _mark_unknown(writer: Any) -> None:
 async def _lease_expiry(writer: Any) -> None:
     """A claim older than its lease is reported unknown exactly once, by the one core, and never sent."""
     (dead, _), (log, _) = await writer("w:dead"), await writer("w:b")
-    await dead.claim(MESSAGE, "w:dead", time.time() - LEASE - 1)
+    await dead.claim(MESSAGE, time.time() - LEASE - 1)
     transport = FakeTransport()
 
     def deliverer() -> Deliverer:
-        return Deliverer(transport=transport, sent_log=log, owner="w:b", lease_seconds=LEASE, dry_run=False)
+        return Deliverer(transport=transport, sent_log=log, lease_seconds=LEASE, dry_run=False)
 
     first = await deliverer().deliver(MESSAGE)
     await log.reported(MESSAGE.idempotency_key)  # its reporter (a run's alert, a worker's record)
@@ -218,7 +218,7 @@ async def _reported(writer: Any) -> None:
     """A mark's report is pending until a reporter says it is done; saying so of a key that is not an
     unknown pending report (sent, claimed, absent) changes nothing."""
     (log, _), (other, _) = await writer("w:a"), await writer("w:b")
-    claim, _ = await log.claim(MESSAGE, "w:a", time.time())
+    claim, _ = await log.claim(MESSAGE, time.time())
     assert await log.mark_unknown(MESSAGE, claim, "SENS answered HTTP 503")
     pending = await other.lookup(MESSAGE)
     assert pending is not None and pending.report_pending
@@ -239,46 +239,46 @@ async def _reported(writer: Any) -> None:
     )
 
 
-async def claim_answer_lost(log: StoreSentLog, records: LosingAnswers, owner: str, now: float) -> None:
+async def claim_answer_lost(log: StoreSentLog, records: LosingAnswers, now: float) -> None:
     """A claim the store took whose answer never came back."""
     records.lose("create")
     with pytest.raises(SentLogError):
-        await log.claim(MESSAGE, owner, now)
+        await log.claim(MESSAGE, now)
 
 
 async def _takeover_by_attempt_token(writer: Any) -> None:
     """A claim whose answer was lost is taken over by its writer, and by nobody else."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
     now = time.time()
-    await claim_answer_lost(mine, records, "w:a", now)
-    seen, created = await theirs.claim(MESSAGE, "w:b", now + 1)
+    await claim_answer_lost(mine, records, now)
+    seen, created = await theirs.claim(MESSAGE, now + 1)
     assert not created and (seen.state, seen.owner) == (ClaimState.CLAIMED, "w:a")
-    claim, created = await mine.claim(MESSAGE, "w:a", now + 2)
+    claim, created = await mine.claim(MESSAGE, now + 2)
     assert created and claim.at == now + 2 and claim.revision != seen.revision
-    again, created = await mine.claim(MESSAGE, "w:a", now + 3)
+    again, created = await mine.claim(MESSAGE, now + 3)
     assert not created and again.revision == claim.revision
 
 
 async def _lost_release(writer: Any) -> None:
     """A release whose answer was lost before it arrived leaves the claim to its writer's next try."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
-    claim, _ = await mine.claim(MESSAGE, "w:a", time.time())
+    claim, _ = await mine.claim(MESSAGE, time.time())
     records.lose("delete", stored=False)
     with pytest.raises(SentLogError):
         await mine.release(MESSAGE, claim)
-    assert not (await theirs.claim(MESSAGE, "w:b", time.time()))[1]
-    again, created = await mine.claim(MESSAGE, "w:a", time.time())
+    assert not (await theirs.claim(MESSAGE, time.time()))[1]
+    again, created = await mine.claim(MESSAGE, time.time())
     assert created and again.revision != claim.revision
 
 
 async def _lost_confirmation(writer: Any) -> None:
     """A confirmation that never arrived is written by its sender's next claim: the send reads as sent."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
-    await mine.claim(MESSAGE, "w:a", time.time())
+    await mine.claim(MESSAGE, time.time())
     records.lose("put", stored=False)
     with pytest.raises(SentLogError):
         await mine.confirm(MESSAGE, "req-1")
-    seen, created = await mine.claim(MESSAGE, "w:a", time.time())
+    seen, created = await mine.claim(MESSAGE, time.time())
     assert not created and (seen.state, seen.provider_id) == (ClaimState.SENT, "req-1")
     stored = await theirs.lookup(MESSAGE)
     assert stored is not None and (stored.state, stored.provider_id) == (ClaimState.SENT, "req-1")
@@ -288,10 +288,10 @@ async def _lost_claim_marked_meanwhile(writer: Any) -> None:
     """A lost claim reported unknown by another reader meanwhile stays unknown for its writer too."""
     (mine, records), (theirs, _) = await writer("w:a"), await writer("w:b")
     now = time.time()
-    await claim_answer_lost(mine, records, "w:a", now)
-    stale, _ = await theirs.claim(MESSAGE, "w:b", now + LEASE + 1)
+    await claim_answer_lost(mine, records, now)
+    stale, _ = await theirs.claim(MESSAGE, now + LEASE + 1)
     assert await theirs.mark_unknown(MESSAGE, stale, "never confirmed")
-    claim, created = await mine.claim(MESSAGE, "w:a", now + LEASE + 2)
+    claim, created = await mine.claim(MESSAGE, now + LEASE + 2)
     assert not created and claim.state is ClaimState.UNKNOWN
 
 
@@ -300,11 +300,11 @@ async def _unresolved(writer: Any) -> None:
     (log, _) = await writer("w:a")
     now = time.time()
     messages = [PlannedMessage("reminder", f"bk-{n}", f"010{n:08d}", "text", f"{n:040d}") for n in (1, 2, 3)]
-    await log.claim(messages[0], "w:a", now)
+    await log.claim(messages[0], now)
     await log.confirm(messages[0], "req-1")
-    claim, _ = await log.claim(messages[1], "w:a", now)
+    claim, _ = await log.claim(messages[1], now)
     await log.mark_unknown(messages[1], claim, "SENS answered HTTP 503")
-    await log.claim(messages[2], "w:a", now)
+    await log.claim(messages[2], now)
     listed = {record["idempotency_key"]: record async for record in log.unresolved()}
     assert {key: record["state"] for key, record in listed.items()} == {
         messages[1].idempotency_key: "unknown",

@@ -220,7 +220,7 @@ async def worker_sent_log(
 
 async def mark_sent_as_by_a_worker_that_died_before_recording(url: str, event: dict[str, Any]) -> str:
     async with worker_sent_log(url, event, "worker:dead:1") as (store, message):
-        await store.claim(message, "worker:dead:1", time.time())
+        await store.claim(message, time.time())
         await store.confirm(message, "req-before-the-crash")
     return message.idempotency_key
 
@@ -244,7 +244,7 @@ def test_a_duplicate_of_a_sent_message_republishes_its_sent_record(
 async def mark_unknown_as_by_a_worker_whose_record_was_lost(url: str, event: dict[str, Any]) -> str:
     """The state a worker leaves when its mark was stored and its publish to the failed subject timed out."""
     async with worker_sent_log(url, event, "worker:lost:1") as (store, message):
-        claim, _ = await store.claim(message, "worker:lost:1", time.time())
+        claim, _ = await store.claim(message, time.time())
         assert await store.mark_unknown(message, claim, "SENS answered HTTP 503")
     return message.idempotency_key
 
@@ -270,7 +270,7 @@ def test_an_unknown_whose_record_was_lost_is_recorded_when_its_event_comes_back(
 
 async def claim_as_by_a_worker_that_died_mid_send(url: str, event: dict[str, Any]) -> str:
     async with worker_sent_log(url, event, "worker:dead:2") as (store, message):
-        await store.claim(message, "worker:dead:2", time.time())
+        await store.claim(message, time.time())
     return message.idempotency_key
 
 
@@ -323,7 +323,7 @@ def test_a_sent_log_that_fails_to_note_an_unknown_reported_does_not_dead_letter_
     event is handled (acked, even on its last delivery), not failed and dead-lettered."""
     js, msg = Published(), HeldEvent(json.dumps(booking_event(1)).encode(), delivered=1)
     deliverer = Deliverer(
-        transport=FakeTransport(unknown), sent_log=NotedNever(), owner="w:1", lease_seconds=8, dry_run=False
+        transport=FakeTransport(unknown), sent_log=NotedNever(), lease_seconds=8, dry_run=False
     )
     policy = SettlementPolicy(
         WORKER.sent_subject,

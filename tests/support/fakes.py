@@ -82,8 +82,8 @@ class FakeSentLog(StoreSentLog):
         return None if found is None else found.state
 
     def planted(self, message: PlannedMessage, owner: str, at: float) -> Claim:
-        """A claim another sender made (and perhaps died holding)."""
-        claim, created = asyncio.run(self.claim(message, owner, at))
+        """A claim another sender made (and perhaps died holding): a writer of its own on these records."""
+        claim, created = asyncio.run(StoreSentLog(self.records, owner).claim(message, at))
         assert created
         return claim
 

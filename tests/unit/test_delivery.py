@@ -68,7 +68,6 @@ def timed(transport: object, log: FakeSentLog, *, dry_run: bool = False, **polic
     deliverer = Deliverer(
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,
-        owner="test:1",
         lease_seconds=LEASE,
         dry_run=dry_run,
         clock=clock,
@@ -96,7 +95,6 @@ def on_this_loop(
     return Deliverer(
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,  # type: ignore[arg-type]
-        owner="w:1",
         lease_seconds=LEASE,
         dry_run=dry_run,
         send_slots=slots or asyncio.Semaphore(1),
@@ -232,8 +230,8 @@ def test_a_stale_claim_is_reported_unknown_exactly_once(deliverer: Make) -> None
 class OtherReaderWinsTheRace(FakeSentLog):
     """Between this reader's claim attempt and its report, another reader reports the stale claim."""
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
-        held, created = await super().claim(message, owner, now)
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
+        held, created = await super().claim(message, now)
         if not created:
             assert await super().mark_unknown(message, held, "reported by the other reader")
         return held, created
@@ -372,7 +370,7 @@ def test_a_reason_quoting_the_phone_number_is_masked_in_the_record(deliverer: Ma
 
 
 class ClaimFails(FakeSentLog):
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         raise SentLogError("the store went away")
 
 
@@ -426,9 +424,9 @@ def test_a_send_slot_covers_the_claim_and_the_send_but_not_the_confirm() -> None
             return f"req-{message.booking_id}"
 
     class Recorded:
-        async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+        async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
             order.append(("claim", message.booking_id))
-            return await log.claim(message, owner, now)
+            return await log.claim(message, now)
 
         async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
             order.append(("confirm", message.booking_id))
@@ -468,9 +466,9 @@ class ClaimTimes(FakeSentLog):
         super().__init__()
         self.times: dict[str, float] = {}
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         self.times[message.booking_id] = now
-        return await super().claim(message, owner, now)
+        return await super().claim(message, now)
 
 
 def test_a_claim_carries_the_time_it_is_written_not_the_runs_start() -> None:

@@ -262,7 +262,7 @@ def test_the_guard_record_is_not_listed_as_a_claim() -> None:
     log = StoreSentLog(records, "test:1")
     run(guard(records, clock).admit())
     message = PlannedMessage("reminder", "bk-1", "01012345678", "text", "1" * 40)
-    run(log.claim(message, "test:1", T0))
+    run(log.claim(message, T0))
 
     async def listed() -> list[dict[str, str | float]]:
         return [record async for record in log.unresolved()]

@@ -101,7 +101,6 @@ class World:
         deliverer = Deliverer(
             transport=self.transport,
             sent_log=self.sent_log,
-            owner="lambda:req",
             lease_seconds=120,
             dry_run=dry_run,
             clock=self.clock,

@@ -62,9 +62,7 @@ def record(n: int, **change: Any) -> dict[str, Any]:
 
 
 def deliverer_of(transport: FakeTransport, log: FakeSentLog, *, dry_run: bool) -> Deliverer:
-    return Deliverer(
-        transport=transport, sent_log=log, owner="lambda:req", lease_seconds=120, dry_run=dry_run
-    )
+    return Deliverer(transport=transport, sent_log=log, lease_seconds=120, dry_run=dry_run)
 
 
 def scheduled_run(

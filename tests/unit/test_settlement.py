@@ -8,7 +8,7 @@ import json
 import pytest
 
 from naver_sms.application.delivery import Delivery, Outcome
-from naver_sms.application.settlement import REPORTED_BEFORE, Action, Original, SettlementPolicy
+from naver_sms.application.settlement import REPORTED_BEFORE, Action, Original, Settlement, SettlementPolicy
 from naver_sms.domain.messages import PlannedMessage
 
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "text", "k" * 40)
@@ -136,6 +136,11 @@ def test_a_failed_handling_naks_until_the_last_delivery_then_dead_letters() -> N
     (letter,) = last.publications
     assert (letter.subject, letter.payload) == ("bookings.dlq", ORIGINAL.data)
     assert letter.headers["Dead-Letter-Reason"] == "handling failed on delivery 3: SentLogError: timeout"
+
+
+def test_a_dead_letter_that_cannot_be_published_naks_until_the_last_delivery_then_terminates() -> None:
+    assert POLICY.after_dead_letter_failed(FIRST) == Settlement(Action.NAK, delay=5.0)
+    assert POLICY.after_dead_letter_failed(LAST) == Settlement(Action.TERM)
 
 
 def test_an_invalid_event_is_dead_lettered_with_where_it_came_from() -> None:

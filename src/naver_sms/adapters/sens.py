@@ -247,7 +247,8 @@ class SensTransport:
             raise OutcomeUnknown(f"connection to SENS lost after sending: {type(err).__name__}") from err
         except aiohttp.ClientError as err:
             raise OutcomeUnknown(f"SENS request failed: {type(err).__name__}") from err
-        # A repeated Retry-After joined as requests joins it, so both clients read the same answer.
+        # A repeated Retry-After joined into one comma-separated value, as HTTP folds repeated headers:
+        # `answer` sees every value (_retry_after takes the longest of repeated delta-seconds).
         retry_after = ", ".join(response.headers.getall("Retry-After", []))
         return answer(response.status, {"Retry-After": retry_after}, body)
 

@@ -33,6 +33,9 @@ REPORT, PENDING = "report", "pending"  # an unknown's report: pending until a ru
 OPEN = "open"
 # The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
 GUARD_PREFIX = "login-guard#"
+# Read-decide-write steps one claim takes before it gives up (SentLogError): each step past the first
+# means another writer changed the record between this one's read and its write.
+CLAIM_STEPS = 8
 T = TypeVar("T")
 Fields = dict[str, str | float]
 
@@ -105,7 +108,8 @@ def _note(memory: dict[str, str], key: str, value: str) -> None:
 
 
 class StoreSentLog:
-    """The SentLog port over one RecordStore, for one writer (`owner` confirms what it sent)."""
+    """The SentLog port over one RecordStore, for one writer: `owner` is written into its claims and
+    confirmations, and its memory of lost answers is its own."""
 
     def __init__(self, records: RecordStore, owner: str) -> None:
         self._records = records
@@ -113,49 +117,66 @@ class StoreSentLog:
         self._unsent: dict[str, str] = {}  # key -> attempt token of our claim with nothing sent under it
         self._unconfirmed: dict[str, str] = {}  # key -> provider id of our send not confirmed
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
+        """Read, decide, write, as one loop: each step ends in an answer, or in None when the record
+        changed between its read and its write (another writer's move), and the next step reads again.
+        Writers on one key are few, so a record that keeps changing is a fault, reported after
+        CLAIM_STEPS steps rather than chased for ever."""
+        for _ in range(CLAIM_STEPS):
+            answer = await self._claim_step(message, now)
+            if answer is not None:
+                return answer
+        raise SentLogError(
+            f"sent log key {message.idempotency_key} changed under each of {CLAIM_STEPS} tries to claim "
+            "it; nothing was sent under this claim"
+        )
+
+    async def _claim_step(self, message: PlannedMessage, now: float) -> tuple[Claim, bool] | None:
         key, attempt = message.idempotency_key, secrets.token_hex(8)
-        fields = encode(message, ClaimState.CLAIMED, owner, now, attempt=attempt)
+        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt)
         try:
             revision = await self._noted(self._unsent, key, attempt, self._records.create(key, fields))
         except Changed:
-            return await self._claimed_before(message, owner, now)
+            held = await self._records.read(key)
+            # None: released between our create and our read, so the next step creates again.
+            return None if held is None else await self._claimed_before(message, now, decode(*held))
         # The key was free: whatever we remembered of it never landed.
         self._unsent.pop(key, None)
         self._unconfirmed.pop(key, None)
-        return Claim(ClaimState.CLAIMED, owner, now, revision=revision, attempt=attempt), True
+        return Claim(ClaimState.CLAIMED, self._owner, now, revision=revision, attempt=attempt), True
 
-    async def _claimed_before(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def _claimed_before(
+        self, message: PlannedMessage, now: float, found: Claim
+    ) -> tuple[Claim, bool] | None:
+        """What the key holds, unless it is our own claim whose answer we lost: that is ours again."""
         key = message.idempotency_key
-        held = await self._records.read(key)
-        if held is None:  # released between our create and our read: claim again
-            return await self.claim(message, owner, now)
-        found = decode(*held)
+        # Forgotten whatever happens next: a record changed meanwhile is no longer the one we wrote.
         unsent, sent_as = self._unsent.pop(key, None), self._unconfirmed.pop(key, None)
         if found.state is ClaimState.CLAIMED and unsent and found.attempt == unsent:
-            return await self._take_over(message, owner, now, found)
+            return await self._take_over(message, now, found)
         if found.state is ClaimState.CLAIMED and sent_as is not None:
-            return await self._confirm_late(message, owner, now, found, sent_as)
+            return await self._confirm_late(message, found, sent_as)
         return found, False
 
     async def _take_over(
-        self, message: PlannedMessage, owner: str, now: float, found: Claim
-    ) -> tuple[Claim, bool]:
-        """Our claim with nothing sent under it: ours again, renewed from now, unless changed meanwhile."""
+        self, message: PlannedMessage, now: float, found: Claim
+    ) -> tuple[Claim, bool] | None:
+        """Our claim with nothing sent under it: ours again, renewed from now; None if changed meanwhile."""
         key, attempt = message.idempotency_key, secrets.token_hex(8)
-        fields = encode(message, ClaimState.CLAIMED, owner, now, attempt=attempt)
+        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt)
         try:
             revision = await self._noted(
                 self._unsent, key, attempt, self._records.replace(key, fields, found.revision)
             )
         except Changed:
-            return await self._claimed_before(message, owner, now)
-        return Claim(ClaimState.CLAIMED, owner, now, revision=revision, attempt=attempt), True
+            return None
+        return Claim(ClaimState.CLAIMED, self._owner, now, revision=revision, attempt=attempt), True
 
     async def _confirm_late(
-        self, message: PlannedMessage, owner: str, now: float, found: Claim, provider_id: str
-    ) -> tuple[Claim, bool]:
-        """The claim we sent under, its confirmation lost: confirmed now, so the send reads as sent."""
+        self, message: PlannedMessage, found: Claim, provider_id: str
+    ) -> tuple[Claim, bool] | None:
+        """The claim we sent under, its confirmation lost: confirmed now, so the send reads as sent;
+        None if changed meanwhile."""
         key, at = message.idempotency_key, time.time()
         fields = encode(message, ClaimState.SENT, self._owner, at, provider_id=provider_id)
         try:
@@ -163,7 +184,7 @@ class StoreSentLog:
                 self._unconfirmed, key, provider_id, self._records.replace(key, fields, found.revision)
             )
         except Changed:
-            return await self._claimed_before(message, owner, now)
+            return None
         return Claim(ClaimState.SENT, self._owner, at, provider_id, revision), False
 
     async def _noted(self, memory: dict[str, str], key: str, value: str, write: Awaitable[T]) -> T:

@@ -77,62 +77,73 @@ class Delivery:
         return record
 
 
+# Reads of a claim someone else made, before its classification gives up: the second never reports, so
+# it always answers.
+EXISTING_READS = 2
+
+
 def every_line() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The transport's answer to one send: a provider id, or the error it raised (never raised on, so
+    what follows the send runs after its slot is given back)."""
+
+    provider_id: str = ""
+    error: Exception | None = None
+
+
 class _Slot:
     """One of the deliverer's send slots, held from before the claim (so a claim's lease never covers a
-    wait for a slot) until the send has answered; the confirm and the caller's record do not hold it.
-    With a ceiling, the slot also takes a turn under it (after the slot, so the turn is stamped just
-    before the claim and the send): kept once a send is under way, given back if none went out."""
+    wait for a slot) until the send has answered: the context ends where the send ends, and its exit is
+    the one place the slot is given back, whatever the path out (no send, an answer, an error, a
+    cancellation). The confirm and the caller's record come after it. With a ceiling, the slot also takes
+    a turn under it (after the slot, so the turn is stamped just before the claim and the send): kept once
+    a send may have gone out, given back at the exit otherwise."""
 
     def __init__(self, slots: asyncio.Semaphore, ceiling: SendCeiling | None) -> None:
         self._slots = slots
-        self._held = False
         self._ceiling = ceiling
         self._turn: float | None = None  # the ceiling's stamp, while it may still be given back
-        self._sending = False
+        self._may_have_gone_out = False
 
     async def __aenter__(self) -> _Slot:
         await self._slots.acquire()
-        self._held = True
         if self._ceiling is not None:
             try:
                 self._turn = await self._ceiling.take()
             except BaseException:
-                self.give()  # cancelled while waiting for a turn: it took none
+                self._slots.release()  # cancelled while waiting for a turn: it took none
                 raise
         return self
 
-    def give(self) -> None:
-        if self._held:
-            self._held = False
-            self._slots.release()
-
-    def sending(self) -> None:
-        """The request is about to leave: the turn counts, whatever happens to it, unless `unsent`."""
-        self._sending = True
-
-    def unsent(self) -> None:
-        """Nothing went out under this slot's turn: the ceiling gets it back."""
-        if self._ceiling is not None and self._turn is not None:
-            self._ceiling.give_back(self._turn)
-            self._turn = None
+    async def send(self, transport: SmsTransport, message: PlannedMessage) -> _Answer:
+        """The one send under this slot. From the moment the request may leave, the turn counts, whatever
+        happens to it (a cancellation mid-request included), unless the answer says nothing went out."""
+        self._may_have_gone_out = True
+        try:
+            return _Answer(provider_id=await transport.send(message))
+        except (NotDelivered, Refused) as err:
+            self._may_have_gone_out = False
+            return _Answer(error=err)
+        except Exception as err:  # noqa: BLE001  (OutcomeUnknown, or a transport bug: settled as unknown)
+            return _Answer(error=err)
 
     async def __aexit__(self, *exc: object) -> None:
-        self.give()  # no send followed the claim (it failed, or another sender holds it), or cancelled
-        if not self._sending:
-            self.unsent()
+        self._slots.release()
+        if not self._may_have_gone_out and self._ceiling is not None and self._turn is not None:
+            self._ceiling.give_back(self._turn)  # nothing went out under this slot's turn
 
 
 @dataclass(frozen=True, kw_only=True)
 class Deliverer:
-    """The Lambda delivers one message at a time (one slot); the worker passes its concurrency."""
+    """The Lambda delivers one message at a time (one slot); the worker passes its concurrency. Who
+    claims is the sent log's (given once, where it is built)."""
 
     transport: SmsTransport
     sent_log: SentLog
-    owner: str  # who claims: written into each claim so an operator can tell whose send it was
     lease_seconds: float  # longer than any one send can take, retries included (checked in settings)
     dry_run: bool
     send_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
@@ -157,46 +168,37 @@ class Deliverer:
             if found is not None and found.state is not ClaimState.CLAIMED:
                 return await self._existing(message, found, report=True)
         async with _Slot(self.send_slots, self.send_ceiling) as slot:
-            claim, created = await self.sent_log.claim(message, self.owner, self.clock())
-            if not created:
-                slot.give()
-                slot.unsent()
-                return await self._existing(message, claim, report=True)
-            return self._logged(await self._send(message, claim, slot), message)
+            claim, created = await self.sent_log.claim(message, self.clock())
+            answer = await slot.send(self.transport, message) if created else None
+        if answer is None:  # another sender's claim, or a settled one: nothing was sent
+            return await self._existing(message, claim, report=True)
+        return self._logged(await self._settle(message, claim, answer), message)
 
-    async def _send(self, message: PlannedMessage, claim: Claim, slot: _Slot) -> Delivery:
-        slot.sending()
-        try:
-            provider_id = await self.transport.send(message)
-        except NotDelivered as err:
-            slot.give()
-            slot.unsent()
+    async def _settle(self, message: PlannedMessage, claim: Claim, answer: _Answer) -> Delivery:
+        """The sent log told what the send's answer says about the SMS (the send slot is free by now)."""
+        err = answer.error
+        if isinstance(err, NotDelivered):
             await self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.RETRY, reason=str(err), retry_after=err.retry_after)
-        except Refused as err:
-            slot.give()
-            slot.unsent()
+        if isinstance(err, Refused):
             await self.sent_log.release(message, claim)
             return Delivery.of(message, Outcome.REFUSED, reason=str(err))
-        except OutcomeUnknown as err:
-            slot.give()
+        if isinstance(err, OutcomeUnknown):
             await self._mark_unknown(message, claim, mask_phones_in(str(err)))
             return Delivery.of(message, Outcome.UNKNOWN, reason=str(err))
-        except Exception as err:
+        if err is not None:
             # A transport bug may strike before or after the request left: treat it as unknown.
-            slot.give()
-            log.exception("sms transport failed unexpectedly")
+            log.error("sms transport failed unexpectedly", exc_info=err)
             reason = f"unexpected {type(err).__name__} while sending"
             await self._mark_unknown(message, claim, reason)
             return Delivery.of(message, Outcome.UNKNOWN, reason=reason)
-        slot.give()
         try:
-            await self.sent_log.confirm(message, provider_id)
+            await self.sent_log.confirm(message, answer.provider_id)
         except SentLogError as err:
             # The SMS went out: say so. The claim stays, so it is never resent; once its lease ends it
             # is reported as unknown, which is the truth as far as the log can tell.
             log.error("sms sent but not confirmed in the sent log", extra={"error": str(err)})
-        return Delivery.of(message, Outcome.SENT, provider_id=provider_id)
+        return Delivery.of(message, Outcome.SENT, provider_id=answer.provider_id)
 
     async def look_again(self, message: PlannedMessage) -> Delivery | None:
         """A record the sent log still has open, whatever anyone plans today (the Lambda's sweep): a
@@ -206,6 +208,24 @@ class Deliverer:
         return None if claim is None else await self._existing(message, claim, report=True)
 
     async def _existing(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Delivery:
+        """What a claim this delivery did not make means now. One loop over reads: a report that loses
+        its compare-and-set (someone changed the claim between the two reads) reads the key again and
+        classifies what it holds, reporting nothing (whoever changed it reports it), so a second pass
+        always answers."""
+        for _ in range(EXISTING_READS):
+            delivery = await self._classify(message, claim, report=report)
+            if delivery is not None:
+                return delivery
+            latest = await self.sent_log.lookup(message)
+            if latest is None:  # released meanwhile: look again later
+                return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
+            claim, report = latest, False
+        raise SentLogError(
+            f"sent log key {message.idempotency_key} changed under each of {EXISTING_READS} reads"
+        )
+
+    async def _classify(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Delivery | None:
+        """The delivery `claim` stands for, or None when reporting it lost to someone who changed it."""
         # A claim stamped ahead of this clock (another host's runs fast) counts as just made: its lease
         # is waited out from now, never for as long as the clocks differ.
         age = max(self.clock() - claim.at, 0.0)
@@ -225,12 +245,7 @@ class Deliverer:
         reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
         if await self._mark_unknown(message, claim, reason):
             return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
-        # Someone changed the claim between our two reads: classify what it holds now, reporting nothing
-        # (released meanwhile: look again later).
-        latest = await self.sent_log.lookup(message)
-        if latest is None:
-            return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
-        return await self._existing(message, latest, report=False)
+        return None
 
     def _unknown_before(self, message: PlannedMessage, claim: Claim, age: float, *, report: bool) -> Delivery:
         if report and claim.report_pending:

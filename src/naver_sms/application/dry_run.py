@@ -40,7 +40,7 @@ class UnrecordedSentLog:
     async def lookup(self, message: PlannedMessage) -> Claim | None:
         return None
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         raise AssertionError(f"a dry run tried to claim {message.idempotency_key}")
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:

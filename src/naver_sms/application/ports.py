@@ -1,6 +1,8 @@
-"""The ports the use cases need, all awaited: both images run the one use case on an event loop (the
-Lambda with one asyncio.run per invocation). Adapters implement them; tests/support/fakes.py has a fake
-of each port a use case takes (the Alerter is the Lambda entry point's, tested against a fake Slack)."""
+"""The ports the use cases need, awaited but for the Alerter: both images run the one use case on an
+event loop (the Lambda with one asyncio.run per invocation), while the Alerter is called by the Lambda
+entry point after its run's loop has closed, so it is a plain call. Adapters implement them;
+tests/support/fakes.py has a fake of each port a use case takes (the Alerter is the Lambda entry
+point's, tested against a fake Slack)."""
 
 from __future__ import annotations
 
@@ -76,9 +78,10 @@ class Claim:
 
 
 class SentLog(Protocol):
-    """Idempotency store keyed by PlannedMessage.idempotency_key."""
+    """Idempotency store keyed by PlannedMessage.idempotency_key, for one writer: the owner its claims
+    and confirmations name is given once, where it is built."""
 
-    async def claim(self, message: PlannedMessage, owner: str, now: float) -> tuple[Claim, bool]:
+    async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         """Atomically record a claim. Returns what the key holds now and whether this call made it."""
         ...
 

@@ -119,6 +119,13 @@ class SettlementPolicy:
             return self.invalid(original, f"handling failed on delivery {self.max_deliver}: {error}")
         return Settlement(Action.NAK, delay=self.nak_delay)
 
+    def after_dead_letter_failed(self, delivered: int) -> Settlement:
+        """The dead letter could not be published: nak for another try, or on the last permitted delivery
+        terminate anyway (the handler logs the event's reference), so no event is stuck."""
+        if self.is_last(delivered):
+            return Settlement(Action.TERM)
+        return Settlement(Action.NAK, delay=self.nak_delay)
+
     def invalid(self, original: Original, reason: str) -> Settlement:
         return Settlement(Action.TERM, (self.dead_letter(original, reason),))
 

@@ -13,6 +13,7 @@ from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords, dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.sent_log import StoreSentLog
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.deadline import NO_DEADLINE, Deadline
@@ -24,7 +25,7 @@ from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.login_guard import login_guard, naver_identity
-from naver_sms.bootstrap.shared import deliverer, sms_transport
+from naver_sms.bootstrap.shared import OPERATOR, deliverer, sms_transport
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
@@ -49,6 +50,11 @@ def owner(request_id: str) -> str:
     return f"lambda:{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', 'local')}:{request_id}"
 
 
+def operators_sent_log(settings: Settings) -> StoreSentLog:
+    """The DynamoDB sent log as `make claims` reads it (as OPERATOR)."""
+    return dynamo_sent_log(settings.sent_log.table, OPERATOR)
+
+
 def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
     """The rules and the delivery core over the DynamoDB sent log (a dry run reads it too, so it reports
     what was sent as duplicates); `make preview` plans with the same one."""
@@ -58,7 +64,6 @@ def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
             settings,
             sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
             dynamo_sent_log(settings.sent_log.table, claimer),
-            owner=claimer,
             dry_run=dry_run,
             concurrency=SENDS_AT_ONCE,
         ),

@@ -13,6 +13,8 @@ from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
+OPERATOR = "operator"  # who `make claims` reads as: it writes nothing, yet a sent log names its writer
+
 
 def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> SmsTransport:
     """SENS, one pooled connection per send that may be in flight. Credentials are revealed here, so a
@@ -54,7 +56,6 @@ def deliverer(
     transport: SmsTransport,
     sent_log: SentLog,
     *,
-    owner: str,
     dry_run: bool,
     concurrency: int,
     dry_run_line: Callable[[], bool] = every_line,
@@ -62,7 +63,6 @@ def deliverer(
     return Deliverer(
         transport=transport,
         sent_log=sent_log,
-        owner=owner,
         lease_seconds=settings.sent_log.claim_lease_seconds,
         dry_run=dry_run,
         send_slots=asyncio.Semaphore(concurrency),

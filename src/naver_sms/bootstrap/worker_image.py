@@ -4,11 +4,12 @@ file or missing SMS credential stops the worker before it touches NATS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client
@@ -17,13 +18,14 @@ from nats.js.kv import KeyValue
 from naver_sms.adapters.nats_connection import connect
 from naver_sms.adapters.nats_sent_log import nats_sent_log
 from naver_sms.adapters.prometheus_metrics import MeasuredTransport, WorkerMetrics
+from naver_sms.adapters.sent_log import StoreSentLog
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import SentLog
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
-from naver_sms.bootstrap.shared import deliverer, sms_transport
+from naver_sms.bootstrap.shared import OPERATOR, deliverer, sms_transport
 from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
@@ -65,7 +67,6 @@ class WorkerComposition:
             self.settings,
             self.transport,
             sent_log,
-            owner=self.owner,
             dry_run=self.dry_run,
             concurrency=self.settings.worker.concurrency,
             dry_run_line=self.dry_run_lines.take,
@@ -82,6 +83,16 @@ class WorkerComposition:
             max_deliver=max_deliver,
             max_payload=max_payload,
         )
+
+
+@contextlib.asynccontextmanager
+async def operators_sent_log(settings: Settings) -> AsyncIterator[StoreSentLog]:
+    """The KV bucket as `make claims` reads it, on a connection of its own closed after."""
+    nc = await connect_nats(settings, "make-claims", reconnect=False)
+    try:
+        yield nats_sent_log(await nc.jetstream().key_value(settings.worker.dedupe_bucket), OPERATOR)
+    finally:
+        await nc.close()
 
 
 async def connect_nats(

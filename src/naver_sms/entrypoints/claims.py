@@ -21,7 +21,6 @@ from naver_sms.entrypoints.operator import operate
 from naver_sms.settings import Settings
 
 STORES = ("dynamodb", "nats")
-OPERATOR = "operator"  # the listing writes nothing; a sent log still names its writer
 
 
 def classify(record: dict[str, Any], lease_seconds: float, now: float) -> dict[str, Any]:
@@ -34,19 +33,16 @@ def classify(record: dict[str, Any], lease_seconds: float, now: float) -> dict[s
 
 
 async def unresolved(settings: Settings, store: str) -> list[dict[str, Any]]:
+    # Each image's root builds its own store, imported only for the store asked for (the worker's
+    # image has no boto3, the Lambda's no nats-py).
     if store == "dynamodb":
-        from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log  # noqa: PLC0415
+        from naver_sms.bootstrap.lambda_image import operators_sent_log  # noqa: PLC0415
 
-        return [record async for record in dynamo_sent_log(settings.sent_log.table, OPERATOR).unresolved()]
-    from naver_sms.adapters.nats_sent_log import nats_sent_log  # noqa: PLC0415
-    from naver_sms.bootstrap.worker_image import connect_nats  # noqa: PLC0415
+        return [record async for record in operators_sent_log(settings).unresolved()]
+    from naver_sms.bootstrap.worker_image import operators_sent_log as kv_sent_log  # noqa: PLC0415
 
-    nc = await connect_nats(settings, "make-claims", reconnect=False)
-    try:
-        kv = await nc.jetstream().key_value(settings.worker.dedupe_bucket)
-        return [record async for record in nats_sent_log(kv, OPERATOR).unresolved()]
-    finally:
-        await nc.close()
+    async with kv_sent_log(settings) as sent_log:
+        return [record async for record in sent_log.unresolved()]
 
 
 def report(records: Iterable[dict[str, Any]], lease_seconds: float, now: float) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """`main.lambda_handler`: parse the event, build the run, return a JSON object. Never raises.
 
-Only the standard library and our own light modules load at import; selenium, boto3 and requests
-load on the paths that need them, which keeps the cold start short.
+At import only the standard library, our own light modules and the JSON log formatter
+(python-json-logger over orjson, logging_setup.py) load; selenium, boto3 and requests load on the paths
+that need them, which keeps the cold start short.
 """
 
 from __future__ import annotations

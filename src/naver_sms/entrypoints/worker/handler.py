@@ -134,11 +134,12 @@ class EventHandler:
         try:
             await self._publish(settlement)
         except Exception as err:  # noqa: BLE001  (any publish failure: retry later or record in the log)
-            if not self.policy.is_last(_deliveries(msg)):
+            then = self.policy.after_dead_letter_failed(_deliveries(msg))
+            if then.action is Action.NAK:
                 log.warning(
                     "dead-letter publish failed; the event will be redelivered", extra={"error": str(err)}
                 )
-                await msg.nak(delay=self.policy.nak_delay)
+                await msg.nak(delay=then.delay)
                 return
             log.error(
                 "dead-letter publish failed on the last delivery; event terminated",

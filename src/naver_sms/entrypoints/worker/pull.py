@@ -59,9 +59,10 @@ class PullFeed:
         still come are redelivered by JetStream after ack_wait."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), within)
-        if self._subscription is not None and not self._nc.is_closed:
+        subscription, self._subscription = self._subscription, None  # stopped once, however often asked
+        if subscription is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
+                await subscription.unsubscribe()
 
     async def _take(self, msg: Msg) -> None:
         status = msg.headers.get(Header.STATUS) if msg.headers else None

@@ -1,7 +1,8 @@
 """The worker's life cycle: connect, consume with bounded concurrency, shut down inside the drain budget.
 
-Signal handlers only set an event; one AsyncExitStack owns the health server, the SMS transport and the
-connection, so everything is closed in reverse order however the run ends.
+Signal handlers only set an event; one AsyncExitStack owns everything `Worker.run` starts (the health
+server, the SMS transport, the connection, the pull feed and the background tasks), so everything is
+closed in reverse order however the run ends, a failure at start-up included.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Worker:
             queue = HeldQueue()
             feed = PullFeed(self._nc, w.stream, w.durable, queue)
             await feed.start()
+            # A run that ends early stops the feed at once; one that drains stops it below, and then
+            # this finds it stopped.
+            stack.push_async_callback(feed.stop, 0)
             handler = EventHandler(
                 js=js,
                 notifier=parts.notifier(await dedupe_bucket(js, w)),
@@ -99,8 +103,11 @@ class Worker:
                     "health_port": health.port,
                 },
             )
-            reporting = asyncio.create_task(self._report_unlogged(parts.dry_run_lines))
-            counting = asyncio.create_task(self._count_pending(js, parts.metrics))
+            background = [
+                asyncio.create_task(self._report_unlogged(parts.dry_run_lines)),
+                asyncio.create_task(self._count_pending(js, parts.metrics)),
+            ]
+            stack.push_async_callback(_cancelled, background)
             self._consumer = Consumer(
                 feed, handler, queue, w.concurrency, self._stop, keep_alive_seconds=w.ack_wait_seconds / 3
             )
@@ -110,8 +117,7 @@ class Worker:
             # The open pull request ends within its expiry; what it still brings goes back at once.
             await feed.stop(PULL_EXPIRES_SECONDS)
             naked += await self._consumer.nak_queued()
-            reporting.cancel()
-            counting.cancel()
+            await _cancelled(background)
             parts.dry_run_lines.report()
             log.info(
                 "worker stopped",
@@ -178,3 +184,12 @@ class Worker:
         with contextlib.suppress(asyncio.TimeoutError, nats.errors.Error):
             await self._nc.flush(timeout=CLOSE_BUDGET_SECONDS)
         await self._nc.close()
+
+
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait until they have ended (asyncio.wait: their cancellation is not raised
+    here, a cancellation of the caller is)."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
