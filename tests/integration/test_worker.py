@@ -970,7 +970,7 @@ def test_events_waiting_for_the_ceiling_longer_than_the_ack_wait_spend_no_delive
     """One send slot (two handlers): most events wait in the worker's queue, some in a handler, for
     longer than ACK_WAIT_SECONDS. Both are kept in progress, so JetStream redelivers none of them and
     none comes near its last delivery, however long the backlog."""
-    window, ceiling, total = 1.0, 4, 20
+    window, ceiling, total = 1.0, 4, 24  # 6 windows: the backlog spans ~5 s, past 2 ack waits
     env = {
         **worker_env,
         "WORKER_MAX_SENDS_PER_MINUTE": str(ceiling),
