@@ -1,3 +1,4 @@
+# check=skip=FromPlatformFlagConstDisallowed
 # naver-sms-automation: the AWS Lambda container image (handler main.lambda_handler).
 #
 # Stages, most stable first so a source-only change rebuilds in seconds:
@@ -18,6 +19,8 @@ ARG LAMBDA_BASE=lambda-base
 # instead, and this stage is then not built at all.
 # linux/amd64 on both lines: Chrome for Testing publishes linux64 (x86-64) only, so an arm64 host (Apple
 # Silicon) must still get the amd64 base, or its `docker build .` pairs an arm64 Python with x86 Chrome.
+# A constant platform is the point here, hence the skipped BuildKit check on the first line (a parser
+# directive must come first; older builders read it as a comment).
 # hadolint ignore=DL3029
 FROM --platform=linux/amd64 public.ecr.aws/lambda/python:3.11 AS lambda-base
 

@@ -8,18 +8,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # What each need is called by each package manager, "-" where it has none: the message then names what to
-# install by hand. Arch's chromium carries chromedriver; Docker Desktop (brew's docker cask) carries buildx
-# and compose; a package named twice is asked for once.
+# install by hand. Arch's chromium carries chromedriver; Docker Desktop (brew's docker-desktop cask, once
+# named docker) carries buildx and compose; a package named twice is asked for once. Homebrew's chromium and
+# chromedriver casks are deprecated (they fail Gatekeeper): on macOS the browser is Chrome for Testing.
 # Debian bookworm packages neither the buildx nor the compose plugin: docker-engine.sh takes them from trixie.
 # Fedora's docker-distribution and openSUSE's distribution-registry install the registry as `registry`,
 # not the `docker-registry` command the suite runs.
 PACKAGES='
 need         apt-get          dnf             pacman          zypper          brew
-browser      chromium         chromium        chromium        chromium        chromium
-driver       chromium-driver  chromedriver    chromium        chromedriver    chromedriver
-docker       docker.io        moby-engine     docker          docker          docker
-buildx       -                docker-buildx   docker-buildx   docker-buildx   docker
-compose      -                docker-compose  docker-compose  docker-compose  docker
+browser      chromium         chromium        chromium        chromium        -
+driver       chromium-driver  chromedriver    chromium        chromedriver    -
+docker       docker.io        moby-engine     docker          docker          docker-desktop
+buildx       -                docker-buildx   docker-buildx   docker-buildx   docker-desktop
+compose      -                docker-compose  docker-compose  docker-compose  docker-desktop
 registry     docker-registry  -               -               -               -
 debootstrap  debootstrap      debootstrap     debootstrap     debootstrap     -
 '
@@ -38,7 +39,8 @@ describe() {
 # by_hand NEED: where to get a need that a package manager has no package for.
 by_hand() {
   case "$1" in
-    buildx | compose) printf "%s (on Debian, 'sudo make docker-engine' takes it from trixie)" "$(describe "$1")" ;;
+    browser | driver) printf '%s: Chrome for Testing (npx @puppeteer/browsers install chrome@stable chromedriver@stable), named by TEST_CHROME_BIN and TEST_CHROMEDRIVER_BIN (make test) and CHROME_BIN and CHROMEDRIVER_BIN (make run-local)' "$(describe "$1")" ;;
+    buildx | compose) printf "%s (Debian bookworm has no package: 'sudo make docker-engine' takes it from trixie; Ubuntu's are docker-buildx and docker-compose-v2)" "$(describe "$1")" ;;
     registry) printf 'the registry server of github.com/distribution/distribution, on PATH as docker-registry' ;;
     *) describe "$1" ;;
   esac

@@ -10,7 +10,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The knobs first: read_cft_pin sets these names from the pin file.
 version="${1:-${CFT_VERSION:-}}" browser="${CFT_BROWSER:-}"
-read_cft_pin # checks the pin file before it is rewritten
+[[ -f "$CFT_PIN" ]] || die "CFT_PIN=$CFT_PIN does not exist"
+# The pin's values are written anew, so one this parser refuses (a pin from before pins named their
+# browser, a hand edit gone wrong) is no reason to stop: its error is shown, and full Chrome is the default.
+if unreadable="$( (read_cft_pin) 2>&1 >/dev/null)"; then
+  read_cft_pin
+else
+  warn "${unreadable#error: }: writing its values anew"
+  CFT_BROWSER=chrome
+fi
 browser="${browser:-$CFT_BROWSER}"
 check_cft_browser "$browser" "the CFT_BROWSER knob"
 if [[ -z "$version" ]]; then
@@ -46,6 +54,7 @@ done
   grep '^#' "$CFT_PIN" || true
   printf 'CFT_VERSION=%s\nCFT_BROWSER=%s\nCFT_BROWSER_SHA256=%s\nCFT_DRIVER_SHA256=%s\n' \
     "$version" "$browser" "${sums[0]}" "${sums[1]}"
-} >"$tmp/pin"
-mv "$tmp/pin" "$CFT_PIN"
+} >"$CFT_PIN.tmp"
+# Written beside the pin and renamed: one file system, so a kill leaves the old pin or the new one.
+mv "$CFT_PIN.tmp" "$CFT_PIN"
 info "pinned Chrome for Testing $version ($browser) in $CFT_PIN: commit it"

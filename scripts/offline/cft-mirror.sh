@@ -29,6 +29,9 @@ if finished; then
   exit 0
 fi
 require_cmd dpkg-deb "the mirror unpacks Debian packages"
+# The zips record each entry's mode: a fixed umask keeps them the same bytes for every user (a umask of
+# 002 or 022, sudo or not), so one machine's mirrors share one checksum and one build cache.
+umask 022
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work" # apt downloads as its own _apt user

@@ -69,19 +69,25 @@ print(json.load(sys.stdin)[0].get("Options", {}).get("com.docker.network.bridge.
 # committed pin names (the mirror packs both). A fixed port keeps the URL, and with it the build cache,
 # the same from one build to the next.
 serve_cft_mirror() {
-  local dir host port="$CFT_MIRROR_PORT"
+  local dir host port="$CFT_MIRROR_PORT" nonce
   [[ "$port" =~ ^[0-9]+$ ]] || die "CFT_MIRROR_PORT='$port' is not a port number"
   read_cft_pin
   dir="$("$REPO_ROOT/scripts/offline/cft-mirror.sh" "$CFT_MIRROR_DIR")"
   if [[ "$DOCKER_NETWORK" == host ]]; then host=127.0.0.1; else host="$(bridge_address)"; fi
+  # Served from a folder of this run's own (links to the mirror, and a nonce): another build's server on
+  # the port serves the same mirror's bytes, but never this nonce, so a server of ours that failed to bind
+  # is noticed instead of borrowing one that goes away when its build ends.
+  mirror_root="$(mktemp -d)"
+  ln -s "$dir"/* "$mirror_root/"
+  nonce="$$-$RANDOM$RANDOM"
+  printf '%s' "$nonce" >"$mirror_root/served-by"
   mkdir -p build
-  python3 -m http.server --bind "$host" --directory "$dir" "$port" >build/cft-mirror.log 2>&1 &
+  python3 -m http.server --bind "$host" --directory "$mirror_root" "$port" >build/cft-mirror.log 2>&1 &
   mirror_pid=$!
-  trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
+  trap 'kill "$mirror_pid" 2>/dev/null || true; rm -rf "$mirror_root"' EXIT
   CFT_BASE_URL="http://$host:$port" CFT_PIN="$dir/$CFT_BROWSER.pin"
   for _ in $(seq 1 50); do
-    # Our mirror's pin, not merely something on that port (another build's mirror, say).
-    curl -fsS "$CFT_BASE_URL/${CFT_PIN##*/}" 2>/dev/null | cmp -s - "$CFT_PIN" && return 0
+    [[ "$(curl -fsS "$CFT_BASE_URL/served-by" 2>/dev/null)" == "$nonce" ]] && return 0
     kill -0 "$mirror_pid" 2>/dev/null || break
     sleep 0.1
   done

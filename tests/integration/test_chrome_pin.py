@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.procs import REPO, free_port, need_tool, offline_lib, script, serving
+from tests.support.procs import REPO, free_port, need_tool, offline_lib, repo_env, script, serving
 
 VERSION = "156.0.8078.114"
 DEBIAN_VERSION = f"{VERSION}-1~deb12u1"
@@ -54,8 +54,10 @@ def test_the_committed_pin_names_a_browser_and_both_checksums() -> None:
         ("CFT_BROWSER=\n", "CFT_BROWSER='' is not a Chrome for Testing browser"),
         ("CFT_VERSION=1.2.3.4\nCFT_BROWSER_SHA256=\n", "names no browser: add CFT_BROWSER=chrome"),
         ("CFT_VERSION=1.2.3.4\nCFT_SHELL_SHA256=\n", "CFT_SHELL_SHA256 is now CFT_BROWSER_SHA256"),
+        # A merge that kept both sides' line: the last would pair one browser with another's checksum.
+        ("CFT_BROWSER=chrome\nCFT_BROWSER=chrome-headless-shell\n", "CFT_BROWSER is given a second time"),
     ],
-    ids=["unknown", "empty", "missing", "old-key"],
+    ids=["unknown", "empty", "missing", "old-key", "twice"],
 )
 def test_read_cft_pin_refuses_a_pin_without_a_known_browser(tmp_path: Path, text: str, message: str) -> None:
     pin = tmp_path / "chrome-for-testing.pin"
@@ -63,6 +65,15 @@ def test_read_cft_pin_refuses_a_pin_without_a_known_browser(tmp_path: Path, text
     result = read_pin(pin)
     assert result.returncode == 1 and message in result.stderr, result.stderr
     assert str(pin) in result.stderr, "the error names the file"
+
+
+def test_a_pin_checked_out_with_crlf_line_endings_reads_the_same(tmp_path: Path) -> None:
+    committed = (REPO / "docker" / "chrome-for-testing.pin").read_text()
+    crlf = tmp_path / "chrome-for-testing.pin"
+    crlf.write_bytes(committed.replace("\n", "\r\n").encode())
+    read = read_pin(crlf)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == read_pin(REPO / "docker" / "chrome-for-testing.pin").stdout
 
 
 def executable(path: Path, says: str) -> None:
@@ -180,6 +191,21 @@ def test_the_mirror_is_the_same_bytes_when_made_again(tmp_path: Path) -> None:
     assert pins[0] == pins[1]
 
 
+def test_the_mirror_is_the_same_bytes_whatever_the_umask(tmp_path: Path) -> None:
+    # A user with umask 002 (Debian's user-private groups) and the same build under sudo (022).
+    debs = chromium_debs(tmp_path, driver_symlinked=True)
+    pins = []
+    for umask in ("022", "002"):
+        mirror = tmp_path / f"umask-{umask}"
+        made = subprocess.run(
+            ["bash", "-c", f'umask {umask} && exec scripts/offline/cft-mirror.sh "{mirror}"'],
+            cwd=REPO, env=repo_env(CHROMIUM_DEBS=str(debs)), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        pins.append([(mirror / f"{browser}.pin").read_text() for browser in BROWSERS])
+    assert pins[0] == pins[1]
+
+
 def test_the_mirror_refuses_a_driver_that_reports_another_version(tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     result = make_mirror(chromium_debs(tmp_path, driver_symlinked=True, driver_says="150.0.7871.100"), mirror)
@@ -251,6 +277,24 @@ def test_the_mirror_is_served_on_the_bridge_when_ipam_reports_no_gateway(
     url, pin, served = result.stdout.split("|")
     assert url == f"http://127.0.0.1:{port}" and pin == str(mirror / f"{browser}.pin")
     assert served == f"CFT_VERSION={VERSION}\nCFT_BROWSER={browser}\n"
+
+
+def test_a_mirror_server_that_could_not_bind_is_noticed(tmp_path: Path) -> None:
+    # Another build's server of the same mirror (the same bytes) holds the port: ours cannot bind, and
+    # borrowing theirs would fail this build when that one ends.
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for kind in BROWSERS:
+        (mirror / f"{kind}.pin").write_text(f"CFT_VERSION={VERSION}\nCFT_BROWSER={kind}\n")
+    committed = tmp_path / "chrome-for-testing.pin"
+    committed.write_text(PINNED.format("chrome"))
+    port = free_port()
+    theirs = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(mirror), str(port)]
+    with serving(theirs, f"http://127.0.0.1:{port}/chrome.pin", "the other build's mirror"):
+        knobs = {"CFT_PIN": str(committed), "CFT_MIRROR_DIR": str(mirror), "CFT_MIRROR_PORT": str(port)}
+        result = offline_lib("serve_cft_mirror", DOCKER_NETWORK="host", **knobs)
+    assert result.returncode == 1
+    assert f"the local Chrome for Testing mirror did not start on 127.0.0.1:{port}" in result.stderr
 
 
 def test_a_bridge_without_an_address_is_named(first_start_docker: dict[str, str], tmp_path: Path) -> None:
@@ -338,6 +382,25 @@ def test_pin_chrome_without_a_version_pins_the_current_stable(
         f"CFT_DRIVER_SHA256={sha256(cft_site, 'chromedriver')}\n"
     )
     assert f"downloading {browser}-linux64 {STABLE}" in result.stderr
+
+
+def test_pin_chrome_writes_anew_a_pin_from_before_pins_named_their_browser(
+    cft_site: Site, tmp_path: Path
+) -> None:
+    # The error for such a pin says to run `make pin-chrome`: that must then work.
+    pin = tmp_path / "chrome-for-testing.pin"
+    pin.write_text("# kept\nCFT_VERSION=1.2.3.4\nCFT_SHELL_SHA256=\nCFT_DRIVER_SHA256=\n")
+    result = pin_chrome(cft_site, pin, "versions.json", CFT_VERSION=STABLE, CFT_BROWSER="")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "CFT_SHELL_SHA256 is now CFT_BROWSER_SHA256" in result.stderr
+        and "writing its values anew" in result.stderr
+    )
+    assert pin.read_text() == (
+        f"# kept\nCFT_VERSION={STABLE}\nCFT_BROWSER=chrome\nCFT_BROWSER_SHA256={sha256(cft_site, 'chrome')}\n"
+        f"CFT_DRIVER_SHA256={sha256(cft_site, 'chromedriver')}\n"
+    )
+    assert not (tmp_path / "chrome-for-testing.pin.tmp").exists()
 
 
 def test_pin_chrome_looks_for_the_chosen_browsers_download(cft_site: Site, tmp_path: Path) -> None:
