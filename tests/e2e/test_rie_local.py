@@ -19,7 +19,7 @@ from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
 from tests.support.lambda_invoke import EVENTS, invoke, mismatch, smoke_summary
 from tests.support.moto import create_sent_log_table
-from tests.support.procs import REPO
+from tests.support.procs import REPO, free_port
 from tests.support.proctree import browser_processes, tree_rss, zombies
 
 
@@ -149,7 +149,9 @@ def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
     out = subprocess.run(
         ["bash", "scripts/run-local.sh"],
         cwd=REPO,
-        env={**os.environ, "ENV_FILE": str(env_file)},
+        # A free port: the default one may be serving (`make run-local` in another terminal), and a taken
+        # port is refused before the env file is read.
+        env={**os.environ, "ENV_FILE": str(env_file), "RIE_PORT": str(free_port())},
         capture_output=True,
         text=True,
         timeout=120,

@@ -117,7 +117,9 @@ def test_a_taken_port_fails_at_once_naming_it(images: dict[str, str], network: s
         began = time.monotonic()
         result = run_rie(RIE_PORT=str(port), DOCKER_NETWORK=network, RIE_CONTAINER=f"naver-sms-taken-{port}")
         elapsed = time.monotonic() - began
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert f"127.0.0.1:{port} is already in use ({knob.format(port=port)}" in result.stderr
     assert "docker run" not in result.stderr
-    assert elapsed < 5, f"took {elapsed:.1f} s"
+    # Seconds, not the emulator's panic after a container start; run-rie asks the (shared, maybe busy)
+    # engine for the image first, hence the margin.
+    assert elapsed < 15, f"took {elapsed:.1f} s"
