@@ -3,7 +3,6 @@ winning, no secret on the printed command line, detached then smoked, and a take
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
 import time
@@ -13,7 +12,16 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support.lambda_invoke import smoke_summary
-from tests.support.procs import REPO, docker, free_port, port_open, repo_env, shell_constant, wait_until
+from tests.support.procs import (
+    REPO,
+    docker,
+    free_port,
+    need,
+    port_open,
+    repo_env,
+    shell_constant,
+    wait_until,
+)
 
 SECRET = "s3cr3t-from-the-shell-never-printed"
 
@@ -95,11 +103,10 @@ def test_detached_then_smoked(started: Started) -> None:
 
 
 def hold(port: int) -> socket.socket:
-    """A listener on 127.0.0.1:port (0: any free port); a port something else already holds stays held."""
+    """A listener on 127.0.0.1:port (0: any free port)."""
     holder = socket.socket()
-    with contextlib.suppress(OSError):
-        holder.bind(("127.0.0.1", port))
-        holder.listen()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
     return holder
 
 
@@ -112,6 +119,8 @@ def hold(port: int) -> socket.socket:
 )
 def test_a_taken_port_fails_at_once_naming_it(images: dict[str, str], network: str, knob: str) -> None:
     wanted = 0 if network == "default" else int(shell_constant("RIE_IMAGE_PORT"))
+    # Held by this test: another engineer's host-network container may let go of it mid-test.
+    need(not port_open(wanted), f"port {wanted} is busy; this test must be the one holding it")
     with hold(wanted) as holder:
         port = holder.getsockname()[1] if network == "default" else wanted
         began = time.monotonic()
