@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from tests.support.lambda_invoke import EVENTS, invoke, mismatch
+from tests.support.lambda_invoke import EVENTS, invoke, mismatch, smoke_samples
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     url, names = argv[0], argv[1:]
-    paths = [EVENTS / f"{n}.json" for n in names] if names else sorted(EVENTS.glob("*.json"))
+    paths = [EVENTS / f"{n}.json" for n in names] if names else smoke_samples()
     failures = 0
     for path in paths:
         sample = json.loads(path.read_text())

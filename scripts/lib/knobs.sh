@@ -43,6 +43,10 @@ LAMBDA_BASE_IMAGE="$(sed -n 's/^FROM \(--platform=[^ ]* \)\{0,1\}\([^ ]*\) AS la
 WORKER_BASE_IMAGE="$(sed -n 's/^FROM \([^ ]*\) AS python-base$/\1/p' "$REPO_ROOT/docker/worker.Dockerfile")"
 CFT_SITE="https://storage.googleapis.com/chrome-for-testing-public"
 RIE_INVOKE_PATH="/2015-03-31/functions/function/invocations"
+# The ports of the image's emulator inside the container (its defaults: the image's entrypoint sets none);
+# under DOCKER_NETWORK=host they are this machine's ports.
+RIE_IMAGE_PORT="8080"
+RIE_IMAGE_RUNTIME_API_PORT="9001"
 INFRA_TEMPLATE="infra/template.yaml"
 CACHE_DIR="$REPO_ROOT/.cache"
 DOCKER_PLUGINS_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"

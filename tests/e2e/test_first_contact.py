@@ -21,7 +21,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from tests.support.chrome import ChromeSource, read_pin
-from tests.support.lambda_invoke import EVENTS, every_sample_passed, mismatch
+from tests.support.lambda_invoke import EVENTS, mismatch, smoke_summary
 from tests.support.procs import (
     REPO,
     dirty_tree,
@@ -224,7 +224,7 @@ def test_a_fresh_clone_builds_runs_and_smokes_the_lambda_image(images: dict[str,
 
         # Assert: every sample in tests/events/ answered as expected.
         assert smoke.returncode == 0, smoke.stderr
-        assert every_sample_passed() in smoke.stderr
+        assert smoke_summary() in smoke.stderr
     finally:
         docker("rm", "--force", name, check=False)
         for tag in docker("images", "--format", "{{.Repository}}:{{.Tag}}", name, check=False).split():

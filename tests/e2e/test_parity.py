@@ -23,7 +23,16 @@ from tests.support.fake_sens import FakeSens
 from tests.support.lambda_invoke import EVENTS, invoke, mismatch
 from tests.support.moto import AWS_TEST_ENV, SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
-from tests.support.procs import free_port, http_ok, need, port_open, repo_env, script, wait_until
+from tests.support.procs import (
+    free_port,
+    http_ok,
+    need,
+    port_open,
+    repo_env,
+    script,
+    shell_constant,
+    wait_until,
+)
 from tests.support.topology import WORKER
 from tests.support.worker import WorkerProcess, booking_event, publish, run, stream_messages, wait_drained
 
@@ -68,7 +77,11 @@ def host_rie(world: dict[str, str], browser_env: dict[str, str], tmp_path: Path)
 
 @pytest.fixture
 def container_rie(world: dict[str, str], images: dict[str, str], tmp_path: Path) -> Iterator[Invoke]:
-    need(not port_open(8080), "port 8080 is busy; the image's RIE needs it under host networking")
+    """Host networking, so the container reaches the fake Naver and moto on loopback. Its emulator then binds
+    this machine's ports, its Runtime API's (9001) included: a run-local on the host held that one too
+    until run-local moved its own to a free port; run-rie now refuses a taken one by name."""
+    port = int(shell_constant("RIE_IMAGE_PORT"))
+    need(not port_open(port), f"port {port} is busy; the image's RIE needs it under host networking")
     env_file = tmp_path / "parity.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in world.items()))
     name = "naver-sms-parity"
@@ -77,8 +90,8 @@ def container_rie(world: dict[str, str], images: dict[str, str], tmp_path: Path)
     )
     assert started.returncode == 0, started.stderr
     try:
-        wait_until(lambda: port_open(8080), 30, "the container's RIE")
-        yield lambda event: invoke(f"http://127.0.0.1:8080{INVOKE_PATH}", event)
+        wait_until(lambda: port_open(port), 30, "the container's RIE")
+        yield lambda event: invoke(f"http://127.0.0.1:{port}{INVOKE_PATH}", event)
     finally:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=False)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +17,9 @@ from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings
 from tests.support.emulator import Emulator, serve
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import FakeSens
-from tests.support.lambda_invoke import invoke
+from tests.support.lambda_invoke import EVENTS, invoke, mismatch, smoke_summary
 from tests.support.moto import create_sent_log_table
-from tests.support.procs import REPO
+from tests.support.procs import REPO, free_port
 from tests.support.proctree import browser_processes, tree_rss, zombies
 
 
@@ -56,7 +58,41 @@ def test_samples_pass_under_the_host_emulator(bare_emulator: Emulator) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert "7 passed, 0 failed" in out.stderr
+    assert smoke_summary() in out.stderr
+
+
+def test_two_run_locals_serve_side_by_side(browser_env: dict[str, str], tmp_path: Path) -> None:
+    """Each emulator's Runtime API on a port of its own (the RIE's default is one fixed 9001), so a second
+    `make run-local RIE_PORT=…` (or the suite's) serves beside the first."""
+    sample = json.loads((EVENTS / "smoke.json").read_text())
+    with (
+        serve(browser_env, tmp_path / "first.log") as first,
+        serve(browser_env, tmp_path / "second.log") as second,
+    ):
+        answers = {emulator.url: invoke(emulator.url, sample["event"]) for emulator in (first, second)}
+    problems = {url: mismatch(sample, body) for url, body in answers.items()}
+    assert problems == {first.url: None, second.url: None}
+
+
+def test_a_taken_rie_port_fails_at_once_naming_port_and_knob() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+        out = subprocess.run(
+            ["bash", "scripts/run-local.sh"],
+            cwd=REPO,
+            env={**os.environ, "RIE_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    assert out.returncode == 1
+    assert f"127.0.0.1:{port} is already in use (RIE_PORT={port})" in out.stderr
+    assert elapsed < 5, f"took {elapsed:.1f} s"
 
 
 DRY_RUN = {"action": "run", "dry_run": True}
@@ -113,7 +149,9 @@ def test_run_local_names_a_bad_env_file_line(tmp_path: Path) -> None:
     out = subprocess.run(
         ["bash", "scripts/run-local.sh"],
         cwd=REPO,
-        env={**os.environ, "ENV_FILE": str(env_file)},
+        # A free port: the default one may be serving (`make run-local` in another terminal), and a taken
+        # port is refused before the env file is read.
+        env={**os.environ, "ENV_FILE": str(env_file), "RIE_PORT": str(free_port())},
         capture_output=True,
         text=True,
         timeout=120,

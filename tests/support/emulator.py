@@ -27,6 +27,8 @@ class Emulator:
 
 @contextlib.contextmanager
 def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") -> Iterator[Emulator]:
+    """run-local on a free port until the block ends; one that exits before its port opens (a taken port,
+    a bad env file) fails at once with its log, not after the wait."""
     port = free_port()
     # Short on purpose, like Lambda's /tmp: Chrome's singleton socket path must fit in 108 bytes.
     runtime_tmp = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
@@ -46,7 +48,9 @@ def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") 
         stderr=log.open("wb"),
     )
     try:
-        wait_until(lambda: port_open(port), 60, "run-local's RIE")
+        wait_until(lambda: port_open(port) or process.poll() is not None, 60, "run-local's RIE")
+        if process.poll() is not None:
+            raise RuntimeError(f"run-local exited {process.returncode}:\n{log.read_text()}")
         yield Emulator(
             f"http://127.0.0.1:{port}{INVOKE_PATH}",
             process.pid,
@@ -54,6 +58,7 @@ def serve(env: dict[str, str], log: Path, handler: str = "main.lambda_handler") 
             log,
         )
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(15)
         shutil.rmtree(runtime_tmp, ignore_errors=True)
