@@ -123,10 +123,10 @@ def images(engine: None) -> Iterator[dict[str, str]]:
     yield {"lambda": "naver-sms-automation:latest", "worker": "naver-sms-worker:latest"}
 
 
-@pytest.fixture(scope="session")
-def chrome(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromeSource]:
+@pytest.fixture
+def chrome(images: dict[str, str]) -> Iterator[ChromeSource]:
     """The Chrome for Testing site and pins the Lambda image was built from (the offline mirror, served)."""
-    with chrome_source(images["lambda"], tmp_path_factory.mktemp("cft") / "other-browser.zip") as source:
+    with chrome_source(images["lambda"]) as source:
         yield source
 
 

@@ -10,8 +10,10 @@ with its pin for each browser.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +38,13 @@ def url_sha256(url: str, path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@functools.cache
+def downloaded_sha256(url: str) -> str:
+    """An archive of the real site hashed once a session (the other browser's, on a connected machine)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return url_sha256(url, Path(scratch) / "archive.zip")
+
+
 @dataclass(frozen=True)
 class ChromeSource:
     """A download site, the browser the images were built with, and a pin of each browser at that version."""
@@ -56,14 +65,16 @@ def lib_output(code: str) -> str:
 
 
 @contextlib.contextmanager
-def chrome_source(lambda_image: str, scratch: Path) -> Iterator[ChromeSource]:
+def chrome_source(lambda_image: str) -> Iterator[ChromeSource]:
+    """Offline, the mirror is served only while a test uses it: a `make build` in a clone serves its own
+    mirror on the same port (the same URL, so the same build cache), and must find that port free."""
     labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", lambda_image)
     committed = read_pin(REPO / "docker" / "chrome-for-testing.pin")
     if "standin.inputs" not in labels:
         url, browser = shell_constant("CFT_SITE"), committed["CFT_BROWSER"]
         (other,) = set(BROWSERS) - {browser}
         archive = f"{url}/{committed['CFT_VERSION']}/linux64/{other}-linux64.zip"
-        other_pin = {**committed, "CFT_BROWSER": other, "CFT_BROWSER_SHA256": url_sha256(archive, scratch)}
+        other_pin = {**committed, "CFT_BROWSER": other, "CFT_BROWSER_SHA256": downloaded_sha256(archive)}
         yield ChromeSource(url, browser, {browser: committed, other: other_pin})
         return
     need_tool("dpkg-deb")
