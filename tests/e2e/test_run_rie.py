@@ -105,6 +105,9 @@ def test_detached_then_smoked(started: Started) -> None:
 def hold(port: int) -> socket.socket:
     """A listener on 127.0.0.1:port (0: any free port)."""
     holder = socket.socket()
+    # As run-rie's own check binds (and Go's listen): a connection of an earlier test's emulator still in
+    # TIME_WAIT on the port does not make it taken.
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.bind(("127.0.0.1", port))
     holder.listen()
     return holder
