@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +18,10 @@ from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
+from naver_sms.bootstrap import lambda_image
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
+from naver_sms.settings.rules import load_rules
 from tests.support.fakes import (
     FakeSentLog,
     FakeTransport,
@@ -28,9 +31,12 @@ from tests.support.fakes import (
     refused,
     unknown,
 )
+from tests.support.roots import unit_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
-LEASE = 120.0
+SETTINGS = unit_settings()
+LEASE = SETTINGS.sent_log.claim_lease_seconds
+RULES = load_rules(SETTINGS.rules_path)  # the deliverer never reads them: read once, not per test
 MESSAGE = PlannedMessage("reminder", "bk-1", "01012345678", "김님, 내일 10:00 커트", "k" * 40)
 
 
@@ -64,16 +70,19 @@ class Make(Protocol):
 
 
 def timed(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Timed:
+    """The Lambda root's deliverer (one send at a time, the lease from settings) over the fakes;
+    `policy` changes what the worker's root sets otherwise (its dry-run line budget)."""
     clock = At()
-    deliverer = Deliverer(
+    notifier = lambda_image.notifier(
+        SETTINGS,
+        dry_run=dry_run,
+        claimer="unit",
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,
-        lease_seconds=LEASE,
-        dry_run=dry_run,
+        rules=RULES,
         clock=clock,
-        **policy,
     )
-    return Timed(deliverer, clock)
+    return Timed(dataclasses.replace(notifier.deliverer, **policy), clock)
 
 
 @pytest.fixture
