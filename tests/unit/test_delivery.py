@@ -19,6 +19,7 @@ from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
 from naver_sms.bootstrap import lambda_image
+from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
 from naver_sms.settings.rules import load_rules
@@ -100,16 +101,18 @@ def on_this_loop(
     ceiling: SendCeiling | None = None,
     dry_run: bool = False,
 ) -> Deliverer:
-    """A Deliverer for a test that drives its own event loop."""
-    return Deliverer(
+    """The worker root's deliverer over the fakes, for a test that drives its own event loop: its send
+    slots and ceiling the test's (one slot, no ceiling unless given), so the test can hold and watch them."""
+    settings = unit_settings(SMS_DRY_RUN=str(dry_run).lower())
+    parts = WorkerComposition(
+        settings,
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,  # type: ignore[arg-type]
-        lease_seconds=LEASE,
-        dry_run=dry_run,
-        send_slots=slots or asyncio.Semaphore(1),
+        rules=RULES,
         clock=clock or At(at),
-        send_ceiling=ceiling,
     )
+    deliverer = parts.notifier(None).deliverer
+    return dataclasses.replace(deliverer, send_slots=slots or asyncio.Semaphore(1), send_ceiling=ceiling)
 
 
 def test_accepted_send_is_confirmed_with_the_provider_id(deliverer: Make) -> None:
