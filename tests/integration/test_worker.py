@@ -27,20 +27,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from naver_sms.adapters.nats_sent_log import nats_sent_log
-from naver_sms.adapters.prometheus_metrics import WorkerMetrics
-from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import SentLogError
-from naver_sms.application.notify import Notifier
-from naver_sms.application.settlement import SettlementPolicy
+from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.events import EventType
 from naver_sms.domain.messages import PlannedMessage
-from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.settings.rules import load_rules
 from tests.support.fake_sens import SECRET_KEY, FakeSens
 from tests.support.fakes import FakeSentLog, FakeTransport, unknown
 from tests.support.nats_server import NatsServer
 from tests.support.procs import REPO, repo_env, wait_until
+from tests.support.roots import unit_settings
 from tests.support.topology import WORKER
 from tests.support.worker import (
     WorkerProcess,
@@ -319,29 +316,11 @@ class Published:
 def test_a_sent_log_that_fails_to_note_an_unknown_reported_does_not_dead_letter_its_recorded_event(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The handler in process, over fakes: the unknown's record is out when the note times out, so the
-    event is handled (acked, even on its last delivery), not failed and dead-lettered."""
+    """The worker root's handler in process, over fakes: the unknown's record is out when the note times
+    out, so the event is handled (acked, even on its last delivery), not failed and dead-lettered."""
     js, msg = Published(), HeldEvent(json.dumps(booking_event(1)).encode(), delivered=1)
-    deliverer = Deliverer(
-        transport=FakeTransport(unknown), sent_log=NotedNever(), lease_seconds=8, dry_run=False
-    )
-    policy = SettlementPolicy(
-        WORKER.sent_subject,
-        WORKER.failed_subject,
-        WORKER.dlq_subject,
-        1.0,
-        max_deliver=1,
-        max_payload=1 << 20,
-    )
-    handler = EventHandler(
-        js,  # type: ignore[arg-type]
-        Notifier(load_rules(REPO / "config" / "rules.yaml"), deliverer),
-        policy,
-        lambda: datetime.now(UTC),
-        65536,
-        10.0,
-        WorkerMetrics(),
-    )
+    parts = WorkerComposition(unit_settings(), transport=FakeTransport(unknown), sent_log=NotedNever())
+    handler = parts.handler(js, None, max_deliver=1, max_payload=1 << 20)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="naver_sms.worker"):
         run(handler.handle(msg))  # type: ignore[arg-type]
     assert (js.subjects, msg.settled) == ([WORKER.failed_subject], ["ack"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +18,11 @@ from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
+from naver_sms.bootstrap import lambda_image
+from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import rules_from_mapping
+from naver_sms.settings.rules import load_rules
 from tests.support.fakes import (
     FakeSentLog,
     FakeTransport,
@@ -28,9 +32,12 @@ from tests.support.fakes import (
     refused,
     unknown,
 )
+from tests.support.roots import unit_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
-LEASE = 120.0
+SETTINGS = unit_settings()
+LEASE = SETTINGS.sent_log.claim_lease_seconds
+RULES = load_rules(SETTINGS.rules_path)  # the deliverer never reads them: read once, not per test
 MESSAGE = PlannedMessage("reminder", "bk-1", "01012345678", "김님, 내일 10:00 커트", "k" * 40)
 
 
@@ -64,16 +71,19 @@ class Make(Protocol):
 
 
 def timed(transport: object, log: FakeSentLog, *, dry_run: bool = False, **policy: Any) -> Timed:
+    """The Lambda root's deliverer (one send at a time, the lease from settings) over the fakes;
+    `policy` changes what the worker's root sets otherwise (its dry-run line budget)."""
     clock = At()
-    deliverer = Deliverer(
+    notifier = lambda_image.notifier(
+        SETTINGS,
+        dry_run=dry_run,
+        claimer="unit",
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,
-        lease_seconds=LEASE,
-        dry_run=dry_run,
+        rules=RULES,
         clock=clock,
-        **policy,
     )
-    return Timed(deliverer, clock)
+    return Timed(dataclasses.replace(notifier.deliverer, **policy), clock)
 
 
 @pytest.fixture
@@ -91,16 +101,18 @@ def on_this_loop(
     ceiling: SendCeiling | None = None,
     dry_run: bool = False,
 ) -> Deliverer:
-    """A Deliverer for a test that drives its own event loop."""
-    return Deliverer(
+    """The worker root's deliverer over the fakes, for a test that drives its own event loop: its send
+    slots and ceiling the test's (one slot, no ceiling unless given), so the test can hold and watch them."""
+    settings = unit_settings(SMS_DRY_RUN=str(dry_run).lower())
+    parts = WorkerComposition(
+        settings,
         transport=transport,  # type: ignore[arg-type]
         sent_log=log,  # type: ignore[arg-type]
-        lease_seconds=LEASE,
-        dry_run=dry_run,
-        send_slots=slots or asyncio.Semaphore(1),
+        rules=RULES,
         clock=clock or At(at),
-        send_ceiling=ceiling,
     )
+    deliverer = parts.notifier(None).deliverer
+    return dataclasses.replace(deliverer, send_slots=slots or asyncio.Semaphore(1), send_ceiling=ceiling)
 
 
 def test_accepted_send_is_confirmed_with_the_provider_id(deliverer: Make) -> None:

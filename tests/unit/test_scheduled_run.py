@@ -1,4 +1,7 @@
-"""The scheduled run handles each booking on its own: one bad record or refused send never stops the rest."""
+"""The scheduled run handles each booking on its own: one bad record or refused send never stops the rest.
+
+Each run is the Lambda's composition root (bootstrap/lambda_image.py) over fakes (tests/support/roots.py).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from naver_sms.adapters.login_guard_store import StoreLoginGuard
-from naver_sms.application.breaker import HeldMemory
-from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import LoginFailed, SessionExpired
-from naver_sms.application.notify import UNKNOWN_BOOKING, Notifier
+from naver_sms.application.notify import UNKNOWN_BOOKING
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.session import Login, SessionKeeper
+from naver_sms.bootstrap.lambda_image import Warm
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage, idempotency_key
 from naver_sms.domain.rules import rules_from_mapping
@@ -24,10 +25,10 @@ from tests.support.fakes import (
     FakeBookingSource,
     FakeSentLog,
     FakeTransport,
-    MemoryRecords,
     accepted,
     refused,
 )
+from tests.support.roots import IDENTITY, lambda_run, unit_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 THANKS_WINDOW = THANKS_RULE["send_window"]  # config/rules.yaml's thank_you
@@ -61,43 +62,14 @@ def record(n: int, **change: Any) -> dict[str, Any]:
     }
 
 
-def deliverer_of(transport: FakeTransport, log: FakeSentLog, *, dry_run: bool) -> Deliverer:
-    return Deliverer(transport=transport, sent_log=log, lease_seconds=120, dry_run=dry_run)
-
-
-def scheduled_run(
-    auth: FakeAuth,
-    bookings: FakeBookingSource,
-    notifier: Notifier,
-    sessions: SessionKeeper | None = None,
-    max_age: float = 6 * 3600,
-) -> ScheduledRun:
-    guard = StoreLoginGuard(
-        MemoryRecords(), "login-page owner", max_per_hour=10, first_backoff=600, longest_backoff=21600
-    )
-    return ScheduledRun(
-        auth,
-        bookings,
-        notifier,
-        sessions or SessionKeeper(),
-        guard,
-        "login-page owner",
-        max_age,
-        100,
-        HeldMemory(),
-    )
-
-
 def ran(run: ScheduledRun, now: datetime) -> RunSummary:
     """One run on an event loop of its own, as the Lambda runs each invocation."""
     return asyncio.run(run(now))
 
 
-def run(records: list[object], transport: FakeTransport, *, dry_run: bool = False) -> dict[str, Any]:
-    deliverer = deliverer_of(transport, FakeSentLog(), dry_run=dry_run)
-    return ran(
-        scheduled_run(FakeAuth(), FakeBookingSource(records), Notifier(RULES, deliverer)), NOW
-    ).as_result()
+def run(records: list[object], transport: FakeTransport) -> dict[str, Any]:
+    scheduled = lambda_run(transport, FakeSentLog(), rules=RULES, bookings=FakeBookingSource(records))
+    return ran(scheduled, NOW).as_result()
 
 
 def test_one_invalid_record_is_reported_and_the_rest_go_out() -> None:
@@ -148,13 +120,8 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
         }
     )
     transport = FakeTransport()
-    deliverer = deliverer_of(transport, FakeSentLog(), dry_run=False)
-    summary = ran(
-        scheduled_run(
-            FakeAuth(), FakeBookingSource([record(1, service="나" * 60)]), Notifier(rules, deliverer)
-        ),
-        NOW,
-    )
+    bookings = FakeBookingSource([record(1, service="나" * 60)])
+    summary = ran(lambda_run(transport, FakeSentLog(), rules=rules, bookings=bookings), NOW)
     (failure,) = summary.as_result()["failed"]
     assert failure["outcome"] == "invalid" and "an LMS holds at most 2000" in failure["reason"]
     assert transport.sent == []
@@ -162,10 +129,7 @@ def test_a_message_too_long_for_an_lms_is_invalid_not_cut() -> None:
 
 def test_a_rerun_sends_nothing_twice() -> None:
     transport, log = FakeTransport(), FakeSentLog()
-    deliverer = deliverer_of(transport, log, dry_run=False)
-    scheduled = scheduled_run(
-        FakeAuth(), FakeBookingSource([record(1), record(2)]), Notifier(RULES, deliverer)
-    )
+    scheduled = lambda_run(transport, log, rules=RULES, bookings=FakeBookingSource([record(1), record(2)]))
     assert ran(scheduled, NOW).as_result()["sent"] == 2
     again = ran(scheduled, NOW + timedelta(minutes=10)).as_result()
     assert (again["sent"], again["skipped_duplicates"], len(transport.sent)) == (0, 2, 2)
@@ -215,10 +179,9 @@ def test_renaming_a_rule_sends_nothing_again() -> None:
         return rules_from_mapping({"rules": [{**rule, "send_window": THANKS_WINDOW, "template": template}]})
 
     transport, sent_log = FakeTransport(), FakeSentLog()
-    deliverer = deliverer_of(transport, sent_log, dry_run=False)
     records = [record(1), record(2)]
     for name in ("thanks", "thank_you_renamed"):
-        ran(scheduled_run(FakeAuth(), FakeBookingSource(records), Notifier(ruleset(name), deliverer)), NOW)
+        ran(lambda_run(transport, sent_log, rules=ruleset(name), bookings=FakeBookingSource(records)), NOW)
     assert [m.booking_id for m in transport.sent] == ["bk-1", "bk-2"]
 
 
@@ -229,45 +192,39 @@ def test_a_rule_keyed_by_its_old_name_keeps_the_sent_log_written_before_keys() -
 
 
 def warm(
-    bookings: FakeBookingSource,
-    auth: FakeAuth,
-    sessions: SessionKeeper,
-    transport: FakeTransport,
-    log: FakeSentLog,
+    bookings: FakeBookingSource, auth: FakeAuth, env: Warm, transport: FakeTransport, log: FakeSentLog
 ) -> ScheduledRun:
-    """One warm execution environment's run: the same SessionKeeper and sent log every time."""
-    return scheduled_run(
-        auth, bookings, Notifier(RULES, deliverer_of(transport, log, dry_run=False)), sessions
-    )
+    """One warm execution environment's run: the same Warm and sent log every time."""
+    return lambda_run(transport, log, rules=RULES, auth=auth, bookings=bookings, warm=env)
 
 
 def test_warm_runs_log_in_once_and_reuse_the_session() -> None:
-    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    auth, env, transport, log = FakeAuth(), Warm(), FakeTransport(), FakeSentLog()
     bookings = FakeBookingSource([record(1), record(2)])
-    logins = [ran(warm(bookings, auth, sessions, transport, log), NOW).login for _ in range(5)]
+    logins = [ran(warm(bookings, auth, env, transport, log), NOW).login for _ in range(5)]
     assert logins == [Login.FRESH] + [Login.REUSED] * 4
     assert auth.logins == 1 and {c["NID_SES"] for c in bookings.seen_cookies} == {"session-1"}
 
 
 def test_a_forgotten_session_gets_exactly_one_login_and_every_sms_goes_out_once() -> None:
-    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    auth, env, transport, log = FakeAuth(), Warm(), FakeTransport(), FakeSentLog()
     bookings = FakeBookingSource([record(1), record(2), record(3)])
-    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    ran(warm(bookings, auth, env, transport, log), NOW)
     bookings.forgotten.add("session-1")  # Naver forgot it between runs
     bookings.records = [*bookings.records, record(4)]
-    again = ran(warm(bookings, auth, sessions, transport, log), NOW)
+    again = ran(warm(bookings, auth, env, transport, log), NOW)
     assert (again.login, auth.logins) == (Login.FRESH, 2)
     assert sorted(m.booking_id for m in transport.sent) == ["bk-1", "bk-2", "bk-3", "bk-4"]
     assert again.as_result()["skipped_duplicates"] == 3
 
 
 def test_a_session_ending_mid_pagination_restarts_from_page_one_and_sends_nothing_twice() -> None:
-    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    auth, env, transport, log = FakeAuth(), Warm(), FakeTransport(), FakeSentLog()
     bookings = FakeBookingSource([record(n) for n in range(1, 6)])  # three pages of two
-    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    ran(warm(bookings, auth, env, transport, log), NOW)
     bookings.pages_read.clear()
     bookings.forget_at_page = 2
-    again = ran(warm(bookings, auth, sessions, transport, log), NOW)
+    again = ran(warm(bookings, auth, env, transport, log), NOW)
     assert bookings.pages_read == [1, 1, 2, 3]  # page 2 refused the kept session: all over, logged in
     assert (again.login, auth.logins, again.bookings) == (Login.FRESH, 2, 5)
     assert len(transport.sent) == 5 and again.as_result()["skipped_duplicates"] == 5
@@ -276,11 +233,10 @@ def test_a_session_ending_mid_pagination_restarts_from_page_one_and_sends_nothin
 def test_a_session_older_than_the_maximum_age_is_not_tried() -> None:
     clock = [0.0]
     auth, transport, log = FakeAuth(), FakeTransport(), FakeSentLog()
-    sessions = SessionKeeper(clock=lambda: clock[0])
+    env = Warm(sessions=SessionKeeper(clock=lambda: clock[0]))
     bookings = FakeBookingSource([record(1)])
-    run = scheduled_run(
-        auth, bookings, Notifier(RULES, deliverer_of(transport, log, dry_run=False)), sessions, 600
-    )
+    short = unit_settings(NAVER_SESSION_MAX_AGE_SECONDS="600")
+    run = lambda_run(transport, log, rules=RULES, auth=auth, bookings=bookings, warm=env, settings=short)
     assert [ran(run, NOW).login for _ in range(2)] == [Login.FRESH, Login.REUSED]
     clock[0] = 600.0
     assert ran(run, NOW).login is Login.FRESH and auth.logins == 2
@@ -288,22 +244,22 @@ def test_a_session_older_than_the_maximum_age_is_not_tried() -> None:
 
 
 def test_a_failed_re_login_is_the_runs_login_failure() -> None:
-    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    auth, env, transport, log = FakeAuth(), Warm(), FakeTransport(), FakeSentLog()
     bookings = FakeBookingSource([record(1)])
-    ran(warm(bookings, auth, sessions, transport, log), NOW)
+    ran(warm(bookings, auth, env, transport, log), NOW)
     bookings.forgotten.add("session-1")
     auth.fail = True
     with pytest.raises(LoginFailed, match="Wrong ID or password"):
-        ran(warm(bookings, auth, sessions, transport, log), NOW)
-    assert sessions.current("login-page owner", 3600) is None
+        ran(warm(bookings, auth, env, transport, log), NOW)
+    assert env.sessions.current(IDENTITY, 3600) is None
 
 
 def test_a_session_refused_right_after_its_login_fails_the_run_and_is_not_kept() -> None:
-    auth, sessions, transport, log = FakeAuth(), SessionKeeper(), FakeTransport(), FakeSentLog()
+    auth, env, transport, log = FakeAuth(), Warm(), FakeTransport(), FakeSentLog()
     bookings = FakeBookingSource([record(1)], forgotten={"session-1", "session-2"})
     with pytest.raises(SessionExpired):
-        ran(warm(bookings, auth, sessions, transport, log), NOW)
-    assert auth.logins == 1 and sessions.current("login-page owner", 3600) is None
+        ran(warm(bookings, auth, env, transport, log), NOW)
+    assert auth.logins == 1 and env.sessions.current(IDENTITY, 3600) is None
     assert transport.sent == []
 
 

@@ -1,31 +1,43 @@
 """The Lambda image's composition root: the scheduled run's real adapters (Selenium, HTTP, DynamoDB,
-SENS) from settings, run with one asyncio.run per invocation."""
+SENS) from settings, run with one asyncio.run per invocation. Each adapter can be passed instead
+(cosmicpython's bootstrap): the unit tests run this wiring with the fakes of tests/support/fakes.py."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords, dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
-from naver_sms.adapters.sent_log import StoreSentLog
+from naver_sms.adapters.sent_log import RecordStore, StoreSentLog
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
 from naver_sms.application.deadline import NO_DEADLINE, Deadline
 from naver_sms.application.delivery import Outcome
 from naver_sms.application.dry_run import decide_dry_run
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import Alerter
+from naver_sms.application.ports import (
+    Alerter,
+    Authenticator,
+    BookingSource,
+    OpenClaims,
+    SentLog,
+    SmsTransport,
+)
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.login_guard import login_guard, naver_identity
-from naver_sms.bootstrap.shared import OPERATOR, deliverer, sms_transport
+from naver_sms.bootstrap.shared import OPERATOR, deliverer, given, sms_transport
+from naver_sms.domain.rules import RuleSet
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
@@ -34,10 +46,24 @@ SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
 # After the last send: the sweep, up to two Slack alerts (10 s each at worst), the EMF line and the
 # unknowns' acknowledgement.
 DEADLINE_MARGIN_SECONDS = 30.0
-# The Naver session, and what the volume breaker last held, kept for the life of this execution
-# environment (a warm Lambda's next runs).
-SESSIONS = SessionKeeper()
-HELD = HeldMemory()
+
+
+@dataclass(frozen=True)
+class Warm:
+    """What an execution environment keeps from one run to the next: the Naver session, and what the
+    volume breaker last held."""
+
+    sessions: SessionKeeper = field(default_factory=SessionKeeper)
+    held: HeldMemory = field(default_factory=HeldMemory)
+
+
+@functools.cache
+def this_environment() -> Warm:
+    """This process's Warm, made at its first run and kept for every later one: a warm Lambda is one
+    process, so its next invocations reuse the session. Kept here rather than made by lambda_app at its
+    import, because lambda_app imports this root only when a run needs it (it loads requests and
+    aiohttp; the smoke check never does). A test passes a Warm of its own and never reaches this one."""
+    return Warm()
 
 
 def browser_config(settings: Settings) -> BrowserConfig:
@@ -55,17 +81,28 @@ def operators_sent_log(settings: Settings) -> StoreSentLog:
     return dynamo_sent_log(settings.sent_log.table, OPERATOR)
 
 
-def notifier(settings: Settings, *, dry_run: bool, claimer: str) -> Notifier:
+def notifier(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    claimer: str,
+    transport: SmsTransport | None = None,
+    sent_log: SentLog | None = None,
+    rules: RuleSet | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Notifier:
     """The rules and the delivery core over the DynamoDB sent log (a dry run reads it too, so it reports
-    what was sent as duplicates); `make preview` plans with the same one."""
+    what was sent as duplicates); `make preview` plans with the same one. `claimer` names the writer of
+    the sent log built here; one passed in names its own."""
     return Notifier(
-        load_rules(settings.rules_path),
+        given(rules, lambda: load_rules(settings.rules_path)),
         deliverer(
             settings,
-            sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE),
-            dynamo_sent_log(settings.sent_log.table, claimer),
+            sms_transport(settings, dry_run=dry_run, concurrency=SENDS_AT_ONCE, override=transport),
+            given(sent_log, lambda: dynamo_sent_log(settings.sent_log.table, claimer)),
             dry_run=dry_run,
             concurrency=SENDS_AT_ONCE,
+            clock=clock,
         ),
     )
 
@@ -79,15 +116,7 @@ def deadline(settings: Settings, time_left: Callable[[], float] | None) -> Deadl
     return Deadline(time_left, worst + DEADLINE_MARGIN_SECONDS)
 
 
-def scheduled_run(
-    settings: Settings,
-    *,
-    requested_dry_run: bool | None,
-    request_id: str,
-    time_left: Callable[[], float] | None = None,
-) -> ScheduledRun:
-    """Raises RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
-    dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
+def naver_login(settings: Settings) -> SeleniumNaverLogin:
     selectors = settings.naver.selectors
     page = LoginPage(
         str(settings.naver.login_url),
@@ -98,29 +127,67 @@ def scheduled_run(
         selectors.error,
         settings.naver.login_timeout_seconds,
     )
-    claimer = owner(request_id)
+
+    def credentials() -> tuple[str, str]:  # read when a login happens, not here
+        return settings.naver.username.reveal(), settings.naver.password.reveal()
+
+    return SeleniumNaverLogin(browser_config(settings), page, credentials)
+
+
+def booking_source(settings: Settings) -> HttpBookingSource:
+    return HttpBookingSource(
+        str(settings.naver.bookings_url),
+        login_url=str(settings.naver.login_url),
+        page_size=settings.naver.page_size,
+        timeout=settings.http.timeout_seconds,
+        max_attempts=settings.http.max_attempts,
+    )
+
+
+def scheduled_run(
+    settings: Settings,
+    *,
+    requested_dry_run: bool | None,
+    request_id: str,
+    time_left: Callable[[], float] | None = None,
+    warm: Warm | None = None,
+    auth: Authenticator | None = None,
+    bookings: BookingSource | None = None,
+    transport: SmsTransport | None = None,
+    sent_log: SentLog | None = None,
+    open_claims: OpenClaims | None = None,
+    guard_store: RecordStore | None = None,
+    rules: RuleSet | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ScheduledRun:
+    """The run, from settings; each keyword after `time_left` replaces one real adapter (None: the real
+    one). The sweep lists the default sent log's open records; a sent log passed in without its
+    `open_claims` is not swept. Raises RealSendsNotAllowed before anything is built when the request
+    asks for more than allowed."""
+    dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
+    if sent_log is None and open_claims is None:
+        open_claims = DynamoOpenClaims(DynamoRecords(settings.sent_log.table))
+    warm = given(warm, this_environment)
     return ScheduledRun(
-        auth=SeleniumNaverLogin(  # the credentials are read when a login happens, not here
-            browser_config(settings),
-            page,
-            lambda: (settings.naver.username.reveal(), settings.naver.password.reveal()),
+        auth=given(auth, lambda: naver_login(settings)),
+        bookings=given(bookings, lambda: booking_source(settings)),
+        notifier=notifier(
+            settings,
+            dry_run=dry_run,
+            claimer=owner(request_id),
+            transport=transport,
+            sent_log=sent_log,
+            rules=rules,
+            clock=clock,
         ),
-        bookings=HttpBookingSource(
-            str(settings.naver.bookings_url),
-            login_url=str(settings.naver.login_url),
-            page_size=settings.naver.page_size,
-            timeout=settings.http.timeout_seconds,
-            max_attempts=settings.http.max_attempts,
-        ),
-        notifier=notifier(settings, dry_run=dry_run, claimer=claimer),
-        sessions=SESSIONS,
-        guard=login_guard(settings),
+        sessions=warm.sessions,
+        guard=login_guard(settings, store=guard_store, clock=clock),
         identity=naver_identity(settings),
         max_session_age_seconds=settings.naver.session_max_age_seconds,
         max_sends=settings.sms.max_per_run,
-        held_memory=HELD,
+        held_memory=warm.held,
         deadline=deadline(settings, time_left),
-        open_claims=DynamoOpenClaims(DynamoRecords(settings.sent_log.table)),
+        open_claims=open_claims,
     )
 
 

@@ -3,10 +3,14 @@ read and write the same record of the sent-log table."""
 
 from __future__ import annotations
 
+import time
 import unicodedata
+from collections.abc import Callable
 
 from naver_sms.adapters.dynamo_sent_log import DynamoRecords
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
+from naver_sms.adapters.sent_log import RecordStore
+from naver_sms.bootstrap.shared import given
 from naver_sms.settings import Settings, SettingsError
 
 
@@ -31,12 +35,16 @@ def naver_identity(settings: Settings) -> str:
     return f"{page} {account}"
 
 
-def login_guard(settings: Settings) -> StoreLoginGuard:
+def login_guard(
+    settings: Settings, *, store: RecordStore | None = None, clock: Callable[[], float] = time.time
+) -> StoreLoginGuard:
+    """The guard's record in the sent-log table, or in the store a caller (a unit test) passed."""
     naver = settings.naver
     return StoreLoginGuard(
-        DynamoRecords(settings.sent_log.table),
+        given(store, lambda: DynamoRecords(settings.sent_log.table)),
         naver_identity(settings),
         max_per_hour=naver.max_logins_per_hour,
         first_backoff=naver.login_backoff_seconds,
         longest_backoff=naver.login_backoff_max_seconds,
+        clock=clock,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.application.delivery import Deliverer, every_line
@@ -14,13 +16,27 @@ from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
 OPERATOR = "operator"  # who `make claims` reads as: it writes nothing, yet a sent log names its writer
+T = TypeVar("T")
 
 
-def sms_transport(settings: Settings, *, dry_run: bool, concurrency: int) -> SmsTransport:
-    """SENS, one pooled connection per send that may be in flight. Credentials are revealed here, so a
-    dry run never needs them and a missing or unreadable key stops the image before it starts."""
+def given(override: T | None, real: Callable[[], T]) -> T:
+    """The adapter a caller (a unit test) passed to a root, or else the real one, built only then."""
+    return real() if override is None else override
+
+
+def sms_transport(
+    settings: Settings, *, dry_run: bool, concurrency: int, override: SmsTransport | None = None
+) -> SmsTransport:
+    """SENS, one pooled connection per send that may be in flight, or the transport a caller passed.
+    A dry run refuses to send whatever was passed: an override replaces SENS, never the dry run."""
     if dry_run:
         return RefusingTransport()
+    return given(override, lambda: _sens(settings, concurrency))
+
+
+def _sens(settings: Settings, concurrency: int) -> SmsTransport:
+    """Credentials are revealed here, so a dry run never needs them and a missing or unreadable key
+    stops the image before it starts."""
     sms = settings.sms
     service_id = sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID")
     sender = sms.sender or _missing("sms.sender", "SENS_SENDER")
@@ -59,6 +75,7 @@ def deliverer(
     dry_run: bool,
     concurrency: int,
     dry_run_line: Callable[[], bool] = every_line,
+    clock: Callable[[], float] = time.time,
 ) -> Deliverer:
     return Deliverer(
         transport=transport,
@@ -67,6 +84,7 @@ def deliverer(
         dry_run=dry_run,
         send_slots=asyncio.Semaphore(concurrency),
         dry_run_line=dry_run_line,
+        clock=clock,
     )
 
 

@@ -1,5 +1,7 @@
 """The worker image's composition root. What needs no connection is built first, so a bad setting, rules
-file or missing SMS credential stops the worker before it touches NATS."""
+file or missing SMS credential stops the worker before it touches NATS; the event handler is built once
+the connection gives its JetStream context and KV bucket. Each adapter can be passed instead (a unit test's
+fakes); entrypoints/worker/service.py keeps only the life cycle."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from naver_sms.adapters.nats_connection import connect
@@ -22,10 +27,12 @@ from naver_sms.adapters.sent_log import StoreSentLog
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import SentLog
+from naver_sms.application.ports import SentLog, SmsTransport
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
-from naver_sms.bootstrap.shared import OPERATOR, deliverer, sms_transport
+from naver_sms.bootstrap.shared import OPERATOR, deliverer, given, sms_transport
+from naver_sms.domain.rules import RuleSet
+from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
@@ -37,11 +44,25 @@ SEND_CEILING_WINDOW_SECONDS = 60.0
 
 
 class WorkerComposition:
-    def __init__(self, settings: Settings) -> None:
+    """The worker's parts from settings. Each keyword replaces one real adapter (None: the real one): SENS,
+    the KV sent log, the rules file, the wall clock (claims, and the rules' `now`). A dry run refuses to
+    send and records nothing, whatever is passed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: SmsTransport | None = None,
+        sent_log: SentLog | None = None,
+        rules: RuleSet | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.dry_run = decide_dry_run(settings.sms_dry_run, requested=None)
-        self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"
-        self.rules = load_rules(settings.rules_path)
+        self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"  # its claims' writer, given once
+        self.rules = given(rules, lambda: load_rules(settings.rules_path))
+        self._sent_log = sent_log
+        self._clock = clock
         nats_connection(settings)  # its credentials checked now, before anything touches NATS
         self.dry_run_lines = LineBudget(
             logging.getLogger(Deliverer.__module__),  # its level decides
@@ -56,22 +77,50 @@ class WorkerComposition:
             on_deferred=self.metrics.sends_deferred.inc,
         )
         self.metrics.watch_ceiling(lambda: self.send_ceiling.waiting)
+        concurrency = settings.worker.concurrency
         self.transport = MeasuredTransport(
-            sms_transport(settings, dry_run=self.dry_run, concurrency=settings.worker.concurrency),
+            sms_transport(settings, dry_run=self.dry_run, concurrency=concurrency, override=transport),
             self.metrics,
         )
 
-    def notifier(self, kv: KeyValue) -> Notifier:
-        sent_log: SentLog = UnrecordedSentLog() if self.dry_run else nats_sent_log(kv, self.owner)
+    def handler(
+        self, js: JetStreamContext, kv: KeyValue | None, *, max_deliver: int | None, max_payload: int
+    ) -> EventHandler:
+        """What each event goes through, once connected: `kv` is the dedupe bucket (None only when a
+        sent log was passed in, or on a dry run), the others the live consumer's and server's limits."""
+        w = self.settings.worker
+        return EventHandler(
+            js=js,
+            notifier=self.notifier(kv),
+            policy=self.settlement(max_deliver, max_payload),
+            clock=lambda: datetime.fromtimestamp(self._clock(), self.rules.timezone),
+            max_event_bytes=w.max_event_bytes,
+            keep_alive_seconds=w.ack_wait_seconds / 3,
+            metrics=self.metrics,
+        )
+
+    def notifier(self, kv: KeyValue | None) -> Notifier:
         shared = deliverer(
             self.settings,
             self.transport,
-            sent_log,
+            self.sent_log(kv),
             dry_run=self.dry_run,
             concurrency=self.settings.worker.concurrency,
             dry_run_line=self.dry_run_lines.take,
+            clock=self._clock,
         )
         return Notifier(self.rules, dataclasses.replace(shared, send_ceiling=self.send_ceiling))
+
+    def sent_log(self, kv: KeyValue | None) -> SentLog:
+        """A dry run's records nothing and reads nothing; a real run's is the one passed in, else the KV
+        bucket's, claiming as this worker."""
+        if self.dry_run:
+            return UnrecordedSentLog()
+        if self._sent_log is not None:
+            return self._sent_log
+        if kv is None:
+            raise TypeError("the worker's real sent log is its KV bucket: pass the bucket or a sent log")
+        return nats_sent_log(kv, self.owner)
 
     def settlement(self, max_deliver: int | None, max_payload: int) -> SettlementPolicy:
         w = self.settings.worker

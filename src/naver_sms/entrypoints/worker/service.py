@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import time
-from datetime import datetime
 from functools import partial
 
 import nats.errors
@@ -22,6 +21,7 @@ from nats.js import JetStreamContext
 
 from naver_sms.adapters.nats_connection import NotConnected, StoppedConnecting
 from naver_sms.adapters.prometheus_metrics import WorkerMetrics
+from naver_sms.bootstrap.shared import given
 from naver_sms.bootstrap.worker_image import WorkerComposition, connect_nats
 from naver_sms.entrypoints.worker.consumer import PULL_EXPIRES_SECONDS, Consumer, HeldQueue
 from naver_sms.entrypoints.worker.handler import EventHandler
@@ -40,8 +40,11 @@ CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the con
 
 
 class Worker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, parts: WorkerComposition | None = None) -> None:
+        """`parts`: the worker's root over adapters of a caller's choosing (a test's); by default, the
+        real ones, built when the run starts."""
         self._settings = settings
+        self._parts = parts
         self._stop = asyncio.Event()
         self._consumer: Consumer | None = None
         self._nc: Client | None = None
@@ -56,7 +59,7 @@ class Worker:
 
     async def run(self) -> int:
         w = self._settings.worker
-        parts = WorkerComposition(self._settings)
+        parts = given(self._parts, lambda: WorkerComposition(self._settings))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -77,14 +80,11 @@ class Worker:
             # A run that ends early stops the feed at once; one that drains stops it below, and then
             # this finds it stopped.
             stack.push_async_callback(feed.stop, 0)
-            handler = EventHandler(
-                js=js,
-                notifier=parts.notifier(await dedupe_bucket(js, w)),
-                policy=parts.settlement(live_max_deliver(consumer), self._nc.max_payload),
-                clock=lambda: datetime.now(parts.rules.timezone),
-                max_event_bytes=w.max_event_bytes,
-                keep_alive_seconds=w.ack_wait_seconds / 3,
-                metrics=parts.metrics,
+            handler = parts.handler(
+                js,
+                await dedupe_bucket(js, w),
+                max_deliver=live_max_deliver(consumer),
+                max_payload=self._nc.max_payload,
             )
             nc = self._nc
             parts.metrics.watch_connection(lambda: nc.is_connected)
