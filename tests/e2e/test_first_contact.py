@@ -11,6 +11,7 @@ which on a machine that reaches Chrome for Testing builds the committed pin, and
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,13 +63,32 @@ def offline_build_args(chrome: ChromeSource) -> list[str]:
     return [arg for key, value in values.items() for arg in ("--build-arg", f"{key}={value}")]
 
 
+# Story 4.3's commands as the README gives them; the tests run them with only the host port changed.
+STORY_BUILD = "docker build -t naver-sms-automation ."
+STORY_LIST = "docker images naver-sms-automation"
+STORY_RUN = "docker run --rm -p 9000:8080 --env-file .env naver-sms-automation:latest"
+STORY_INVOKE = (
+    "curl -s -d '{\"smoke\": true}' http://localhost:9000/2015-03-31/functions/function/invocations"
+)
+
+
+def test_the_readme_gives_the_story_commands_the_tests_run() -> None:
+    readme = (REPO / "README.md").read_text()
+    for command in (STORY_BUILD, STORY_LIST, STORY_RUN, STORY_INVOKE):
+        assert f"\n{command}\n" in readme, command
+
+
+def story(command: str, port: int) -> list[str]:
+    """A story command as words, on the free host port instead of 9000."""
+    return shlex.split(command.replace(":9000", f":{port}").replace("9000:", f"{port}:"))
+
+
 def test_story_4_3_builds_lists_runs_and_invokes_the_lambda_image_as_written(
     images: dict[str, str], chrome: ChromeSource, clone: Path, request: pytest.FixtureRequest
 ) -> None:
     # Arrange: `.env` copied from `.env.example`, as the quick start says; a free host port.
     shutil.copy2(clone / ".env.example", clone / ".env")
     port = free_port()
-    url = f"http://localhost:{port}/2015-03-31/functions/function/invocations"
 
     # The story's tag is the one the suite's other tests run (built from the checkout, which may hold
     # uncommitted work): it is given back to that image afterwards.
@@ -76,12 +96,13 @@ def test_story_4_3_builds_lists_runs_and_invokes_the_lambda_image_as_written(
     request.addfinalizer(lambda: docker("tag", before, images["lambda"]))
 
     # Act (AC4): docker build -t naver-sms-automation .
-    built = run(["docker", "build", *offline_build_args(chrome), *"-t naver-sms-automation .".split()], clone)
+    build = story(STORY_BUILD, port)
+    built = run([*build[:2], *offline_build_args(chrome), *build[2:]], clone)
 
     # Assert (AC4): built, and `docker images` lists it as latest.
     assert built.returncode == 0, built.stderr[-3000:]
     image_id = docker("image", "inspect", "--format", "{{.Id}}", "naver-sms-automation:latest")
-    listed = run(["docker", "images", "naver-sms-automation"], clone).stdout.splitlines()
+    listed = run(story(STORY_LIST, port), clone).stdout.splitlines()
     assert listed[0].split()[:3] == ["REPOSITORY", "TAG", "IMAGE"]
     assert any(
         row.split()[:3] == ["naver-sms-automation", "latest", image_id.removeprefix("sha256:")[:12]]
@@ -90,12 +111,13 @@ def test_story_4_3_builds_lists_runs_and_invokes_the_lambda_image_as_written(
     assert docker("image", "inspect", "--format", "{{.Architecture}}", image_id) == "amd64"
 
     # Act (AC5): docker run --rm -p PORT:8080 --env-file .env naver-sms-automation:latest, then curl.
-    command = f"docker run --rm -p {port}:8080 --env-file .env naver-sms-automation:latest".split()
-    container = subprocess.Popen(command, cwd=clone, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    container = subprocess.Popen(
+        story(STORY_RUN, port), cwd=clone, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_until(lambda: port_open(port), 60, "the container's emulator")
         need_tool("curl")
-        answer = run(["curl", "-s", "-d", '{"smoke": true}', url], clone, timeout=120)
+        answer = run(story(STORY_INVOKE, port), clone, timeout=120)
 
         # Assert (AC5): the smoke event's expected body, with the version pyproject.toml gives.
         assert answer.returncode == 0, answer.stderr
