@@ -73,7 +73,8 @@ provenance() {
   local IMAGE base image
   for IMAGE in lambda worker; do
     image="$(image_name):latest"
-    if [[ "$IMAGE" == lambda ]]; then base="$LAMBDA_BASE_IMAGE"; else base="$WORKER_BASE_IMAGE"; fi
+    # As scripts/build.sh chose it: the knob's base, else the Dockerfile's.
+    if [[ "$IMAGE" == lambda ]]; then base="${LAMBDA_BASE:-$LAMBDA_BASE_IMAGE}"; else base="${WORKER_PYTHON_BASE:-$WORKER_BASE_IMAGE}"; fi
     if is_standin "$base"; then
       echo "$image: on the offline stand-in for $base (make standins, this machine's Debian mirror)"
     else
