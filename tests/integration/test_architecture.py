@@ -118,21 +118,45 @@ def builds_an_adapter(target: object) -> bool:
 
 
 def adapter_classes_built(path: Path) -> set[str]:
-    """What the module at `path` calls from naver_sms.adapters to build an adapter."""
+    """What the module at `path` calls from naver_sms.adapters to build an adapter: a name imported from
+    an adapter module (`from naver_sms.adapters.sens import SensTransport`), or an attribute of an adapter
+    module imported whole (`import naver_sms.adapters.sens as sens; sens.SensTransport(...)`)."""
     tree = ast.parse(path.read_text())
-    imported = {
+    names = {
         alias.asname or alias.name: f"{node.module}.{alias.name}"
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("naver_sms.adapters")
         for alias in node.names
     }
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    modules = {
+        alias.asname or alias.name: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("naver_sms.adapters")
+    }
+    called: set[str] = set()
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        if isinstance(call.func, ast.Name) and call.func.id in names:
+            called.add(names[call.func.id])
+        elif isinstance(call.func, ast.Attribute) and ast.unparse(call.func.value) in modules:
+            called.add(f"{modules[ast.unparse(call.func.value)]}.{call.func.attr}")
     built = set()
-    for name in called & set(imported):
-        module, _, attr = imported[name].rpartition(".")
-        if builds_an_adapter(getattr(importlib.import_module(module), attr)):
-            built.add(imported[name])
+    for dotted in called:
+        module, _, attr = dotted.rpartition(".")
+        target = getattr(importlib.import_module(module), attr, None)
+        if target is not None and builds_an_adapter(target):
+            built.add(dotted)
     return built
+
+
+def test_the_adapter_guard_sees_both_import_shapes(tmp_path: Path) -> None:
+    entry = tmp_path / "entry.py"
+    entry.write_text(
+        "import naver_sms.adapters.sens as sens\nfrom naver_sms.adapters.sens import SensTransport as T\n"
+        "a = sens.SensTransport(None)\nb = T(None)\n"
+    )
+    assert adapter_classes_built(entry) == {"naver_sms.adapters.sens.SensTransport"}
 
 
 def test_entry_points_build_no_adapters() -> None:

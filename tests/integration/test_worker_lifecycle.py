@@ -1,5 +1,6 @@
 """Worker.run in this process against a real nats-server: whatever it has started when its start-up
-fails (health server, connection, pull feed, background tasks) is closed by its one exit stack."""
+fails (health server, connection, pull feed, background tasks, the consumer's handlers) is closed by its
+one exit stack."""
 
 from __future__ import annotations
 
@@ -79,3 +80,30 @@ def test_a_failure_at_start_up_closes_everything_the_run_started(
     (port,) = seen.health_ports
     assert refused(port)
     assert worker._nc is not None and worker._nc.is_closed
+
+
+class PullBreaks(PullFeed):
+    """The first pull fails with an error consume() does not expect (not PullRefused/nats/OSError)."""
+
+    async def pull(self, batch: int, expires: float) -> None:
+        raise ValueError("planted pull failure")
+
+
+def test_a_consume_failure_leaves_no_handler_task_behind(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The consumer's handlers are started; the first pull fails with an error consume() does not expect.
+    monkeypatch.setattr(service, "PullFeed", PullBreaks)
+    settings = Settings.load(environ=repo_env(NATS_URL=nats_server.url, SMS_DRY_RUN="true", HEALTH_PORT="0"))
+    worker = service.Worker(settings)
+
+    async def run() -> list[str]:
+        with pytest.raises(ValueError, match="planted"):
+            await worker.run()
+        left = asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+        return sorted(str(t.get_coro().__qualname__) for t in left)  # type: ignore[union-attr]
+
+    left = asyncio.run(run())
+    assert left == [], f"tasks Worker.run started and left running after it returned: {left}"
+    # Closed by the run itself: not the connection lost for good, which exits non-zero with an error.
+    assert "closed for good" not in caplog.text

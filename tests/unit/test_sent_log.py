@@ -1,5 +1,6 @@
-"""The sent log's read-decide-write loop is bounded: a record that keeps changing under a claim (or under a
-delivery's report of a stale one) ends in a SentLogError naming the key's hash, never in endless reads."""
+"""The sent log's read-decide-write loop is bounded: a record that keeps changing under a claim ends in a
+SentLogError naming the key's hash, never in endless reads; a delivery's report of a stale claim that loses
+to another writer reads once more and reports nothing."""
 
 from __future__ import annotations
 

@@ -120,8 +120,10 @@ class StoreSentLog:
     async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         """Read, decide, write, as one loop: each step ends in an answer, or in None when the record
         changed between its read and its write (another writer's move), and the next step reads again.
-        Writers on one key are few, so a record that keeps changing is a fault, reported after
-        CLAIM_STEPS steps rather than chased for ever."""
+        A lost take-over or late confirmation answers on that next read with what the key then holds;
+        only a claim released between a create and its read can keep the loop going. Writers on one key
+        are few, so a record that keeps changing is a fault, reported after CLAIM_STEPS steps rather
+        than chased for ever."""
         for _ in range(CLAIM_STEPS):
             answer = await self._claim_step(message, now)
             if answer is not None:

@@ -77,11 +77,6 @@ class Delivery:
         return record
 
 
-# Reads of a claim someone else made, before its classification gives up: the second never reports, so
-# it always answers.
-EXISTING_READS = 2
-
-
 def every_line() -> bool:
     return True
 
@@ -97,11 +92,12 @@ class _Answer:
 
 class _Slot:
     """One of the deliverer's send slots, held from before the claim (so a claim's lease never covers a
-    wait for a slot) until the send has answered: the context ends where the send ends, and its exit is
-    the one place the slot is given back, whatever the path out (no send, an answer, an error, a
-    cancellation). The confirm and the caller's record come after it. With a ceiling, the slot also takes
-    a turn under it (after the slot, so the turn is stamped just before the claim and the send): kept once
-    a send may have gone out, given back at the exit otherwise."""
+    wait for a slot) until the send has answered: the context ends where the send ends, and its exit gives
+    the slot back whatever the path out (no send, an answer, an error, a cancellation); only a cancellation
+    while waiting for a ceiling turn gives it back at the entry, the context never having begun. The
+    confirm and the caller's record come after it. With a ceiling, the slot also takes a turn under it
+    (after the slot, so the turn is stamped just before the claim and the send): kept once a send may have
+    gone out, given back at the exit otherwise."""
 
     def __init__(self, slots: asyncio.Semaphore, ceiling: SendCeiling | None) -> None:
         self._slots = slots
@@ -208,44 +204,38 @@ class Deliverer:
         return None if claim is None else await self._existing(message, claim, report=True)
 
     async def _existing(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Delivery:
-        """What a claim this delivery did not make means now. One loop over reads: a report that loses
-        its compare-and-set (someone changed the claim between the two reads) reads the key again and
-        classifies what it holds, reporting nothing (whoever changed it reports it), so a second pass
-        always answers."""
-        for _ in range(EXISTING_READS):
-            delivery = await self._classify(message, claim, report=report)
-            if delivery is not None:
-                return delivery
-            latest = await self.sent_log.lookup(message)
-            if latest is None:  # released meanwhile: look again later
-                return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
-            claim, report = latest, False
-        raise SentLogError(
-            f"sent log key {message.idempotency_key} changed under each of {EXISTING_READS} reads"
-        )
-
-    async def _classify(self, message: PlannedMessage, claim: Claim, *, report: bool) -> Delivery | None:
-        """The delivery `claim` stands for, or None when reporting it lost to someone who changed it."""
+        """What a claim this delivery did not make means now; with `report`, a stale one is marked unknown.
+        A mark that loses its compare-and-set (someone changed the claim between the two reads) reads the
+        key once more and classifies what it holds without reporting (whoever changed it reports it): two
+        reads at most, never a loop."""
         # A claim stamped ahead of this clock (another host's runs fast) counts as just made: its lease
         # is waited out from now, never for as long as the clocks differ.
         age = max(self.clock() - claim.at, 0.0)
+        if not report or standing(claim.state, age, self.lease_seconds) is not Standing.STALE:
+            return self._classify(message, claim, age, report=report)
+        reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
+        if await self._mark_unknown(message, claim, reason):
+            return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
+        latest = await self.sent_log.lookup(message)
+        if latest is None:  # released meanwhile: look again later
+            return Delivery.of(message, Outcome.IN_FLIGHT, reason="the claim changed while it was read")
+        return self._classify(message, latest, max(self.clock() - latest.at, 0.0), report=False)
+
+    def _classify(self, message: PlannedMessage, claim: Claim, age: float, *, report: bool) -> Delivery:
+        """The delivery a claim `age` seconds old stands for, with nothing written: a stale one (which only
+        an unreported look reaches) waits like a live one, for its lease to run out."""
         now_standing = standing(claim.state, age, self.lease_seconds)
         if now_standing is Standing.SENT:
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
         if now_standing is Standing.UNKNOWN:
             return self._unknown_before(message, claim, age, report=report)
-        if now_standing is Standing.LIVE or not report:
-            # Look again once the lease has run out: by then the claim is confirmed or reportable.
-            return Delivery.of(
-                message,
-                Outcome.IN_FLIGHT,
-                reason=f"claimed by {claim.owner} {age:.0f} s ago",
-                retry_after=max(self.lease_seconds - age, 0.0) + 1.0,  # at most the lease + 1 s
-            )
-        reason = f"claimed by {claim.owner} {age:.0f} s ago and never confirmed: the sender stopped mid-send"
-        if await self._mark_unknown(message, claim, reason):
-            return self._logged(Delivery.of(message, Outcome.UNKNOWN, reason=reason), message)
-        return None
+        # Look again once the lease has run out: by then the claim is confirmed or reportable.
+        return Delivery.of(
+            message,
+            Outcome.IN_FLIGHT,
+            reason=f"claimed by {claim.owner} {age:.0f} s ago",
+            retry_after=max(self.lease_seconds - age, 0.0) + 1.0,  # at most the lease + 1 s
+        )
 
     def _unknown_before(self, message: PlannedMessage, claim: Claim, age: float, *, report: bool) -> Delivery:
         if report and claim.report_pending:

@@ -1,8 +1,10 @@
 """The worker's life cycle: connect, consume with bounded concurrency, shut down inside the drain budget.
 
 Signal handlers only set an event; one AsyncExitStack owns everything `Worker.run` starts (the health
-server, the SMS transport, the connection, the pull feed and the background tasks), so everything is
-closed in reverse order however the run ends, a failure at start-up included.
+server, the SMS transport, the connection, the pull feed, the background tasks and the consumer's handler
+tasks), so everything is closed in reverse order however the run ends, a failure at start-up included:
+handlers in the middle of a send finish (inside the drain budget) before the connection and transport
+they use are closed.
 """
 
 from __future__ import annotations
@@ -111,9 +113,12 @@ class Worker:
             self._consumer = Consumer(
                 feed, handler, queue, w.concurrency, self._stop, keep_alive_seconds=w.ack_wait_seconds / 3
             )
+            budget = w.drain_seconds - CLOSE_BUDGET_SECONDS
+            # A consume that fails leaves its handlers to this (a drained one finds nothing left to do).
+            stack.push_async_callback(self._consumer.finish, budget)
             await self._consumer.consume()
             stopped_at = time.monotonic()
-            naked = await self._consumer.finish(w.drain_seconds - CLOSE_BUDGET_SECONDS)
+            naked = await self._consumer.finish(budget)
             # The open pull request ends within its expiry; what it still brings goes back at once.
             await feed.stop(PULL_EXPIRES_SECONDS)
             naked += await self._consumer.nak_queued()
@@ -179,6 +184,8 @@ class Worker:
     async def _close(self) -> None:
         # Acks are sent without waiting; flush so every one reaches the server, then close.
         # (drain() of a pull subscription waits on its internal queue past our budget.)
+        # A close of ours is a stop, not the connection lost for good (on_closed's error and exit code).
+        self._stop.set()
         if self._nc is None or self._nc.is_closed:
             return
         with contextlib.suppress(asyncio.TimeoutError, nats.errors.Error):
