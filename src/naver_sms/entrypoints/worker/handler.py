@@ -56,12 +56,16 @@ class EventHandler:
             message_id=_msg_id(stream, sequence), event_id=event.event_id, booking_id=event.booking.booking_id
         ):
             deliveries = await self._notify(msg, event)
+            unknown = False
             for delivery in deliveries:
                 self.tally[TALLY[delivery.outcome]] += 1
-                self.metrics.outcome(delivery.outcome.value)
+                self.metrics.outcome(delivery.outcome)
+                unknown = unknown or delivery.outcome is Outcome.UNKNOWN
             settlement = self.policy.settle(event.event_id, deliveries, delivered)
-            await self._publish(settlement)
-            await self._reported(deliveries)
+            if settlement.publications:  # none for a dry run's would-sends: no call to make
+                await self._publish(settlement)
+            if unknown:
+                await self._reported(deliveries)
             if settlement.action is Action.NAK:
                 log.warning(
                     "event will be retried",
