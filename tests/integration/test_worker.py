@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -288,9 +287,9 @@ class HeldEvent:
     settled: list[str] = field(default_factory=list)
 
     @property
-    def metadata(self) -> SimpleNamespace:
-        sequence = SimpleNamespace(stream=1)
-        return SimpleNamespace(stream=WORKER.stream, sequence=sequence, num_delivered=self.delivered)
+    def reply(self) -> str:
+        """Its ack subject, where JetStream's metadata is: stream, consumer, deliveries, sequences, …"""
+        return f"$JS.ACK.{WORKER.stream}.{WORKER.durable}.{self.delivered}.1.1.1700000000000000000.0"
 
     async def ack(self) -> None:
         self.settled.append("ack")

@@ -26,6 +26,7 @@ class WorkerMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._outcome_children: dict[str, Counter] = {}
         self.send_seconds = Histogram(
             "naver_sms_worker_send_seconds",
             "Seconds one SMS send took, SENS's retries of unsent attempts included",
@@ -55,7 +56,11 @@ class WorkerMetrics:
         )
 
     def outcome(self, name: str) -> None:
-        self.outcomes.labels(name).inc()
+        # The labelled child kept per name: `labels()` checks and looks it up under a lock on every call.
+        child = self._outcome_children.get(name)
+        if child is None:
+            child = self._outcome_children[name] = self.outcomes.labels(name)
+        child.inc()
 
     def watch_connection(self, is_connected: Callable[[], bool]) -> None:
         self.connected.set_function(lambda: 1.0 if is_connected() else 0.0)

@@ -18,6 +18,8 @@ _COUNTRY = "82"
 
 
 def normalise_phone(raw: str) -> str:
+    if _MOBILE.fullmatch(raw):  # already in the domestic form: every step below would keep it as it is
+        return raw
     compact = _SEPARATORS.sub("", raw.strip())
     international = compact.startswith("+")
     digits = compact.removeprefix("+")

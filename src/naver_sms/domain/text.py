@@ -20,10 +20,29 @@ _SPACES = re.compile(r"\s+")
 _HANGUL_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
+class _Invisible(dict[int, str | None]):
+    """str.translate's table for _visible, filled as characters are first met: None (removed) for a Cf
+    character or a Hangul filler, the character itself otherwise. A name is a handful of characters from
+    a small alphabet, so after the first events each one is a dict hit instead of a call into
+    unicodedata; past _INVISIBLE_TABLE_MAX characters (a hostile stream of rare ones) answers are no
+    longer stored, so the table stays small."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        kept = None if char in _HANGUL_FILLERS or unicodedata.category(char) == "Cf" else char
+        if len(self) < _INVISIBLE_TABLE_MAX:
+            self[code] = kept
+        return kept
+
+
+_INVISIBLE_TABLE_MAX = 4096
+_INVISIBLE = _Invisible()
+
+
 def _visible(text: str) -> str:
     if text.isascii():  # no ASCII character is Cf or a filler
         return text
-    return "".join(c for c in text if c not in _HANGUL_FILLERS and unicodedata.category(c) != "Cf")
+    return text.translate(_INVISIBLE)
 
 
 def clean_text(raw: str, max_chars: int) -> str:

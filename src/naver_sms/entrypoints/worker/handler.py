@@ -44,20 +44,28 @@ class EventHandler:
         return {name: self.tally[name] for name in sorted({*TALLY.values(), "processed", DEAD_LETTERED})}
 
     async def handle(self, msg: Msg) -> None:
+        stream, sequence, delivered = _jetstream(msg)  # read once: the message's place and deliveries
         try:
             event = decode_event(msg.data, self.max_event_bytes)
         except InvalidEvent as err:
-            with bound(message_id=_msg_id(msg)):
-                await self._dead_letter(msg, self.policy.invalid(_original(msg), str(err)))
+            with bound(message_id=_msg_id(stream, sequence)):
+                original = Original(msg.data, msg.subject, stream, sequence)
+                await self._dead_letter(msg, self.policy.invalid(original, str(err)))
             return
-        with bound(message_id=_msg_id(msg), event_id=event.event_id, booking_id=event.booking.booking_id):
+        with bound(
+            message_id=_msg_id(stream, sequence), event_id=event.event_id, booking_id=event.booking.booking_id
+        ):
             deliveries = await self._notify(msg, event)
+            unknown = False
             for delivery in deliveries:
                 self.tally[TALLY[delivery.outcome]] += 1
-                self.metrics.outcome(delivery.outcome.value)
-            settlement = self.policy.settle(event.event_id, deliveries, _deliveries(msg))
-            await self._publish(settlement)
-            await self._reported(deliveries)
+                self.metrics.outcome(delivery.outcome)
+                unknown = unknown or delivery.outcome is Outcome.UNKNOWN
+            settlement = self.policy.settle(event.event_id, deliveries, delivered)
+            if settlement.publications:  # none for a dry run's would-sends: no call to make
+                await self._publish(settlement)
+            if unknown:
+                await self._reported(deliveries)
             if settlement.action is Action.NAK:
                 log.warning(
                     "event will be retried",
@@ -168,22 +176,32 @@ def _again(deliveries: list[Delivery]) -> list[str]:
     return [d.outcome.value for d in deliveries if d.outcome in TRY_AGAIN]
 
 
-def _original(msg: Msg) -> Original:
+def _jetstream(msg: Msg) -> tuple[str, str, int]:
+    """(stream, stream sequence, deliveries so far, this one included) from the message's ack subject,
+    the tokens nats-py's `Msg.metadata` reads (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
+    <consumer seq>.<time>.<pending>`, or with `<domain>.<account hash>.` before the stream), without the
+    rest it builds (a datetime, two dataclasses), which cost more than the rest of an event's bookkeeping.
+    A message without JetStream metadata is a first delivery that no stream position names."""
+    tokens = (msg.reply or "").split(".")
+    count = len(tokens)
+    if tokens[0] != "$JS" or count < 9 or count == 10 or tokens[1] != "ACK":
+        return "", "", 1
+    at = 2 if count == 9 else 4
     try:
-        stream, sequence = str(msg.metadata.stream), str(msg.metadata.sequence.stream)
-    except Exception:  # noqa: BLE001  (a message without JetStream metadata)
-        stream, sequence = "", ""
+        return tokens[at], str(int(tokens[at + 3])), int(tokens[at + 2])
+    except ValueError:
+        return "", "", 1
+
+
+def _original(msg: Msg) -> Original:
+    stream, sequence, _ = _jetstream(msg)
     return Original(msg.data, msg.subject, stream, sequence)
 
 
 def _deliveries(msg: Msg) -> int:
     """How many times JetStream has delivered this message, this time included."""
-    try:
-        return int(msg.metadata.num_delivered)
-    except Exception:  # noqa: BLE001  (without metadata it is a first delivery)
-        return 1
+    return _jetstream(msg)[2]
 
 
-def _msg_id(msg: Msg) -> str:
-    original = _original(msg)  # a message without JetStream metadata still gets handled
-    return f"{original.stream}:{original.sequence}" if original.stream else "unknown"
+def _msg_id(stream: str, sequence: str) -> str:
+    return f"{stream}:{sequence}" if stream else "unknown"  # one without JetStream metadata is handled too
