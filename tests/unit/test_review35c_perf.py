@@ -102,8 +102,8 @@ def test_domestic_shortcut_is_a_fixed_point_of_the_old_normalisation() -> None:
         except InvalidBooking as err:
             return "err", str(err)
 
-    rng = random.Random(35)
-    alphabet = [*"0123456789" * 4, *" -().+\t\n８０１\u200b\u00a0\u3000٠१", "82", "+82", "010", "011"]
+    rng = random.Random(35)  # noqa: S311
+    alphabet = [*"0123456789" * 4, *" -().+\t\n８０１\u200b\u00a0\u3000٠१", "82", "+82", "010", "011"]  # noqa: RUF001
     for _ in range(50_000):
         raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
         if rng.random() < 0.3:
