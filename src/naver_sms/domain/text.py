@@ -24,14 +24,15 @@ class _Invisible(dict[int, str | None]):
     """str.translate's table for _visible, filled as characters are first met: None (removed) for a Cf
     character or a Hangul filler, the character itself otherwise. A name is a handful of characters from
     a small alphabet, so after the first events each one is a dict hit instead of a call into
-    unicodedata; past _INVISIBLE_TABLE_MAX characters (a hostile stream of rare ones) answers are no
-    longer stored, so the table stays small."""
+    unicodedata. Full (_INVISIBLE_TABLE_MAX characters: a hostile name of rare ones), it starts again
+    empty rather than stop learning, so one such event cannot leave every later name on the slow path."""
 
     def __missing__(self, code: int) -> str | None:
         char = chr(code)
         kept = None if char in _HANGUL_FILLERS or unicodedata.category(char) == "Cf" else char
-        if len(self) < _INVISIBLE_TABLE_MAX:
-            self[code] = kept
+        if len(self) >= _INVISIBLE_TABLE_MAX:
+            self.clear()
+        self[code] = kept
         return kept
 
 

@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import nats.js.errors
 from nats.aio.msg import Msg
@@ -181,16 +181,25 @@ def _jetstream(msg: Msg) -> tuple[str, str, int]:
     the tokens nats-py's `Msg.metadata` reads (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.
     <consumer seq>.<time>.<pending>`, or with `<domain>.<account hash>.` before the stream), without the
     rest it builds (a datetime, two dataclasses), which cost more than the rest of an event's bookkeeping.
-    A message without JetStream metadata is a first delivery that no stream position names."""
+    A message without JetStream metadata, or with a token nats-py could not read (every number, and the
+    timestamp within datetime's range), is a first delivery that no stream position names."""
     tokens = (msg.reply or "").split(".")
     count = len(tokens)
     if tokens[0] != "$JS" or count < 9 or count == 10 or tokens[1] != "ACK":
         return "", "", 1
     at = 2 if count == 9 else 4
     try:
-        return tokens[at], str(int(tokens[at + 3])), int(tokens[at + 2])
-    except ValueError:
+        delivered, sequence, _, nanoseconds, _ = (int(token) for token in tokens[at + 2 : at + 7])
+        if not _EARLIEST_SECONDS <= nanoseconds / 1e9 <= _LATEST_SECONDS:
+            return "", "", 1
+    except (ValueError, OverflowError):
         return "", "", 1
+    return tokens[at], str(sequence), delivered
+
+
+# datetime's range, which nats-py's reading of the timestamp (datetime.fromtimestamp) holds it to.
+_EARLIEST_SECONDS = datetime.min.replace(tzinfo=UTC).timestamp()
+_LATEST_SECONDS = datetime.max.replace(tzinfo=UTC).timestamp()
 
 
 def _original(msg: Msg) -> Original:
