@@ -39,6 +39,7 @@ log = logging.getLogger("naver_sms.worker")
 UNLOGGED_REPORT_SECONDS = 5  # how often a dry run says how many decisions it did not log one by one
 PENDING_REFRESH_SECONDS = 5  # how stale the backlog metric may be
 CLOSE_BUDGET_SECONDS = 2  # kept back from the drain budget for draining the connection itself
+CANCEL_AGAIN_SECONDS = 0.5  # a background task still running this long after its cancel is cancelled again
 
 
 class Worker:
@@ -195,8 +196,12 @@ class Worker:
 
 async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel the tasks and wait until they have ended (asyncio.wait: their cancellation is not raised
-    here, a cancellation of the caller is)."""
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
+    here, a cancellation of the caller is). Cancelled again while any is still running: Python 3.11's
+    asyncio.wait_for, which nats-py's requests use, can swallow a cancellation that lands as its reply
+    arrives (gh-86296), and the task would then loop on for ever."""
+    running = [task for task in tasks if not task.done()]
+    while running:
+        for task in running:
+            task.cancel()
+        await asyncio.wait(running, timeout=CANCEL_AGAIN_SECONDS)
+        running = [task for task in running if not task.done()]
