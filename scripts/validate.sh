@@ -88,7 +88,7 @@ provenance() {
     /opt/chrome/chromedriver "$LAMBDA_IMAGE_NAME:latest" --version)"
 }
 
-registry_port=5055
+registry_port="$(free_port)" # the push round trip's local registry, on a port nothing else holds
 registry_dir="$(mktemp -d)"
 printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
   "$registry_dir" "$registry_port" >"$registry_dir/config.yml"
@@ -107,8 +107,10 @@ layout), not the pinned Chrome for Testing build: that one is downloaded and ver
 is reached (GitHub's runner, a laptop). The committed pin is what they build."
 record "Lambda image: size" env IMAGE=lambda scripts/size-check.sh
 record "Worker image: size" env IMAGE=worker scripts/size-check.sh
+# A port of its own: a `make run-local` or `make run-rie` the developer has serving keeps 9000.
+rie_port="$(free_port)"
 record "Lambda image under its RIE: samples (read-only root)" bash -c \
-  "RIE_DETACH=1 RIE_CONTAINER=naver-sms-validate scripts/run-rie.sh && sleep 2 && IMAGE=lambda scripts/smoke.sh; status=\$?; docker logs naver-sms-validate 2>&1 | grep 'INIT REPORT'; docker rm -f naver-sms-validate >/dev/null; exit \$status"
+  "RIE_PORT=$rie_port RIE_DETACH=1 RIE_CONTAINER=naver-sms-validate scripts/run-rie.sh && sleep 2 && RIE_PORT=$rie_port IMAGE=lambda scripts/smoke.sh; status=\$?; docker logs naver-sms-validate 2>&1 | grep 'INIT REPORT'; docker rm -f naver-sms-validate >/dev/null; exit \$status"
 record "Worker container: healthy, event, JSON logs, docker stop" env IMAGE=worker scripts/smoke.sh
 record "The template's function under AWS SAM CLI (sam local invoke, the local image)" scripts/sam-invoke.sh
 note "SAM stops the function's container once the answer above is in. The runtime client inside, already
