@@ -158,15 +158,21 @@ def test_a_redirect_loop_within_the_api_ends(fake_naver: FakeNaver) -> None:
     assert len(fake_naver.state.gets) == 6
 
 
+def redirected_to_login_host(fake_naver: FakeNaver, login_host: FakeNaver, location: str) -> None:
+    """The booking API redirects to `location` on the login host: a session end, and that host never
+    sees the session."""
+    fake_naver.state.redirects = {"/api/bookings": location}
+    ended = source(fake_naver, 1, login_url=f"{login_host.url}/login")
+    with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
+        asyncio.run(ended.fetch(COOKIES))
+    assert login_host.state.gets == [], "the login host never sees the session"
+
+
 def test_a_redirect_to_a_login_page_on_another_host_is_a_session_end_and_sends_it_nothing(
     fake_naver: FakeNaver,
 ) -> None:
     with FakeNaver() as login_host:
-        fake_naver.state.redirects = {"/api/bookings": f"{login_host.url}/login"}
-        ended = source(fake_naver, 1, login_url=f"{login_host.url}/login")
-        with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
-            asyncio.run(ended.fetch(COOKIES))
-        assert login_host.state.gets == [], "the login host never sees the session"
+        redirected_to_login_host(fake_naver, login_host, f"{login_host.url}/login")
 
 
 def test_the_fakes_own_login_redirect_is_not_followed(fake_naver: FakeNaver) -> None:
@@ -244,11 +250,7 @@ def test_a_redirect_anywhere_on_the_login_host_is_a_session_end_and_sends_it_not
     fake_naver: FakeNaver, path: str
 ) -> None:
     with FakeNaver() as login_host:
-        fake_naver.state.redirects = {"/api/bookings": f"http://127.0.0.1:0{port_of(login_host)}{path}"}
-        ended = source(fake_naver, 1, login_url=f"{login_host.url}/login")
-        with pytest.raises(SessionExpired, match="page 1: redirected to the login page"):
-            asyncio.run(ended.fetch(COOKIES))
-        assert login_host.state.gets == [], "the login host never sees the session"
+        redirected_to_login_host(fake_naver, login_host, f"http://127.0.0.1:0{port_of(login_host)}{path}")
 
 
 @pytest.mark.parametrize(

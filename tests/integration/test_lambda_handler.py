@@ -537,6 +537,14 @@ def test_an_unknown_before_the_sent_log_failed_is_in_the_result_the_alert_and_th
     assert (record["RunFailed"], record["Unknown"]) == (1.0, 1)
 
 
+async def killed_run(message: PlannedMessage, *, age: float) -> None:
+    """What a run killed at its timeout leaves: `message` claimed `age` seconds ago by another process and
+    marked unknown, never reported."""
+    log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
+    claim, _ = await log.claim(message, time.time() - age)
+    assert await log.mark_unknown(message, claim, "no answer from SENS within 8 s")
+
+
 def test_a_run_near_its_deadline_claims_no_more_and_the_next_run_sends_the_rest_once(
     world: tuple[FakeNaver, FakeSens],
     real_sends: FakeSens,
@@ -575,12 +583,7 @@ def test_an_unknown_whose_run_was_killed_before_reporting_it_is_reported_by_the_
     (rule,) = rules.applicable(booking, datetime.now(UTC))
     message = rule.render(booking, rules.timezone)
 
-    async def killed_run() -> None:
-        log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
-        claim, _ = await log.claim(message, time.time() - 30)
-        assert await log.mark_unknown(message, claim, "no answer from SENS within 8 s")
-
-    asyncio.run(killed_run())
+    asyncio.run(killed_run(message, age=30))
     with Recorder() as slack:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
         capsys.readouterr()
@@ -632,12 +635,7 @@ def test_an_unreported_unknown_nobody_plans_any_more_is_found_by_the_sweep_and_r
     # (or its window closed): no run plans it again, and only the sent log's open index still has it.
     gone = PlannedMessage("reminder", "bk-gone", "01055550099", "x", "g" * 40)
 
-    async def killed_run() -> None:
-        log = dynamo_sent_log("naver-sms-sent", "lambda:killed")
-        claim, _ = await log.claim(gone, time.time() - 600)
-        assert await log.mark_unknown(gone, claim, "no answer from SENS within 8 s")
-
-    asyncio.run(killed_run())
+    asyncio.run(killed_run(gone, age=600))
     with Recorder() as slack:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
         first = main.lambda_handler(REAL, None)
