@@ -97,7 +97,9 @@ class SensRecords:
     def _listed(self) -> list[dict[str, Any]]:
         settled = (datetime.now(KST) - self.lag).strftime(TIME_FORMAT)
         with self.lock:
-            return [m for m in self.messages if self.lag <= timedelta(0) or m["requestTime"] < settled]
+            return [
+                m for m in self.messages if self.lag <= timedelta(0) or m.get("requestTime", "") < settled
+            ]
 
     def _one(self, message_id: str) -> tuple[int, dict[str, Any]]:
         found = [m for m in self._listed() if m["messageId"] == message_id]
@@ -114,11 +116,11 @@ class SensRecords:
             span = datetime.strptime(end, TIME_FORMAT) - datetime.strptime(start, TIME_FORMAT)
             if span > LONGEST_WINDOW or span < timedelta(0):
                 return 400, {"error": {"errorCode": "400", "message": "window over 30 days"}}
-            matches = [m for m in self._listed() if start <= m["requestTime"] <= end]
+            matches = [m for m in self._listed() if start <= m.get("requestTime", "") <= end]
         else:
             return 400, {"error": {"errorCode": "400", "message": "requestId or a window is required"}}
         index, size = int(one.get("pageIndex", 0)), int(one.get("pageSize", DEFAULT_PAGE_SIZE))
-        matches.sort(key=lambda m: (m["requestTime"], m["messageId"]))
+        matches.sort(key=lambda m: (m.get("requestTime", ""), m["messageId"]))
         page = matches[index * size : (index + 1) * size]
         more = len(matches) > (index + 1) * size
         if self.fault == Fault.CUT_SHORT and more:

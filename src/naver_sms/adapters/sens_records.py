@@ -8,7 +8,6 @@ KST (UTC+9, no daylight saving), written `YYYY-MM-DD HH:mm:ss`.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -28,12 +27,13 @@ def kst(moment: datetime) -> str:
 
 
 def window_query(start: datetime, end: datetime, now: datetime) -> dict[str, str]:
-    """The list's query for requests received from `start` to `end`, widened to whole seconds (SENS's
+    """The list's query for requests received from `start` to `end`, in whole seconds (SENS's
     precision), or WindowRefused when SENS could not answer it whole."""
     if start.tzinfo is None or end.tzinfo is None:
         raise WindowRefused("a request-time window needs aware datetimes (SENS reads KST); got a naive one")
-    start = start.replace(microsecond=0)
-    end = end.replace(microsecond=0) + timedelta(seconds=math.ceil(end.microsecond / 1e6))
+    # SENS records whole seconds; a request at 09:00:00.7 is listed as 09:00:00, so `end` cut to its
+    # second still holds it.
+    start, end = start.replace(microsecond=0), end.replace(microsecond=0)
     if end < start:
         raise WindowRefused(
             f"a request-time window ends ({kst(end)} KST) before it starts ({kst(start)} KST)"
