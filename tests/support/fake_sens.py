@@ -1,4 +1,5 @@
-"""A stand-in for Naver Cloud SENS: checks the v2 signature like the real API and counts sends."""
+"""A stand-in for Naver Cloud SENS: checks the v2 signature like the real API, counts sends, and lists
+and reads back what it accepted (tests/support/fake_sens_records.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.support.fake_sens_records import SensRecords
 from tests.support.http_server import LocalHttpServer, QuietHandler
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"
 SERVICE_ID = "ncp:sms:kr:1234:test"
 SENDER = "0212345678"
+MESSAGES_PATH = f"/sms/v2/services/{SERVICE_ID}/messages"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class SensState:
     in_flight: int = 0  # received, not yet answered
     most_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    records: SensRecords = field(default_factory=SensRecords)  # the read side: what was accepted
 
     def per_recipient(self) -> Counter[str]:
         return Counter(m["messages"][0]["to"] + "|" + m["content"] for m in self.sent)
@@ -62,14 +66,7 @@ class SensState:
 
     def receive(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[bool, dict[str, Any]]:
         """A send arrives: (its signature is valid, its JSON body). Answered by `answer` after the delay."""
-        timestamp = headers.get("x-ncp-apigw-timestamp", "")
-        signature_ok = (
-            path == f"/sms/v2/services/{SERVICE_ID}/messages"
-            and headers.get("x-ncp-iam-access-key") == ACCESS_KEY
-            and hmac.compare_digest(
-                headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(path, timestamp)
-            )
-        )
+        signature_ok = path == MESSAGES_PATH and signed(headers, "POST", path)
         with self.lock:
             self.received += 1
             self.in_flight += 1
@@ -87,14 +84,32 @@ class SensState:
                 self.fail_next -= 1
                 return Reply(self.fail_status, self.fail_body, self.retry_after)
             self.sent.append(body)
+            request_id = uuid.uuid4().hex
+            for recipient in body["messages"]:
+                self.records.accept(recipient["to"], body["content"], request_id=request_id)
             if self.drop_next > 0:
                 self.drop_next -= 1
                 return None
-        return Reply(202, {"requestId": uuid.uuid4().hex, "statusCode": "202", "statusName": "success"})
+        return Reply(202, {"requestId": request_id, "statusCode": "202", "statusName": "success"})
+
+    def read(self, path: str, headers: Mapping[str, str]) -> Reply:
+        """A GET of the messages path (`path` with its raw query): signed like a send, over the query too."""
+        if not path.startswith(MESSAGES_PATH) or not signed(headers, "GET", path):
+            with self.lock:
+                self.rejected_signatures += 1
+            return Reply(401, {"error": "signature"})
+        return Reply(*self.records.read(path))
 
 
-def expected_signature(path: str, timestamp: str) -> str:
-    message = f"POST {path}\n{timestamp}\n{ACCESS_KEY}".encode()
+def signed(headers: Mapping[str, str], method: str, path: str) -> bool:
+    timestamp = headers.get("x-ncp-apigw-timestamp", "")
+    return headers.get("x-ncp-iam-access-key") == ACCESS_KEY and hmac.compare_digest(
+        headers.get("x-ncp-apigw-signature-v2", ""), expected_signature(path, timestamp, method)
+    )
+
+
+def expected_signature(path: str, timestamp: str, method: str = "POST") -> str:
+    message = f"{method} {path}\n{timestamp}\n{ACCESS_KEY}".encode()
     return base64.b64encode(hmac.new(SECRET_KEY.encode(), message, hashlib.sha256).digest()).decode()
 
 
@@ -138,6 +153,9 @@ def _handler(state: SensState) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            if self.path.startswith("/sms/"):
+                self._reply(state.read(self.path, self.headers))
+                return
             self._reply(state.report())
 
         def do_POST(self) -> None:
@@ -197,6 +215,9 @@ async def serve(delay_seconds: float, port: int) -> None:
     async def report(request: web.Request) -> web.Response:
         return respond(state.report())
 
+    async def read(request: web.Request) -> web.Response:
+        return respond(state.read(request.raw_path, request.headers))
+
     async def send(request: web.Request) -> web.StreamResponse:
         answer_at = asyncio.get_running_loop().time() + state.delay_seconds
         received = state.receive(request.path, request.headers, await request.read())
@@ -211,6 +232,7 @@ async def serve(delay_seconds: float, port: int) -> None:
 
     app = web.Application()
     app.router.add_get("/", report)
+    app.router.add_get("/sms/{path:.*}", read)
     app.router.add_post("/{path:.*}", send)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

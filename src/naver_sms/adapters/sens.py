@@ -115,6 +115,19 @@ class SensCredentials:
     sender: str
 
 
+def signed_headers(credentials: SensCredentials, method: str, path: str) -> dict[str, str]:
+    """The API gateway's signature headers for one request; `path` with its query string, exactly as
+    it goes on the wire (the gateway signs what it received)."""
+    timestamp = str(int(time.time() * 1000))
+    return {
+        "x-ncp-apigw-timestamp": timestamp,
+        "x-ncp-iam-access-key": credentials.access_key,
+        "x-ncp-apigw-signature-v2": sign(
+            credentials.secret_key, method, path, timestamp, credentials.access_key
+        ),
+    }
+
+
 @dataclass(frozen=True)
 class SensRequest:
     """One signed SENS v2 send, whatever HTTP client carries it."""
@@ -131,15 +144,9 @@ class SensRequest:
         return self.endpoint.rstrip("/") + self.path
 
     def headers(self) -> dict[str, str]:
-        creds = self.credentials
-        timestamp = str(int(time.time() * 1000))
         return {
             "Content-Type": "application/json; charset=utf-8",
-            "x-ncp-apigw-timestamp": timestamp,
-            "x-ncp-iam-access-key": creds.access_key,
-            "x-ncp-apigw-signature-v2": sign(
-                creds.secret_key, "POST", self.path, timestamp, creds.access_key
-            ),
+            **signed_headers(self.credentials, "POST", self.path),
         }
 
     def body(self, message: PlannedMessage) -> bytes:
@@ -174,7 +181,7 @@ class SensTransport:
         credentials_refused: Callable[[], None] = lambda: None,
     ) -> None:
         self._endpoint = endpoint
-        self._credentials = _fixed(credentials) if isinstance(credentials, SensCredentials) else credentials
+        self._credentials = as_credentials(credentials)
         # Told when SENS refuses the keys (401, 403): they may have been rotated since they were read.
         self._credentials_refused = credentials_refused
         self._policy = policy
@@ -253,8 +260,11 @@ class SensTransport:
         return answer(response.status, {"Retry-After": retry_after}, body)
 
 
-def _fixed(credentials: SensCredentials) -> Credentials:
-    return lambda: credentials
+def as_credentials(credentials: SensCredentials | Credentials) -> Credentials:
+    """Fixed keys or what gives them, as what gives them: each request calls it for the keys of now."""
+    if isinstance(credentials, SensCredentials):
+        return lambda: credentials
+    return credentials
 
 
 def _shown(text: str) -> str:

@@ -81,3 +81,49 @@ class Refused(DeliveryError):
 class OutcomeUnknown(DeliveryError):
     """The request may have reached the provider (read timeout, 5xx, connection lost after sending):
     the SMS may or may not go out, so it is never sent again automatically."""
+
+
+class SentMessagesError(ExternalError):
+    """SENS's record of what it accepted could not be read whole: nothing can be concluded from it, least
+    of all "not sent" (a list that failed or was cut short is not an empty one)."""
+
+    kind = "SentMessagesError"
+
+
+class SentMessagesUnavailable(SentMessagesError):
+    """No usable answer: no connection, no answer in time, a 5xx. Asking again later may do."""
+
+    kind = "SentMessagesUnavailable"
+
+
+class SentMessagesRefused(SentMessagesError):
+    """SENS answered and refused the read (401/403: the keys; another 4xx: the query). `status` is its
+    HTTP status."""
+
+    kind = "SentMessagesRefused"
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OddAnswer(SentMessagesError):
+    """An answer that is not SENS's, or not whole: not JSON, a field missing or of the wrong type, a page
+    cut short or repeated. Trusting it could read a send as missing."""
+
+    kind = "OddAnswer"
+
+
+class MessageNotFound(SentMessagesError):
+    """SENS knows no message by the id asked for (404): not a "never sent", since ids come from SENS
+    itself; a wrong id, or one older than SENS's 90 days."""
+
+    kind = "MessageNotFound"
+
+
+class WindowRefused(SentMessagesError):
+    """A request-time window SENS cannot answer whole (longer than it allows, reversed, naive, or reaching
+    past the days it keeps): refused before any request, since SENS's answer would be partial or an
+    error."""
+
+    kind = "WindowRefused"

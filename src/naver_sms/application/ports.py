@@ -7,11 +7,13 @@ point's, tested against a fake Slack)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.phone import mask_phone
 
 
 class Authenticator(Protocol):
@@ -118,3 +120,60 @@ class OpenClaims(Protocol):
 
 class Alerter(Protocol):
     def alert(self, text: str) -> None: ...
+
+
+class Processing(StrEnum):
+    """Where SENS is with one message: queued, handing it to the carrier, or done (a handset result)."""
+
+    READY = "READY"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class HandsetResult:
+    """The carrier's answer for one message, as SENS gives it once COMPLETED."""
+
+    status_code: str  # SENS's result code ("0" is success)
+    delivered: bool  # statusName "success"; False: "fail" (a wrong, unreachable or blocked number …)
+    status_message: str
+    telco_code: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message SENS accepted. `to` and `content` are personal data: out of every repr, so a log of
+    this record or a traceback never shows them; `masked_to` is what a log may say."""
+
+    request_id: str
+    message_id: str
+    request_time: datetime  # aware, as SENS recorded it (its clock, KST)
+    to: str = field(repr=False)
+    content: str | None = field(repr=False)  # None: the answer did not carry the text
+    status: Processing | None  # None: the list did not say
+    result: HandsetResult | None  # None until COMPLETED (or when the list did not say)
+
+    @property
+    def masked_to(self) -> str:
+        return mask_phone(self.to)
+
+
+class SentMessages(Protocol):
+    """SENS's own record of what it accepted (its last 90 days), read whole or not at all: every method
+    either returns everything SENS holds for the question or raises a SentMessagesError, never a partial
+    or empty answer in place of an error, because "none listed" will be read as "never sent"."""
+
+    async def by_request(self, request_id: str) -> list[SentMessage]:
+        """The messages of the send request SENS answered with `request_id` (empty: none listed yet)."""
+        ...
+
+    async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
+        """Every message whose request SENS received between `start` and `end` (aware datetimes,
+        inclusive), across all pages. Raises WindowRefused for a window SENS cannot answer whole."""
+        ...
+
+    async def message(self, message_id: str) -> SentMessage:
+        """One message with its processing status and handset result."""
+        ...
+
+    async def close(self) -> None: ...
