@@ -173,10 +173,10 @@ def worker_figures() -> list[Figure]:
         Figure(
             f"Worker throughput (dry run, {tp['events']:,.0f} events, median of {tp['rounds']:.0f} rounds)",
             f"{tp['worker_eps']:.0f} events/s",
-            "≥ 0.6x raw",
+            "≥ 0.8x raw in every round",
             f"raw nats-py pull+ack: {tp['raw_eps']:.0f} msg/s (lowest round: {tp['lowest_ratio']:.2f})",
             f"{tp['ratio']:.2f}",
-            tp["ratio"] >= 0.6,
+            tp["lowest_ratio"] >= 0.8,
             "make bench",
             {
                 "worker": q(tp["worker_eps"], "events/s"),
@@ -202,15 +202,18 @@ def worker_figures() -> list[Figure]:
         Figure(
             f"Worker throughput (real sends, {real['events']:.0f} events, fake SENS answering in 20 ms)",
             f"{real['worker_eps']:.0f} events/s ({real['sent']:.0f} SMS)",
-            "≥ 0.8x concurrency / 20 ms",
-            f"ceiling 16 / 0.02 s: {real['ceiling_eps']:.0f} events/s",
-            f"{real['ratio']:.2f}",
-            real["ratio"] >= 0.8 and real["sent"] == real["events"],
+            "≥ 0.95x the bare transport's sends (the floor here), every event sent once",
+            f"bare SENS transport, 16 at a time: {real['bare_eps']:.0f} sends/s; "
+            f"ideal 16 / 0.02 s: {real['ceiling_eps']:.0f}/s ({real['ratio']:.2f}x)",
+            f"{real['bare_ratio']:.2f}",
+            real["bare_ratio"] >= 0.95 and real["sent"] == real["events"],
             "make bench",
             {
                 "worker": q(real["worker_eps"], "events/s"),
+                "bare": q(real["bare_eps"], "sends/s"),
                 "ceiling": q(real["ceiling_eps"], "events/s"),
-                "ratio": q(real["ratio"], "x"),
+                "ratio": q(real["bare_ratio"], "x"),
+                "ideal_ratio": q(real["ratio"], "x"),
             },
         ),
         Figure(

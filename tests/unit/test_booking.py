@@ -136,9 +136,15 @@ def test_errors_quote_at_most_a_bounded_excerpt() -> None:
     assert len(str(caught.value)) < 120
 
 
-def test_start_that_overflows_in_utc_is_refused() -> None:
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00"])
+def test_start_that_overflows_in_utc_is_refused(start: str) -> None:
     with pytest.raises(InvalidBooking, match="out of range in UTC"):
-        booking_from_mapping({**GOOD, "start": "9999-12-31T23:59:59-12:00"})
+        booking_from_mapping({**GOOD, "start": start})
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T11:59:59-12:00", "0001-01-01T01:00:00+01:00"])
+def test_start_in_the_edge_years_that_stays_in_range_is_kept(start: str) -> None:
+    assert booking_from_mapping({**GOOD, "start": start}).start.isoformat() == start
 
 
 def test_event_parses() -> None:

@@ -1,16 +1,20 @@
 """The worker's fast paths answer as the slow code they replaced: JetStream ids as nats-py reads them,
 the invisible-character table under a hostile name, a domestic phone number as the full normalisation
-gives it."""
+gives it, a clean name as the full cleaning gives it, a template without strftime as str.format renders it."""
 
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from nats.aio.msg import Msg
 
 from naver_sms.domain import text
+from naver_sms.domain.template import without_strftime
 from naver_sms.entrypoints.worker.handler import _jetstream
+from naver_sms.settings.rules import load_rules
+from tests.support.procs import REPO
 
 
 def test_one_hostile_name_does_not_evict_common_characters_from_the_invisible_table(
@@ -112,3 +116,68 @@ def test_domestic_shortcut_is_a_fixed_point_of_the_old_normalisation() -> None:
             tail = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 9)))
             raw = head + tail + rng.choice(["", "", "\n", " ", "\u200b"])
         assert run(normalise_phone, raw) == run(_old_normalise_phone, raw), repr(raw)
+
+
+CLEAN_SAMPLES = [
+    "홍길동",
+    "홍 길동",
+    "Kim Minji",
+    "\u1112\u1161\u11ab\u1100\u1173\u11af",  # 한글 decomposed (some keyboards): not NFC
+    "e\u0301",  # é decomposed
+    "a  b",
+    " a",
+    "a ",
+    "김\u3164철수",
+]
+
+
+def test_clean_text_fast_path_takes_only_what_the_full_cleaning_keeps_as_it_is() -> None:
+    """Over every code point alone and between letters, and the samples above: whenever the fast check
+    says a text is clean, the full cleaning returns it unchanged (and the samples that are not clean
+    are seen as such)."""
+    for code in range(0x110000):
+        char = chr(code)
+        for raw in (char, f"a{char}b", f"가{char}"):
+            if text.clean_already(raw):
+                assert text._cleaned(raw) == raw, hex(code)
+    for raw in CLEAN_SAMPLES:
+        assert text.clean_already(raw) is (text._cleaned(raw) == raw), raw
+
+
+TEMPLATES = [
+    "{start:%m/%d %H:%M}",
+    "{start:%Y-%m-%d %H:%M:%S}",  # %Y: left to strftime
+    "{start:%a %b %d}",  # locale names: left to strftime
+    "{start:%%m is %m}",
+    "{start:}",
+    "{start}",
+    "{start!r}",
+    "{start:%m}{{literal}}{service}",
+    "{customer_name:>10} {start:%H시 %M분}",
+    "{start:%H:%M %}",  # a lone % at the end
+    "{start:%-d}",  # glibc's extension: left to strftime
+]
+STARTS = [
+    datetime(2026, 1, 4, 11, 10, tzinfo=UTC),
+    datetime(1, 1, 1, 0, 0, 0, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    datetime(2026, 12, 5, 9, 5, 7, tzinfo=timezone(timedelta(hours=9))),
+]
+
+
+def test_templates_render_as_str_format_renders_them() -> None:
+    shipped = [rule.template for rule in load_rules(REPO / "config" / "rules.yaml").rules]
+    assert shipped, "config/rules.yaml has rules"
+    for template in [*shipped, *TEMPLATES]:
+        for start in STARTS:
+            given = {"customer_name": "홍길동", "service": "커트", "start": start, "booking_id": "b"}
+            assert without_strftime(template).format(**given) == template.format(**given), (template, start)
+
+
+def test_only_the_portable_directives_leave_strftime() -> None:
+    assert "strftime" not in without_strftime("{start:%m/%d %H:%M}")
+    assert without_strftime("{start:%m/%d %H:%M}") == (
+        "{start.month:02d}/{start.day:02d} {start.hour:02d}:{start.minute:02d}"
+    )
+    for kept in ("{start:%Y}", "{start:%a}", "{start:%-d}", "{start!r}", "{start:%H %}"):
+        assert without_strftime(kept) == kept

@@ -13,7 +13,7 @@ from typing import Any
 
 from naver_sms.domain.errors import InvalidBooking
 from naver_sms.domain.phone import normalise_phone
-from naver_sms.domain.text import clean_text, shown
+from naver_sms.domain.text import clean_already, clean_text, shown
 from naver_sms.domain.values import ID_RULE, aware_instant, valid_id
 
 MAX_NAME_CHARS = 40
@@ -61,6 +61,10 @@ def _text(data: Mapping[str, Any], field: str) -> str:
 
 
 def _display(data: Mapping[str, Any], field: str, max_chars: int) -> str:
+    value = data.get(field)
+    # The common name: printable (so no lone surrogate), clean and short, kept as it is.
+    if isinstance(value, str) and 0 < len(value) <= max_chars and clean_already(value):
+        return value
     cleaned = clean_text(_text(data, field), max_chars)
     if not cleaned:
         raise InvalidBooking(f"booking.{field}: nothing printable left after removing control characters")

@@ -16,12 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
 from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_kind
+from naver_sms.domain.template import without_strftime
 from naver_sms.domain.text import shown
 
 TEMPLATE_FIELDS = frozenset({"customer_name", "service", "start", "booking_id"})
@@ -101,8 +103,12 @@ class Rule:
         # The start instant in UTC, so another offset for the same instant is the same reminder.
         return booking.start.astimezone(UTC).isoformat() if self.per_start else ""
 
+    @cached_property
+    def _renderable(self) -> str:
+        return without_strftime(self.template)
+
     def render(self, booking: Booking, timezone: ZoneInfo) -> PlannedMessage:
-        text = self.template.format(
+        text = self._renderable.format(
             customer_name=booking.customer_name,
             service=booking.service,
             start=booking.start.astimezone(timezone),

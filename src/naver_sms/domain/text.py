@@ -50,12 +50,29 @@ def clean_text(raw: str, max_chars: int) -> str:
     """NFC (a decomposed Hangul name from some keyboards would not encode in EUC-KR), controls and
     bidi characters replaced by spaces, invisible characters removed, runs of white space folded, then
     cut to max_chars."""
-    composed = unicodedata.normalize("NFC", raw)
-    visible = _visible(_STRIPPED.sub(" ", composed))
-    folded = _SPACES.sub(" ", visible).strip()
+    folded = raw if clean_already(raw) else _cleaned(raw)
     if len(folded) <= max_chars:
         return folded
     return folded[: max_chars - 1].rstrip() + ELLIPSIS
+
+
+def clean_already(raw: str) -> bool:
+    """True when _cleaned would return `raw` as it is: the common name, asked in a few C calls. A
+    printable string has no control, separator but the ASCII space, format (so no bidi) or surrogate
+    character, so only the Hangul fillers, NFC and the spaces are left to look at."""
+    return (
+        raw.isprintable()
+        and "  " not in raw
+        and raw[:1] != " "
+        and raw[-1:] != " "
+        and (raw.isascii() or (_HANGUL_FILLERS.isdisjoint(raw) and unicodedata.is_normalized("NFC", raw)))
+    )
+
+
+def _cleaned(raw: str) -> str:
+    composed = unicodedata.normalize("NFC", raw)
+    visible = _visible(_STRIPPED.sub(" ", composed))
+    return _SPACES.sub(" ", visible).strip()
 
 
 def shown(value: object, limit: int = 40) -> str:
