@@ -101,11 +101,12 @@ async def until_drained(url: str, timeout: float, interval: float = 0.05) -> Non
 THROUGHPUT_ROUNDS = 3
 
 
-def throughput(count: int = 20_000, log_level: str = "INFO") -> dict[str, float]:
+def throughput(count: int = 50_000, log_level: str = "INFO") -> dict[str, float]:
     """At INFO (the default) a dry-run worker logs the "would send" lines of 100 events a second and
     counts the rest; DEBUG logs one for every event, which shows what a line per event costs.
     Each round drains a fresh batch with raw nats-py, then with the worker. This machine's noise moves
-    the raw rate by a third from one run to the next, so the figure is the round with the median ratio."""
+    the raw rate by a third from one run to the next, so the figure is the round with the median ratio,
+    and a round is 50,000 events (two seconds or so each way) so that one stall weighs little in it."""
     rounds: list[dict[str, float]] = []
     raw: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
