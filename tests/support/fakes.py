@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
-from naver_sms.adapters.sent_log import OPEN, Changed, Fields, StoreSentLog, decode
+from naver_sms.adapters.claim_record import HANDSET, OPEN, RECONCILE, SWEEP, decode, listed
+from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import (
     LoginFailed,
     NotDelivered,
@@ -94,12 +95,18 @@ class MemoryOpenClaims:
     def __init__(self, records: MemoryRecords) -> None:
         self._records = records
 
-    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+    def _with(self, *values: str) -> list[tuple[PlannedMessage, Claim]]:
         return [
-            (PlannedMessage(str(fields["rule"]), str(fields["booking_id"]), "", "", key), decode(fields, rev))
-            for key, (fields, rev) in list(self._records.items.items())
-            if fields.get(OPEN) == "1"
+            listed(key, fields, revision)
+            for key, (fields, revision) in list(self._records.items.items())
+            if fields.get(OPEN) in values
         ]
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        return self._with(SWEEP)
+
+    async def to_reconcile(self) -> list[tuple[PlannedMessage, Claim]]:
+        return self._with(RECONCILE, HANDSET)
 
 
 Answer = Callable[[PlannedMessage], str]
