@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import nats
 import pytest
 
-from naver_sms.adapters.dynamo_sent_log import DynamoRecords
+from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
 from naver_sms.adapters.nats_sent_log import NatsKvRecords
-from naver_sms.adapters.sent_log import Fields, RecordStore, StoreSentLog
+from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, StoreSentLog
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.errors import SentLogError
-from naver_sms.application.ports import ClaimState
-from naver_sms.domain.messages import PlannedMessage
-from tests.support.fakes import FakeTransport, MemoryRecords
+from naver_sms.application.ports import Claim, ClaimState, HandsetResult, OpenClaims
+from naver_sms.domain.messages import PlannedMessage, fingerprint
+from tests.support.fakes import FakeTransport, MemoryOpenClaims, MemoryRecords
 from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
 from tests.support.topology import WORKER
@@ -315,6 +317,177 @@ async def _unresolved(writer: Any) -> None:
     assert "0100000000" not in str(listed) and "text" not in str(listed.values())
 
 
+def open_claims_of(records: LosingAnswers) -> OpenClaims:
+    """What each store lists its open records with: DynamoDB's sparse index, the dict as that index
+    would, and JetStream KV by reading every key."""
+    store = records.store
+    if isinstance(store, DynamoRecords):
+        return DynamoOpenClaims(store)
+    if isinstance(store, MemoryRecords):
+        return MemoryOpenClaims(store)
+    return ScanOpenClaims(store)
+
+
+UNTIL = datetime(2099, 1, 1, tzinfo=UTC)  # the end of its rule's window
+WINDOWED = dataclasses.replace(MESSAGE, send_until=UNTIL)
+
+
+async def reported_unknown(log: StoreSentLog, message: PlannedMessage = WINDOWED) -> Claim:
+    """A send whose answer was lost, marked unknown and reported, as a reconciler finds it."""
+    claim, _ = await log.claim(message, time.time())
+    assert await log.mark_unknown(message, claim, "SENS answered HTTP 503")
+    await log.reported(message.idempotency_key)
+    held = await log.lookup(message)
+    assert held is not None and held.state is ClaimState.UNKNOWN
+    return held
+
+
+async def keys(listing: Any) -> dict[str, ClaimState]:
+    return {message.idempotency_key: claim.state for message, claim in await listing}
+
+
+async def _fingerprint_and_window(writer: Any) -> None:
+    """A claim keeps its fingerprint and its window's end, never the phone or text, through every
+    transition after it (a sweep's mark has neither to make them again)."""
+    (log, records) = await writer("w:a")
+    claim, _ = await log.claim(WINDOWED, time.time() - LEASE - 1)
+    assert claim.fingerprint == fingerprint(MESSAGE.idempotency_key, MESSAGE.phone, MESSAGE.text)
+    assert claim.until == UNTIL.timestamp()
+    (swept, stale), *_ = await open_claims_of(records).open_claims()
+    assert swept.phone == "" and await log.mark_unknown(swept, stale, "never confirmed")
+    held = await log.lookup(MESSAGE)
+    assert held is not None and (held.fingerprint, held.until) == (claim.fingerprint, claim.until)
+    stored = (await records.read(MESSAGE.idempotency_key) or ({}, ""))[0]
+    assert MESSAGE.phone not in str(stored) and MESSAGE.text not in str(stored)
+
+
+async def _resolve_sent(writer: Any) -> None:
+    """An unknown found in SENS's list becomes SENT with SENS's ids and when SENS took it, awaiting its
+    handset result; the same move from the same view a second time loses."""
+    (log, records), (other, _) = await writer("w:a"), await writer("reconciler:b")
+    unknown = await reported_unknown(log)
+    sent_at = time.time() - 30
+    key = MESSAGE.idempotency_key
+    assert await other.resolve_sent(key, unknown, "req-9", "msg-9", sent_at)
+    held = await log.lookup(MESSAGE)
+    assert held is not None and (held.state, held.provider_id, held.message_id) == (
+        ClaimState.SENT,
+        "req-9",
+        "msg-9",
+    )
+    assert held.at == sent_at and held.fingerprint == unknown.fingerprint
+    assert not await log.resolve_sent(key, unknown, "req-10", "msg-10", sent_at)
+    assert not await log.release_unknown(key, unknown)
+    assert await keys(open_claims_of(records).to_reconcile()) == {key: ClaimState.SENT}
+    assert [r async for r in log.unresolved()] == []
+
+
+async def _release_after_not_found(writer: Any) -> None:
+    """An unknown SENS never accepted is dropped, so the next run claims and sends it once; a release
+    made from the old view after that claim loses, and the claim stays."""
+    (log, _), (reconciler, _) = await writer("w:a"), await writer("reconciler:b")
+    unknown = await reported_unknown(log)
+    assert await reconciler.release_unknown(MESSAGE.idempotency_key, unknown)
+    assert await log.lookup(MESSAGE) is None
+    fresh, created = await log.claim(WINDOWED, time.time())
+    assert created
+    assert not await reconciler.release_unknown(MESSAGE.idempotency_key, unknown)
+    assert not await reconciler.expire(MESSAGE.idempotency_key, unknown, "late")
+    assert await log.lookup(MESSAGE) == fresh
+
+
+async def _expire(writer: Any) -> None:
+    """An unknown never accepted and out of its window is EXPIRED: listed by `make claims`, listed for
+    nobody's look, and never sent by a run that plans it again."""
+    (log, records) = await writer("w:a")
+    unknown = await reported_unknown(log)
+    assert await log.expire(MESSAGE.idempotency_key, unknown, "not in SENS's list, and its window has closed")
+    held = await log.lookup(MESSAGE)
+    assert held is not None and (held.state, held.note) == (
+        ClaimState.EXPIRED,
+        "not in SENS's list, and its window has closed",
+    )
+    assert held.reason == "SENS answered HTTP 503"  # why it was unknown, kept
+    opened = open_claims_of(records)
+    assert await opened.to_reconcile() == [] and await opened.open_claims() == []
+    assert [r["state"] async for r in log.unresolved()] == ["expired"]
+    transport = FakeTransport()
+    delivery = await Deliverer(transport=transport, sent_log=log, lease_seconds=LEASE, dry_run=False).deliver(
+        WINDOWED
+    )
+    assert delivery.outcome is Outcome.STILL_UNKNOWN and transport.sent == []
+
+
+async def _note(writer: Any) -> None:
+    """Why an unknown stays unknown is written on it; it stays listed for the reconciler."""
+    (log, records) = await writer("w:a")
+    unknown = await reported_unknown(log)
+    assert await log.note(MESSAGE.idempotency_key, unknown, "2 messages match")
+    held = await log.lookup(MESSAGE)
+    assert held is not None and (held.state, held.note) == (ClaimState.UNKNOWN, "2 messages match")
+    assert await keys(open_claims_of(records).to_reconcile()) == {MESSAGE.idempotency_key: ClaimState.UNKNOWN}
+    assert not await log.note(MESSAGE.idempotency_key, unknown, "from an old view")
+
+
+async def _handset(writer: Any) -> None:
+    """A confirmed send awaits its handset result, listed with when it was sent; the result makes it
+    DELIVERED or FAILED (code and name kept; a failure is listed by `make claims`), or nobody waits for it
+    any more. Either way a run that plans it again sends nothing."""
+    (log, records) = await writer("w:a")
+    messages = [
+        PlannedMessage("reminder", f"bk-{n}", f"010{n:08d}", "text", f"{n:040d}", send_until=UNTIL)
+        for n in (1, 2, 3)
+    ]
+    before = time.time()
+    for n, message in enumerate(messages):
+        await log.claim(message, before)
+        await log.confirm(message, f"req-{n}")
+    opened = open_claims_of(records)
+    listed = {m.idempotency_key: c for m, c in await opened.to_reconcile()}
+    assert {c.state for c in listed.values()} == {ClaimState.SENT} and len(listed) == 3
+    assert all(c.at >= before for c in listed.values())
+    delivered, failed, dropped = (listed[m.idempotency_key] for m in messages)
+    key = [m.idempotency_key for m in messages]
+    assert await log.record_handset(key[0], delivered, HandsetResult("0", True, "success", "SKT"))
+    assert await log.record_handset(key[1], failed, HandsetResult("3018", False, "unreachable", "KT"))
+    assert await log.record_handset(key[2], dropped, None)
+    assert not await log.record_handset(key[1], failed, HandsetResult("0", True, "success", "KT"))
+    states = [(await log.lookup(m) or failed).state for m in messages]
+    assert states == [ClaimState.DELIVERED, ClaimState.FAILED, ClaimState.SENT]
+    assert await opened.to_reconcile() == []
+    (shown,) = [r async for r in log.unresolved()]
+    assert (shown["state"], shown["status_code"], shown["status_name"]) == ("failed", "3018", "fail")
+    transport = FakeTransport()
+    deliverer = Deliverer(transport=transport, sent_log=log, lease_seconds=LEASE, dry_run=False)
+    outcomes = [(await deliverer.deliver(m)).outcome for m in messages]
+    assert outcomes == [Outcome.DUPLICATE] * 3 and transport.sent == []
+
+
+async def _racing_reconcilers(writer: Any) -> None:
+    """Two reconcilers (two sent logs on one store) move one listed unknown at once: exactly one wins,
+    whether both release it or one resolves it as the other releases it; and a claim made after the
+    release is not lost to the loser's late try."""
+    (log, records), (a, _), (b, _) = await writer("w:run"), await writer("rec:a"), await writer("rec:b")
+    key = MESSAGE.idempotency_key
+    await reported_unknown(log)
+    ((_, seen),) = await open_claims_of(records).to_reconcile()
+    won = await asyncio.gather(a.release_unknown(key, seen), b.release_unknown(key, seen))
+    assert sorted(won) == [False, True]
+    fresh, created = await log.claim(WINDOWED, time.time())
+    assert created
+    assert not await a.release_unknown(key, seen) and not await b.release_unknown(key, seen)
+    assert await log.lookup(MESSAGE) == fresh
+    assert await log.mark_unknown(WINDOWED, fresh, "SENS answered HTTP 503 again")
+    await log.reported(key)
+    ((_, seen),) = await open_claims_of(records).to_reconcile()
+    won = await asyncio.gather(
+        a.resolve_sent(key, seen, "req-1", "msg-1", time.time()), b.release_unknown(key, seen)
+    )
+    assert sorted(won) == [False, True]
+    held = await log.lookup(MESSAGE)
+    assert (held is None) is won[1] and (held is None or held.state is ClaimState.SENT)
+
+
 test_a_claim_of_a_free_key_is_made = contract(_claim_free_key)
 test_a_claim_of_a_held_key_is_refused = contract(_claim_held_key)
 test_racing_claims_make_one = contract(_racing_claims)
@@ -328,3 +501,10 @@ test_a_lost_release_leaves_the_claim_to_its_writer = contract(_lost_release)
 test_a_lost_confirmation_is_written_by_the_senders_next_claim = contract(_lost_confirmation)
 test_a_lost_claim_reported_meanwhile_stays_unknown = contract(_lost_claim_marked_meanwhile)
 test_the_listing_has_what_is_not_sent = contract(_unresolved)
+test_a_claim_keeps_its_fingerprint_and_window_end = contract(_fingerprint_and_window)
+test_an_unknown_found_at_sens_is_resolved_sent = contract(_resolve_sent)
+test_an_unknown_never_accepted_is_released_once = contract(_release_after_not_found)
+test_an_unknown_out_of_its_window_expires = contract(_expire)
+test_an_unknown_keeps_a_note_of_why = contract(_note)
+test_a_handset_result_is_recorded = contract(_handset)
+test_racing_reconcilers_move_an_unknown_once = contract(_racing_reconcilers)

@@ -10,18 +10,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import count
 
-from naver_sms.adapters.sent_log import OPEN, Changed, Fields, StoreSentLog, decode
+from naver_sms.adapters.claim_record import HANDSET, OPEN, RECONCILE, SWEEP, decode, listed
+from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import (
     LoginFailed,
+    MessageNotFound,
     NotDelivered,
     OutcomeUnknown,
     Refused,
+    SentMessagesError,
     SessionExpired,
     SourceRefused,
+    WindowRefused,
 )
-from naver_sms.application.ports import Claim, ClaimState
+from naver_sms.application.ports import Claim, ClaimState, HandsetResult, Processing, SentMessage
 from naver_sms.domain.messages import PlannedMessage
 
 
@@ -94,12 +99,18 @@ class MemoryOpenClaims:
     def __init__(self, records: MemoryRecords) -> None:
         self._records = records
 
-    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+    def _with(self, *values: str) -> list[tuple[PlannedMessage, Claim]]:
         return [
-            (PlannedMessage(str(fields["rule"]), str(fields["booking_id"]), "", "", key), decode(fields, rev))
-            for key, (fields, rev) in list(self._records.items.items())
-            if fields.get(OPEN) == "1"
+            listed(key, fields, revision)
+            for key, (fields, revision) in list(self._records.items.items())
+            if fields.get(OPEN) in values
         ]
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        return self._with(SWEEP)
+
+    async def to_reconcile(self) -> list[tuple[PlannedMessage, Claim]]:
+        return self._with(RECONCILE, HANDSET)
 
 
 Answer = Callable[[PlannedMessage], str]
@@ -185,3 +196,72 @@ class FakeBookingSource:
             self.pages_read.append(page)
             records.extend(self.records[start : start + self.page_size])
         return records
+
+
+@dataclass
+class FakeClock:
+    """Seconds since the epoch, moved by the test (or by a slow fake)."""
+
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeSentMessages:
+    """SENS's record of what it accepted, in a list: read whole or refused, as the SentMessages port
+    promises. `fail` is raised by every read while set; `slow_seconds` moves `clock` on at each read
+    (a slow SENS, against a pass's time budget); `repeat` lists every message twice (a repeated page)."""
+
+    clock: FakeClock
+    messages: list[SentMessage] = field(default_factory=list)
+    fail: SentMessagesError | None = None
+    slow_seconds: float = 0.0
+    repeat: bool = False
+    reads: list[str] = field(default_factory=list)
+
+    def accept(
+        self,
+        to: str,
+        content: str | None,
+        at: float,
+        status: Processing | None = Processing.COMPLETED,
+        *,
+        result: HandsetResult | None = None,
+    ) -> SentMessage:
+        n = len(self.messages) + 1
+        if status is Processing.COMPLETED and result is None:
+            result = HandsetResult("0", True, "success", "SKT")
+        sent = SentMessage(
+            f"req-{n}", f"msg-{n}", datetime.fromtimestamp(at, UTC), to, content, status, result
+        )
+        self.messages.append(sent)
+        return sent
+
+    def _read(self, what: str) -> None:
+        self.reads.append(what)
+        self.clock.now += self.slow_seconds
+        if self.fail is not None:
+            raise self.fail
+
+    async def by_request(self, request_id: str) -> list[SentMessage]:
+        self._read(f"request {request_id}")
+        return [m for m in self.messages if m.request_id == request_id]
+
+    async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
+        self._read(f"window {start.isoformat()} {end.isoformat()}")
+        if start.timestamp() < self.clock() - 90 * 86_400:
+            raise WindowRefused("reaches past the 90 days SENS keeps")
+        found = [m for m in self.messages if start <= m.request_time <= end]
+        return found * 2 if self.repeat else found
+
+    async def message(self, message_id: str) -> SentMessage:
+        self._read(f"message {message_id}")
+        for sent in self.messages:
+            if sent.message_id == message_id:
+                return sent
+        raise MessageNotFound(f"SENS knows no message {message_id!r}")
+
+    async def close(self) -> None:
+        pass

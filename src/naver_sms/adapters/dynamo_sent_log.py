@@ -14,7 +14,8 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from naver_sms.adapters.sent_log import KEY, OPEN, Changed, Fields, StoreSentLog, decode
+from naver_sms.adapters.claim_record import HANDSET, KEY, OPEN, RECONCILE, SWEEP, listed
+from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim
 from naver_sms.domain.messages import PlannedMessage
@@ -108,15 +109,15 @@ class DynamoRecords:
             return None
         return _fields(found["Item"]), str(found["Item"].get(REVISION, {}).get("S", ""))
 
-    async def query_open(self, **start: Any) -> Any:
+    async def query_open(self, value: str = SWEEP, **start: Any) -> Any:
         # An index is eventually consistent: a record settled a moment ago may still be listed, and is
-        # read again (consistently) before anything is written about it.
+        # read again (consistently) before anything is written about it. `value` is whose look (OPEN).
         return await self._call(
             "query",
             IndexName=OPEN_INDEX,
             KeyConditionExpression="#open = :one",
             ExpressionAttributeNames={"#open": OPEN},
-            ExpressionAttributeValues={":one": {"S": "1"}},
+            ExpressionAttributeValues={":one": {"S": value}},
             **start,
         )
 
@@ -135,22 +136,25 @@ OPEN_INDEX = "open"  # the table's sparse index on OPEN (infra/template.yaml)
 
 
 class DynamoOpenClaims:
-    """OpenClaims over the table's sparse `open` index: only records that still need a look are in it."""
+    """OpenClaims over the table's sparse `open` index: only records that still need a look are in it,
+    under the value saying whose look (claim_record.OPEN), each asked for on its own."""
 
     def __init__(self, records: DynamoRecords) -> None:
         self._records = records
 
     async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        return await self._open(SWEEP)
+
+    async def to_reconcile(self) -> list[tuple[PlannedMessage, Claim]]:
+        return await self._open(RECONCILE) + await self._open(HANDSET)
+
+    async def _open(self, value: str) -> list[tuple[PlannedMessage, Claim]]:
         found: list[tuple[PlannedMessage, Claim]] = []
         start: dict[str, Any] = {}
         while True:
-            page = await self._records.query_open(**start)
+            page = await self._records.query_open(value, **start)
             for item in page["Items"]:
-                fields = _fields(item)
-                message = PlannedMessage(
-                    str(fields.get("rule", "")), str(fields.get("booking_id", "")), "", "", item[KEY]["S"]
-                )
-                found.append((message, decode(fields, str(item.get(REVISION, {}).get("S", "")))))
+                found.append(listed(item[KEY]["S"], _fields(item), str(item.get(REVISION, {}).get("S", ""))))
             if "LastEvaluatedKey" not in page:
                 return found
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

@@ -1,6 +1,7 @@
-"""A sent log's lifecycle, written once over a record store's primitives (create, read, compare-and-set
-replace and delete, put, scan): DynamoDB and JetStream KV differ only in those, and one claim-record
-codec is what both store.
+"""A sent log's lifecycle, written once over a record store's primitives (record_store.py: create,
+read, compare-and-set replace and delete, put, scan): DynamoDB and JetStream KV differ only in those, and
+one claim-record codec (claim_record.py) is what both store. The reconciler's transitions, written over
+the same primitives, are in reconciled.py.
 
 Every state change but the confirmation is a compare-and-set on the revision read, so two senders
 racing on one key cannot both claim it, and a stale claim is reported unknown exactly once. The
@@ -18,87 +19,42 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
+from naver_sms.adapters.claim_record import (
+    HANDSET,
+    KEY,
+    OPEN,
+    PENDING,
+    RECONCILE,
+    REPORT,
+    SWEEP,
+    carried,
+    decode,
+    encode,
+    identity,
+    listed,
+    opened,
+)
+from naver_sms.adapters.reconciled import Reconciliations
+from naver_sms.adapters.record_store import Changed, Fields, RecordStore
 from naver_sms.application.errors import SentLogError
-from naver_sms.application.ports import REASON_CHARS, Claim, ClaimState
+from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
 REMEMBERED = 10_000  # lost answers remembered at once, of each kind; beyond, the oldest are forgotten
-KEY = "idempotency_key"  # what a listed record calls its key
-REPORT, PENDING = "report", "pending"  # an unknown's report: pending until a run or worker has made it
-# On every record that still needs a look (a claim not yet settled, an unknown not yet reported), so a
-# store with a sparse index on it can list them without reading the rest (the Lambda's sweep).
-OPEN = "open"
 # The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
 GUARD_PREFIX = "login-guard#"
 # Read-decide-write steps one claim takes before it gives up (SentLogError): each step past the first
 # means another writer changed the record between this one's read and its write.
 CLAIM_STEPS = 8
+# What `make claims` leaves out: sends that reached SENS and no handset failure. An expired message (never
+# sent) and a handset failure are a person's to look at, so they are listed.
+LISTED_AS_DONE = frozenset({ClaimState.SENT.value, ClaimState.DELIVERED.value})
 T = TypeVar("T")
-Fields = dict[str, str | float]
-
-
-class Changed(Exception):
-    """A compare-and-set lost: the key exists (create) or no longer holds the revision given."""
-
-
-class RecordStore(Protocol):
-    """A store's primitives. Each raises Changed when its condition fails and SentLogError when the store
-    fails or its answer is lost (the write may then have been stored or not)."""
-
-    async def create(self, key: str, fields: Fields) -> str:
-        """Store `fields` under an absent key; returns the new revision."""
-        ...
-
-    async def read(self, key: str) -> tuple[Fields, str] | None: ...
-
-    async def replace(self, key: str, fields: Fields, revision: str) -> str:
-        """Store `fields` if the key still holds `revision`; returns the new revision."""
-        ...
-
-    async def delete(self, key: str, revision: str) -> None:
-        """Drop the key if it still holds `revision`."""
-        ...
-
-    async def put(self, key: str, fields: Fields) -> str:
-        """Store `fields` whatever the key holds."""
-        ...
-
-    def scan(self) -> AsyncIterator[tuple[str, Fields]]:
-        """Every key and its fields, for operators."""
-        ...
-
-
-def encode(message: PlannedMessage, state: ClaimState, owner: str, at: float, **extra: str) -> Fields:
-    """The claim record: no phone number and no text, ever (operators list these)."""
-    fields: Fields = {
-        "state": state.value,
-        "rule": message.rule,
-        "booking_id": message.booking_id,
-        "owner": owner,
-        "at": float(at),
-    }
-    fields.update(
-        (name, value[:REASON_CHARS] if name == "reason" else value) for name, value in extra.items()
-    )
-    if state is ClaimState.CLAIMED or extra.get(REPORT) == PENDING:
-        fields[OPEN] = "1"
-    return fields
-
-
-def decode(fields: Mapping[str, str | float], revision: str) -> Claim:
-    return Claim(
-        state=ClaimState(str(fields.get("state", ClaimState.UNKNOWN.value))),
-        owner=str(fields.get("owner", "")),
-        at=float(fields.get("at", 0)),
-        provider_id=str(fields.get("provider_id", "")),
-        revision=revision,
-        attempt=str(fields.get("attempt", "")),
-        # Written with the mark, dropped once reported; a mark from before this field was reported.
-        report_pending=fields.get(REPORT) == PENDING,
-    )
+# Re-exported: the stores and the tests import the primitives' names from here.
+__all__ = ["CLAIM_STEPS", "GUARD_PREFIX", "Changed", "Fields", "RecordStore", "StoreSentLog"]
 
 
 def _note(memory: dict[str, str], key: str, value: str) -> None:
@@ -107,7 +63,7 @@ def _note(memory: dict[str, str], key: str, value: str) -> None:
     memory[key] = value
 
 
-class StoreSentLog:
+class StoreSentLog(Reconciliations):
     """The SentLog port over one RecordStore, for one writer: `owner` is written into its claims and
     confirmations, and its memory of lost answers is its own."""
 
@@ -135,7 +91,7 @@ class StoreSentLog:
 
     async def _claim_step(self, message: PlannedMessage, now: float) -> tuple[Claim, bool] | None:
         key, attempt = message.idempotency_key, secrets.token_hex(8)
-        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt)
+        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt, **identity(message))
         try:
             revision = await self._noted(self._unsent, key, attempt, self._records.create(key, fields))
         except Changed:
@@ -145,7 +101,7 @@ class StoreSentLog:
         # The key was free: whatever we remembered of it never landed.
         self._unsent.pop(key, None)
         self._unconfirmed.pop(key, None)
-        return Claim(ClaimState.CLAIMED, self._owner, now, revision=revision, attempt=attempt), True
+        return decode(fields, revision), True
 
     async def _claimed_before(
         self, message: PlannedMessage, now: float, found: Claim
@@ -165,14 +121,14 @@ class StoreSentLog:
     ) -> tuple[Claim, bool] | None:
         """Our claim with nothing sent under it: ours again, renewed from now; None if changed meanwhile."""
         key, attempt = message.idempotency_key, secrets.token_hex(8)
-        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt)
+        fields = encode(message, ClaimState.CLAIMED, self._owner, now, attempt=attempt, **identity(message))
         try:
             revision = await self._noted(
                 self._unsent, key, attempt, self._records.replace(key, fields, found.revision)
             )
         except Changed:
             return None
-        return Claim(ClaimState.CLAIMED, self._owner, now, revision=revision, attempt=attempt), True
+        return decode(fields, revision), True
 
     async def _confirm_late(
         self, message: PlannedMessage, found: Claim, provider_id: str
@@ -180,14 +136,21 @@ class StoreSentLog:
         """The claim we sent under, its confirmation lost: confirmed now, so the send reads as sent;
         None if changed meanwhile."""
         key, at = message.idempotency_key, time.time()
-        fields = encode(message, ClaimState.SENT, self._owner, at, provider_id=provider_id)
+        fields = encode(
+            message,
+            ClaimState.SENT,
+            self._owner,
+            at,
+            provider_id=provider_id,
+            **carried(found) | identity(message),
+        )
         try:
             revision = await self._noted(
                 self._unconfirmed, key, provider_id, self._records.replace(key, fields, found.revision)
             )
         except Changed:
             return None
-        return Claim(ClaimState.SENT, self._owner, at, provider_id, revision), False
+        return decode(fields, revision), False
 
     async def _noted(self, memory: dict[str, str], key: str, value: str, write: Awaitable[T]) -> T:
         """The write's answer. A write whose answer is lost may or may not have been stored: `value` is
@@ -200,7 +163,9 @@ class StoreSentLog:
 
     async def confirm(self, message: PlannedMessage, provider_id: str) -> None:
         key = message.idempotency_key
-        fields = encode(message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id)
+        fields = encode(
+            message, ClaimState.SENT, self._owner, time.time(), provider_id=provider_id, **identity(message)
+        )
         await self._noted(self._unconfirmed, key, provider_id, self._records.put(key, fields))
 
     async def release(self, message: PlannedMessage, claim: Claim) -> None:
@@ -218,7 +183,7 @@ class StoreSentLog:
             previous.at,
             attempt=previous.attempt,
             reason=reason,
-            **{REPORT: PENDING},
+            **{REPORT: PENDING} | carried(previous) | identity(message),
         )
         try:
             await self._records.replace(message.idempotency_key, fields, previous.revision)
@@ -230,7 +195,7 @@ class StoreSentLog:
         held = await self._records.read(key)
         if held is None or held[0].get(REPORT) != PENDING:
             return
-        fields = {name: value for name, value in held[0].items() if name not in (REPORT, OPEN)}
+        fields = opened({name: value for name, value in held[0].items() if name != REPORT})
         try:
             await self._records.replace(key, fields, held[1])
         except Changed:
@@ -245,5 +210,28 @@ class StoreSentLog:
         async for key, fields in self._records.scan():
             if key.startswith(GUARD_PREFIX):
                 continue
-            if fields.get("state") != ClaimState.SENT.value:
+            if fields.get("state") not in LISTED_AS_DONE:
                 yield {KEY: key, **fields}
+
+
+class ScanOpenClaims:
+    """OpenClaims for a store without a sparse index (JetStream KV): every record read to find the open
+    ones, so its cost grows with the log; DynamoOpenClaims asks the table's index instead."""
+
+    def __init__(self, records: RecordStore) -> None:
+        self._records = records
+
+    async def _with(self, values: frozenset[str]) -> list[tuple[PlannedMessage, Claim]]:
+        found: list[tuple[PlannedMessage, Claim]] = []
+        async for key, fields in self._records.scan():
+            if fields.get(OPEN) in values:
+                held = await self._records.read(key)  # for its revision, which a scan does not give
+                if held is not None and held[0].get(OPEN) in values:
+                    found.append(listed(key, *held))
+        return found
+
+    async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
+        return await self._with(frozenset({SWEEP}))
+
+    async def to_reconcile(self) -> list[tuple[PlannedMessage, Claim]]:
+        return await self._with(frozenset({RECONCILE, HANDSET}))

@@ -225,9 +225,11 @@ class Deliverer:
         """The delivery a claim `age` seconds old stands for, with nothing written: a stale one (which only
         an unreported look reaches) waits like a live one, for its lease to run out."""
         now_standing = standing(claim.state, age, self.lease_seconds)
-        if now_standing is Standing.SENT:
+        if now_standing in (Standing.SENT, Standing.DELIVERED, Standing.FAILED):  # it went out
             return Delivery.of(message, Outcome.DUPLICATE, provider_id=claim.provider_id)
-        if now_standing is Standing.UNKNOWN:
+        if now_standing in (Standing.UNKNOWN, Standing.EXPIRED):
+            # An expired one (never sent, its window closed: the reconciler reported it) is not sent
+            # either should a run plan it again (a rule's window widened): a person decides.
             return self._unknown_before(message, claim, age, report=report)
         # Look again once the lease has run out: by then the claim is confirmed or reportable.
         return Delivery.of(

@@ -45,8 +45,15 @@ REASON_CHARS = 500  # the most of a reason a sent log stores or a dead letter ca
 
 class ClaimState(StrEnum):
     CLAIMED = "claimed"  # a process is sending it (or died while sending it)
-    SENT = "sent"
-    UNKNOWN = "unknown"  # it may have gone out; reported once, never resent automatically
+    SENT = "sent"  # SENS accepted it; its handset result not (yet) known
+    UNKNOWN = "unknown"  # it may have gone out; reported once, never resent by a delivery
+    # Set by the reconciler (application/reconcile.py) from SENS's own record:
+    EXPIRED = "expired"  # was unknown, SENS never accepted it, and its rule's window has closed
+    DELIVERED = "delivered"  # sent, and SENS says the handset got it
+    FAILED = "failed"  # sent, and SENS says the carrier could not deliver it (a wrong number …)
+
+
+WENT_OUT = frozenset({ClaimState.SENT, ClaimState.DELIVERED, ClaimState.FAILED})
 
 
 class Standing(StrEnum):
@@ -57,6 +64,9 @@ class Standing(StrEnum):
     UNKNOWN = "unknown"
     LIVE = "live"  # claimed within its lease: a send in progress
     STALE = "stale"  # claimed longer ago than the lease and never confirmed: its sender stopped mid-send
+    EXPIRED = "expired"
+    DELIVERED = "delivered"
+    FAILED = "failed"
 
 
 def standing(state: ClaimState, age_seconds: float, lease_seconds: float) -> Standing:
@@ -77,6 +87,13 @@ class Claim:
     revision: str = ""
     attempt: str = ""  # a random token written with the claim, by which its writer knows it again
     report_pending: bool = False  # UNKNOWN, and nobody has reported it yet (its reporter died first)
+    # What a reconciler needs, no phone and no text: domain.messages.fingerprint of the key, phone and
+    # text ("" for a record written before #36), and when the rule stops sending it (epoch seconds).
+    fingerprint: str = ""
+    until: float | None = None
+    message_id: str = ""  # SENS's id of the message, when known (a reconciled send)
+    reason: str = ""  # why it is UNKNOWN
+    note: str = ""  # the reconciler's last word on it (why it stays unknown, why it expired)
 
 
 class SentLog(Protocol):
@@ -115,6 +132,40 @@ class OpenClaims(Protocol):
 
     async def open_claims(self) -> list[tuple[PlannedMessage, Claim]]:
         """Each as the message it is about (rule, booking id and key; no phone, no text) and its claim."""
+        ...
+
+    async def to_reconcile(self) -> list[tuple[PlannedMessage, Claim]]:
+        """The records a reconciler looks up in SENS, as open_claims gives them: unknowns already
+        reported, and sends whose handset result is not recorded yet."""
+        ...
+
+
+class Reconciling(Protocol):
+    """The sent log's transitions a reconciler makes from what SENS says. Each compares-and-sets on the
+    revision of the claim it is given, as listed: False when the record changed since (another
+    reconciler, a run), so two reconcilers racing move a record once and only the winner reports it."""
+
+    async def resolve_sent(
+        self, key: str, unknown: Claim, request_id: str, message_id: str, sent_at: float
+    ) -> bool:
+        """UNKNOWN → SENT with SENS's ids; `sent_at` is when SENS received it (epoch seconds)."""
+        ...
+
+    async def release_unknown(self, key: str, unknown: Claim) -> bool:
+        """Drop an UNKNOWN that SENS never accepted, so the next run that plans it sends it once."""
+        ...
+
+    async def expire(self, key: str, unknown: Claim, reason: str) -> bool:
+        """UNKNOWN → EXPIRED: never accepted, and no longer to be sent."""
+        ...
+
+    async def note(self, key: str, unknown: Claim, reason: str) -> bool:
+        """Keep an UNKNOWN as it is, with why it stays so (for `make claims`)."""
+        ...
+
+    async def record_handset(self, key: str, sent: Claim, result: HandsetResult | None) -> bool:
+        """SENT → DELIVERED or FAILED with SENS's result; None: no result will be waited for any more
+        (it stays SENT)."""
         ...
 
 

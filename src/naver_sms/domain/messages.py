@@ -8,10 +8,13 @@ LMS, and counts as its UTF-8 length, so the size never under-estimates what the 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from naver_sms.domain.errors import InvalidMessage
+from naver_sms.domain.errors import InvalidBooking, InvalidMessage
+from naver_sms.domain.phone import normalise_phone
 
 SMS_MAX_BYTES = 90
 LMS_MAX_BYTES = 2000
@@ -30,6 +33,10 @@ class PlannedMessage:
     text: str
     idempotency_key: str
     kind: MessageKind = MessageKind.SMS
+    # The instant its rule stops sending it (the end of the rule's send window for this booking): a send
+    # found never to have reached SENS may be sent again only before it. None: not known (a message read
+    # back from the sent log, or built outside a rule), so never sent again automatically.
+    send_until: datetime | None = None
 
 
 def encoded_size(text: str) -> tuple[int, bool]:
@@ -61,3 +68,26 @@ def idempotency_key(rule: str, booking_id: str, occasion: str = "") -> str:
     """Stable across runs and processes; hex so it is a valid DynamoDB, NATS KV and header value."""
     material = "\x1f".join((rule, booking_id, occasion)).encode()
     return hashlib.sha256(material).hexdigest()[:40]
+
+
+def _comparable_text(text: str) -> str:
+    # SENS may hand the text back with \r\n for our \n, or in another Unicode normal form.
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def fingerprint(key: str, phone: str, text: str) -> str:
+    """What the sent log keeps in place of the phone and text (records are listed to operators): enough
+    to recognise the send in SENS's list, where recipient and text come back, never enough to read them
+    off the record. The key salts it, so two records of one phone and text do not share it. Raises
+    InvalidBooking for a phone that is not a Korean mobile number."""
+    material = "\x1f".join((key, normalise_phone(phone), _comparable_text(text)))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def recipient_fingerprint(key: str, to: str, content: str) -> str | None:
+    """The fingerprint a message SENS lists would have under `key`; None when its recipient is no Korean
+    mobile number (so never one of ours). `to` in any form normalise_phone reads (+82, hyphens)."""
+    try:
+        return fingerprint(key, to, content)
+    except InvalidBooking:
+        return None

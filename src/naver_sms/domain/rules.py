@@ -121,7 +121,15 @@ class Rule:
             text=text,
             idempotency_key=idempotency_key(self.key_id, booking.booking_id, self.occasion(booking)),
             kind=message_kind(self.name, text),
+            send_until=self.sends_until(booking.start),
         )
+
+    def sends_until(self, start: datetime) -> datetime | None:
+        """When this rule stops sending for a booking starting at `start`: the end of its window."""
+        try:
+            return start + self.send_window.closes
+        except OverflowError:  # a start near year 9999: no end this side of it, so none is claimed
+            return None
 
 
 @dataclass(frozen=True)

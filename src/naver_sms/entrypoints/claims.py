@@ -2,7 +2,9 @@
 
 A claim is `unknown` (the SMS may have gone out: check with SENS before resending by hand), `stale`
 (claimed longer ago than the lease and not yet reported: its sender died mid-send, and the next run or
-redelivery will report it as unknown) or `live` (a send in progress). One JSON line per claim on
+redelivery will report it as unknown), `live` (a send in progress), `expired` (the reconciler found SENS
+never accepted it and its rule's window had closed: never sent) or `failed` (sent, and SENS says the
+carrier could not deliver it: its `status_code` and `status_name` say why). One JSON line per claim on
 stdout, a count on stderr; the records hold no phone number and no message text.
 """
 

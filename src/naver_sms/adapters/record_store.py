@@ -1,0 +1,40 @@
+"""What a sent log asks of a store: create, read, compare-and-set replace and delete, put, scan.
+DynamoDB (dynamo_sent_log.py), JetStream KV (nats_sent_log.py) and the tests' dict implement it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+Fields = dict[str, str | float]
+
+
+class Changed(Exception):
+    """A compare-and-set lost: the key exists (create) or no longer holds the revision given."""
+
+
+class RecordStore(Protocol):
+    """A store's primitives. Each raises Changed when its condition fails and SentLogError when the store
+    fails or its answer is lost (the write may then have been stored or not)."""
+
+    async def create(self, key: str, fields: Fields) -> str:
+        """Store `fields` under an absent key; returns the new revision."""
+        ...
+
+    async def read(self, key: str) -> tuple[Fields, str] | None: ...
+
+    async def replace(self, key: str, fields: Fields, revision: str) -> str:
+        """Store `fields` if the key still holds `revision`; returns the new revision."""
+        ...
+
+    async def delete(self, key: str, revision: str) -> None:
+        """Drop the key if it still holds `revision`."""
+        ...
+
+    async def put(self, key: str, fields: Fields) -> str:
+        """Store `fields` whatever the key holds."""
+        ...
+
+    def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+        """Every key and its fields, for operators."""
+        ...

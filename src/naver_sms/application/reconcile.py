@@ -1,0 +1,259 @@
+"""Reconcile the sent log with SENS's own record of what it accepted (issue #36), so that an `unknown`
+send (it may have reached SENS, its answer never came back) stops waiting for a person, and a send's
+handset result is known.
+
+Per unknown, once its window has settled (SENS lists a request by when it received it, and may list it
+late): the window is [claim time - margin, claim time + lease + margin], the claim's lease being the
+longest a send under it can take. SENS's list of that window is matched against the claim's fingerprint
+(domain.messages.fingerprint: key, phone, text; the sent log stores neither phone nor text):
+- exactly one match: it was sent → SENT with SENS's ids;
+- none, every page read: SENS never accepted it → released while its rule's window stays open long
+  enough for a run to send it (and `resend_not_found` is on), else EXPIRED (never sent, reported);
+- several matches, a list that could not be read whole, a window past the 90 days SENS keeps, a record
+  with no fingerprint: it stays unknown, the reason written on it for `make claims`.
+With `resend_not_found` off, a not-found unknown whose window is open stays unknown for a person (the
+choice for a store no run replans from, such as the worker's, whose event was settled when it was
+marked). Per send awaiting its handset result, once `handset_delay_seconds` old: SENS's COMPLETED result
+is recorded (DELIVERED, or FAILED with its code, reported once with the phone masked); READY or
+PROCESSING is left for the next pass; after `handset_give_up_seconds` nobody waits for it any more.
+
+Every write is a compare-and-set on the revision listed, so reconcilers racing move a record once and
+only the winner reports it. A pass stops taking new records once its time budget is spent; the rest
+wait for the next pass. Nothing here is ever sent: a released message is sent by the run that plans it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from naver_sms.application.errors import OddAnswer, SentLogError, SentMessagesError
+from naver_sms.application.ports import (
+    Claim,
+    ClaimState,
+    OpenClaims,
+    Processing,
+    Reconciling,
+    SentMessage,
+    SentMessages,
+)
+from naver_sms.application.reconcile_result import HandsetFailure, Listed, ReconcileResult, Settled
+from naver_sms.domain.errors import InvalidBooking
+from naver_sms.domain.messages import PlannedMessage, recipient_fingerprint
+from naver_sms.domain.phone import mask_phone, mask_phones_in, normalise_phone
+
+log = logging.getLogger(__name__)
+
+KEPT_SECONDS = 90 * 86_400  # how far back SENS lists requests (../shared/notes/sens.md)
+MINUTE, HOUR, DAY = 60.0, 3_600.0, 86_400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileSettings:
+    lease_seconds: float  # the sent log's claim lease: the longest a send under a claim can take
+    settle_seconds: float = 15 * MINUTE  # after a window's end, before its list is trusted whole
+    margin_seconds: float = 2 * MINUTE  # either side of the window: our clock against SENS's
+    handset_delay_seconds: float = 5 * MINUTE  # after a send, before its handset result is asked for
+    handset_give_up_seconds: float = 3 * DAY  # after a send, no result is waited for any more
+    resend_not_found: bool = True  # release a never-accepted unknown whose window is open
+    # A release is only worth it while a run can still plan the message: its window must stay open this
+    # long, or the message is expired instead (a release nobody resends would vanish unreported).
+    resend_lead_seconds: float = 30 * MINUTE
+    budget_seconds: float = 60.0  # a pass takes no new record after this long (one SENS read may follow)
+
+
+def _unique(messages: Iterable[SentMessage]) -> list[SentMessage]:
+    # One message listed twice (a repeated page) is one message, not two matches.
+    return list({sent.message_id: sent for sent in messages}.values())
+
+
+def matching(key: str, fingerprint: str, listed: Iterable[SentMessage]) -> tuple[list[SentMessage], int]:
+    """The listed messages that are this claim's send, and how many could not be told (no recipient or
+    no text: they might be)."""
+    matches, untold = [], 0
+    for sent in _unique(listed):
+        if not sent.to.strip() or sent.content is None:
+            untold += 1
+        elif recipient_fingerprint(key, sent.to, sent.content) == fingerprint:
+            matches.append(sent)
+    return matches, untold
+
+
+def masked(to: str) -> str:
+    try:
+        return mask_phone(normalise_phone(to))
+    except InvalidBooking:
+        return mask_phone(to)
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+@dataclass(kw_only=True)
+class Reconciler:
+    messages: SentMessages
+    sent_log: Reconciling
+    open_claims: OpenClaims
+    settings: ReconcileSettings
+    clock: Callable[[], float] = time.time
+    result: ReconcileResult = field(default_factory=ReconcileResult, init=False)
+
+    async def run(self) -> ReconcileResult:
+        """One pass over what the sent log lists for reconciling, oldest unknowns first. A listing that
+        fails raises SentLogError (nothing was done); a record's own failure is in the result's errors."""
+        self.result, started = ReconcileResult(), self.clock()
+        todo = sorted(
+            await self.open_claims.to_reconcile(), key=lambda item: (not _unknown(item), item[1].at)
+        )
+        for done, (message, claim) in enumerate(todo):
+            if self.clock() - started >= self.settings.budget_seconds:
+                self.result.left = len(todo) - done
+                log.warning("reconciler: time budget spent", extra={"left": self.result.left})
+                break
+            try:
+                await self._one(message, claim)
+            except SentLogError as err:
+                self.result.errors.append(Settled.of(message, f"{err.kind}: {mask_phones_in(str(err))}"))
+        return self.result
+
+    async def _one(self, message: PlannedMessage, claim: Claim) -> None:
+        if claim.state is ClaimState.UNKNOWN:
+            await self._unknown(message, claim)
+        elif claim.state is ClaimState.SENT:
+            await self._handset(message, claim)
+        # Anything else was settled after the index listed it (an index lags): nothing to do.
+
+    async def _unknown(self, message: PlannedMessage, claim: Claim) -> None:
+        now, s = self.clock(), self.settings
+        start, end = claim.at - s.margin_seconds, claim.at + s.lease_seconds + s.margin_seconds
+        if now < end + s.settle_seconds:
+            self.result.waiting += 1
+            return
+        found, reason = await self._find(message.idempotency_key, claim, start, end, now)
+        if reason:
+            await self._stays(message, claim, reason)
+        elif found is not None:
+            won = await self.sent_log.resolve_sent(
+                message.idempotency_key,
+                claim,
+                found.request_id,
+                found.message_id,
+                found.request_time.timestamp(),
+            )
+            self._moved(won, self.result.resolved_sent, message, f"found in SENS's list: {found.request_id}")
+        else:
+            await self._not_found(message, claim, now)
+
+    async def _find(
+        self, key: str, claim: Claim, start: float, end: float, now: float
+    ) -> tuple[SentMessage | None, str]:
+        """(the one matching message, "") or (None, "") for none, or (None, why nothing can be said)."""
+        if not claim.fingerprint:
+            return None, "no fingerprint on the record (claimed before #36): check SENS by hand"
+        if start < now - KEPT_SECONDS:  # SENS would list part of it, or refuse (WindowRefused)
+            return None, "claimed more than 90 days ago, past what SENS lists: check by hand"
+        return await self._match(key, claim.fingerprint, start, end)
+
+    async def _match(
+        self, key: str, fingerprint: str, start: float, end: float
+    ) -> tuple[SentMessage | None, str]:
+        try:
+            listed = await self.messages.in_window(_moment(start), _moment(end))
+        except SentMessagesError as err:
+            return None, f"SENS's list could not be read whole ({err.kind}: {mask_phones_in(str(err))})"
+        matches, untold = matching(key, fingerprint, listed)
+        if len(matches) > 1:
+            return (
+                None,
+                f"{len(matches)} messages in SENS's list match it: which one is ours is a person's call",
+            )
+        if matches:
+            return matches[0], ""
+        if untold:
+            return None, f"none found, but {untold} message(s) in its window came without recipient or text"
+        return None, ""
+
+    async def _not_found(self, message: PlannedMessage, claim: Claim, now: float) -> None:
+        """SENS never accepted it: sent again by the next run while its window is open, else expired."""
+        key, s = message.idempotency_key, self.settings
+        open_for = None if claim.until is None else claim.until - now
+        if open_for is not None and open_for > s.resend_lead_seconds:
+            if not s.resend_not_found:
+                await self._stays(
+                    message, claim, "not in SENS's list (never accepted); resend_not_found is off"
+                )
+                return
+            won = await self.sent_log.release_unknown(key, claim)
+            why = f"not in SENS's list (never accepted); its window is open {open_for / 60:.0f} min more"
+            self._moved(won, self.result.released, message, why)
+            return
+        why = "not in SENS's list (never accepted), " + (
+            "and when its rule stops sending it is not recorded"
+            if open_for is None
+            else "and its window has closed"
+        )
+        won = await self.sent_log.expire(key, claim, why)
+        self._moved(won, self.result.expired, message, why)
+
+    async def _stays(self, message: PlannedMessage, claim: Claim, reason: str) -> None:
+        self.result.still_unknown.append(Settled.of(message, reason))
+        if claim.note != reason:  # written once, not on every pass
+            await self.sent_log.note(message.idempotency_key, claim, reason)
+
+    async def _handset(self, message: PlannedMessage, claim: Claim) -> None:
+        now, s, key = self.clock(), self.settings, message.idempotency_key
+        if now < claim.at + s.handset_delay_seconds:
+            self.result.waiting += 1
+            return
+        if now >= claim.at + s.handset_give_up_seconds:
+            won = await self.sent_log.record_handset(key, claim, None)
+            why = f"no handset result from SENS within {s.handset_give_up_seconds / HOUR:g} h"
+            self._moved(won, self.result.handset_given_up, message, why)
+            return
+        try:
+            found = await self._handset_of(claim)
+        except SentMessagesError as err:
+            self.result.errors.append(Settled.of(message, f"{err.kind}: {mask_phones_in(str(err))}"))
+            return
+        if found is None or found.status is not Processing.COMPLETED or found.result is None:
+            self.result.waiting += 1  # not listed yet, or READY / PROCESSING: the next pass
+            return
+        if not await self.sent_log.record_handset(key, claim, found.result):
+            self.result.changed += 1
+        elif found.result.delivered:
+            self.result.delivered += 1
+        else:
+            failure = HandsetFailure(
+                key, message.rule, message.booking_id, masked(found.to), found.result.status_code, "fail"
+            )
+            log.warning("sms not delivered to the handset", extra=failure.as_record())
+            self.result.handset_failed.append(failure)
+
+    async def _handset_of(self, claim: Claim) -> SentMessage | None:
+        """SENS's message with its handset result; None while SENS does not list the request yet."""
+        message_id = claim.message_id
+        if not message_id:  # a send the delivery confirmed: SENS answered its request id only
+            if not claim.provider_id:
+                raise OddAnswer("the sent record has no SENS request id to look its message up by")
+            listed = _unique(await self.messages.by_request(claim.provider_id))
+            if not listed:
+                return None
+            if len(listed) > 1:
+                raise OddAnswer(f"SENS lists {len(listed)} messages for one single-message request")
+            message_id = listed[0].message_id
+        return await self.messages.message(message_id)
+
+    def _moved(self, won: bool, into: list[Settled], message: PlannedMessage, reason: str) -> None:
+        if not won:
+            self.result.changed += 1
+            return
+        into.append(Settled.of(message, reason))
+        log.info("reconciled", extra={**Settled.of(message, reason).__dict__})
+
+
+def _unknown(item: Listed) -> bool:
+    return item[1].state is ClaimState.UNKNOWN
