@@ -1,4 +1,5 @@
-"""What both images build the same way: the SMS transport and the deliverer."""
+"""What both images build the same way: the SMS transport, the deliverer, and the reconciler's reading
+of SENS and its settings."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
+from naver_sms.adapters.sens_messages import SensMessages
 from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
-from naver_sms.application.errors import NotDelivered
-from naver_sms.application.ports import SentLog, SmsTransport
+from naver_sms.application.errors import NotDelivered, SentMessagesError
+from naver_sms.application.ports import SentLog, SentMessages, SmsTransport
+from naver_sms.application.reconcile import ReconcileSettings
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
@@ -38,6 +41,49 @@ def _sens(settings: Settings, concurrency: int) -> SmsTransport:
     """Credentials are revealed here, so a dry run never needs them and a missing or unreadable key
     stops the image before it starts."""
     sms = settings.sms
+    credentials = _credentials(settings, NotDelivered)
+    policy = SendPolicy(timeout=sms.timeout_seconds, max_attempts=sms.max_attempts)
+    # Keys SENS refuses (401, 403) may have been rotated since they were read: the refusal is known not
+    # sent (the claim is released and the event or run tries again later), and the next reveal reads
+    # them again.
+    return SensTransport(
+        str(sms.endpoint), credentials, policy, pool_size=concurrency, credentials_refused=refresh_secrets
+    )
+
+
+def sent_messages(settings: Settings, *, now: Callable[[], float] = time.time) -> SentMessages:
+    """SENS's record of what it accepted, read with the send's keys (checked now, as the transport's)."""
+    sms = settings.sms
+    return SensMessages(
+        str(sms.endpoint),
+        _credentials(settings, SentMessagesError),
+        timeout=sms.timeout_seconds,
+        credentials_refused=refresh_secrets,
+        now=now,
+    )
+
+
+def reconcile_settings(settings: Settings, *, budget_seconds: float | None = None) -> ReconcileSettings:
+    """The reconciler's settings; `budget_seconds` shortens the pass (a Lambda with little time left)."""
+    r = settings.reconcile
+    return ReconcileSettings(
+        lease_seconds=settings.sent_log.claim_lease_seconds,
+        settle_seconds=r.settle_seconds,
+        margin_seconds=r.margin_seconds,
+        handset_delay_seconds=r.handset_delay_seconds,
+        handset_give_up_seconds=r.handset_give_up_seconds,
+        resend_not_found=r.resend_not_found,
+        resend_lead_seconds=r.resend_lead_seconds,
+        budget_seconds=r.budget_seconds if budget_seconds is None else min(budget_seconds, r.budget_seconds),
+    )
+
+
+def _credentials(settings: Settings, unreadable: Callable[[str], Exception]) -> Callable[[], SensCredentials]:
+    """SENS's keys as a call made before each request: the secret cache's value (read again after its
+    TTL or a refresh), so a rotated key signs the next request without a new client; a failed read
+    raises `unreadable` and nothing is asked of SENS. Read once here, so a missing key stops the image
+    before it starts."""
+    sms = settings.sms
     service_id = sms.service_id or _missing("sms.service_id", "SENS_SERVICE_ID")
     sender = sms.sender or _missing("sms.sender", "SENS_SENDER")
 
@@ -50,21 +96,13 @@ def _sens(settings: Settings, concurrency: int) -> SmsTransport:
         )
 
     def credentials() -> SensCredentials:
-        # Before each attempt: the secret cache's value (read again after its TTL or a refresh), so a
-        # rotated key signs the next try without a new transport. A failed read sends nothing.
         try:
             return revealed()
         except SettingsError as err:
-            raise NotDelivered(f"SENS's keys cannot be read: {err}") from err
+            raise unreadable(f"SENS's keys cannot be read: {err}") from err
 
     revealed()
-    policy = SendPolicy(timeout=sms.timeout_seconds, max_attempts=sms.max_attempts)
-    # Keys SENS refuses (401, 403) may have been rotated since they were read: the refusal is known not
-    # sent (the claim is released and the event or run tries again later), and the next reveal reads
-    # them again.
-    return SensTransport(
-        str(sms.endpoint), credentials, policy, pool_size=concurrency, credentials_refused=refresh_secrets
-    )
+    return credentials
 
 
 def deliverer(

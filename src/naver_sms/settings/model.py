@@ -89,6 +89,26 @@ class SentLogSettings(_Section):
     claim_lease_seconds: float = Field(gt=0)
 
 
+class ReconcileSettingsModel(_Section):
+    """What SENS's own record of a send is asked, and when (application/reconcile.py)."""
+
+    # After a window's end, before SENS's list of it is taken as whole (SENS may list a request late).
+    settle_seconds: float = Field(ge=0, le=7 * 86_400)
+    # Either side of a claim's window: our clock against SENS's.
+    margin_seconds: float = Field(ge=0, le=3_600)
+    # After a confirmed send, before its handset result is asked; after the second, no longer waited for.
+    handset_delay_seconds: float = Field(ge=0, le=86_400)
+    handset_give_up_seconds: float = Field(gt=0, le=30 * 86_400)
+    # A send SENS never accepted is released for the next run to send, while its rule's window stays
+    # open at least resend_lead_seconds; off, a person decides (it stays unknown, noted).
+    resend_not_found: bool
+    resend_lead_seconds: float = Field(ge=0, le=86_400)
+    # A pass takes no new record after this long (the Lambda's is shortened to its time left).
+    budget_seconds: float = Field(gt=0, le=3_600)
+    # The worker's timer: a pass this often.
+    interval_seconds: float = Field(ge=10, le=86_400)
+
+
 class AlertSettings(_Section):
     slack_webhook_url: Secret
 
@@ -152,6 +172,7 @@ class SettingsModel(_Section):
     browser: BrowserSettings
     sms: SmsSettings
     sent_log: SentLogSettings
+    reconcile: ReconcileSettingsModel
     alerts: AlertSettings
     http: HttpSettings
     worker: WorkerSettings
@@ -168,4 +189,10 @@ class SettingsModel(_Section):
                     f"sms.timeout_seconds x sms.max_attempts plus waits is {worst:g} s, not under "
                     f"{key} ({limit:g} s): lower the first two or raise {env}"
                 )
+        reconcile = self.reconcile
+        if reconcile.handset_give_up_seconds <= reconcile.handset_delay_seconds:
+            raise ValueError(
+                f"reconcile.handset_give_up_seconds ({reconcile.handset_give_up_seconds:g} s) must be "
+                f"longer than reconcile.handset_delay_seconds ({reconcile.handset_delay_seconds:g} s)"
+            )
         return self
