@@ -26,6 +26,7 @@ from naver_sms.application.errors import (
     Refused,
     SessionExpired,
     SourceRefused,
+    error_type,
 )
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.domain.messages import MessageKind, PlannedMessage
@@ -352,7 +353,7 @@ def test_a_403_with_retry_after_fails_at_once_without_a_retry_a_wait_or_a_login(
 ) -> None:
     fake_naver.state.refuse_api = (403, {**JSON, "Retry-After": "120"}, json.dumps({"error": "rate limited"}))
     err, took = refused(fake_naver)
-    assert not isinstance(err, SessionExpired) and err.kind == "SourceRefused"
+    assert not isinstance(err, SessionExpired) and error_type(err) == "SourceRefused"
     assert err.retry_after == 120.0
     assert str(err) == (
         f"{fake_naver.url}/api/bookings page 1: HTTP 403, refused for now; Naver asks to wait 120 s; "

@@ -75,7 +75,7 @@ def test_a_browser_killed_mid_login_gets_one_fresh_start(
     if deaths == 1:
         assert result == DRY_RUN_RESULT and naver.state.logins == 1
     else:
-        assert result["status"] == "error" and result["error"]["type"] == "LoginFailed"
+        assert result["status"] == "error" and result["error"]["type"] == "BrowserDied"  # a LoginFailed
         assert "browser has closed the connection" in result["error"]["message"]
         assert naver.state.api_calls == 0
     assert naver.state.kill_browser_next == 0 and sens.state.received == 0

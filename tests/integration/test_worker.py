@@ -139,7 +139,7 @@ def test_a_refused_pull_is_retried_after_a_pause_not_in_a_loop(
     worker.terminate()
     retries = [line for line in worker.logs() if line["message"] == "pull failed; retrying"]
     assert 2 <= len(retries) <= 8
-    assert all("PullRefused" in line["error"] for line in retries)
+    assert all(line["error_type"] == "PullRefused" for line in retries)
 
 
 def test_concurrency_bounds_the_sends_at_once_and_keeps_them_all_busy(

@@ -12,7 +12,7 @@ import pytest
 from naver_sms.adapters.login_guard_store import StoreLoginGuard, decode, encode, guard_key
 from naver_sms.adapters.sent_log import Fields, StoreSentLog
 from naver_sms.application import login_guard as policy
-from naver_sms.application.errors import LoginDeferred, SentLogError
+from naver_sms.application.errors import LoginDeferred, SentLogError, error_type
 from naver_sms.application.login_guard import GuardState, LoginGuard
 from naver_sms.bootstrap.login_guard import naver_identity
 from naver_sms.domain.messages import PlannedMessage
@@ -81,7 +81,7 @@ def test_admit_defers_during_a_backoff_with_the_last_reason() -> None:
     with pytest.raises(LoginDeferred) as caught:
         policy.admit(state, T0 + 1000, 2)
     err = caught.value
-    assert err.until == T0 + 700 + 1200 and err.kind == "LoginDeferred"
+    assert err.until == T0 + 700 + 1200 and error_type(err) == "LoginDeferred"
     text = str(err)
     assert "2026-11-24T09:31:40Z" in text  # when, in ISO UTC
     assert "(15 min from now)" in text  # and in minutes: 900 s left

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from naver_sms.application.delivery import Delivery, Outcome
+from naver_sms.application.errors import SentLogError
 from naver_sms.application.settlement import REPORTED_BEFORE, Action, Original, Settlement, SettlementPolicy
+from naver_sms.domain.errors import InvalidEvent
 from naver_sms.domain.messages import PlannedMessage
 
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "text", "k" * 40)
@@ -129,13 +131,14 @@ ORIGINAL = Original(b'{"event_id": "ev-1"}', "bookings.events", "BOOKINGS", "7")
 
 
 def test_a_failed_handling_naks_until_the_last_delivery_then_dead_letters() -> None:
-    again = POLICY.after_failure(ORIGINAL, "SentLogError: timeout", FIRST)
+    again = POLICY.after_failure(ORIGINAL, SentLogError("timeout"), FIRST)
     assert (again.action, again.delay, again.publications) == (Action.NAK, 5.0, ())
-    last = POLICY.after_failure(ORIGINAL, "SentLogError: timeout", LAST)
+    last = POLICY.after_failure(ORIGINAL, SentLogError("timeout"), LAST)
     assert last.action is Action.TERM
     (letter,) = last.publications
     assert (letter.subject, letter.payload) == ("bookings.dlq", ORIGINAL.data)
     assert letter.headers["Dead-Letter-Reason"] == "handling failed on delivery 3: SentLogError: timeout"
+    assert letter.headers["Dead-Letter-Error-Type"] == "SentLogError"
 
 
 def test_a_dead_letter_that_cannot_be_published_naks_until_the_last_delivery_then_terminates() -> None:
@@ -144,11 +147,12 @@ def test_a_dead_letter_that_cannot_be_published_naks_until_the_last_delivery_the
 
 
 def test_an_invalid_event_is_dead_lettered_with_where_it_came_from() -> None:
-    settlement = POLICY.invalid(ORIGINAL, "not JSON")
+    settlement = POLICY.invalid(ORIGINAL, InvalidEvent("not JSON"))
     assert settlement.action is Action.TERM
     (letter,) = settlement.publications
     assert dict(letter.headers) == {
         "Dead-Letter-Reason": "not JSON",
+        "Dead-Letter-Error-Type": "InvalidEvent",
         "Original-Subject": "bookings.events",
         "Original-Stream": "BOOKINGS",
         "Original-Sequence": "7",

@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Mapping
 
+from naver_sms.application.run_metrics import Metric
+
 NAMESPACE = "NaverSms"
 
 
 def emf_record(
-    metrics: Mapping[str, tuple[float, str]], dimensions: Mapping[str, str], *, timestamp_ms: int
+    metrics: Mapping[Metric, float], dimensions: Mapping[str, str], *, timestamp_ms: int
 ) -> dict[str, object]:
-    """`metrics`: name → (value, unit), unit one of CloudWatch's ("Count", "Milliseconds" …)."""
     return {
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -26,16 +27,16 @@ def emf_record(
                 {
                     "Namespace": NAMESPACE,
                     "Dimensions": [sorted(dimensions)],
-                    "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
+                    "Metrics": [{"Name": metric.name, "Unit": metric.unit.value} for metric in metrics],
                 }
             ],
         },
         **dimensions,
-        **{name: value for name, (value, _) in metrics.items()},
+        **{metric.name: value for metric, value in metrics.items()},
     }
 
 
-def write_emf(metrics: Mapping[str, tuple[float, str]], dimensions: Mapping[str, str]) -> None:
+def write_emf(metrics: Mapping[Metric, float], dimensions: Mapping[str, str]) -> None:
     """On stdout, a line of its own and whatever the log level: metrics are not log lines to filter."""
     record = emf_record(metrics, dimensions, timestamp_ms=int(time.time() * 1000))
     sys.stdout.write(json.dumps(record) + "\n")

@@ -10,7 +10,7 @@ from naver_sms.domain.messages import PlannedMessage
 
 
 class RealSendsNotAllowed(ValueError):
-    kind = "RealSendsNotAllowed"
+    """The request asks for real sends that the settings (SMS_DRY_RUN) forbid: nothing was built."""
 
 
 def decide_dry_run(settings_dry_run: bool, requested: bool | None) -> bool:

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
+from naver_sms.application.errors import described, error_type
 from naver_sms.application.ports import REASON_CHARS
 from naver_sms.domain.phone import mask_phones_in
 
@@ -112,11 +113,12 @@ class SettlementPolicy:
         before_last = self.is_last(delivered + 1)
         return Settlement(Action.NAK, records, max(self._retry_delay(d, before_last) for d in again))
 
-    def after_failure(self, original: Original, error: str, delivered: int) -> Settlement:
+    def after_failure(self, original: Original, err: Exception, delivered: int) -> Settlement:
         """Handling raised (the sent log or NATS failed): nak for another try, or on the last permitted
         delivery dead-letter the event, so it is never dropped without a trace."""
         if self.is_last(delivered):
-            return self.invalid(original, f"handling failed on delivery {self.max_deliver}: {error}")
+            reason = f"handling failed on delivery {self.max_deliver}: {described(err)}"
+            return Settlement(Action.TERM, (self.dead_letter(original, reason, err=err),))
         return Settlement(Action.NAK, delay=self.nak_delay)
 
     def after_dead_letter_failed(self, delivered: int) -> Settlement:
@@ -126,13 +128,17 @@ class SettlementPolicy:
             return Settlement(Action.TERM)
         return Settlement(Action.NAK, delay=self.nak_delay)
 
-    def invalid(self, original: Original, reason: str) -> Settlement:
-        return Settlement(Action.TERM, (self.dead_letter(original, reason),))
+    def invalid(self, original: Original, err: Exception) -> Settlement:
+        return Settlement(Action.TERM, (self.dead_letter(original, str(err), err=err),))
 
-    def dead_letter(self, original: Original, reason: str, msg_id: str = "") -> Publication:
-        """The original payload when it fits the server's max_payload with its headers, else a reference."""
+    def dead_letter(
+        self, original: Original, reason: str, msg_id: str = "", err: Exception | None = None
+    ) -> Publication:
+        """The original payload when it fits the server's max_payload with its headers, else a reference.
+        A letter an error caused names it (`error_type`, as results and logs do) for a DLQ consumer."""
         headers = {
             "Dead-Letter-Reason": mask_phones_in(reason)[:REASON_CHARS],
+            **({"Dead-Letter-Error-Type": error_type(err)} if err is not None else {}),
             "Original-Subject": original.subject,
             "Original-Stream": original.stream,
             "Original-Sequence": original.sequence,

@@ -10,7 +10,8 @@ class InvalidBooking(DomainError):
 
 
 class InvalidEvent(DomainError):
-    """A booking event (worker message) is malformed."""
+    """An event an entry point was handed is malformed: the worker's booking event, or the Lambda's invoke
+    event (lambda_events.parse_event). Never retried: the same bytes fail the same way."""
 
 
 class InvalidRules(DomainError):

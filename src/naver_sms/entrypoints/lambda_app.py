@@ -14,7 +14,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import naver_sms
-from naver_sms.entrypoints.lambda_events import InvalidEventError, RunRequest, parse_event
+from naver_sms.application.errors import (
+    ExternalError,
+    LoginDeferred,
+    LoginFailed,
+    described,
+    error_message,
+    error_type,
+)
+from naver_sms.domain.errors import InvalidEvent
+from naver_sms.entrypoints.lambda_events import RunRequest, parse_event
 from naver_sms.logging_setup import bound, setup_logging
 
 if TYPE_CHECKING:
@@ -33,13 +42,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     with bound(request_id=request_id):
         try:
             request = parse_event(event)
-        except InvalidEventError as err:
-            log.warning("invalid event", extra={"error": str(err)})
-            return _error("InvalidEvent", str(err))
+        except InvalidEvent as err:
+            log.warning("invalid event", extra={"error_type": error_type(err), "error": error_message(err)})
+            return _error(err)
         if isinstance(request, RunRequest):
             started = time.monotonic()
-            result, run = _run(request, request_id, _time_left(context))
-            _metrics(result, run, time.monotonic() - started)
+            result, run, summary = _run(request, request_id, _time_left(context))
+            _metrics(run, summary, time.monotonic() - started)
             if run is not None:
                 _reported(run)
             return result
@@ -65,11 +74,10 @@ def _time_left(context: Any) -> Callable[[], float] | None:
 
 def _run(
     request: RunRequest, request_id: str, time_left: Callable[[], float] | None
-) -> tuple[dict[str, Any], ScheduledRun | None]:
-    """The result, and the run once it was built: what it did (logins, deliveries) counts however it
-    ended."""
+) -> tuple[dict[str, Any], ScheduledRun | None, RunSummary | None]:
+    """The result, the run once it was built (what it did counts however it ended) and its summary when it
+    finished. Every error is named by `error_type`, one rule for all (docs/architecture.md, Error map)."""
     from naver_sms.application.dry_run import RealSendsNotAllowed  # noqa: PLC0415
-    from naver_sms.application.errors import ExternalError, LoginFailed  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import run_once, scheduled_run  # noqa: PLC0415
     from naver_sms.domain.errors import InvalidRules  # noqa: PLC0415
     from naver_sms.settings import Settings, SettingsError, refresh_secrets  # noqa: PLC0415
@@ -83,18 +91,16 @@ def _run(
         )
         summary = run_once(run, allow_sends=request.allow_sends)
     except RealSendsNotAllowed as err:
-        log.warning("run refused", extra={"error": str(err)})
-        return _error(err.kind, str(err)), run
-    except (SettingsError, InvalidRules) as err:
-        return _failure(settings, type(err).__name__, err, run), run
-    except ExternalError as err:
+        log.warning("run refused", extra={"error_type": error_type(err), "error": error_message(err)})
+        return _error(err), run, None
+    except (SettingsError, InvalidRules, ExternalError) as err:
         if isinstance(err, LoginFailed):
             refresh_secrets()  # the password may have been rotated: the next login reads it again
-        return _failure(settings, err.kind, err, run), run
+        return _failure(settings, err, run), run, None
     except Exception as err:
         log.exception("unexpected failure")
-        return _failure(settings, "InternalError", err, run), run
-    return _finished(settings, summary), run
+        return _failure(settings, err, run), run, None
+    return _finished(settings, summary), run, summary
 
 
 def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
@@ -124,16 +130,14 @@ def _attention(failed: list[dict[str, Any]], deferred: int = 0) -> str:
     return "\n".join([head, *lines[:ALERT_LINES], *more, *late])
 
 
-def _failure(
-    settings: Settings | None, kind: str, err: Exception, run: ScheduledRun | None = None
-) -> dict[str, Any]:
+def _failure(settings: Settings | None, err: Exception, run: ScheduledRun | None = None) -> dict[str, Any]:
     """A run that stopped: its error, and every failure it had met before (an SMS marked unknown
     before the sent log failed must not vanish from the result, the alert and the metric)."""
     from naver_sms.application.delivery import FAILURES, Outcome  # noqa: PLC0415
     from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
 
-    log.error("run failed", extra={"error_type": kind, "error": str(err)})
-    result = _error(kind, str(err))
+    log.error("run failed", extra={"error_type": error_type(err), "error": error_message(err)})
+    result = _error(err)
     done = run.done if run is not None else []
     if done:
         result["failed"] = [d.as_record() for d in done if d.outcome in FAILURES]
@@ -141,36 +145,21 @@ def _failure(
     earlier = f"\nbefore it: {_attention(result['failed'])}" if result.get("failed") else ""
     # A deferred login repeats every run until its backoff ends: the failure that started it alerted
     # once, and the LoginDeferred metric counts the rest.
-    if kind != "LoginDeferred" or earlier:
-        send_alert(settings, f"naver-sms run failed: {kind}: {err}{earlier}")
+    if not isinstance(err, LoginDeferred) or earlier:
+        send_alert(settings, f"naver-sms run failed: {described(err)}{earlier}")
     return result
 
 
-def _metrics(result: dict[str, Any], run: ScheduledRun | None, seconds: float) -> None:
+def _metrics(run: ScheduledRun | None, summary: RunSummary | None, seconds: float) -> None:
     """One EMF record per scheduled run, however it ended: what an operator alarms on (unknown outcomes,
     failed runs, failed logins, held runs), counted from whatever the run delivered before it ended."""
     from naver_sms.adapters.emf import write_emf  # noqa: PLC0415
+    from naver_sms.application.run_metrics import RunMetrics  # noqa: PLC0415
     from naver_sms.application.scheduled_run import LoginTally  # noqa: PLC0415
 
-    failed = result.get("failed", [])
-    outcomes = [f["outcome"] for f in failed]
-    logins = run.tally if run is not None else LoginTally()
-    counts: dict[str, tuple[float, str]] = {
-        "RunFailed": (1.0 if result["status"] == "error" else 0.0, "Count"),
-        "RunDuration": (round(seconds * 1000, 1), "Milliseconds"),
-        "Logins": (logins.logins, "Count"),
-        "LoginFailed": (logins.failed, "Count"),
-        "LoginDeferred": (logins.deferred, "Count"),
-        "Held": (1.0 if result["status"] == "held" else 0.0, "Count"),
-        "Sent": (result.get("sent", 0), "Count"),
-        "Unknown": (outcomes.count("unknown"), "Count"),
-        "Invalid": (outcomes.count("invalid"), "Count"),
-        "Failed": (len(failed), "Count"),
-        "Deferred": (result.get("deferred", 0), "Count"),
-    }
-    if result["status"] != "error":
-        counts["Duplicates"] = (result["skipped_duplicates"], "Count")
-    write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
+    done, tally = (run.done, run.tally) if run is not None else ([], LoginTally())
+    metrics = RunMetrics.of(done, tally, summary, seconds).metrics()
+    write_emf(metrics, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
 
 
 def _reported(run: ScheduledRun) -> None:
@@ -184,5 +173,5 @@ def _reported(run: ScheduledRun) -> None:
         log.warning("unknowns reported, but not recorded as reported", extra={"error": str(err)})
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"status": "error", "error": {"type": kind, "message": message}}
+def _error(err: Exception) -> dict[str, Any]:
+    return {"status": "error", "error": {"type": error_type(err), "message": error_message(err)}}

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from naver_sms.application.errors import described
 from naver_sms.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -23,6 +24,5 @@ def operate(doing: str, work: Callable[[Settings], Coroutine[Any, Any, T]]) -> t
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
-        problem = f"{type(err).__name__}: {err}".rstrip(": ")
-        print(f"error: cannot {doing}: {problem}", file=sys.stderr)
+        print(f"error: cannot {doing}: {described(err)}", file=sys.stderr)
         return 1

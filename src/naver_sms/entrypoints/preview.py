@@ -19,6 +19,7 @@ import unicodedata
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from naver_sms.application.errors import described
 from naver_sms.application.preview import NEW, Preview, preview
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.errors import DomainError
@@ -147,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
-        kind = getattr(err, "kind", type(err).__name__)
-        print(f"error: {kind}: {err}", file=sys.stderr)
+        print(f"error: {described(err)}", file=sys.stderr)
         return 1
     print(render(result, _starts(records, now.tzinfo or UTC), now, settings.sms.max_per_run))
     return 0

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from naver_sms.application.errors import described
+
 log = logging.getLogger("naver_sms.smoke")
 
 
@@ -31,7 +33,7 @@ def _check(probe: Callable[[], object]) -> str:
     try:
         probe()
     except Exception as err:  # noqa: BLE001
-        return f"error: {type(err).__name__}: {err}"
+        return f"error: {described(err)}"
     return "ok"
 
 

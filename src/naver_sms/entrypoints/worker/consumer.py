@@ -19,6 +19,7 @@ from typing import Any
 import nats.errors
 from nats.aio.msg import Msg
 
+from naver_sms.application.errors import error_message, error_type
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.pull import PullFeed, PullRefused
 from naver_sms.entrypoints.worker.topology import FETCH_BATCH
@@ -82,7 +83,10 @@ class Consumer:
                 try:
                     await self._until_stopped(self._feed.pull(room, PULL_EXPIRES_SECONDS))
                 except (PullRefused, nats.errors.Error, OSError) as err:
-                    log.warning("pull failed; retrying", extra={"error": f"{type(err).__name__}: {err}"})
+                    log.warning(
+                        "pull failed; retrying",
+                        extra={"error_type": error_type(err), "error": error_message(err)},
+                    )
                     await self._until_stopped(asyncio.sleep(PULL_RETRY_SECONDS))
         finally:
             self.consuming = False
@@ -132,7 +136,7 @@ class Consumer:
                 await msg.nak()
             raise
         except Exception as err:
-            log.exception("handling failed")
+            log.exception("handling failed", extra={"error_type": error_type(err)})
             with contextlib.suppress(Exception):
                 await self._handler.handle_failure(msg, err)
 

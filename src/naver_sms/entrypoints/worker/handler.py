@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 
 from naver_sms.adapters.prometheus_metrics import DEAD_LETTERED, WorkerMetrics
 from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
-from naver_sms.application.errors import SentLogError
+from naver_sms.application.errors import SentLogError, error_message, error_type
 from naver_sms.application.notify import Notifier
 from naver_sms.application.settlement import TALLY, Action, Original, Settlement, SettlementPolicy
 from naver_sms.domain.errors import InvalidEvent
@@ -50,7 +50,7 @@ class EventHandler:
         except InvalidEvent as err:
             with bound(message_id=_msg_id(stream, sequence)):
                 original = Original(msg.data, msg.subject, stream, sequence)
-                await self._dead_letter(msg, self.policy.invalid(original, str(err)))
+                await self._dead_letter(msg, self.policy.invalid(original, err))
             return
         with bound(
             message_id=_msg_id(stream, sequence), event_id=event.event_id, booking_id=event.booking.booking_id
@@ -94,11 +94,14 @@ class EventHandler:
 
     async def handle_failure(self, msg: Msg, err: Exception) -> None:
         """`handle` raised (the sent log or NATS failed): what the policy says, never a silent drop."""
-        settlement = self.policy.after_failure(_original(msg), str(err), _deliveries(msg))
+        settlement = self.policy.after_failure(_original(msg), err, _deliveries(msg))
         if settlement.action is Action.TERM:
             await self._dead_letter(msg, settlement)
             return
-        log.warning("handling failed; the event will be redelivered", extra={"error": f"{err}"})
+        log.warning(
+            "handling failed; the event will be redelivered",
+            extra={"error_type": error_type(err), "error": error_message(err)},
+        )
         await msg.nak(delay=settlement.delay)
 
     async def dead_letter_exhausted(self, advisory: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from naver_sms.application.errors import error_type
 from naver_sms.domain.errors import InvalidRules
 from naver_sms.logging_setup import setup_logging
 from naver_sms.settings import Settings, SettingsError
@@ -23,6 +24,6 @@ def main() -> int:
         worker = Worker(settings)
         code = asyncio.run(worker.run())
     except (SettingsError, InvalidRules) as err:
-        log.error("configuration error", extra={"error": str(err)})
+        log.error("configuration error", extra={"error_type": error_type(err), "error": str(err)})
         return EXIT_CONFIG_ERROR
     return code

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 
 from naver_sms.adapters.nats_connection import NotConnected, StoppedConnecting
 from naver_sms.adapters.prometheus_metrics import WorkerMetrics
+from naver_sms.application.errors import error_type
 from naver_sms.bootstrap.shared import given
 from naver_sms.bootstrap.worker_image import WorkerComposition, connect_nats
 from naver_sms.entrypoints.worker.consumer import PULL_EXPIRES_SECONDS, Consumer, HeldQueue
@@ -157,7 +158,12 @@ class Worker:
         except NotConnected as err:
             log.error(
                 "cannot connect to NATS",
-                extra={"nats_url": shown_url, "within_seconds": w.connect_seconds, "error": str(err)},
+                extra={
+                    "nats_url": shown_url,
+                    "within_seconds": w.connect_seconds,
+                    "error_type": error_type(err),
+                    "error": str(err),
+                },
             )
             self._exit_code = 1
             return None

@@ -1,0 +1,74 @@
+"""What one scheduled run did, as the Lambda's metrics (one EMF line a run, adapters/emf.py): each number a
+typed field whose metadata names its CloudWatch metric and unit, so no metric is a string key read back
+out of the run's result."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from naver_sms.application.delivery import FAILURES, Delivery, Outcome
+from naver_sms.application.scheduled_run import LoginTally, RunSummary
+
+
+class Unit(StrEnum):
+    """CloudWatch's metric units as the EMF specification spells them; only those a run reports."""
+
+    COUNT = "Count"
+    MILLISECONDS = "Milliseconds"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: Unit
+
+
+def _metric(name: str, unit: Unit = Unit.COUNT) -> Any:
+    return field(metadata={"metric": Metric(name, unit)})
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """One run's numbers however it ended: a run that failed counts what it delivered before it stopped
+    (an unknown among them above all). The template's alarms read RunFailed, Unknown, LoginFailed, Held."""
+
+    run_failed: int = _metric("RunFailed")  # 1 for a run whose result is an error
+    duration_ms: float = _metric("RunDuration", Unit.MILLISECONDS)
+    logins: int = _metric("Logins")  # login attempts the guard admitted
+    login_failed: int = _metric("LoginFailed")
+    login_deferred: int = _metric("LoginDeferred")  # login attempts the guard refused
+    held: int = _metric("Held")  # 1 for a run the volume breaker held
+    sent: int = _metric("Sent")
+    duplicates: int = _metric("Duplicates")
+    unknown: int = _metric("Unknown")
+    invalid: int = _metric("Invalid")
+    failed: int = _metric("Failed")  # every failure the result lists: unknown, retry, refused, invalid
+    deferred: int = _metric("Deferred")  # messages left for the next run: the deadline came first
+
+    @classmethod
+    def of(
+        cls, done: Sequence[Delivery], tally: LoginTally, summary: RunSummary | None, seconds: float
+    ) -> RunMetrics:
+        """`summary` is None for a run whose result is an error; `done` is what it delivered until then."""
+        outcomes = Counter(d.outcome for d in (summary.deliveries if summary else done))
+        return cls(
+            run_failed=int(summary is None),
+            duration_ms=round(seconds * 1000, 1),
+            logins=tally.logins,
+            login_failed=tally.failed,
+            login_deferred=tally.deferred,
+            held=int(summary is not None and summary.held is not None),
+            sent=outcomes[Outcome.SENT],
+            duplicates=outcomes[Outcome.DUPLICATE],
+            unknown=outcomes[Outcome.UNKNOWN],
+            invalid=outcomes[Outcome.INVALID],
+            failed=sum(outcomes[outcome] for outcome in FAILURES),
+            deferred=summary.deferred if summary else 0,
+        )
+
+    def metrics(self) -> dict[Metric, float]:
+        return {f.metadata["metric"]: getattr(self, f.name) for f in fields(self)}
