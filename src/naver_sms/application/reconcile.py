@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from naver_sms.application.errors import OddAnswer, SentLogError, SentMessagesError
+from naver_sms.application.errors import OddAnswer, SentLogError, SentMessagesError, described
 from naver_sms.application.ports import (
     Claim,
     ClaimState,
@@ -117,7 +117,7 @@ class Reconciler:
             try:
                 await self._one(message, claim)
             except SentLogError as err:
-                self.result.errors.append(Settled.of(message, f"{err.kind}: {mask_phones_in(str(err))}"))
+                self.result.errors.append(Settled.of(message, mask_phones_in(described(err))))
         return self.result
 
     async def _one(self, message: PlannedMessage, claim: Claim) -> None:
@@ -164,7 +164,7 @@ class Reconciler:
         try:
             listed = await self.messages.in_window(_moment(start), _moment(end))
         except SentMessagesError as err:
-            return None, f"SENS's list could not be read whole ({err.kind}: {mask_phones_in(str(err))})"
+            return None, f"SENS's list could not be read whole ({mask_phones_in(described(err))})"
         matches, untold = matching(key, fingerprint, listed)
         if len(matches) > 1:
             return (
@@ -217,7 +217,7 @@ class Reconciler:
         try:
             found = await self._handset_of(claim)
         except SentMessagesError as err:
-            self.result.errors.append(Settled.of(message, f"{err.kind}: {mask_phones_in(str(err))}"))
+            self.result.errors.append(Settled.of(message, mask_phones_in(described(err))))
             return
         if found is None or found.status is not Processing.COMPLETED or found.result is None:
             self.result.waiting += 1  # not listed yet, or READY / PROCESSING: the next pass
