@@ -4,6 +4,7 @@ login guard (a failed one backs off, a refused request keeps the session and log
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +12,6 @@ import pytest
 
 from naver_sms.adapters.login_guard_store import StoreLoginGuard
 from naver_sms.application.breaker import HeldMemory
-from naver_sms.application.deadline import NO_DEADLINE, Deadline
-from naver_sms.application.delivery import Deliverer
 from naver_sms.application.errors import (
     DeadlineTooShort,
     LoginDeferred,
@@ -20,9 +19,10 @@ from naver_sms.application.errors import (
     SessionExpired,
     SourceRefused,
 )
-from naver_sms.application.notify import Notifier
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.session import SessionKeeper
+from naver_sms.bootstrap import lambda_image
+from naver_sms.bootstrap.login_guard import login_guard
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.rules import rules_from_mapping
 from tests.support.bookings import THANKS_RULE
@@ -35,6 +35,7 @@ from tests.support.fakes import (
     MemoryRecords,
     unknown,
 )
+from tests.support.roots import lambda_run, unit_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 RULES = rules_from_mapping(
@@ -74,7 +75,9 @@ class Clock:
 
 
 class World:
-    """One shop: its booking source, login, sent log, SENS and the guard's store, over many runs."""
+    """One shop over many runs of the Lambda's real root (its wiring, its settings), each adapter that
+    would reach Naver, SENS or DynamoDB a fake: its booking source, login, sent log, SENS, the guard's
+    store, and one warm environment, so a session and a held run are kept from one run to the next."""
 
     def __init__(self, records: list[object], *, max_sends: int = 30) -> None:
         self.auth = FakeAuth()
@@ -83,41 +86,45 @@ class World:
         self.transport = FakeTransport()
         self.guard_records = MemoryRecords()
         self.clock = Clock()
-        self.sessions = SessionKeeper(clock=self.clock)
+        self.warm = lambda_image.Warm(sessions=SessionKeeper(clock=self.clock), held=HeldMemory())
         self.max_sends = max_sends
-        self.held = HeldMemory()
+
+    @property
+    def max_sends(self) -> int:
+        return self.settings.sms.max_per_run
+
+    @max_sends.setter
+    def max_sends(self, limit: int) -> None:
+        """The operator changes sms.max_per_run: the next run is built from the new settings."""
+        self.settings = unit_settings(
+            SMS_MAX_PER_RUN=str(limit),
+            NAVER_MAX_LOGINS_PER_HOUR="2",
+            NAVER_LOGIN_BACKOFF_SECONDS="600",
+            NAVER_LOGIN_BACKOFF_MAX_SECONDS="21600",
+        )
 
     def guard(self) -> StoreLoginGuard:
-        return StoreLoginGuard(
-            self.guard_records,
-            "login-page owner",
-            max_per_hour=2,
-            first_backoff=600,
-            longest_backoff=21600,
+        return login_guard(self.settings, store=self.guard_records, clock=self.clock)
+
+    def run(self, *, dry_run: bool = False, time_left: Callable[[], float] | None = None) -> ScheduledRun:
+        return lambda_run(
+            self.transport,
+            self.sent_log,
+            rules=RULES,
+            dry_run=dry_run,
+            settings=self.settings,
+            auth=self.auth,
+            bookings=self.source,
+            warm=self.warm,
+            guard_store=self.guard_records,
+            open_claims=MemoryOpenClaims(self.sent_log.records),
             clock=self.clock,
+            time_left=time_left,
         )
 
-    def run(self, *, dry_run: bool = False, deadline: Deadline = NO_DEADLINE) -> ScheduledRun:
-        deliverer = Deliverer(
-            transport=self.transport,
-            sent_log=self.sent_log,
-            lease_seconds=120,
-            dry_run=dry_run,
-            clock=self.clock,
-        )
-        return ScheduledRun(
-            self.auth,
-            self.source,
-            Notifier(RULES, deliverer),
-            self.sessions,
-            self.guard(),
-            "login-page owner",
-            6 * 3600,
-            self.max_sends,
-            self.held,
-            deadline,
-            MemoryOpenClaims(self.sent_log.records),
-        )
+    def margin(self) -> float:
+        """The seconds the root keeps back for one worst-case send and the result after it."""
+        return lambda_image.deadline(self.settings, lambda: 0.0).reserve_seconds
 
     def ran(self, run: ScheduledRun | None = None, **kwargs: Any) -> RunSummary:
         now = datetime.fromtimestamp(self.clock.now, UTC)
@@ -327,8 +334,10 @@ def test_a_kept_session_that_works_never_asks_the_guard() -> None:
 
 def test_near_its_deadline_a_run_claims_nothing_more_and_counts_what_it_left() -> None:
     world = World([record(n) for n in range(1, 6)])
-    left = iter([40.0, 30.0, 20.0, 12.0, 9.0, 50.0])  # at the start, then before each message
-    result = world.ran(world.run(deadline=Deadline(lambda: next(left), 10.0))).as_result()
+    margin = world.margin()
+    # At the start, then before each message: the fourth still fits, the fifth would not.
+    left = iter([margin + 30, margin + 20, margin + 10, margin + 2, margin - 1, margin + 40])
+    result = world.ran(world.run(time_left=lambda: next(left))).as_result()
     assert (result["status"], result["sent"], result["deferred"]) == ("partial", 3, 2)
     assert len(world.sent_log.records.items) == 3  # the two left were never claimed
     assert world.ran().as_result()["sent"] == 2  # the next run sends them, once
@@ -336,7 +345,7 @@ def test_near_its_deadline_a_run_claims_nothing_more_and_counts_what_it_left() -
 
 def test_a_run_with_time_to_spare_defers_nothing() -> None:
     world = World([record(n) for n in range(1, 4)])
-    result = world.ran(world.run(deadline=Deadline(lambda: 300.0, 38.0))).as_result()
+    result = world.ran(world.run(time_left=lambda: world.margin() + 300)).as_result()
     assert (result["status"], result["sent"], "deferred" in result) == ("ok", 3, False)
 
 
@@ -389,7 +398,7 @@ def test_a_dry_run_sweeps_nothing() -> None:
 def test_a_run_that_could_not_make_one_send_in_time_is_refused_at_the_start(left: float) -> None:
     world = World([record(1)])
     with pytest.raises(DeadlineTooShort, match="raise the function's timeout"):
-        world.ran(world.run(deadline=Deadline(lambda: left, 38.0)))
+        world.ran(world.run(time_left=lambda: left))
     assert world.auth.logins == 0 and world.source.seen_cookies == []
 
 
