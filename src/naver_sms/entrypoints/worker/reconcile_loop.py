@@ -43,11 +43,12 @@ class ReconcileLoop:
     metrics: WorkerMetrics
     interval_seconds: float
     first_pass_seconds: float = FIRST_PASS_SECONDS
+    cap_grace_seconds: float = CAP_GRACE_SECONDS
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @property
     def cap_seconds(self) -> float:
-        return self.reconciler.settings.budget_seconds + CAP_GRACE_SECONDS
+        return self.reconciler.settings.budget_seconds + self.cap_grace_seconds
 
     async def run(self) -> None:
         """Passes for ever, until cancelled (the worker's stop)."""
