@@ -51,6 +51,9 @@ DRY_RUN_LINES_PER_SECOND = 100  # each decision is logged at the rates of a lapt
 # The send ceiling's window: worker.max_sends_per_minute real sends in any minute. Not a setting; a test
 # starts the worker with a shorter one (tests/support/worker.py) to watch several windows in seconds.
 SEND_CEILING_WINDOW_SECONDS = 60.0
+# After the worker starts, before its first reconcile pass: soon, so a restarted worker settles what its
+# predecessor left, yet not in the rush of its start. Not a setting; a test shortens it as the window's.
+FIRST_RECONCILE_SECONDS = 10.0
 
 
 class WorkerComposition:
@@ -155,7 +158,8 @@ class WorkerComposition:
             settings=settings,
             clock=self._clock,
         )
-        return ReconcileLoop(reconciler, self.metrics, self.settings.reconcile.interval_seconds)
+        interval = self.settings.reconcile.interval_seconds
+        return ReconcileLoop(reconciler, self.metrics, interval, FIRST_RECONCILE_SECONDS)
 
     def settlement(self, max_deliver: int | None, max_payload: int) -> SettlementPolicy:
         w = self.settings.worker

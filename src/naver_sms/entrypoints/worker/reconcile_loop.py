@@ -28,7 +28,6 @@ from naver_sms.domain.phone import mask_phones_in
 
 log = logging.getLogger("naver_sms.worker")
 
-FIRST_PASS_SECONDS = 10.0  # after start, before the first pass: not a setting (a test shortens it)
 CAP_GRACE_SECONDS = 30.0  # past the budget, before a pass is cut: the SENS reads of its last record
 # Why the worker's pass never releases a not-found unknown (bootstrap/worker_image.py forces it off).
 NOT_FOUND = (
@@ -42,7 +41,7 @@ class ReconcileLoop:
     reconciler: Reconciler
     metrics: WorkerMetrics
     interval_seconds: float
-    first_pass_seconds: float = FIRST_PASS_SECONDS
+    first_pass_seconds: float  # after start, before the first pass
     cap_grace_seconds: float = CAP_GRACE_SECONDS
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
