@@ -73,24 +73,22 @@ class ReconcileLoop:
         try:
             async with cap:
                 result = await self.reconciler.run()
-        except TimeoutError:
-            if not cap.expired():
-                raise
-            # What it moved before the cut is written, and in the result filled as it went.
-            return self._reported(self.reconciler.result, started, cut=True)
         # The listing failed (SentLogError), or a fault: the next interval tries again. No traceback,
         # which would show an error's text unmasked.
         except Exception as err:  # noqa: BLE001
-            self.metrics.reconcile_pass("failed")
-            log.warning(
-                "reconcile pass failed; the next one tries again",
-                extra={
-                    "error_type": type(err).__name__,
-                    "error": mask_phones_in(str(err))[:REASON_CHARS],
-                },
-            )
+            if isinstance(err, TimeoutError) and cap.expired():
+                # What it moved before the cut is written, and in the result filled as it went.
+                return self._reported(self.reconciler.result, started, cut=True)
+            self._failed(err)
             return None
         return self._reported(result, started, cut=False)
+
+    def _failed(self, err: Exception) -> None:
+        self.metrics.reconcile_pass("failed")
+        log.warning(
+            "reconcile pass failed; the next one tries again",
+            extra={"error_type": type(err).__name__, "error": mask_phones_in(str(err))[:REASON_CHARS]},
+        )
 
     def _reported(self, result: ReconcileResult, started: float, *, cut: bool) -> ReconcileResult:
         seconds = time.monotonic() - started
