@@ -15,6 +15,7 @@ from naver_sms.entrypoints.worker.consumer import Consumer
 from naver_sms.entrypoints.worker.health import HealthServer
 from naver_sms.entrypoints.worker.pull import PullFeed
 from naver_sms.settings import Settings
+from tests.support.fake_sens import sens_env
 from tests.support.nats_server import NatsServer
 from tests.support.procs import repo_env
 
@@ -58,15 +59,17 @@ def refused(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.parametrize("dry_run", [True, False])  # a real-sending worker has its reconciler's timer too
 def test_a_failure_at_start_up_closes_everything_the_run_started(
-    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch, dry_run: bool
 ) -> None:
     seen = Seen()
     health, feed = watched(seen)
     monkeypatch.setattr(service, "HealthServer", health)
     monkeypatch.setattr(service, "PullFeed", feed)
     monkeypatch.setattr(service, "Consumer", StartUpFails)
-    settings = Settings.load(environ=repo_env(NATS_URL=nats_server.url, SMS_DRY_RUN="true", HEALTH_PORT="0"))
+    env = repo_env(NATS_URL=nats_server.url, SMS_DRY_RUN=str(dry_run).lower(), HEALTH_PORT="0")
+    settings = Settings.load(environ={**env, **sens_env("http://127.0.0.1:9")})  # nothing is sent
     worker = service.Worker(settings)
 
     async def run() -> set[asyncio.Task[Any]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.procs import REPO, free_port, wait_until
 from tests.support.topology import WORKER
@@ -44,11 +45,12 @@ def booking_event(n: int, *, status: str = "confirmed", kind: str = "booking.cre
     }
 
 
-# The worker's own command, with its send ceiling's window shortened: not a setting (the window is a
-# minute), so a test sees several windows in a few seconds.
-WITH_SEND_WINDOW = """
+# The worker's own command, with module constants that are not settings replaced: the send ceiling's
+# window (a minute), so a test sees several windows in a few seconds; the wait before the first reconcile
+# pass, so a test sees one at once (or never).
+WITH_CONSTANTS = """
 import naver_sms.bootstrap.worker_image as image
-image.SEND_CEILING_WINDOW_SECONDS = {seconds!r}
+{assignments}
 from naver_sms.entrypoints.worker.main import main
 raise SystemExit(main())
 """
@@ -56,15 +58,26 @@ raise SystemExit(main())
 
 class WorkerProcess:
     def __init__(
-        self, env: dict[str, str], log_path: Path, *, send_window_seconds: float | None = None
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        send_window_seconds: float | None = None,
+        first_reconcile_seconds: float | None = None,
     ) -> None:
         self.health_port = free_port()
         self.env = {**env, "HEALTH_PORT": str(self.health_port)}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.command = [sys.executable, "-m", "src"]
+        assignments = []
         if send_window_seconds is not None:
-            self.command = [sys.executable, "-c", WITH_SEND_WINDOW.format(seconds=float(send_window_seconds))]
+            assignments.append(f"image.SEND_CEILING_WINDOW_SECONDS = {float(send_window_seconds)!r}")
+        if first_reconcile_seconds is not None:
+            assignments.append(f"image.FIRST_RECONCILE_SECONDS = {float(first_reconcile_seconds)!r}")
+        if assignments:
+            script = WITH_CONSTANTS.format(assignments="\n".join(assignments))
+            self.command = [sys.executable, "-c", script]
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
@@ -95,6 +108,18 @@ class WorkerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def metrics(self) -> dict[str, float]:
+        """/metrics as Prometheus reads it: each sample by its name and labels (`name{a=1,b=2}`)."""
+        url = f"http://127.0.0.1:{self.health_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        samples: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+        return samples
 
     def logs(self) -> list[dict[str, Any]]:
         lines = self.log_path.read_text().splitlines()

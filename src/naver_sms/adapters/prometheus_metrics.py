@@ -15,6 +15,18 @@ from naver_sms.domain.messages import PlannedMessage
 # A SENS answer takes tens of milliseconds; the top buckets are the client's deadline and its retries.
 SEND_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DEAD_LETTERED = "dead_lettered"
+# A reconcile pass's counts (application/reconcile_result.ReconcileResult.counts) that are counted: what
+# it moved or found, not what it left for later (waiting, changed, left: in its log line only).
+RECONCILED = (
+    "resolved_sent",
+    "released",
+    "expired",
+    "still_unknown",
+    "delivered",
+    "handset_failed",
+    "handset_given_up",
+    "errors",
+)
 
 
 class WorkerMetrics:
@@ -54,6 +66,43 @@ class WorkerMetrics:
             "Real sends waiting for the per-minute send ceiling now",
             registry=self.registry,
         )
+
+        self.reconciled = Counter(
+            "naver_sms_worker_reconciled",
+            "Records the reconciler settled or looked at, by outcome (a record still unknown is counted "
+            "at each pass it stays so)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for name in RECONCILED:
+            self.reconciled.labels(name)  # each outcome shown from the start, at 0
+        self.reconcile_passes = Counter(
+            "naver_sms_worker_reconcile_passes",
+            "Reconcile passes by result: done, cut (at its hard cap), failed (nothing done)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.reconcile_last_pass = Gauge(
+            "naver_sms_worker_reconcile_last_pass_timestamp_seconds",
+            "When the last reconcile pass that ran ended (seconds since the epoch; 0: none yet)",
+            registry=self.registry,
+        )
+        self.reconcile_pass_seconds = Gauge(
+            "naver_sms_worker_reconcile_pass_seconds",
+            "How long the last reconcile pass that ran took",
+            registry=self.registry,
+        )
+
+    def reconcile_pass(self, result: str) -> None:
+        self.reconcile_passes.labels(result).inc()
+
+    def reconciled_pass(self, counts: dict[str, int], seconds: float, *, cut: bool) -> None:
+        for name in RECONCILED:
+            if counts.get(name):
+                self.reconciled.labels(name).inc(counts[name])
+        self.reconcile_pass("cut" if cut else "done")
+        self.reconcile_last_pass.set(time.time())
+        self.reconcile_pass_seconds.set(seconds)
 
     def outcome(self, name: str) -> None:
         # The labelled child kept per name: `labels()` checks and looks it up under a lock on every call.

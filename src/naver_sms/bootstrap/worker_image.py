@@ -21,18 +21,28 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from naver_sms.adapters.nats_connection import connect
-from naver_sms.adapters.nats_sent_log import nats_sent_log
+from naver_sms.adapters.nats_sent_log import NatsKvRecords, nats_sent_log
 from naver_sms.adapters.prometheus_metrics import MeasuredTransport, WorkerMetrics
-from naver_sms.adapters.sent_log import StoreSentLog
+from naver_sms.adapters.record_store import RecordStore
+from naver_sms.adapters.sent_log import ScanOpenClaims, StoreSentLog
 from naver_sms.application.delivery import Deliverer
 from naver_sms.application.dry_run import UnrecordedSentLog, decide_dry_run
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import SentLog, SmsTransport
+from naver_sms.application.ports import SentLog, SentMessages, SmsTransport
+from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.send_ceiling import SendCeiling
 from naver_sms.application.settlement import SettlementPolicy
-from naver_sms.bootstrap.shared import OPERATOR, deliverer, given, sms_transport
+from naver_sms.bootstrap.shared import (
+    OPERATOR,
+    deliverer,
+    given,
+    reconcile_settings,
+    sent_messages,
+    sms_transport,
+)
 from naver_sms.domain.rules import RuleSet
 from naver_sms.entrypoints.worker.handler import EventHandler
+from naver_sms.entrypoints.worker.reconcile_loop import ReconcileLoop
 from naver_sms.logging_setup import LineBudget
 from naver_sms.settings import Settings, SettingsError
 from naver_sms.settings.rules import load_rules
@@ -41,12 +51,16 @@ DRY_RUN_LINES_PER_SECOND = 100  # each decision is logged at the rates of a lapt
 # The send ceiling's window: worker.max_sends_per_minute real sends in any minute. Not a setting; a test
 # starts the worker with a shorter one (tests/support/worker.py) to watch several windows in seconds.
 SEND_CEILING_WINDOW_SECONDS = 60.0
+# After the worker starts, before its first reconcile pass: soon, so a restarted worker settles what its
+# predecessor left, yet not in the rush of its start. Not a setting; a test shortens it as the window's.
+FIRST_RECONCILE_SECONDS = 10.0
 
 
 class WorkerComposition:
     """The worker's parts from settings. Each keyword replaces one real adapter (None: the real one): SENS,
-    the KV sent log, the rules file, the wall clock (claims, and the rules' `now`). A dry run refuses to
-    send and records nothing, whatever is passed."""
+    the KV sent log, the rules file, the wall clock (claims, the rules' `now`, the reconciler's), SENS's
+    record of what it accepted (the reconciler's). A dry run refuses to send, records nothing and
+    reconciles nothing, whatever is passed."""
 
     def __init__(
         self,
@@ -56,12 +70,14 @@ class WorkerComposition:
         sent_log: SentLog | None = None,
         rules: RuleSet | None = None,
         clock: Callable[[], float] = time.time,
+        sent_messages: SentMessages | None = None,
     ) -> None:
         self.settings = settings
         self.dry_run = decide_dry_run(settings.sms_dry_run, requested=None)
         self.owner = f"worker:{socket.gethostname()}:{os.getpid()}"  # its claims' writer, given once
         self.rules = given(rules, lambda: load_rules(settings.rules_path))
         self._sent_log = sent_log
+        self._sent_messages = sent_messages
         self._clock = clock
         nats_connection(settings)  # its credentials checked now, before anything touches NATS
         self.dry_run_lines = LineBudget(
@@ -121,6 +137,29 @@ class WorkerComposition:
         if kv is None:
             raise TypeError("the worker's real sent log is its KV bucket: pass the bucket or a sent log")
         return nats_sent_log(kv, self.owner)
+
+    def reconcile_loop(self, kv: KeyValue | RecordStore) -> ReconcileLoop | None:
+        """The reconciler on its timer over the sent log's bucket (`kv`, or a record store in its place),
+        or None on a dry run, which has nothing to reconcile. Its SENS reader is built here, after the
+        transport checked the same keys; the caller closes it (`loop.reconciler.messages.close`).
+
+        A not-found unknown is never released here, whatever `reconcile.resend_not_found` says: the worker
+        settled its event when the send became unknown, and nothing would plan it again, so a release
+        would drop the message unreported. It stays unknown with a note for a person, and is expired
+        once its rule's window has closed."""
+        if self.dry_run:
+            return None
+        records = NatsKvRecords(kv) if isinstance(kv, KeyValue) else kv
+        settings = dataclasses.replace(reconcile_settings(self.settings), resend_not_found=False)
+        reconciler = Reconciler(
+            messages=given(self._sent_messages, lambda: sent_messages(self.settings, now=self._clock)),
+            sent_log=StoreSentLog(records, self.owner),
+            open_claims=ScanOpenClaims(records),
+            settings=settings,
+            clock=self._clock,
+        )
+        interval = self.settings.reconcile.interval_seconds
+        return ReconcileLoop(reconciler, self.metrics, interval, FIRST_RECONCILE_SECONDS)
 
     def settlement(self, max_deliver: int | None, max_payload: int) -> SettlementPolicy:
         w = self.settings.worker

@@ -1,10 +1,12 @@
 """The worker's life cycle: connect, consume with bounded concurrency, shut down inside the drain budget.
 
 Signal handlers only set an event; one AsyncExitStack owns everything `Worker.run` starts (the health
-server, the SMS transport, the connection, the pull feed, the background tasks and the consumer's handler
-tasks), so everything is closed in reverse order however the run ends, a failure at start-up included:
-handlers in the middle of a send finish (inside the drain budget) before the connection and transport
-they use are closed.
+server, the SMS transport, the connection, the pull feed, the background tasks, the reconciler's timer
+with its SENS reader, and the consumer's handler tasks), so everything is closed in reverse order however
+the run ends, a failure at start-up included: handlers in the middle of a send finish (inside the drain
+budget) before the connection and transport they use are closed; the reconciler's timer is cancelled as
+the stop begins (a pass cut there leaves each record as it was or moved once: every write is a
+compare-and-set).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from naver_sms.adapters.nats_connection import NotConnected, StoppedConnecting
 from naver_sms.adapters.prometheus_metrics import WorkerMetrics
@@ -84,11 +87,9 @@ class Worker:
             # A run that ends early stops the feed at once; one that drains stops it below, and then
             # this finds it stopped.
             stack.push_async_callback(feed.stop, 0)
+            kv = await dedupe_bucket(js, w)
             handler = parts.handler(
-                js,
-                await dedupe_bucket(js, w),
-                max_deliver=live_max_deliver(consumer),
-                max_payload=self._nc.max_payload,
+                js, kv, max_deliver=live_max_deliver(consumer), max_payload=self._nc.max_payload
             )
             nc = self._nc
             parts.metrics.watch_connection(lambda: nc.is_connected)
@@ -112,6 +113,7 @@ class Worker:
                 asyncio.create_task(self._count_pending(js, parts.metrics)),
             ]
             stack.push_async_callback(_cancelled, background)
+            reconciling = await self._reconciling(stack, parts, kv)
             self._consumer = Consumer(
                 feed, handler, queue, w.concurrency, self._stop, keep_alive_seconds=w.ack_wait_seconds / 3
             )
@@ -120,6 +122,7 @@ class Worker:
             stack.push_async_callback(self._consumer.finish, budget)
             await self._consumer.consume()
             stopped_at = time.monotonic()
+            await _cancelled(reconciling)  # no pass starts or goes on once stopping
             naked = await self._consumer.finish(budget)
             # The open pull request ends within its expiry; what it still brings goes back at once.
             await feed.stop(PULL_EXPIRES_SECONDS)
@@ -167,6 +170,20 @@ class Worker:
             )
             self._exit_code = 1
             return None
+
+    @staticmethod
+    async def _reconciling(
+        stack: contextlib.AsyncExitStack, parts: WorkerComposition, kv: KeyValue
+    ) -> list[asyncio.Task[None]]:
+        """The reconciler's timer as a task the stack cancels (before it closes SENS's reader and the
+        connection), or none on a dry run."""
+        loop = parts.reconcile_loop(kv)
+        if loop is None:
+            return []
+        stack.push_async_callback(loop.reconciler.messages.close)
+        task = [asyncio.create_task(loop.run())]
+        stack.push_async_callback(_cancelled, task)
+        return task
 
     @staticmethod
     async def _report_unlogged(lines: LineBudget) -> None:
