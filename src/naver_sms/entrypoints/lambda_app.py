@@ -20,6 +20,7 @@ from naver_sms.logging_setup import bound, setup_logging
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from naver_sms.application.reconcile_pass import ReconcileReport
     from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
     from naver_sms.settings import Settings
 
@@ -103,6 +104,7 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
     result = summary.as_result()
     failed = result["failed"]
     log.info("run finished", extra={**result, "failed": len(failed)})
+    _alert_reconciled(settings, summary.reconciled)
     if summary.held and summary.held_is_news:
         send_alert(settings, f"naver-sms run held by the volume breaker: {summary.held.explain()}")
     if summary.lapsed:
@@ -124,6 +126,22 @@ def _attention(failed: list[dict[str, Any]], deferred: int = 0) -> str:
     return "\n".join([head, *lines[:ALERT_LINES], *more, *late])
 
 
+def _alert_reconciled(settings: Settings | None, reconciled: ReconcileReport | None) -> None:
+    """One alert for the messages the reconcile pass found a person should know of: each handset
+    failure (phone masked) and each expiry, named once, by the pass whose write moved it. A pass that
+    failed is in the result and the metrics (ReconcileFailed), not alerted: SENS down for an hour would
+    repeat it every run."""
+    from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
+
+    lines = reconciled.attention() if reconciled is not None else []
+    if not lines:
+        return
+    more = [f"… and {len(lines) - ALERT_LINES} more: the run's result and `make claims` list them"]
+    shown = lines[:ALERT_LINES] + (more if len(lines) > ALERT_LINES else [])
+    head = f"naver-sms reconcile: {len(lines)} message(s) need attention (none is resent)"
+    send_alert(settings, "\n".join([head, *shown]))
+
+
 def _failure(
     settings: Settings | None, kind: str, err: Exception, run: ScheduledRun | None = None
 ) -> dict[str, Any]:
@@ -134,6 +152,11 @@ def _failure(
 
     log.error("run failed", extra={"error_type": kind, "error": str(err)})
     result = _error(kind, str(err))
+    # The pass before the run is over whatever stopped the run after it: what it moved is said now.
+    reconciled = run.reconciled if run is not None else None
+    if reconciled is not None:
+        result["reconcile"] = reconciled.as_result()
+        _alert_reconciled(settings, reconciled)
     done = run.done if run is not None else []
     if done:
         result["failed"] = [d.as_record() for d in done if d.outcome in FAILURES]
@@ -170,7 +193,33 @@ def _metrics(result: dict[str, Any], run: ScheduledRun | None, seconds: float) -
     }
     if result["status"] != "error":
         counts["Duplicates"] = (result["skipped_duplicates"], "Count")
+    counts |= _reconcile_metrics(run.reconciled if run is not None else None)
     write_emf(counts, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
+
+
+RECONCILE_METRICS = {  # EMF name: the reconcile result's count
+    "ReconcileResolved": "resolved_sent",
+    "ReconcileReleased": "released",
+    "ReconcileExpired": "expired",
+    "ReconcileStillUnknown": "still_unknown",
+    "ReconcileErrors": "errors",
+    "ReconcileLeft": "left",
+    "HandsetDelivered": "delivered",
+    "HandsetFailed": "handset_failed",
+}
+
+
+def _reconcile_metrics(reconciled: ReconcileReport | None) -> dict[str, tuple[float, str]]:
+    """The pass's counts (zero when it did not run: a dry run, a run refused at its start), and
+    ReconcileFailed 1 when it stopped, for an alarm on a SENS that cannot be read."""
+    from naver_sms.application.reconcile_pass import Status  # noqa: PLC0415
+
+    result = reconciled.result if reconciled is not None else None
+    counts = result.counts() if result is not None else {}
+    failed = 1.0 if reconciled is not None and reconciled.status == Status.FAILED else 0.0
+    return {"ReconcileFailed": (failed, "Count")} | {
+        name: (float(counts.get(key, 0)), "Count") for name, key in RECONCILE_METRICS.items()
+    }
 
 
 def _reported(run: ScheduledRun) -> None:
