@@ -17,11 +17,9 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from naver_sms.adapters.sent_log import ScanOpenClaims, StoreSentLog
-from naver_sms.application.ports import OpenClaims
 from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.reconcile_result import ReconcileResult
-from naver_sms.bootstrap.shared import reconcile_settings, sent_messages
+from naver_sms.bootstrap.shared import operators_reconciler
 from naver_sms.domain.phone import mask_phones_within
 from naver_sms.entrypoints.claims import STORES
 from naver_sms.entrypoints.operator import operate
@@ -37,25 +35,20 @@ async def reconcile(settings: Settings, store: str) -> ReconcileResult:
     if store == "dynamodb":
         from naver_sms.bootstrap.lambda_image import open_claims_of, operators_sent_log  # noqa: PLC0415
 
-        return await one_pass(settings, operators_sent_log(settings), open_claims_of(settings))
+        return await one_pass(
+            operators_reconciler(settings, operators_sent_log(settings), open_claims_of(settings))
+        )
     from naver_sms.bootstrap.worker_image import operators_sent_log as kv_sent_log  # noqa: PLC0415
 
     async with kv_sent_log(settings) as sent_log:
-        return await one_pass(settings, sent_log, ScanOpenClaims(sent_log.store))
+        return await one_pass(operators_reconciler(settings, sent_log))
 
 
-async def one_pass(settings: Settings, sent_log: StoreSentLog, open_claims: OpenClaims) -> ReconcileResult:
-    messages = sent_messages(settings)
+async def one_pass(reconciler: Reconciler) -> ReconcileResult:
     try:
-        reconciler = Reconciler(
-            messages=messages,
-            sent_log=sent_log,
-            open_claims=open_claims,
-            settings=reconcile_settings(settings),
-        )
         return await reconciler.run()
     finally:
-        await messages.close()
+        await reconciler.messages.close()
 
 
 def lines(result: ReconcileResult) -> list[dict[str, Any]]:
