@@ -19,6 +19,7 @@ from naver_sms.entrypoints import reconcile as make_reconcile
 from naver_sms.settings import Settings
 from tests.support.bookings import THANKS_RULE
 from tests.support.fake_sens import FakeSens
+from tests.support.fake_sens_records import Fault
 from tests.support.fakes import FakeAuth, FakeBookingSource, MemoryRecords
 from tests.support.moto import create_sent_log_table
 
@@ -143,3 +144,15 @@ def test_make_reconcile_says_what_failed_when_sens_cannot_be_read(
     assert make_reconcile.main(["--store", "dynamodb"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot reconcile the dynamodb sent log with SENS: SentLogError")
+
+
+def test_a_sens_list_answering_200_with_junk_resends_nothing(settings: Settings, fake_sens: FakeSens) -> None:
+    fake_sens.state.fail_next = 1  # bk-1: a 503, unknown
+    invocation(settings, 1)
+    time.sleep(LEASE + 2 * MARGIN + 0.5)
+    fake_sens.state.records.fault = Fault.NOT_SENS  # 200 with JSON that is not SENS's list
+    second, _ = invocation(settings, 2)
+    assert second["reconcile"]["status"] == "ok"
+    assert second["reconcile"]["counts"]["still_unknown"] == 1
+    assert (second["status"], second["sent"], second["unresolved"]) == ("ok", 0, 1)
+    assert fake_sens.state.received == 2  # bk-1 never sent again on a list nobody can trust
