@@ -5,7 +5,7 @@
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint format test test-unit clean run-local smoke docker-engine standins build run-rie \
-	size-check tag push deploy pin-chrome bench validate up down logs ps claims login-guard preview infra-lint infra-deploy sam-invoke
+	size-check tag push deploy pin-chrome bench validate up down logs ps claims reconcile login-guard preview infra-lint infra-deploy sam-invoke
 
 ##@ Setup
 help: ## List the targets with one line each
@@ -36,8 +36,10 @@ run-local: ## Serve the Lambda handler under the real RIE on 127.0.0.1:9000 unti
 	@scripts/run-local.sh
 smoke: ## Invoke the sample events against SMOKE_URL (or smoke the worker container) and check bodies
 	@scripts/smoke.sh
-claims: ## List sent-log claims that are not confirmed sends (unknown, stale, live) from STORE
+claims: ## List sent-log claims that are not confirmed sends (unknown, stale, live, expired, failed) from STORE
 	@scripts/claims.sh
+reconcile: ## Look STORE's unknowns and sends up in SENS now: unknown → sent, released or expired; handset results
+	@scripts/reconcile.sh
 preview: ## What the next scheduled run would send, as a table (BOOKINGS=file.json instead of the API); sends nothing
 	@scripts/preview.sh
 login-guard: ## Show the Naver login guard (failures, backoff, logins this hour) or ACTION=clear it

@@ -21,7 +21,7 @@
 : "${LAMBDA_TIMEOUT:=300}"
 : "${LAMBDA_BUDGET_MB:=1500}"                # size-check budgets (MB = 10^6 bytes, as docker prints)
 : "${WORKER_BUDGET_MB:=150}"
-: "${STORE:=dynamodb}"                       # dynamodb | nats: the sent log `make claims` reads
+: "${STORE:=dynamodb}"                       # dynamodb | nats: the sent log `make claims` reads, `make reconcile` settles
 : "${ACTION:=show}"                          # show | clear: what `make login-guard` does with the Naver login guard
 : "${PROFILE:=single}"                       # single | cluster: the local stack `make up` starts
 : "${UP_TIMEOUT:=120}"                       # seconds `make up` waits for healthy services

@@ -23,7 +23,7 @@ from naver_sms.adapters.sent_log import GUARD_PREFIX
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.settings.rules import load_rules
-from tests.support.bookings import DRY_RUN_RESULT, mixed_bookings, record
+from tests.support.bookings import DRY_RUN_RESULT, RECONCILED_NOTHING, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import SECRET_KEY, FakeSens
 from tests.support.moto import create_sent_log_table
@@ -107,7 +107,7 @@ def test_real_sends_need_settings_that_allow_them(world: tuple[FakeNaver, FakeSe
 def test_real_run_sends_each_message_once_across_reruns(real_sends: FakeSens) -> None:
     sens = real_sends
     first = main.lambda_handler(REAL, None)
-    assert first == {**DRY_RUN_RESULT, "sent": 5, "dry_run": False}
+    assert first == {**DRY_RUN_RESULT, "sent": 5, "dry_run": False, "reconcile": RECONCILED_NOTHING}
     assert sens.state.rejected_signatures == 0
     assert recipients(sens) == REMINDED
     assert all(item["state"]["S"] == "sent" for item in sent_log_items())

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from naver_sms.application.reconcile_pass import DRY_RUN
+from naver_sms.application.reconcile_result import ReconcileResult
+
 KST = timezone(timedelta(hours=9))
 
 
@@ -37,6 +40,16 @@ def mixed_bookings() -> list[dict[str, Any]]:
 
 
 # What a dry run over mixed_bookings() answers: eight bookings, five planned messages, nothing sent.
+# What the Lambda's reconcile pass says in a run's result: a dry run skips it; a real run's pass over a
+# sent log with nothing to reconcile moves nothing.
+RECONCILE_SKIPPED = {"status": "skipped", "reason": DRY_RUN}
+RECONCILED_NOTHING = {
+    "status": "ok",
+    "counts": dict.fromkeys(ReconcileResult().counts(), 0),
+    "handset_failed": [],
+    "expired": [],
+    "errors": [],
+}
 DRY_RUN_RESULT = {
     "status": "ok",
     "bookings": 8,
@@ -47,6 +60,7 @@ DRY_RUN_RESULT = {
     "unresolved": 0,
     "dry_run": True,
     "failed": [],
+    "reconcile": RECONCILE_SKIPPED,
 }
 
 

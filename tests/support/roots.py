@@ -3,6 +3,7 @@ repo's settings, with each adapter that would reach a network or a browser repla
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from naver_sms.application.ports import SentLog, SmsTransport
@@ -11,7 +12,7 @@ from naver_sms.bootstrap import lambda_image
 from naver_sms.bootstrap.login_guard import naver_identity
 from naver_sms.domain.rules import RuleSet
 from naver_sms.settings import Settings
-from tests.support.fakes import FakeAuth, FakeBookingSource, MemoryRecords
+from tests.support.fakes import FakeAuth, FakeBookingSource, FakeClock, FakeSentMessages, MemoryRecords
 
 # An account to log in as, and real sends allowed (a dry run is asked for per run, as the Lambda's is).
 UNIT_ENV = {"NAVER_USERNAME": "owner", "SMS_DRY_RUN": "false"}
@@ -35,13 +36,15 @@ def lambda_run(
     **overrides: Any,
 ) -> ScheduledRun:
     """lambda_image.scheduled_run as an invocation calls it, over fakes: a login that works, no
-    bookings, a cold environment (a Warm of its own) and an empty login-guard store, unless `overrides`
-    (any other keyword of the root) says otherwise."""
+    bookings, a cold environment (a Warm of its own), an empty login-guard store and a SENS that lists
+    nothing (read only when `open_claims` is passed: the sent log can then be reconciled), unless
+    `overrides` (any other keyword of the root) says otherwise."""
     adapters = {
         "auth": FakeAuth(),
         "bookings": FakeBookingSource([]),
         "warm": lambda_image.Warm(),
         "guard_store": MemoryRecords(),
+        "sent_messages": FakeSentMessages(FakeClock(time.time())),
         **overrides,
     }
     return lambda_image.scheduled_run(

@@ -73,6 +73,11 @@ class StoreSentLog(Reconciliations):
         self._unsent: dict[str, str] = {}  # key -> attempt token of our claim with nothing sent under it
         self._unconfirmed: dict[str, str] = {}  # key -> provider id of our send not confirmed
 
+    @property
+    def store(self) -> RecordStore:
+        """The record store under it: what a listing of its open records (ScanOpenClaims) reads."""
+        return self._records
+
     async def claim(self, message: PlannedMessage, now: float) -> tuple[Claim, bool]:
         """Read, decide, write, as one loop: each step ends in an answer, or in None when the record
         changed between its read and its write (another writer's move), and the next step reads again.

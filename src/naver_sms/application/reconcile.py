@@ -102,15 +102,20 @@ class Reconciler:
     clock: Callable[[], float] = time.time
     result: ReconcileResult = field(default_factory=ReconcileResult, init=False)
 
-    async def run(self) -> ReconcileResult:
+    async def run(self, *, budget_seconds: float | None = None) -> ReconcileResult:
         """One pass over what the sent log lists for reconciling, oldest unknowns first. A listing that
-        fails raises SentLogError (nothing was done); a record's own failure is in the result's errors."""
+        fails raises SentLogError (nothing was done); a record's own failure is in the result's errors.
+        `budget_seconds` shortens the settings' budget for this pass (a run with little time left).
+        `self.result` is filled in as the pass goes, so a caller that stops it still has what it did."""
         self.result, started = ReconcileResult(), self.clock()
+        budget = self.settings.budget_seconds
+        if budget_seconds is not None:
+            budget = min(budget, budget_seconds)
         todo = sorted(
             await self.open_claims.to_reconcile(), key=lambda item: (not _unknown(item), item[1].at)
         )
         for done, (message, claim) in enumerate(todo):
-            if self.clock() - started >= self.settings.budget_seconds:
+            if self.clock() - started >= budget:
                 self.result.left = len(todo) - done
                 log.warning("reconciler: time budget spent", extra={"left": self.result.left})
                 break

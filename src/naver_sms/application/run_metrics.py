@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from naver_sms.application.delivery import FAILURES, Delivery, Outcome
+from naver_sms.application.reconcile_pass import ReconcileReport, Status
 from naver_sms.application.scheduled_run import LoginTally, RunSummary
 
 
@@ -48,14 +49,39 @@ class RunMetrics:
     invalid: int = _metric("Invalid")
     failed: int = _metric("Failed")  # every failure the result lists: unknown, retry, refused, invalid
     deferred: int = _metric("Deferred")  # messages left for the next run: the deadline came first
+    # The reconcile pass before the run (zero when it did not run: a dry run, a run refused at its start).
+    reconcile_failed: int = _metric("ReconcileFailed")  # 1 when the pass stopped: SENS or the log unread
+    reconcile_resolved: int = _metric("ReconcileResolved")  # unknowns SENS had accepted: now sent
+    reconcile_released: int = _metric("ReconcileReleased")  # unknowns SENS never accepted: sent again
+    reconcile_expired: int = _metric("ReconcileExpired")  # ... whose windows had closed: never sent
+    reconcile_still_unknown: int = _metric("ReconcileStillUnknown")
+    reconcile_errors: int = _metric("ReconcileErrors")  # records SENS could not tell about this time
+    reconcile_left: int = _metric("ReconcileLeft")  # records the pass's budget left for the next
+    handset_delivered: int = _metric("HandsetDelivered")
+    handset_failed: int = _metric("HandsetFailed")  # alarm: a number that does not take SMS
 
     @classmethod
     def of(
-        cls, done: Sequence[Delivery], tally: LoginTally, summary: RunSummary | None, seconds: float
+        cls,
+        done: Sequence[Delivery],
+        tally: LoginTally,
+        summary: RunSummary | None,
+        seconds: float,
+        reconciled: ReconcileReport | None = None,
     ) -> RunMetrics:
         """`summary` is None for a run whose result is an error; `done` is what it delivered until then."""
         outcomes = Counter(d.outcome for d in (summary.deliveries if summary else done))
+        r = reconciled.result if reconciled is not None else None
         return cls(
+            reconcile_failed=int(reconciled is not None and reconciled.status == Status.FAILED),
+            reconcile_resolved=len(r.resolved_sent) if r else 0,
+            reconcile_released=len(r.released) if r else 0,
+            reconcile_expired=len(r.expired) if r else 0,
+            reconcile_still_unknown=len(r.still_unknown) if r else 0,
+            reconcile_errors=len(r.errors) if r else 0,
+            reconcile_left=r.left if r else 0,
+            handset_delivered=r.delivered if r else 0,
+            handset_failed=len(r.handset_failed) if r else 0,
             run_failed=int(summary is None),
             duration_ms=round(seconds * 1000, 1),
             logins=tally.logins,

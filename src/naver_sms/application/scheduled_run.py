@@ -1,5 +1,10 @@
-"""The Lambda's scheduled run: a session (kept, or a login the guard admits) → fetch booking records →
-plan every booking → the volume breaker → deliver → a summary.
+"""The Lambda's scheduled run: a reconcile pass over the sent log (a real run's, application/
+reconcile_pass.py) → a session (kept, or a login the guard admits) → fetch booking records → plan every
+booking → the volume breaker → deliver → a summary.
+
+The pass comes first, so a message it releases (SENS never accepted it) is sent by this same run if a
+rule still plans it, and one it resolves is read as sent. It runs whatever Naver does next, and its
+failure is in the result, never the run's.
 
 The session a warm environment kept is tried first; when the booking source says it is over, the run
 logs in again, once, and fetches from the first page (nothing has been sent yet: records are all read
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +37,8 @@ from naver_sms.application.errors import (
 from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
 from naver_sms.application.ports import Authenticator, BookingSource, OpenClaims
+from naver_sms.application.reconcile import Reconciler
+from naver_sms.application.reconcile_pass import DRY_RUN, ReconcileReport, Status, reconcile_pass
 from naver_sms.application.session import Login, SessionKeeper
 from naver_sms.domain.messages import PlannedMessage
 
@@ -56,6 +64,7 @@ class RunSummary:
     held_is_news: bool = False  # not the same messages as the last hold: alert it
     lapsed: Lapsed | None = None  # messages an earlier run held that are no longer planned
     deferred: int = 0  # messages left for the next run: the deadline came first
+    reconciled: ReconcileReport | None = None  # the pass before the run (None: none is wired)
 
     @property
     def failed(self) -> list[Delivery]:
@@ -84,6 +93,8 @@ class RunSummary:
             result["deferred"] = self.deferred
         if self.lapsed:
             result["lapsed"] = {"count": self.lapsed.count, "by_rule": self.lapsed.by_rule}
+        if self.reconciled is not None:
+            result["reconcile"] = self.reconciled.as_result()
         return result
 
 
@@ -100,14 +111,26 @@ class ScheduledRun:
     held_memory: HeldMemory  # the environment's, like `sessions`
     deadline: Deadline = NO_DEADLINE
     open_claims: OpenClaims | None = None  # the sent log's open records, where the store can list them
+    # Looks the sent log's unknowns and sends up in SENS: built when a real run's pass starts.
+    reconciler: Callable[[], Reconciler] | None = None
+    reconcile_share: float = 0.25  # of the time the deadline spares, at most, for the pass
     tally: LoginTally = field(default_factory=LoginTally)
     # Every delivery so far, as it happens: a run that fails later still reports these (an unknown
     # among them above all), whatever stopped it.
     done: list[Delivery] = field(default_factory=list)
+    # This run's reconcile pass, kept like `done`: what it moved is reported however the run ends (only
+    # the pass whose write moved a record reports it, so a report lost here would be lost for good).
+    reconciles: list[ReconcileReport] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> ReconcileReport | None:
+        return self.reconciles[-1] if self.reconciles else None
 
     async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
         self.done.clear()
+        self.reconciles.clear()
         self.deadline.check_at_start()
+        await self._reconcile()
         records, login = await self.records()
         plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
@@ -119,7 +142,15 @@ class ScheduledRun:
                 self.done.extend(p for p in plans if isinstance(p, Delivery))
                 await self._sweep()  # a hold may last hours: what the log has open is reported all the same
                 news = self.held_memory.held(held)
-                return RunSummary(len(records), tuple(self.done), dry_run, login, held, held_is_news=news)
+                return RunSummary(
+                    len(records),
+                    tuple(self.done),
+                    dry_run,
+                    login,
+                    held,
+                    held_is_news=news,
+                    reconciled=self.reconciled,
+                )
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
         deferred = 0
         for plan in plans:
@@ -131,7 +162,23 @@ class ScheduledRun:
             log.warning("deadline: messages left for the next run", extra={"deferred": deferred})
         elif not dry_run:
             await self._sweep()
-        return RunSummary(len(records), tuple(self.done), dry_run, login, lapsed=lapsed, deferred=deferred)
+        return RunSummary(
+            len(records),
+            tuple(self.done),
+            dry_run,
+            login,
+            lapsed=lapsed,
+            deferred=deferred,
+            reconciled=self.reconciled,
+        )
+
+    async def _reconcile(self) -> None:
+        if self.reconciler is None:
+            return
+        if self.notifier.dry_run:
+            self.reconciles.append(ReconcileReport(Status.SKIPPED, reason=DRY_RUN))
+            return
+        self.reconciles.append(await reconcile_pass(self.reconciler, self.deadline, self.reconcile_share))
 
     async def _sweep(self) -> None:
         """What the sent log still has open that this run did not settle: a claim whose sender died, an

@@ -30,22 +30,34 @@ from naver_sms.application.ports import (
     BookingSource,
     OpenClaims,
     SentLog,
+    SentMessages,
     SmsTransport,
 )
+from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.application.session import SessionKeeper
 from naver_sms.bootstrap.login_guard import login_guard, naver_identity
-from naver_sms.bootstrap.shared import OPERATOR, deliverer, given, sms_transport
+from naver_sms.bootstrap.shared import (
+    OPERATOR,
+    deliverer,
+    given,
+    reconcile_settings,
+    sent_messages,
+    sms_transport,
+)
 from naver_sms.domain.rules import RuleSet
 from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
 log = logging.getLogger(__name__)
 SENDS_AT_ONCE = 1  # a scheduled run sends its messages one after another
-# After the last send: the sweep, up to two Slack alerts (10 s each at worst), the EMF line and the
+# After the last send: the sweep, up to three Slack alerts (5 s each at worst), the EMF line and the
 # unknowns' acknowledgement.
 DEADLINE_MARGIN_SECONDS = 30.0
+# The most of the time a run can spare beyond its deadline's reserve that its reconcile pass may take
+# (never more than `reconcile.budget_seconds`): the rest is for the sends.
+RECONCILE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,31 @@ def owner(request_id: str) -> str:
 
 
 def operators_sent_log(settings: Settings) -> StoreSentLog:
-    """The DynamoDB sent log as `make claims` reads it (as OPERATOR)."""
+    """The DynamoDB sent log as `make claims` reads it and `make reconcile` writes it (as OPERATOR)."""
     return dynamo_sent_log(settings.sent_log.table, OPERATOR)
+
+
+def open_claims_of(settings: Settings) -> DynamoOpenClaims:
+    """The table's records that need a look (its sparse `open` index): the sweep's and the reconciler's."""
+    return DynamoOpenClaims(DynamoRecords(settings.sent_log.table))
+
+
+def reconciler(
+    settings: Settings,
+    sent_log: StoreSentLog,
+    open_claims: OpenClaims,
+    *,
+    messages: SentMessages | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Reconciler:
+    """A reconciler over the sent log and SENS's read side (built with the send's keys, or passed)."""
+    return Reconciler(
+        messages=given(messages, lambda: sent_messages(settings)),
+        sent_log=sent_log,
+        open_claims=open_claims,
+        settings=reconcile_settings(settings),
+        clock=clock,
+    )
 
 
 def notifier(
@@ -156,17 +191,26 @@ def scheduled_run(
     transport: SmsTransport | None = None,
     sent_log: SentLog | None = None,
     open_claims: OpenClaims | None = None,
+    sent_messages: SentMessages | None = None,
     guard_store: RecordStore | None = None,
     rules: RuleSet | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ScheduledRun:
     """The run, from settings; each keyword after `time_left` replaces one real adapter (None: the real
-    one). The sweep lists the default sent log's open records; a sent log passed in without its
-    `open_claims` is not swept. Raises RealSendsNotAllowed before anything is built when the request
-    asks for more than allowed."""
+    one). The sweep and the reconcile pass list the default sent log's open records; a sent log passed
+    in without its `open_claims` is neither swept nor reconciled. A real run reconciles before it plans
+    (SENS's read side: `sent_messages`); a dry run records nothing, so it does not. Raises
+    RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     if sent_log is None and open_claims is None:
-        open_claims = DynamoOpenClaims(DynamoRecords(settings.sent_log.table))
+        open_claims = open_claims_of(settings)
+    log_ = given(sent_log, lambda: dynamo_sent_log(settings.sent_log.table, owner(request_id)))
+    reconciles = None
+    if isinstance(log_, StoreSentLog) and open_claims is not None:
+        # Built when a real run's pass starts: a dry run skips it (and says so) and needs no SENS keys.
+        reconciles = functools.partial(
+            reconciler, settings, log_, open_claims, messages=sent_messages, clock=clock
+        )
     warm = given(warm, this_environment)
     return ScheduledRun(
         auth=given(auth, lambda: naver_login(settings)),
@@ -176,7 +220,7 @@ def scheduled_run(
             dry_run=dry_run,
             claimer=owner(request_id),
             transport=transport,
-            sent_log=sent_log,
+            sent_log=log_,
             rules=rules,
             clock=clock,
         ),
@@ -188,6 +232,8 @@ def scheduled_run(
         held_memory=warm.held,
         deadline=deadline(settings, time_left),
         open_claims=open_claims,
+        reconciler=reconciles,
+        reconcile_share=RECONCILE_SHARE,
     )
 
 

@@ -10,11 +10,12 @@ from typing import TypeVar
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.adapters.sens_messages import SensMessages
+from naver_sms.adapters.sent_log import ScanOpenClaims, StoreSentLog
 from naver_sms.application.delivery import Deliverer, every_line
 from naver_sms.application.dry_run import RefusingTransport
 from naver_sms.application.errors import NotDelivered, SentMessagesError
-from naver_sms.application.ports import SentLog, SentMessages, SmsTransport
-from naver_sms.application.reconcile import ReconcileSettings
+from naver_sms.application.ports import OpenClaims, SentLog, SentMessages, SmsTransport
+from naver_sms.application.reconcile import Reconciler, ReconcileSettings
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
 
@@ -75,6 +76,19 @@ def reconcile_settings(settings: Settings, *, budget_seconds: float | None = Non
         resend_not_found=r.resend_not_found,
         resend_lead_seconds=r.resend_lead_seconds,
         budget_seconds=r.budget_seconds if budget_seconds is None else min(budget_seconds, r.budget_seconds),
+    )
+
+
+def operators_reconciler(
+    settings: Settings, sent_log: StoreSentLog, open_claims: OpenClaims | None = None
+) -> Reconciler:
+    """`make reconcile`'s pass over an operator's sent log: the records `open_claims` lists (DynamoDB's
+    index), or else a scan of the sent log's own store (JetStream KV has no index)."""
+    return Reconciler(
+        messages=sent_messages(settings),
+        sent_log=sent_log,
+        open_claims=ScanOpenClaims(sent_log.store) if open_claims is None else open_claims,
+        settings=reconcile_settings(settings),
     )
 
 

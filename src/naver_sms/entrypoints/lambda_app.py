@@ -29,6 +29,7 @@ from naver_sms.logging_setup import bound, setup_logging
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from naver_sms.application.reconcile_pass import ReconcileReport
     from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
     from naver_sms.settings import Settings
 
@@ -109,6 +110,7 @@ def _finished(settings: Settings, summary: RunSummary) -> dict[str, Any]:
     result = summary.as_result()
     failed = result["failed"]
     log.info("run finished", extra={**result, "failed": len(failed)})
+    _alert_reconciled(settings, summary.reconciled)
     if summary.held and summary.held_is_news:
         send_alert(settings, f"naver-sms run held by the volume breaker: {summary.held.explain()}")
     if summary.lapsed:
@@ -130,6 +132,22 @@ def _attention(failed: list[dict[str, Any]], deferred: int = 0) -> str:
     return "\n".join([head, *lines[:ALERT_LINES], *more, *late])
 
 
+def _alert_reconciled(settings: Settings | None, reconciled: ReconcileReport | None) -> None:
+    """One alert for the messages the reconcile pass found a person should know of: each handset
+    failure (phone masked) and each expiry, named once, by the pass whose write moved it. A pass that
+    failed is in the result and the metrics (ReconcileFailed), not alerted: SENS down for an hour would
+    repeat it every run."""
+    from naver_sms.bootstrap.lambda_image import send_alert  # noqa: PLC0415
+
+    lines = reconciled.attention() if reconciled is not None else []
+    if not lines:
+        return
+    more = [f"… and {len(lines) - ALERT_LINES} more: the run's result and `make claims` list them"]
+    shown = lines[:ALERT_LINES] + (more if len(lines) > ALERT_LINES else [])
+    head = f"naver-sms reconcile: {len(lines)} message(s) need attention (none is resent)"
+    send_alert(settings, "\n".join([head, *shown]))
+
+
 def _failure(settings: Settings | None, err: Exception, run: ScheduledRun | None = None) -> dict[str, Any]:
     """A run that stopped: its error, and every failure it had met before (an SMS marked unknown
     before the sent log failed must not vanish from the result, the alert and the metric)."""
@@ -138,6 +156,11 @@ def _failure(settings: Settings | None, err: Exception, run: ScheduledRun | None
 
     log.error("run failed", extra={"error_type": error_type(err), "error": error_message(err)})
     result = _error(err)
+    # The pass before the run is over whatever stopped the run after it: what it moved is said now.
+    reconciled = run.reconciled if run is not None else None
+    if reconciled is not None:
+        result["reconcile"] = reconciled.as_result()
+        _alert_reconciled(settings, reconciled)
     done = run.done if run is not None else []
     if done:
         result["failed"] = [d.as_record() for d in done if d.outcome in FAILURES]
@@ -158,7 +181,8 @@ def _metrics(run: ScheduledRun | None, summary: RunSummary | None, seconds: floa
     from naver_sms.application.scheduled_run import LoginTally  # noqa: PLC0415
 
     done, tally = (run.done, run.tally) if run is not None else ([], LoginTally())
-    metrics = RunMetrics.of(done, tally, summary, seconds).metrics()
+    reconciled = run.reconciled if run is not None else None
+    metrics = RunMetrics.of(done, tally, summary, seconds, reconciled).metrics()
     write_emf(metrics, {"FunctionName": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")})
 
 
