@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from naver_sms.domain.errors import InvalidEvent
 from naver_sms.entrypoints.lambda_events import (
     MAX_EVENT_BYTES,
-    InvalidEventError,
     RunRequest,
     SmokeRequest,
     parse_event,
@@ -52,5 +52,5 @@ def test_accepted_events(event: object, expected: object) -> None:
     ],
 )
 def test_rejected_events(event: object, message: str) -> None:
-    with pytest.raises(InvalidEventError, match=message):
+    with pytest.raises(InvalidEvent, match=message):
         parse_event(event)
