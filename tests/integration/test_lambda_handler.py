@@ -496,17 +496,16 @@ def test_a_go_ahead_that_names_no_number_is_an_invalid_event(
 
 
 class Countdown:
-    """A Lambda context whose remaining time drops by `step_ms` each time it is asked, as a slow run's
-    would: deterministic, and the run is the only one who asks."""
+    """A Lambda context whose remaining time drops by `step_ms` with each SMS the fake SENS has taken, as
+    a run whose sends are slow would: deterministic however often the run asks."""
 
     aws_request_id = "countdown"
 
-    def __init__(self, start_ms: int, step_ms: int) -> None:
-        self.left, self.step = start_ms, step_ms
+    def __init__(self, sens: FakeSens, start_ms: int, step_ms: int) -> None:
+        self.sens, self.start, self.step = sens, start_ms, step_ms
 
     def get_remaining_time_in_millis(self) -> int:
-        self.left -= self.step
-        return self.left
+        return self.start - self.step * len(self.sens.state.sent)
 
 
 def test_an_unknown_before_the_sent_log_failed_is_in_the_result_the_alert_and_the_metric(
@@ -551,15 +550,14 @@ def test_a_run_near_its_deadline_claims_no_more_and_the_next_run_sends_the_rest_
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # SENS 1 s x 1 attempt: a worst-case send plus the 30 s margin is about 31 s. The countdown drops
-    # 8 s each time the run asks (at the start, then before each message): 56 starts it, 48, 40 and 32
-    # allow a send, 24 does not.
+    # SENS 1 s x 1 attempt: a worst-case send plus the 30 s margin is about 31 s. The time left drops
+    # 8 s with each SMS sent: 52, 44 and 36 s allow a send each, 28 does not.
     monkeypatch.setenv("SENS_TIMEOUT_SECONDS", "1")
     monkeypatch.setenv("SENS_MAX_ATTEMPTS", "1")
     with Recorder() as slack:
         monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.hook_url)
         capsys.readouterr()
-        first = main.lambda_handler(REAL, Countdown(64_000, 8_000))
+        first = main.lambda_handler(REAL, Countdown(real_sends, 52_000, 8_000))
         (post,) = slack.posts
     assert (first["status"], first["sent"], first["deferred"]) == ("partial", 3, 2)
     assert "2 message(s) left for the next run" in post["text"]
