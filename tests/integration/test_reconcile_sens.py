@@ -14,7 +14,7 @@ from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.ports import ClaimState
 from naver_sms.application.reconcile import Reconciler, ReconcileSettings
 from naver_sms.application.send_policy import SendPolicy
-from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.messages import PlannedMessage, SentBy
 from tests.support import fake_sens as sens_fake
 from tests.support.fake_sens import FakeSens
 from tests.support.fakes import FakeSentLog, MemoryOpenClaims
@@ -23,8 +23,24 @@ RIGHT = SensCredentials(sens_fake.ACCESS_KEY, sens_fake.SECRET_KEY, sens_fake.SE
 LEASE = 120.0
 SETTINGS = ReconcileSettings(lease_seconds=LEASE)
 OPEN_UNTIL = datetime.now(UTC) + timedelta(days=1)
-REACHED = PlannedMessage("reminder", "bk-1", "01012345678", "see you at 3", "a" * 40, send_until=OPEN_UNTIL)
-NEVER = PlannedMessage("reminder", "bk-2", "01012345679", "see you at 4", "b" * 40, send_until=OPEN_UNTIL)
+REACHED = PlannedMessage(
+    "reminder",
+    "bk-1",
+    "01012345678",
+    "see you at 3",
+    "a" * 40,
+    send_until=OPEN_UNTIL,
+    sent_by=SentBy.SCHEDULED,
+)
+NEVER = PlannedMessage(
+    "reminder",
+    "bk-2",
+    "01012345679",
+    "see you at 4",
+    "b" * 40,
+    send_until=OPEN_UNTIL,
+    sent_by=SentBy.SCHEDULED,
+)
 
 
 async def lose_both_answers(fake: FakeSens, log: FakeSentLog) -> None:

@@ -25,7 +25,7 @@ from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, Sto
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState, HandsetResult, OpenClaims
-from naver_sms.domain.messages import PlannedMessage, fingerprint
+from naver_sms.domain.messages import PlannedMessage, SentBy, fingerprint, recipient_fingerprint
 from tests.support.fakes import FakeTransport, MemoryOpenClaims, MemoryRecords
 from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
 from tests.support.nats_server import NatsServer
@@ -361,6 +361,60 @@ async def _fingerprint_and_window(writer: Any) -> None:
     assert MESSAGE.phone not in str(stored) and MESSAGE.text not in str(stored)
 
 
+async def _mark_keeps_the_claims_identity(writer: Any) -> None:
+    """A stale claim marked unknown by a later run keeps the identity its sender wrote (fingerprint,
+    recipient fingerprint, window end, path), whatever the marking run plans under the key now (a
+    corrected name, a new template, another phone, another window); a claim written without one stays
+    without (a person checks it), never given the marking run's."""
+    (dead, _), (later, _) = await writer("w:dead"), await writer("w:later")
+    sent = dataclasses.replace(WINDOWED, sent_by=SentBy.SCHEDULED)
+    claim, _ = await dead.claim(sent, time.time() - LEASE - 1)
+    planned_now = dataclasses.replace(
+        sent, phone="01098765432", text="김님, 예약 확정!", send_until=datetime(2098, 1, 1, tzinfo=UTC)
+    )
+    assert await later.mark_unknown(planned_now, claim, "never confirmed")
+    held = await later.lookup(MESSAGE)
+    assert held is not None and held.state is ClaimState.UNKNOWN
+    key = MESSAGE.idempotency_key
+    assert held.fingerprint == fingerprint(key, MESSAGE.phone, MESSAGE.text) == claim.fingerprint
+    assert (
+        held.recipient_fingerprint == recipient_fingerprint(key, MESSAGE.phone) == claim.recipient_fingerprint
+    )
+    assert (held.until, held.sent_by) == (UNTIL.timestamp(), "scheduled")
+    bare = PlannedMessage("reminder", "bk-2", "", "", "m" * 40)  # a claim written with no identity
+    old, _ = await dead.claim(bare, time.time() - LEASE - 1)
+    full = dataclasses.replace(
+        bare, phone="01012345679", text="x", send_until=UNTIL, sent_by=SentBy.SCHEDULED
+    )
+    assert await later.mark_unknown(full, old, "never confirmed")
+    kept = await later.lookup(full)
+    assert kept is not None and (kept.fingerprint, kept.recipient_fingerprint, kept.until, kept.sent_by) == (
+        "",
+        "",
+        None,
+        "",
+    )
+
+
+async def _late_confirmation_keeps_the_claims_identity(writer: Any) -> None:
+    """A confirmation written late by its sender's next claim keeps the identity of the claim it sent
+    under, not that of the message planned now."""
+    (mine, records) = await writer("w:a")
+    claim, _ = await mine.claim(WINDOWED, time.time())
+    records.lose("put", stored=False)
+    with pytest.raises(SentLogError):
+        await mine.confirm(WINDOWED, "req-1")
+    seen, created = await mine.claim(dataclasses.replace(WINDOWED, text="김님, 예약 확정!"), time.time())
+    assert not created and (seen.state, seen.provider_id) == (ClaimState.SENT, "req-1")
+    assert (seen.fingerprint, seen.recipient_fingerprint, seen.until) == (
+        claim.fingerprint,
+        claim.recipient_fingerprint,
+        claim.until,
+    )
+    stored = await mine.lookup(MESSAGE)
+    assert stored is not None and stored.fingerprint == claim.fingerprint
+
+
 async def _resolve_sent(writer: Any) -> None:
     """An unknown found in SENS's list becomes SENT with SENS's ids and when SENS took it, awaiting its
     handset result; the same move from the same view a second time loses."""
@@ -502,6 +556,8 @@ test_a_lost_confirmation_is_written_by_the_senders_next_claim = contract(_lost_c
 test_a_lost_claim_reported_meanwhile_stays_unknown = contract(_lost_claim_marked_meanwhile)
 test_the_listing_has_what_is_not_sent = contract(_unresolved)
 test_a_claim_keeps_its_fingerprint_and_window_end = contract(_fingerprint_and_window)
+test_a_stale_claim_marked_by_a_later_run_keeps_its_own_identity = contract(_mark_keeps_the_claims_identity)
+test_a_late_confirmation_keeps_the_claims_identity = contract(_late_confirmation_keeps_the_claims_identity)
 test_an_unknown_found_at_sens_is_resolved_sent = contract(_resolve_sent)
 test_an_unknown_never_accepted_is_released_once = contract(_release_after_not_found)
 test_an_unknown_out_of_its_window_expires = contract(_expire)

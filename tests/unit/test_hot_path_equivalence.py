@@ -181,3 +181,13 @@ def test_only_the_portable_directives_leave_strftime() -> None:
     )
     for kept in ("{start:%Y}", "{start:%a}", "{start:%-d}", "{start!r}", "{start:%H %}"):
         assert without_strftime(kept) == kept
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\t", "\x7f", "\x85"])
+def test_a_spec_with_a_control_character_is_left_to_strftime(control: str) -> None:
+    """A NUL in a spec is kept by str.format's rewrite but not by strftime: any control character leaves
+    the spec to strftime, so the template renders as it did."""
+    template = "{start:%m/%d" + control + " %H:%M} 예약"
+    assert without_strftime(template) == template
+    start = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+    assert without_strftime(template).format(start=start) == template.format(start=start)

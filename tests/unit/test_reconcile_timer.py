@@ -19,7 +19,7 @@ from naver_sms.adapters.sent_log import Fields
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import ClaimState, HandsetResult, Processing, SentMessage
 from naver_sms.bootstrap.worker_image import WorkerComposition
-from naver_sms.domain.messages import PlannedMessage
+from naver_sms.domain.messages import PlannedMessage, SentBy
 from naver_sms.entrypoints.worker.reconcile_loop import ReconcileLoop
 from naver_sms.entrypoints.worker.service import Worker, _cancelled
 from tests.support.fakes import FakeClock, FakeSentLog, FakeSentMessages, FakeTransport, MemoryRecords
@@ -33,7 +33,9 @@ DAY = 86_400.0
 
 def message(n: int = 1, phone: str = PHONE) -> PlannedMessage:
     until = datetime.fromtimestamp(NOW + DAY, UTC)  # its rule's window open a day more: a release's case
-    return PlannedMessage("confirmation", f"bk-{n}", phone, TEXT, f"{n:040d}", send_until=until)
+    return PlannedMessage(
+        "confirmation", f"bk-{n}", phone, TEXT, f"{n:040d}", send_until=until, sent_by=SentBy.EVENTS
+    )
 
 
 class Stop(Exception):
@@ -130,7 +132,7 @@ def test_the_worker_never_releases_a_not_found_unknown_whatever_the_setting() ->
     assert result is not None and (len(result.released), len(result.still_unknown)) == (0, 1)
     held = world.log.held(planned)
     assert held is not None and held.state is ClaimState.UNKNOWN
-    assert "resend_not_found is off" in held.note
+    assert "not sent again automatically" in held.note and "not sent by the scheduled run" in held.note
     assert counted(loop, "still_unknown") == 1 and counted(loop, "released") == 0
 
 

@@ -1,6 +1,7 @@
 """The sent log's read-decide-write loop is bounded: a record that keeps changing under a claim ends in a
 SentLogError naming the key's hash, never in endless reads; a delivery's report of a stale claim that loses
-to another writer reads once more and reports nothing."""
+to another writer reads once more and reports nothing; a record in a state this version does not know is
+read as one to look at, never sent and never an error."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 
 import pytest
 
+from naver_sms.adapters.claim_record import decode
 from naver_sms.adapters.sent_log import CLAIM_STEPS, Changed, Fields, StoreSentLog
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.errors import SentLogError
@@ -95,3 +97,21 @@ def test_a_report_that_loses_reads_once_more_and_reports_nothing() -> None:
     delivery = asyncio.run(core.deliver(MESSAGE))
     assert delivery.outcome is Outcome.IN_FLIGHT and log.lookups == 1
     assert log.state(MESSAGE) is ClaimState.CLAIMED
+
+
+def test_a_record_in_a_state_this_version_does_not_know_is_read_as_unknown() -> None:
+    """A later version's state (read after a rollback, as #36's delivered/failed/expired were by the
+    version before it, which raised ValueError on every run planning the key) is UNKNOWN here: never
+    sent, listed for a person, the stored state kept on the claim."""
+    claim = decode({"state": "superseded", "owner": "future", "at": NOW}, "7")
+    assert (claim.state, claim.foreign_state, claim.revision) == (ClaimState.UNKNOWN, "superseded", "7")
+    assert decode({"state": "sent", "at": NOW}, "1").foreign_state == ""
+
+
+def test_a_delivery_of_a_key_in_a_state_this_version_does_not_know_sends_nothing() -> None:
+    log, transport = FakeSentLog(), FakeTransport()
+    log.records.items[MESSAGE.idempotency_key] = ({"state": "superseded", "owner": "future", "at": NOW}, "1")
+    core = Deliverer(transport=transport, sent_log=log, lease_seconds=LEASE, dry_run=False, clock=lambda: NOW)
+    assert asyncio.run(core.deliver(MESSAGE)).outcome is Outcome.STILL_UNKNOWN
+    assert transport.sent == []
+    assert log.records.items[MESSAGE.idempotency_key][0]["state"] == "superseded"  # left as it was

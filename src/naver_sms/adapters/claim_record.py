@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 from naver_sms.adapters.record_store import Fields
 from naver_sms.application.ports import REASON_CHARS, Claim, ClaimState
-from naver_sms.domain.messages import PlannedMessage, recipient_fingerprint
+from naver_sms.domain.errors import InvalidBooking
+from naver_sms.domain.messages import PlannedMessage, fingerprint, recipient_fingerprint
 
 KEY = "idempotency_key"  # what a listed record calls its key
 REPORT, PENDING = "report", "pending"  # an unknown's report: pending until a run or worker has made it
@@ -35,20 +36,34 @@ def opened(fields: Fields) -> Fields:
 
 def identity(message: PlannedMessage) -> Fields:
     """What lets a reconciler find the send in SENS's list, the phone and text themselves never stored:
-    nothing for a message with no phone (read back from a listing) or one no fingerprint can be made of."""
+    nothing for a message with no phone (read back from a listing) or one no fingerprint can be made of.
+    Written only by a write that sends (or may send) this very message: a claim, a take-over, a
+    confirmation. A later write on an existing claim keeps the claim's own (`carried`): the message a
+    later run plans under the same key may differ (a corrected name, a new template, a changed phone)
+    from what was sent under it."""
     if not message.phone:
         return {}
-    found = recipient_fingerprint(message.idempotency_key, message.phone, message.text)
-    if found is None:
+    key = message.idempotency_key
+    try:
+        fields: Fields = {
+            "fingerprint": fingerprint(key, message.phone, message.text),
+            "recipient_fingerprint": recipient_fingerprint(key, message.phone),
+        }
+    except (InvalidBooking, UnicodeError):
         return {}
-    fields: Fields = {"fingerprint": found}
     if message.send_until is not None:
         fields["until"] = message.send_until.timestamp()
+    if message.sent_by is not None:
+        fields["sent_by"] = message.sent_by.value
     return fields
 
 
+CARRIED = ("fingerprint", "recipient_fingerprint", "message_id", "sent_by")
+
+
 def carried(claim: Claim) -> Fields:
-    fields: Fields = {"fingerprint": claim.fingerprint, "message_id": claim.message_id}
+    """The claim's own identity (and SENS's message id), for a write on it that sends nothing."""
+    fields: Fields = {name: getattr(claim, name) for name in CARRIED}
     if claim.until is not None:
         fields["until"] = claim.until
     return {name: value for name, value in fields.items() if value != ""}
@@ -71,10 +86,22 @@ def capped(name: str, value: str | float) -> str | float:
     return value[:REASON_CHARS] if name in ("reason", "note") and isinstance(value, str) else value
 
 
+def _state(fields: Mapping[str, str | float]) -> tuple[ClaimState, str]:
+    """The record's state, and the state as stored when this version does not know it: a state a later
+    version wrote (read after a rollback) is read as UNKNOWN, so it is never sent and a person looks at
+    it, rather than failing every run that plans its key."""
+    raw = str(fields.get("state", ClaimState.UNKNOWN.value))
+    try:
+        return ClaimState(raw), ""
+    except ValueError:
+        return ClaimState.UNKNOWN, raw
+
+
 def decode(fields: Mapping[str, str | float], revision: str) -> Claim:
     until = fields.get("until")
+    state, foreign = _state(fields)
     return Claim(
-        state=ClaimState(str(fields.get("state", ClaimState.UNKNOWN.value))),
+        state=state,
         owner=str(fields.get("owner", "")),
         at=float(fields.get("at", 0)),
         provider_id=str(fields.get("provider_id", "")),
@@ -87,6 +114,9 @@ def decode(fields: Mapping[str, str | float], revision: str) -> Claim:
         message_id=str(fields.get("message_id", "")),
         reason=str(fields.get("reason", "")),
         note=str(fields.get("note", "")),
+        recipient_fingerprint=str(fields.get("recipient_fingerprint", "")),
+        sent_by=str(fields.get("sent_by", "")),
+        foreign_state=foreign,
     )
 
 

@@ -5,11 +5,17 @@ Read whole or refused: any answer but a whole, well-formed one raises a SentMess
 empty list will be read as "never sent, safe to send again". Nothing is retried here: a read is safe to
 repeat, so the caller decides when (a reconciler's next round), and a timeout never hangs a run.
 
-Paging: pages are asked as `pageIndex` (from 0) and `pageSize`, and the answer's `hasMore` and `pageIndex`
-are checked when present. These names are as remembered from the doc page `sens-sms-list`; its paging
-section could not be read again when this was written (issue #36), so sens_records.read_page trusts no
-one of them alone: a page is followed while full, a page said to have more must be full, and a page that
-echoes another index or repeats a message is refused.
+Paging: pages are asked as `pageIndex` (from 0) and `pageSize`, and the answer's `pageIndex` and
+`hasMore` are checked. Naver Cloud's doc page `sens-sms-list` ("메시지 발송 목록 조회",
+https://api.ncloud-docs.com/docs/sens-sms-list, also /docs/ja/ and api-gov.ncloud-docs.com) was found
+again when the review of #36 looked (December 2026): its request part confirms the list's last 90 days,
+`requestId` or `requestStartTime` + `requestEndTime` (YYYY-MM-DD HH:mm:ss, URL-encoded, at most 30 days
+apart) or `completeStartTime` + `completeEndTime` (at most 24 hours), and the optional `messageId`,
+`type`, `contentType`, `countryCode`; its paging rows and the answer's paging fields could not be read
+there. So these names stay unverified, and sens_records.read_page concludes the end of a list only from
+an explicit `hasMore: false`: an answer without it is refused (OddAnswer), which leaves every unknown
+unknown rather than read a list short. Check one real answer before relying on the reconciler: if SENS
+says the end otherwise, teach read_page that signal (and cite the page).
 """
 
 from __future__ import annotations

@@ -130,8 +130,11 @@ def messages_of(answer: dict[str, Any], where: str) -> list[SentMessage]:
 
 def read_page(answer: dict[str, Any], index: int, size: int) -> tuple[list[SentMessage], bool]:
     """One page of the list asked for at `index`, `size` a page: its messages and whether another page
-    may follow. Checked from both sides, since a list read short would pass for "never sent": a page
-    that says more follow (`hasMore`) must be full; one that says nothing of it is followed while full."""
+    follows. A list read short would pass for "never sent", so the end of the list is concluded only
+    from the one explicit signal this reader knows, the answer's `hasMore` (a JSON boolean) being false;
+    a page without it is refused, whatever its length: a short page is no proof of the last one
+    (`pageSize` may be capped below what was asked). And a page said to have more must be full, and one
+    that echoes another index is refused. See sens_messages.py on what SENS's doc page was found to say."""
     where = f"SENS's message list, page {index}"
     echoed = answer.get("pageIndex", index)
     if echoed != index or isinstance(echoed, bool):
@@ -140,7 +143,10 @@ def read_page(answer: dict[str, Any], index: int, size: int) -> tuple[list[SentM
     if len(messages) > size:
         raise OddAnswer(f"{where}: {len(messages)} messages on a page of {size}")
     if "hasMore" not in answer:
-        return messages, len(messages) == size
+        raise OddAnswer(
+            f"{where}: no 'hasMore': the answer does not say whether more pages follow, so the list "
+            "cannot be concluded whole"
+        )
     more: bool = _field(answer, "hasMore", bool, where)
     if more and len(messages) < size:
         raise OddAnswer(f"{where}: cut short ({len(messages)} of {size} messages, and more said to follow)")

@@ -147,7 +147,8 @@ class StoreSentLog(Reconciliations):
             self._owner,
             at,
             provider_id=provider_id,
-            **carried(found) | identity(message),
+            # The claim's own identity: it is what was sent under it, whatever `message` says now.
+            **carried(found),
         )
         try:
             revision = await self._noted(
@@ -188,7 +189,10 @@ class StoreSentLog(Reconciliations):
             previous.at,
             attempt=previous.attempt,
             reason=reason,
-            **{REPORT: PENDING} | carried(previous) | identity(message),
+            # The claim's own identity only: `message` is what the marking run plans under the key, which
+            # may not be what the claim's sender sent (a corrected name, a new template, another phone);
+            # a claim with none stays without, for a person.
+            **{REPORT: PENDING} | carried(previous),
         )
         try:
             await self._records.replace(message.idempotency_key, fields, previous.revision)

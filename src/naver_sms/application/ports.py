@@ -94,6 +94,15 @@ class Claim:
     message_id: str = ""  # SENS's id of the message, when known (a reconciled send)
     reason: str = ""  # why it is UNKNOWN
     note: str = ""  # the reconciler's last word on it (why it stays unknown, why it expired)
+    # domain.messages.recipient_fingerprint of the key and phone alone ("" before it was written): what
+    # tells a listed message to the same number with other text.
+    recipient_fingerprint: str = ""
+    # The path of the rule that planned it (domain.messages.SentBy's value; "" when not recorded): only a
+    # message the scheduled run replans is ever released to be sent again.
+    sent_by: str = ""
+    # The state as stored when this version does not know it (written by a later version, read after a
+    # rollback): read as UNKNOWN, so it is never sent, and left for a person; "" for a known state.
+    foreign_state: str = ""
 
 
 class SentLog(Protocol):

@@ -25,6 +25,13 @@ class MessageKind(StrEnum):
     LMS = "LMS"
 
 
+class SentBy(StrEnum):
+    """The path a rule's messages are sent by (domain.rules.Rule.sent_by)."""
+
+    SCHEDULED = "scheduled"  # the Lambda's scheduled run, over every booking it reads: it replans them
+    EVENTS = "events"  # the worker, for the booking events the rule lists: an event is settled once
+
+
 @dataclass(frozen=True)
 class PlannedMessage:
     rule: str
@@ -37,6 +44,9 @@ class PlannedMessage:
     # found never to have reached SENS may be sent again only before it. None: not known (a message read
     # back from the sent log, or built outside a rule), so never sent again automatically.
     send_until: datetime | None = None
+    # The rule's path: only a message the scheduled run replans may be released to be sent again. None:
+    # not known (read back from the sent log, or built outside a rule).
+    sent_by: SentBy | None = None
 
 
 def encoded_size(text: str) -> tuple[int, bool]:
@@ -84,10 +94,27 @@ def fingerprint(key: str, phone: str, text: str) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def recipient_fingerprint(key: str, to: str, content: str) -> str | None:
+def listed_fingerprint(key: str, to: str, content: str) -> str | None:
     """The fingerprint a message SENS lists would have under `key`; None when its recipient is no Korean
-    mobile number (so never one of ours). `to` in any form normalise_phone reads (+82, hyphens)."""
+    mobile number (so never one of ours) or its recipient or text cannot be encoded (a lone surrogate:
+    it cannot be told apart). `to` in any form normalise_phone reads (+82, hyphens)."""
     try:
         return fingerprint(key, to, content)
-    except InvalidBooking:
+    except (InvalidBooking, UnicodeError):
+        return None
+
+
+def recipient_fingerprint(key: str, phone: str) -> str:
+    """The phone alone, salted with the key as `fingerprint` is (and tagged, so it is never a text's
+    fingerprint): what tells a listed message to the same number with other text, which the reconciler
+    never takes for "never accepted". Raises InvalidBooking as `fingerprint` does."""
+    material = "\x1f".join((key, "recipient", normalise_phone(phone)))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def listed_recipient(key: str, to: str) -> str | None:
+    """recipient_fingerprint of a listed message's `to`; None when it is no Korean mobile number."""
+    try:
+        return recipient_fingerprint(key, to)
+    except (InvalidBooking, UnicodeError):
         return None

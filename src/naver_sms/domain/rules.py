@@ -15,14 +15,13 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.errors import InvalidMessage, InvalidRules
 from naver_sms.domain.events import EventType
-from naver_sms.domain.messages import PlannedMessage, idempotency_key, message_kind
+from naver_sms.domain.messages import PlannedMessage, SentBy, idempotency_key, message_kind
 from naver_sms.domain.template import without_strftime
 from naver_sms.domain.text import shown
 
@@ -51,11 +50,6 @@ _SAMPLE = {
     "start": datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
     "booking_id": "sample",
 }
-
-
-class SentBy(StrEnum):
-    SCHEDULED = "scheduled"  # the Lambda's scheduled run, over every booking it reads
-    EVENTS = "events"  # the worker, for the booking events the rule lists
 
 
 @dataclass(frozen=True)
@@ -122,6 +116,7 @@ class Rule:
             idempotency_key=idempotency_key(self.key_id, booking.booking_id, self.occasion(booking)),
             kind=message_kind(self.name, text),
             send_until=self.sends_until(booking.start),
+            sent_by=self.sent_by,
         )
 
     def sends_until(self, start: datetime) -> datetime | None:

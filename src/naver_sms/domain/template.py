@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
 # Only directives whose text is the same on every C library: zero-padded numbers and a percent sign.
 _DIRECTIVES = {
@@ -25,6 +26,10 @@ _PIECE = re.compile(r"%.|[^%{}]+", re.DOTALL)
 
 def _fields_of(spec: str) -> str | None:
     """`spec` for {start} as fields of the datetime, or None when strftime must read it."""
+    # A control character (a NUL above all) is not kept by every strftime as it is by str.format: such a
+    # spec renders as strftime renders it, as before.
+    if any(unicodedata.category(char) == "Cc" for char in spec):
+        return None
     pieces = _PIECE.findall(spec)
     if "".join(pieces) != spec:  # a brace (a nested field) or a lone % at the end
         return None
