@@ -189,3 +189,17 @@ def test_a_sens_list_that_cannot_be_read_at_all_counts_as_reconcile_failed() -> 
     assert metrics.reconcile_failed == 1, (
         "every SENS read refused, yet the pass is 'ok' and ReconcileFailed 0"
     )
+
+
+# 6. A SENS that is down costs every run up to the whole budget: each record's read fails on its own
+#    (8 s timeout each, no retry, no short-cut), so with 8 unknowns/sends open the pass asks SENS 8 times
+#    and spends ~64 s of every run, every 10 minutes, for as long as SENS is down.
+def test_a_sens_that_is_down_is_asked_once_a_pass_not_once_a_record() -> None:
+    from naver_sms.application.errors import SentMessagesUnavailable
+
+    shop = Shop(records=[])
+    for n in range(1, 9):
+        shop.unknown(planned(n))
+    shop.sens.fail = SentMessagesUnavailable("SENS did not answer within 8 s")
+    shop.run()
+    assert len(shop.sens.reads) == 1, f"{len(shop.sens.reads)} reads of a SENS that is down, in one pass"
