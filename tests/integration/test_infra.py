@@ -6,12 +6,14 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import boto3
 from cfnlint.decode import decode  # cfn-lint's own reader of CloudFormation YAML
 
+from naver_sms.application.run_metrics import RunMetrics
 from tests.conftest import BIN
 from tests.support.moto import create_sent_log_table
 from tests.support.procs import REPO, offline_lib
@@ -163,13 +165,15 @@ def test_the_execution_role_allows_the_runs_calls_and_nothing_more(aws: str) -> 
     assert all("*" not in str(s["Action"]) for s in statements.values())
 
 
-def test_the_alarms_watch_crashes_failed_runs_unknown_outcomes_failed_logins_and_held_runs(
-    aws: str,
-) -> None:
+def test_the_alarms_watch_crashes_and_every_run_metric_marked_for_an_alarm(aws: str) -> None:
+    """Lambda's own Errors, and each RunMetrics field whose metric says `alarm` (failed runs, unknown
+    outcomes, failed logins, held runs, handset failures, expiries, a reconcile pass that failed)."""
     deploy(ImageUri=IMAGE, AlarmEmail="ops@example.com")
     alarms = {a["MetricName"]: a for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]}
-    assert set(alarms) == {"Errors", "RunFailed", "Unknown", "LoginFailed", "Held"}
-    for metric in ("Unknown", "LoginFailed", "Held"):
+    marked = {f.metadata["metric"].name for f in fields(RunMetrics) if f.metadata["metric"].alarm}
+    assert {"RunFailed", "Unknown", "HandsetFailed"} <= marked
+    assert set(alarms) == {"Errors", *marked}
+    for metric in marked:
         alarm = alarms[metric]
         assert (alarm["Namespace"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
             "NaverSms",

@@ -153,7 +153,9 @@ def test_a_sens_list_answering_200_with_junk_resends_nothing(settings: Settings,
     time.sleep(LEASE + 2 * MARGIN + 0.5)
     fake_sens.state.records.fault = Fault.NOT_SENS  # 200 with JSON that is not SENS's list
     second, _ = invocation(settings, 2)
-    assert second["reconcile"]["status"] == "ok"
+    # Not one answer of SENS could be read: the pass failed (ReconcileFailed, alarmed), the run did not.
+    assert second["reconcile"]["status"] == "failed"
+    assert second["reconcile"]["reason"].startswith("SENS could not be read")
     assert second["reconcile"]["counts"]["still_unknown"] == 1
     assert (second["status"], second["sent"], second["unresolved"]) == ("ok", 0, 1)
     assert fake_sens.state.received == 2  # bk-1 never sent again on a list nobody can trust

@@ -1,9 +1,11 @@
-"""The Lambda's scheduled run reconciles the sent log before it plans (issue #36): through its real
-composition root (tests/support/roots.py) over fakes, SENS's read side a list (FakeSentMessages)."""
+"""The Lambda's scheduled run reconciles the sent log once it has read its bookings, before it plans
+(issue #36): through its real composition root (tests/support/roots.py) over fakes, SENS's read side a
+list (FakeSentMessages)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -13,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from naver_sms.application.errors import SentLogError, SentMessagesUnavailable
+from naver_sms.adapters.sent_log import Fields, StoreSentLog
+from naver_sms.application.errors import LoginFailed, OddAnswer, SentLogError, SentMessagesUnavailable
 from naver_sms.application.ports import ClaimState, HandsetResult, Processing, SentMessage
 from naver_sms.application.reconcile_pass import DRY_RUN
+from naver_sms.application.run_metrics import RunMetrics
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.bootstrap import lambda_image
 from naver_sms.domain.booking import booking_from_mapping
@@ -24,12 +28,14 @@ from naver_sms.domain.rules import rules_from_mapping
 from naver_sms.entrypoints import lambda_app
 from tests.support.bookings import THANKS_RULE
 from tests.support.fakes import (
+    FakeAuth,
     FakeBookingSource,
     FakeClock,
     FakeSentLog,
     FakeSentMessages,
     FakeTransport,
     MemoryOpenClaims,
+    MemoryRecords,
 )
 from tests.support.roots import lambda_run, unit_settings
 
@@ -127,7 +133,7 @@ def test_a_message_the_pass_finds_in_sens_is_sent_and_not_sent_again() -> None:
     assert (result["sent"], result["skipped_duplicates"], shop.transport.sent) == (0, 1, [])
 
 
-def test_the_pass_runs_before_the_run_plans_or_logs_in() -> None:
+def test_the_pass_runs_once_the_bookings_are_read_and_before_the_run_plans() -> None:
     shop, order = Shop(), []
 
     class Watched(FakeBookingSource):
@@ -141,7 +147,7 @@ def test_the_pass_runs_before_the_run_plans_or_logs_in() -> None:
             return await super().to_reconcile()
 
     shop.run(bookings=Watched(shop.records), open_claims=Listing(shop.log.records))
-    assert order == ["reconcile", "bookings"]
+    assert order == ["bookings", "reconcile"]
 
 
 class BrokenListing(MemoryOpenClaims):
@@ -193,7 +199,7 @@ def test_a_slow_sens_is_cut_off_at_the_time_the_run_can_spare_and_the_run_goes_o
     _, summary = shop.run(sent_messages=Hanging(FakeClock(time.time())), time_left=lambda: reserve + 0.5)
     assert time.monotonic() - started < 5
     reconcile = summary.as_result()["reconcile"]
-    assert reconcile["status"] == "failed" and reconcile["reason"].startswith("cut off after 0 s")
+    assert reconcile["status"] == "failed" and reconcile["reason"].startswith("cut off")
     assert [m.booking_id for m in shop.transport.sent] == ["bk-2"]
     assert shop.log.state(planned(1)) is ClaimState.UNKNOWN
 
@@ -208,14 +214,6 @@ def test_the_budget_is_a_share_of_the_spare_time_and_never_more_than_the_setting
     _, summary = shop.run(clock=clock, time_left=lambda: reserve + 40)  # a quarter of 40 s: 10 s
     counts = summary.as_result()["reconcile"]["counts"]
     assert (counts["released"] + counts["expired"], counts["left"]) == (1, 2)
-
-
-@dataclass
-class Alerts:
-    texts: list[str] = field(default_factory=list)
-
-    def alert(self, text: str) -> None:
-        self.texts.append(text)
 
 
 def test_a_handset_failure_is_alerted_once_counted_and_never_shows_the_phone(
@@ -270,3 +268,141 @@ def test_an_expired_message_is_alerted_and_counted(monkeypatch: pytest.MonkeyPat
     (text,) = alerts.texts
     assert "expired, never sent: thanks booking bk-9" in text
     assert shop.log.state(late) is ClaimState.EXPIRED
+
+
+# --- the pass's time, its writes, and SENS down ----------------------------------------------------
+
+RESERVE = lambda_image.deadline(unit_settings(), lambda: 0.0).reserve_seconds
+
+
+@dataclass
+class Alerts:
+    texts: list[str] = field(default_factory=list)
+    fail: bool = False
+
+    def alert(self, text: str) -> None:
+        if self.fail:
+            raise RuntimeError("Slack answered HTTP 500")
+        self.texts.append(text)
+
+
+def counting_down(spare: float) -> Any:
+    """A Lambda context's clock: `spare` seconds beyond the deadline's reserve, going down in real time."""
+    started = time.monotonic()
+    return lambda: RESERVE + spare - (time.monotonic() - started)
+
+
+class PagingForever(FakeSentMessages):
+    """A busy (or slow) SENS: one unknown's list takes longer than the run can spare, every run alike."""
+
+    async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
+        self.reads.append("window")
+        await asyncio.sleep(30)
+        return []
+
+
+# A record that reads slowly (a busy SENS's many pages of a 30-day list, the same record first again
+# every run) is cut at the pass's share of the spare time: the rest stays the sends', run after run.
+def test_a_slow_record_takes_only_the_pass_share_and_the_sends_keep_the_rest() -> None:
+    shop = Shop(records=[record(1), record(2)])
+    shop.unknown(planned(1))
+    slow = PagingForever(FakeClock(time.time()))
+    for _ in range(2):  # two runs, ten minutes apart: the same record is first again, as slow
+        _, summary = shop.run(sent_messages=slow, time_left=counting_down(2.0))
+        assert summary.as_result()["reconcile"]["status"] == "failed"
+    # README: "in the Lambda no more than a quarter of the time its run can spare". The other three
+    # quarters are the sends': bk-2 (nothing to do with the slow record) must go out.
+    assert [m.booking_id for m in shop.transport.sent] == ["bk-2"], "every run deferred bk-2"
+
+
+class ThreadedRecords(MemoryRecords):
+    """MemoryRecords written as DynamoRecords writes (adapters/dynamo_sent_log.py: asyncio.to_thread of a
+    blocking boto3 call): a cancelled await does not stop the write, which lands a moment later."""
+
+    def __init__(self, write_seconds: float) -> None:
+        super().__init__()
+        self.write_seconds = write_seconds
+
+    def _blocking_replace(self, key: str, fields: Fields, revision: str) -> str:
+        time.sleep(self.write_seconds)
+        self._holding(key, revision)
+        return self._stored(key, fields)
+
+    async def replace(self, key: str, fields: Fields, revision: str) -> str:
+        return await asyncio.to_thread(self._blocking_replace, key, fields, revision)
+
+
+class ThreadedSentLog(FakeSentLog):
+    def __init__(self) -> None:
+        self.records = ThreadedRecords(write_seconds=0.0)
+        StoreSentLog.__init__(self, self.records, "test:1")
+
+
+# A DynamoDB write runs on a thread: cancelling its await would not stop it, and the record would move
+# with nobody to report it (an expired record is no longer open). Only SENS reads are ever cut.
+def test_a_write_under_way_at_the_cut_is_never_cut_and_what_it_moved_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alerts = Alerts()
+    monkeypatch.setattr(lambda_image, "alerter", lambda settings: alerts)
+    log = ThreadedSentLog()
+    shop = Shop(records=[], log=log)
+    late = dataclasses.replace(planned(1), send_until=NOW - timedelta(hours=1))  # its window closed
+    shop.unknown(late)
+    log.records.write_seconds = 1.5  # the expiry's write: slower than the time the run can spare
+    _, summary = shop.run(time_left=counting_down(0.5))
+    lambda_app._finished(unit_settings(), summary)
+    assert log.state(late) is ClaimState.EXPIRED  # the write landed after the cut
+    assert any("bk-1" in text for text in alerts.texts), "expired in the table, reported by nobody"
+
+
+# The pass comes after the bookings are read: a run whose login fails (or is deferred, or refused by
+# Naver) releases nothing it could not send, so no claim is deleted for an SMS nobody sends.
+def test_a_run_that_cannot_log_in_releases_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    alerts = Alerts()
+    monkeypatch.setattr(lambda_image, "alerter", lambda settings: alerts)
+    shop = Shop()  # bk-1 is still planned, its window open for hours
+    shop.unknown(planned(1))
+    settings = unit_settings()
+    scheduled = lambda_run(
+        shop.transport,
+        shop.log,
+        rules=RULES,
+        bookings=FakeBookingSource(shop.records),
+        open_claims=MemoryOpenClaims(shop.log.records),
+        sent_messages=shop.sens,
+        auth=FakeAuth(fail=True),
+    )
+    with pytest.raises(LoginFailed) as failed:
+        asyncio.run(scheduled(NOW))
+    result = lambda_app._failure(settings, failed.value, scheduled)
+    assert "reconcile" not in result and shop.transport.sent == []  # no pass before the bookings
+    assert shop.log.held(planned(1)) is not None, "released before a login that failed"
+
+
+# A SENS none of whose answers can be read (down, or answering in a way read_page refuses, such as a
+# page without `hasMore`) fails the pass: ReconcileFailed, which the template alarms on.
+def test_a_sens_whose_every_answer_is_refused_fails_the_pass_for_the_alarm() -> None:
+    shop = Shop(records=[])
+    shop.unknown(planned(1))
+    shop.unknown(planned(2))
+    shop.sens.fail = OddAnswer("SENS's message list, page 0: no 'hasMore': the answer does not say ...")
+    run, summary = shop.run()
+    metrics = RunMetrics.of(run.done, run.tally, summary, 1.0, summary.reconciled)
+    assert summary.as_result()["reconcile"]["counts"]["still_unknown"] == 2
+    assert metrics.reconcile_failed == 1, (
+        "every SENS read refused, yet the pass is 'ok' and ReconcileFailed 0"
+    )
+
+
+# A SENS that is down is asked once a pass, not once a record (8 s each): the pass ends at the first
+# read it could not make, and the rest wait for the next run.
+def test_a_sens_that_is_down_is_asked_once_a_pass() -> None:
+    from naver_sms.application.errors import SentMessagesUnavailable
+
+    shop = Shop(records=[])
+    for n in range(1, 9):
+        shop.unknown(planned(n))
+    shop.sens.fail = SentMessagesUnavailable("SENS did not answer within 8 s")
+    shop.run()
+    assert len(shop.sens.reads) == 1, f"{len(shop.sens.reads)} reads of a SENS that is down, in one pass"

@@ -32,19 +32,29 @@ reported once with the phone masked); READY or PROCESSING is left for the next p
 
 Every write is a compare-and-set on the revision listed, so reconcilers racing move a record once and
 only the winner reports it. One record's failure, whatever it is, is in the result's errors (phones
-masked) and the pass goes on. A pass stops taking new records once its time budget is spent; the rest
-wait for the next pass. Nothing here is ever sent: a released message is sent by the run that plans it.
+masked) and the pass goes on. A pass stops taking new records once its time budget is spent, at its
+cut (a SENS read still waiting then is cut off; a write never is), or once SENS cannot be reached; the
+rest wait for the next pass. Nothing here is ever sent: a released message is sent by the run that
+plans it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from naver_sms.application.errors import OddAnswer, SentLogError, SentMessagesError, described
+from naver_sms.application.errors import (
+    OddAnswer,
+    SentLogError,
+    SentMessagesError,
+    SentMessagesUnavailable,
+    described,
+)
 from naver_sms.application.ports import (
     Claim,
     ClaimState,
@@ -60,6 +70,8 @@ from naver_sms.domain.messages import PlannedMessage, SentBy, listed_fingerprint
 from naver_sms.domain.phone import mask_phone, mask_phones_in, normalise_phone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 KEPT_SECONDS = 90 * 86_400  # how far back SENS lists requests (../shared/notes/sens.md)
 MINUTE, HOUR, DAY = 60.0, 3_600.0, 86_400.0
@@ -181,23 +193,31 @@ class Reconciler:
     settings: ReconcileSettings
     clock: Callable[[], float] = time.time
     result: ReconcileResult = field(default_factory=ReconcileResult, init=False)
+    _cut_at: float | None = field(default=None, init=False)  # the loop's time a SENS read is cut at
 
-    async def run(self, *, budget_seconds: float | None = None) -> ReconcileResult:
+    async def run(
+        self, *, budget_seconds: float | None = None, cut_seconds: float | None = None
+    ) -> ReconcileResult:
         """One pass over what the sent log lists for reconciling, oldest unknowns first. A listing that
         fails raises SentLogError (nothing was done); a record's own failure is in the result's errors.
-        `budget_seconds` shortens the settings' budget for this pass (a run with little time left).
-        `self.result` is filled in as the pass goes, so a caller that stops it still has what it did."""
+        `budget_seconds` shortens the settings' budget for this pass (a run with little time left): no
+        record is started after it. `cut_seconds` from now, a SENS read still waiting is cut off and
+        the pass ends, its record left as it was: only reads are cut, never a write to the sent log,
+        whose answer (a record moved, to report) would otherwise be lost while the write still lands.
+        A SENS that cannot be reached ends the pass too: asking again for each record would only spend
+        the run's time. `self.result` is filled in as the pass goes."""
         self.result, started = ReconcileResult(), self.clock()
         budget = self.settings.budget_seconds
         if budget_seconds is not None:
             budget = min(budget, budget_seconds)
+        loop = asyncio.get_running_loop()
+        self._cut_at = None if cut_seconds is None else loop.time() + cut_seconds
         todo = sorted(
             await self.open_claims.to_reconcile(), key=lambda item: (not _unknown(item), item[1].at)
         )
         for done, (message, claim) in enumerate(todo):
             if self.clock() - started >= budget:
-                self.result.left = len(todo) - done
-                log.warning("reconciler: time budget spent", extra={"left": self.result.left})
+                self._stopped("time budget spent", left=len(todo) - done)
                 break
             try:
                 await self._one(message, claim)
@@ -205,7 +225,36 @@ class Reconciler:
                 if not isinstance(err, SentLogError):
                     log.exception("reconciler: a record failed", extra={"key": message.idempotency_key})
                 self.result.errors.append(Settled.of(message, mask_phones_in(described(err))))
+            if self.result.stopped:  # cut, or SENS unreachable (_read): the others would only wait too
+                self._stopped(self.result.stopped, left=len(todo) - done - 1)
+                break
         return self.result
+
+    def _stopped(self, why: str, *, left: int) -> None:
+        self.result.stopped, self.result.left = why, left
+        log.warning("reconciler: pass stopped", extra={"why": why, "left": left})
+
+    async def _read(self, asked: Awaitable[T]) -> T:
+        """One SENS read, cut off at the pass's cut; counted, so a pass that read nothing is known."""
+        try:
+            if self._cut_at is None:
+                answer = await asked
+            else:
+                async with asyncio.timeout_at(self._cut_at):
+                    answer = await asked
+        except TimeoutError:
+            # Our own cut, not SENS's failure: this record is left unknown (noted), the pass ends.
+            self.result.stopped = "cut off mid-read: the time the pass could take ran out"
+            raise SentMessagesUnavailable("SENS did not answer before the pass's time ran out") from None
+        except SentMessagesUnavailable as err:
+            self.result.sens_failed += 1
+            self.result.stopped = f"SENS could not be reached ({mask_phones_in(described(err))})"
+            raise
+        except SentMessagesError:
+            self.result.sens_failed += 1
+            raise
+        self.result.sens_answered += 1
+        return answer
 
     async def _one(self, message: PlannedMessage, claim: Claim) -> None:
         if claim.foreign_state:  # written by a later version: nothing here knows what it means
@@ -250,7 +299,7 @@ class Reconciler:
         listed: list[SentMessage] = []
         try:  # the whole range, or no conclusion: a list read in part would pass for "never sent"
             for first, last in pieces(start, end):
-                listed += await self.messages.in_window(_moment(first), _moment(last))
+                listed += await self._read(self.messages.in_window(_moment(first), _moment(last)))
         except SentMessagesError as err:
             return None, f"SENS's list could not be read whole ({mask_phones_in(described(err))})"
         return verdict(matching(key, claim, listed), claim)
@@ -332,13 +381,13 @@ class Reconciler:
         if not message_id:  # a send the delivery confirmed: SENS answered its request id only
             if not claim.provider_id:
                 raise OddAnswer("the sent record has no SENS request id to look its message up by")
-            listed = _unique(await self.messages.by_request(claim.provider_id))
+            listed = _unique(await self._read(self.messages.by_request(claim.provider_id)))
             if not listed:
                 return None
             if len(listed) > 1:
                 raise OddAnswer(f"SENS lists {len(listed)} messages for one single-message request")
             message_id = listed[0].message_id
-        return await self.messages.message(message_id)
+        return await self._read(self.messages.message(message_id))
 
     def _moved(self, won: bool, into: list[Settled], message: PlannedMessage, reason: str) -> None:
         if not won:

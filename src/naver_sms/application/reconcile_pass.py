@@ -1,19 +1,18 @@
-"""The scheduled run's reconcile pass (issue #36): one Reconciler pass before the run plans, bounded by
-the run's time, and never the run's failure.
+"""The scheduled run's reconcile pass (issue #36): one Reconciler pass after the run has its bookings and
+before it plans them, bounded by the run's time, and never the run's failure.
 
-Its budget is the smaller of the settings' and a share of the time the run has beyond its deadline's
-reserve, so the sends after it still fit; the pass takes no new record after that. One record's SENS
-reads may still follow (a slow SENS), so the pass is also cut off at all of that spare time: the run
-then sends nothing (its deadline defers every message) but still ends with its result, alert and
-metrics before it is killed. A pass that fails (the sent log's listing, a SENS that cannot be read at
-all, a bug) is said in the report; the run goes on.
+After the bookings: a message the pass releases (SENS never accepted it) is planned and sent by this
+same run, and a run that cannot log in or read Naver releases nothing it could not follow up. Its time
+is the smaller of the settings' budget and a share of the time the run has beyond its deadline's
+reserve, so the sends after it still fit: it takes no new record after that, and a SENS read still
+waiting then is cut off, its record left for the next run (a write to the sent log is never cut). A
+pass that fails (the sent log's listing, SENS unreachable or every one of its answers refused, a cut,
+a bug) is said in the report and counted in ReconcileFailed; the run goes on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +66,11 @@ class ReconcileReport:
         ] + [f"expired, never sent: {s.rule} booking {s.booking_id}: {s.reason}" for s in self.result.expired]
 
 
-def budget(deadline: Deadline, settings_budget: float, share: float) -> tuple[float, float]:
-    """(the pass's budget, the time it is cut off at): a share of the spare time, and all of it."""
+def budget(deadline: Deadline, settings_budget: float, share: float) -> float:
+    """The pass's time: the settings' budget, at most a share of the time the run can spare beyond its
+    deadline's reserve, so the rest is the sends'."""
     spare = max(0.0, deadline.time_left() - deadline.reserve_seconds)  # NaN (unreadable) gives 0
-    return min(settings_budget, share * spare), spare
+    return min(settings_budget, share * spare)
 
 
 async def reconcile_pass(
@@ -80,26 +80,30 @@ async def reconcile_pass(
     try:
         reconciler = build()
     except Exception as err:  # noqa: BLE001  (SENS's keys unreadable, say: the run goes on)
-        return _failed(f"{type(err).__name__}: {mask_phones_in(str(err))}", None)
+        return _failed(mask_phones_in(described(err)), None)
     try:
-        return await _timed(reconciler, deadline, share)
+        return await _timed(reconciler, budget(deadline, reconciler.settings.budget_seconds, share))
     finally:
         await reconciler.messages.close()
 
 
-async def _timed(reconciler: Reconciler, deadline: Deadline, share: float) -> ReconcileReport:
-    soft, hard = budget(deadline, reconciler.settings.budget_seconds, share)
+async def _timed(reconciler: Reconciler, seconds: float) -> ReconcileReport:
+    """The pass takes no new record after `seconds`, and a SENS read still waiting then is cut off (a
+    write to the sent log never is: it may land whatever its await says, and what it moved must be
+    reported)."""
     try:
-        async with asyncio.timeout(None if math.isinf(hard) else hard):
-            result = await reconciler.run(budget_seconds=soft)
-    except TimeoutError:
-        why = f"cut off after {hard:.0f} s, all the time the run could spare: the rest waits for the next run"
-        return _failed(why, reconciler.result)
+        result = await reconciler.run(budget_seconds=seconds, cut_seconds=seconds)
     except SentLogError as err:
         return _failed(mask_phones_in(described(err)), None)
     except Exception as err:
         log.exception("reconcile pass failed")
         return _failed(mask_phones_in(described(err)), reconciler.result)
+    if result.sens_unreadable:
+        # Not one read answered: SENS down, or its answers refused (a page that does not say whether
+        # more follow). Nothing could be concluded, which an operator must hear of (ReconcileFailed).
+        return _failed(f"SENS could not be read: {result.stopped or 'every read failed'}", result)
+    if result.stopped.startswith("cut off"):
+        return _failed(f"{result.stopped} ({seconds:.0f} s): the rest waits for the next run", result)
     log.info("reconcile pass", extra=result.counts())
     return ReconcileReport(Status.OK, result)
 

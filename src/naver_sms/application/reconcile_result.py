@@ -62,6 +62,15 @@ class ReconcileResult:
     changed: int = 0  # moved by someone else between the listing and this pass's write
     left: int = 0  # not looked at: the pass's time budget ran out
     errors: list[Settled] = field(default_factory=list)  # the sent log or SENS failed for this record
+    # SENS's reads in this pass that answered, and those that failed: a pass whose every read failed
+    # could conclude nothing at all (SENS down, or answering in a way this reader refuses).
+    sens_answered: int = 0
+    sens_failed: int = 0
+    stopped: str = ""  # why the pass stopped before its list was done (cut off, SENS unreachable)
+
+    @property
+    def sens_unreadable(self) -> bool:
+        return self.sens_failed > 0 and self.sens_answered == 0
 
     def counts(self) -> dict[str, int]:
         return {

@@ -26,10 +26,11 @@ class Unit(StrEnum):
 class Metric:
     name: str
     unit: Unit
+    alarm: bool = False  # infra/template.yaml alarms on it (any non-zero sum in 5 minutes)
 
 
-def _metric(name: str, unit: Unit = Unit.COUNT) -> Any:
-    return field(metadata={"metric": Metric(name, unit)})
+def _metric(name: str, unit: Unit = Unit.COUNT, *, alarm: bool = False) -> Any:
+    return field(metadata={"metric": Metric(name, unit, alarm)})
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,32 @@ class RunMetrics:
     """One run's numbers however it ended: a run that failed counts what it delivered before it stopped
     (an unknown among them above all). The template's alarms read RunFailed, Unknown, LoginFailed, Held."""
 
-    run_failed: int = _metric("RunFailed")  # 1 for a run whose result is an error
+    run_failed: int = _metric("RunFailed", alarm=True)  # 1 for a run whose result is an error
     duration_ms: float = _metric("RunDuration", Unit.MILLISECONDS)
     logins: int = _metric("Logins")  # login attempts the guard admitted
-    login_failed: int = _metric("LoginFailed")
+    login_failed: int = _metric("LoginFailed", alarm=True)
     login_deferred: int = _metric("LoginDeferred")  # login attempts the guard refused
-    held: int = _metric("Held")  # 1 for a run the volume breaker held
+    held: int = _metric("Held", alarm=True)  # 1 for a run the volume breaker held
     sent: int = _metric("Sent")
     duplicates: int = _metric("Duplicates")
-    unknown: int = _metric("Unknown")
+    unknown: int = _metric("Unknown", alarm=True)
     invalid: int = _metric("Invalid")
     failed: int = _metric("Failed")  # every failure the result lists: unknown, retry, refused, invalid
     deferred: int = _metric("Deferred")  # messages left for the next run: the deadline came first
     # The reconcile pass before the run (zero when it did not run: a dry run, a run refused at its start).
-    reconcile_failed: int = _metric("ReconcileFailed")  # 1 when the pass stopped: SENS or the log unread
+    reconcile_failed: int = _metric(
+        "ReconcileFailed", alarm=True
+    )  # 1 when the pass stopped: SENS or the log unread
     reconcile_resolved: int = _metric("ReconcileResolved")  # unknowns SENS had accepted: now sent
     reconcile_released: int = _metric("ReconcileReleased")  # unknowns SENS never accepted: sent again
-    reconcile_expired: int = _metric("ReconcileExpired")  # ... whose windows had closed: never sent
+    reconcile_expired: int = _metric(
+        "ReconcileExpired", alarm=True
+    )  # ... whose windows had closed: never sent
     reconcile_still_unknown: int = _metric("ReconcileStillUnknown")
     reconcile_errors: int = _metric("ReconcileErrors")  # records SENS could not tell about this time
     reconcile_left: int = _metric("ReconcileLeft")  # records the pass's budget left for the next
     handset_delivered: int = _metric("HandsetDelivered")
-    handset_failed: int = _metric("HandsetFailed")  # alarm: a number that does not take SMS
+    handset_failed: int = _metric("HandsetFailed", alarm=True)  # alarm: a number that does not take SMS
 
     @classmethod
     def of(

@@ -1,10 +1,11 @@
-"""The Lambda's scheduled run: a reconcile pass over the sent log (a real run's, application/
-reconcile_pass.py) → a session (kept, or a login the guard admits) → fetch booking records → plan every
-booking → the volume breaker → deliver → a summary.
+"""The Lambda's scheduled run: a session (kept, or a login the guard admits) → fetch booking records → a
+reconcile pass over the sent log (a real run's, application/reconcile_pass.py) → plan every booking →
+the volume breaker → deliver → a summary.
 
-The pass comes first, so a message it releases (SENS never accepted it) is sent by this same run if a
-rule still plans it, and one it resolves is read as sent. It runs whatever Naver does next, and its
-failure is in the result, never the run's.
+The pass comes after the bookings are read and before planning, so a message it releases (SENS never
+accepted it) is sent by this same run if a rule still plans it, one it resolves is read as sent, and a
+run that cannot log in or read Naver releases nothing it could not follow up. Its failure is in the
+result, never the run's.
 
 The session a warm environment kept is tried first; when the booking source says it is over, the run
 logs in again, once, and fetches from the first page (nothing has been sent yet: records are all read
@@ -130,8 +131,8 @@ class ScheduledRun:
         self.done.clear()
         self.reconciles.clear()
         self.deadline.check_at_start()
-        await self._reconcile()
         records, login = await self.records()
+        await self._reconcile()  # after the bookings: what it releases, this run plans and sends
         plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
         lapsed = None

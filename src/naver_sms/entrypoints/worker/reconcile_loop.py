@@ -69,10 +69,13 @@ class ReconcileLoop:
     async def one_pass(self) -> ReconcileResult | None:
         """One pass, reported; None when it failed before doing anything (the listing)."""
         started = time.monotonic()
-        cap = asyncio.timeout(self.cap_seconds)
+        # SENS reads are cut at the budget plus the grace (a write never is); the cap, later still, is
+        # the backstop for a sent log that hangs.
+        budget = self.reconciler.settings.budget_seconds
+        cap = asyncio.timeout(self.cap_seconds + self.cap_grace_seconds)
         try:
             async with cap:
-                result = await self.reconciler.run()
+                result = await self.reconciler.run(cut_seconds=budget + self.cap_grace_seconds)
         # The listing failed (SentLogError), or a fault: the next interval tries again. No traceback,
         # which would show an error's text unmasked.
         except Exception as err:  # noqa: BLE001
@@ -81,7 +84,7 @@ class ReconcileLoop:
                 return self._reported(self.reconciler.result, started, cut=True)
             self._failed(err)
             return None
-        return self._reported(result, started, cut=False)
+        return self._reported(result, started, cut=result.stopped.startswith("cut off"))
 
     def _failed(self, err: Exception) -> None:
         self.metrics.reconcile_pass("failed")
