@@ -15,26 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-import nats
 import pytest
 
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
-from naver_sms.adapters.nats_sent_log import NatsKvRecords
 from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, StoreSentLog
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState, HandsetResult, OpenClaims
 from naver_sms.domain.messages import PlannedMessage, SentBy, fingerprint, recipient_fingerprint
 from tests.support.fakes import FakeTransport, MemoryOpenClaims, MemoryRecords
-from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
-from tests.support.nats_server import NatsServer
-from tests.support.topology import WORKER
+from tests.support.stores import Stores
 
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "김님, 예약 확정", "k" * 40)
 LEASE = 120.0
-
-Stores = Callable[[], contextlib.AbstractAsyncContextManager[RecordStore]]
 
 
 @dataclass
@@ -76,44 +69,6 @@ class LosingAnswers:
 
     def scan(self) -> AsyncIterator[tuple[str, Fields]]:
         return self.store.scan()
-
-
-@pytest.fixture(params=["fake", "dynamodb", "nats"])
-def stores(request: pytest.FixtureRequest) -> Stores:
-    """Opens one backing store per test; each writer gets its own client of it, as each process has."""
-    if request.param == "fake":
-        memory = MemoryRecords()
-
-        @contextlib.asynccontextmanager
-        async def fake() -> AsyncIterator[RecordStore]:
-            yield memory
-
-        return fake
-    if request.param == "dynamodb":
-        request.getfixturevalue("aws")
-        create_sent_log_table()
-
-        @contextlib.asynccontextmanager
-        async def dynamodb() -> AsyncIterator[RecordStore]:
-            yield DynamoRecords(SENT_LOG_TABLE, boto3.client("dynamodb"))
-
-        return dynamodb
-    server: NatsServer = request.getfixturevalue("nats_server")
-
-    @contextlib.asynccontextmanager
-    async def kv() -> AsyncIterator[RecordStore]:
-        nc = await nats.connect(server.url)
-        try:
-            js = nc.jetstream()
-            try:
-                bucket = await js.key_value(WORKER.dedupe_bucket)
-            except nats.js.errors.BucketNotFoundError:
-                bucket = await js.create_key_value(bucket=WORKER.dedupe_bucket, history=1)
-            yield NatsKvRecords(bucket)
-        finally:
-            await nc.close()
-
-    return kv
 
 
 def contract(scenario: Callable[..., Any]) -> Callable[[Stores], None]:
