@@ -2,10 +2,12 @@
 what its predecessor left, then one every `reconcile.interval_seconds`. Only a real-sending worker has
 one: a dry run records nothing, so there is nothing to reconcile (and its event path stays as it was).
 
-Each pass takes no new record after `reconcile.budget_seconds` (the Reconciler's own budget) and is cut
-at a hard cap past it, so a SENS that hangs cannot wedge the timer. A pass cut by the cap or by a stop
-leaves every record as it was or moved once: each write is a compare-and-set, and the next pass reads
-again. A pass that fails is logged (its error's type, phones masked) and the next interval tries again.
+Each pass takes no new record after `reconcile.budget_seconds` (the Reconciler's own budget); a SENS read
+still waiting CAP_GRACE_SECONDS past it is cut off (its record stays unknown, noted), and SENS
+unreachable ends the pass at its first failed read, so a SENS that hangs cannot wedge the timer. A hard
+cap later still is the backstop for a sent log that hangs. A pass cut, capped or stopped leaves every
+record as it was or moved once: each write is a compare-and-set, and the next pass reads again. A pass
+that fails is logged (its error's type, phones masked) and the next interval tries again.
 
 What a pass did is one JSON line of counts (no phone) and the `naver_sms_worker_reconciled_total`
 counters; each handset failure is one WARNING line with the phone masked, written by the Reconciler
@@ -28,7 +30,7 @@ from naver_sms.domain.phone import mask_phones_in
 
 log = logging.getLogger("naver_sms.worker")
 
-CAP_GRACE_SECONDS = 30.0  # past the budget, before a pass is cut: the SENS reads of its last record
+CAP_GRACE_SECONDS = 30.0  # past the budget, a SENS read is cut; as long again, the whole pass is capped
 # Why the worker's pass never releases a not-found unknown (bootstrap/worker_image.py forces it off).
 NOT_FOUND = (
     "a not-found unknown stays unknown for a person, then expires: the worker never resends "
