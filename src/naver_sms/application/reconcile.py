@@ -202,7 +202,7 @@ class Reconciler:
         fails raises SentLogError (nothing was done); a record's own failure is in the result's errors.
         `budget_seconds` shortens the settings' budget for this pass (a run with little time left): no
         record is started after it. `cut_seconds` from now, a SENS read still waiting is cut off and
-        the pass ends, its record left as it was: only reads are cut, never a write to the sent log,
+        the pass ends, its record left unknown (noted): only reads are cut, never a write to the sent log,
         whose answer (a record moved, to report) would otherwise be lost while the write still lands.
         A SENS that cannot be reached ends the pass too: asking again for each record would only spend
         the run's time. `self.result` is filled in as the pass goes."""
