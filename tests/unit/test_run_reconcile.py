@@ -406,3 +406,26 @@ def test_a_sens_that_is_down_is_asked_once_a_pass() -> None:
     shop.sens.fail = SentMessagesUnavailable("SENS did not answer within 8 s")
     shop.run()
     assert len(shop.sens.reads) == 1, f"{len(shop.sens.reads)} reads of a SENS that is down, in one pass"
+
+
+class BusySens(FakeSentMessages):
+    """A healthy SENS answering every read in 0.1 s."""
+
+    async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
+        self.reads.append("window")
+        await asyncio.sleep(0.1)
+        return []
+
+
+# A pass spends nearly all its time in SENS reads, so with a backlog larger than its budget one read is
+# under way when the budget ends: it finishes (a grace past the budget), and the pass is no failure (no
+# ReconcileFailed, no alarm): the rest waits for the next run.
+def test_a_healthy_pass_with_a_backlog_larger_than_its_budget_is_not_a_failure() -> None:
+    shop = Shop(records=[record(99)])
+    for n in range(1, 21):
+        shop.unknown(planned(n))
+    sens = BusySens(FakeClock(time.time()))
+    _, summary = shop.run(sent_messages=sens, time_left=counting_down(2.0))  # budget: 0.25 * 2 s
+    reconcile = summary.as_result()["reconcile"]
+    assert reconcile["counts"]["left"] > 0  # the budget ran out: the rest waits, as designed
+    assert reconcile["status"] == "ok", reconcile.get("reason")

@@ -5,9 +5,10 @@ After the bookings: a message the pass releases (SENS never accepted it) is plan
 same run, and a run that cannot log in or read Naver releases nothing it could not follow up. Its time
 is the smaller of the settings' budget and a share of the time the run has beyond its deadline's
 reserve, so the sends after it still fit: it takes no new record after that, and a SENS read still
-waiting then is cut off, its record left for the next run (a write to the sent log is never cut). A
-pass that fails (the sent log's listing, SENS unreachable or every one of its answers refused, a cut,
-a bug) is said in the report and counted in ReconcileFailed; the run goes on.
+waiting a grace later (READ_GRACE_SECONDS, at most the budget again) is cut off, its record left unknown
+for the next run (a write to the sent log is never cut). Time running out is no failure; a pass that
+fails (the sent log's listing, SENS unreachable, none of its answers readable or none in the pass's
+time, a bug) is said in the report and counted in ReconcileFailed; the run goes on.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ class ReconcileReport:
         ] + [f"expired, never sent: {s.rule} booking {s.booking_id}: {s.reason}" for s in self.result.expired]
 
 
+# How long past its budget a SENS read already under way may go on: a pass spends nearly all its time in
+# reads, so a cut at the budget itself would cut one in every pass with a backlog. Never more than the
+# budget again, so the pass keeps to half the spare time at most.
+READ_GRACE_SECONDS = 10.0
+
+
 def budget(deadline: Deadline, settings_budget: float, share: float) -> float:
     """The pass's time: the settings' budget, at most a share of the time the run can spare beyond its
     deadline's reserve, so the rest is the sends'."""
@@ -88,11 +95,13 @@ async def reconcile_pass(
 
 
 async def _timed(reconciler: Reconciler, seconds: float) -> ReconcileReport:
-    """The pass takes no new record after `seconds`, and a SENS read still waiting then is cut off (a
-    write to the sent log never is: it may land whatever its await says, and what it moved must be
-    reported)."""
+    """The pass takes no new record after `seconds`, and a SENS read still waiting a grace after that is
+    cut off (a write to the sent log never is: it may land whatever its await says, and what it moved
+    must be reported). Time running out is no failure (the rest waits for the next run); a SENS that
+    answered nothing in the pass's time, or none of whose answers could be read, is."""
+    cut = seconds + min(READ_GRACE_SECONDS, seconds)
     try:
-        result = await reconciler.run(budget_seconds=seconds, cut_seconds=seconds)
+        result = await reconciler.run(budget_seconds=seconds, cut_seconds=cut)
     except SentLogError as err:
         return _failed(mask_phones_in(described(err)), None)
     except Exception as err:
@@ -102,8 +111,9 @@ async def _timed(reconciler: Reconciler, seconds: float) -> ReconcileReport:
         # Not one read answered: SENS down, or its answers refused (a page that does not say whether
         # more follow). Nothing could be concluded, which an operator must hear of (ReconcileFailed).
         return _failed(f"SENS could not be read: {result.stopped or 'every read failed'}", result)
-    if result.stopped.startswith("cut off"):
-        return _failed(f"{result.stopped} ({seconds:.0f} s): the rest waits for the next run", result)
+    if result.stopped.startswith("cut off") and not result.sens_answered:
+        why = f"cut off after {cut:.0f} s: SENS answered nothing in the time the pass could take"
+        return _failed(f"{why}; the rest waits for the next run", result)
     log.info("reconcile pass", extra=result.counts())
     return ReconcileReport(Status.OK, result)
 

@@ -48,8 +48,14 @@ class ReconcileLoop:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @property
-    def cap_seconds(self) -> float:
+    def cut_seconds(self) -> float:
+        """When a SENS read still waiting is cut off: a grace past the budget."""
         return self.reconciler.settings.budget_seconds + self.cap_grace_seconds
+
+    @property
+    def cap_seconds(self) -> float:
+        """When the whole pass is stopped: a grace past the cut (a sent log that hangs)."""
+        return self.cut_seconds + self.cap_grace_seconds
 
     async def run(self) -> None:
         """Passes for ever, until cancelled (the worker's stop)."""
@@ -71,13 +77,12 @@ class ReconcileLoop:
     async def one_pass(self) -> ReconcileResult | None:
         """One pass, reported; None when it failed before doing anything (the listing)."""
         started = time.monotonic()
-        # SENS reads are cut at the budget plus the grace (a write never is); the cap, later still, is
-        # the backstop for a sent log that hangs.
-        budget = self.reconciler.settings.budget_seconds
-        cap = asyncio.timeout(self.cap_seconds + self.cap_grace_seconds)
+        # SENS reads are cut a grace past the budget (a write never is); the cap, later still, is the
+        # backstop for a sent log that hangs.
+        cap = asyncio.timeout(self.cap_seconds)
         try:
             async with cap:
-                result = await self.reconciler.run(cut_seconds=budget + self.cap_grace_seconds)
+                result = await self.reconciler.run(cut_seconds=self.cut_seconds)
         # The listing failed (SentLogError), or a fault: the next interval tries again. No traceback,
         # which would show an error's text unmasked.
         except Exception as err:  # noqa: BLE001
