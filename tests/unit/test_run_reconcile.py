@@ -189,14 +189,9 @@ def test_a_slow_sens_is_cut_off_at_the_time_the_run_can_spare_and_the_run_goes_o
     shop = Shop(records=[record(1), record(2)])
     shop.unknown(planned(1))
 
-    class Hanging(FakeSentMessages):
-        async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
-            await asyncio.sleep(30)
-            return []
-
     reserve = lambda_image.deadline(unit_settings(), lambda: 0.0).reserve_seconds
     started = time.monotonic()
-    _, summary = shop.run(sent_messages=Hanging(FakeClock(time.time())), time_left=lambda: reserve + 0.5)
+    _, summary = shop.run(sent_messages=WaitingSens(FakeClock(time.time())), time_left=lambda: reserve + 0.5)
     assert time.monotonic() - started < 5
     reconcile = summary.as_result()["reconcile"]
     assert reconcile["status"] == "failed" and reconcile["reason"].startswith("cut off")
@@ -292,12 +287,16 @@ def counting_down(spare: float) -> Any:
     return lambda: RESERVE + spare - (time.monotonic() - started)
 
 
-class PagingForever(FakeSentMessages):
-    """A busy (or slow) SENS: one unknown's list takes longer than the run can spare, every run alike."""
+@dataclass
+class WaitingSens(FakeSentMessages):
+    """A SENS whose list takes `wait` seconds of real time to answer (empty): 0.1 s a healthy busy one,
+    30 s one slower than any run can spare."""
+
+    wait: float = 30.0
 
     async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
         self.reads.append("window")
-        await asyncio.sleep(30)
+        await asyncio.sleep(self.wait)
         return []
 
 
@@ -306,7 +305,7 @@ class PagingForever(FakeSentMessages):
 def test_a_slow_record_takes_only_the_pass_share_and_the_sends_keep_the_rest() -> None:
     shop = Shop(records=[record(1), record(2)])
     shop.unknown(planned(1))
-    slow = PagingForever(FakeClock(time.time()))
+    slow = WaitingSens(FakeClock(time.time()))
     for _ in range(2):  # two runs, ten minutes apart: the same record is first again, as slow
         _, summary = shop.run(sent_messages=slow, time_left=counting_down(2.0))
         assert summary.as_result()["reconcile"]["status"] == "failed"
@@ -408,15 +407,6 @@ def test_a_sens_that_is_down_is_asked_once_a_pass() -> None:
     assert len(shop.sens.reads) == 1, f"{len(shop.sens.reads)} reads of a SENS that is down, in one pass"
 
 
-class BusySens(FakeSentMessages):
-    """A healthy SENS answering every read in 0.1 s."""
-
-    async def in_window(self, start: datetime, end: datetime) -> list[SentMessage]:
-        self.reads.append("window")
-        await asyncio.sleep(0.1)
-        return []
-
-
 # A pass spends nearly all its time in SENS reads, so with a backlog larger than its budget one read is
 # under way when the budget ends: it finishes (a grace past the budget), and the pass is no failure (no
 # ReconcileFailed, no alarm): the rest waits for the next run.
@@ -424,7 +414,7 @@ def test_a_healthy_pass_with_a_backlog_larger_than_its_budget_is_not_a_failure()
     shop = Shop(records=[record(99)])
     for n in range(1, 21):
         shop.unknown(planned(n))
-    sens = BusySens(FakeClock(time.time()))
+    sens = WaitingSens(FakeClock(time.time()), wait=0.1)
     _, summary = shop.run(sent_messages=sens, time_left=counting_down(2.0))  # budget: 0.25 * 2 s
     reconcile = summary.as_result()["reconcile"]
     assert reconcile["counts"]["left"] > 0  # the budget ran out: the rest waits, as designed
