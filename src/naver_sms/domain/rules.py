@@ -55,7 +55,7 @@ _SAMPLE = {
 
 class SentBy(StrEnum):
     SCHEDULED = "scheduled"  # the Lambda's scheduled run, over every booking it reads
-    EVENTS = "events"  # the worker, for the booking events the rule lists
+    EVENTS = "events"  # for the booking events the rule lists: the worker's, or the scheduled run's feed
 
 
 @dataclass(frozen=True)
