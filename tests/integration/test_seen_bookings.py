@@ -5,7 +5,7 @@ show up as claims."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -38,7 +38,7 @@ def records(request: pytest.FixtureRequest) -> Callable[[], RecordStore]:
     return lambda: DynamoRecords(SENT_LOG_TABLE, boto3.client("dynamodb"))
 
 
-def run(scenario: Callable[..., Awaitable[Any]], records: Callable[[], RecordStore]) -> None:
+def run(scenario: Callable[..., Coroutine[Any, Any, None]], records: Callable[[], RecordStore]) -> None:
     asyncio.run(scenario(records))
 
 
@@ -106,6 +106,6 @@ async def _listing(records: Callable[[], RecordStore]) -> None:
     "scenario", [_baseline, _record_and_read, _racing_runs, _unreadable_record, _listing]
 )
 def test_seen_bookings_contract(
-    scenario: Callable[..., Awaitable[Any]], records: Callable[[], RecordStore]
+    scenario: Callable[..., Coroutine[Any, Any, None]], records: Callable[[], RecordStore]
 ) -> None:
     run(scenario, records)

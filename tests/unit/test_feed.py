@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,6 +11,8 @@ import pytest
 from naver_sms.domain.booking import Booking, BookingStatus
 from naver_sms.domain.events import EventType
 from naver_sms.domain.feed import Seen, change, derive, event_id
+from naver_sms.domain.rules import rules_from_mapping
+from naver_sms.entrypoints.worker.decode import decode_event
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 BOOKING = Booking("bk-1", "손님", "01055550001", "커트", NOW + timedelta(days=3), BookingStatus.CONFIRMED)
@@ -74,3 +77,33 @@ def test_the_same_change_has_the_same_event_id_however_often_it_is_derived() -> 
 
 def test_no_change_derives_no_event() -> None:
     assert derive(SEEN, BOOKING, NOW) is None
+
+
+def test_the_worker_and_the_rules_take_a_completed_event_as_they_take_the_others() -> None:
+    event = derive(SEEN, replace(BOOKING, status=BookingStatus.COMPLETED), NOW)
+    assert event is not None
+    payload = {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at.isoformat(),
+        "booking": {
+            "id": BOOKING.booking_id,
+            "customer_name": BOOKING.customer_name,
+            "phone": BOOKING.phone,
+            "service": BOOKING.service,
+            "start": BOOKING.start.isoformat(),
+            "status": "completed",
+        },
+    }
+    assert decode_event(json.dumps(payload).encode(), 65_536) == event
+    rule = {
+        "name": "after",
+        "key": "events/after",
+        "status": "completed",
+        "sent_by": "events",
+        "events": ["booking.completed"],
+        "send_window": {"until": "1d after start"},
+        "template": "{customer_name}님 감사",
+    }
+    rules = rules_from_mapping({"rules": [rule]})
+    assert [r.name for r in rules.applicable(event.booking, NOW, event.type)] == ["after"]

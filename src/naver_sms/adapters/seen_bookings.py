@@ -75,7 +75,12 @@ class StoreSeenBookings:
             async with slots:
                 return booking_id, await self._records.read(seen_key(booking_id))
 
-        found = await asyncio.gather(*(one(booking_id) for booking_id in set(booking_ids)))
+        ids = list(dict.fromkeys(booking_ids))
+        if not ids:
+            return {}
+        # The first alone: DynamoRecords makes its boto3 client at its first call, and boto3 makes no
+        # client safely from several threads at once.
+        found = [await one(ids[0]), *await asyncio.gather(*(one(booking_id) for booking_id in ids[1:]))]
         return {booking_id: Sighting(decode(held[0]), held[1]) for booking_id, held in found if held}
 
     async def read_all(self) -> dict[str, Sighting]:
