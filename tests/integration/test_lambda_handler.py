@@ -19,11 +19,11 @@ import pytest
 import main
 import naver_sms
 from naver_sms.adapters.dynamo_sent_log import dynamo_sent_log
-from naver_sms.adapters.sent_log import GUARD_PREFIX
+from naver_sms.adapters.sent_log import NOT_CLAIMS
 from naver_sms.domain.booking import booking_from_mapping
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.settings.rules import load_rules
-from tests.support.bookings import DRY_RUN_RESULT, RECONCILED_NOTHING, mixed_bookings, record
+from tests.support.bookings import BASELINE, DRY_RUN_RESULT, RECONCILED_NOTHING, mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.fake_sens import SECRET_KEY, FakeSens
 from tests.support.moto import create_sent_log_table
@@ -50,9 +50,9 @@ def world(
 
 
 def sent_log_items() -> list[dict[str, object]]:
-    """The message claims (the login guard's record shares the table)."""
+    """The message claims (the login guard's record and the change feed's share the table)."""
     items = boto3.client("dynamodb").scan(TableName="naver-sms-sent")["Items"]
-    return [item for item in items if not str(item["idempotency_key"]["S"]).startswith(GUARD_PREFIX)]
+    return [item for item in items if not str(item["idempotency_key"]["S"]).startswith(NOT_CLAIMS)]
 
 
 def test_dry_run_is_the_default_and_sends_nothing(world: tuple[FakeNaver, FakeSens]) -> None:
@@ -107,7 +107,13 @@ def test_real_sends_need_settings_that_allow_them(world: tuple[FakeNaver, FakeSe
 def test_real_run_sends_each_message_once_across_reruns(real_sends: FakeSens) -> None:
     sens = real_sends
     first = main.lambda_handler(REAL, None)
-    assert first == {**DRY_RUN_RESULT, "sent": 5, "dry_run": False, "reconcile": RECONCILED_NOTHING}
+    assert first == {
+        **DRY_RUN_RESULT,
+        "sent": 5,
+        "dry_run": False,
+        "reconcile": RECONCILED_NOTHING,
+        "feed": {**BASELINE, "recorded": 8},  # the first real run takes the change feed's baseline
+    }
     assert sens.state.rejected_signatures == 0
     assert recipients(sens) == REMINDED
     assert all(item["state"]["S"] == "sent" for item in sent_log_items())
@@ -309,16 +315,18 @@ def test_a_session_naver_forgot_gets_one_re_login_and_every_sms_once(
     first = main.lambda_handler(REAL, None)
     assert (first["login"], first["sent"]) == ("fresh", 5)
     naver.state.forget_sessions()
+    # New since the first run, inside its reminder window: the reminder, and (the change feed's
+    # booking.created) its confirmation.
     naver.state.bookings.append(record(9, "confirmed", timedelta(hours=2)))
     again = main.lambda_handler(REAL, None)
     assert (again["status"], again["login"], again["sent"], again["skipped_duplicates"]) == (
         "ok",
         "fresh",
-        1,
+        2,
         5,
     )
     assert naver.state.logins == 2
-    assert sens.state.received == 6 and len({m["messages"][0]["to"] for m in sens.state.sent}) == 6
+    assert sens.state.received == 7 and len({m["messages"][0]["to"] for m in sens.state.sent}) == 6
 
 
 def test_a_session_ending_on_page_two_restarts_the_pages_and_sends_nothing_twice(

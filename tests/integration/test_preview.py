@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from naver_sms.adapters.sent_log import GUARD_PREFIX
+from naver_sms.adapters.sent_log import NOT_CLAIMS
 from naver_sms.entrypoints.preview import BadBookingsFile, read_bookings
 from tests.support.bookings import mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
@@ -38,7 +38,7 @@ def rows(stdout: str) -> dict[tuple[str, str], list[str]]:
 
 def claims() -> list[dict[str, object]]:
     items = boto3.client("dynamodb").scan(TableName=SENT_LOG_TABLE)["Items"]
-    return [i for i in items if not str(i["idempotency_key"]["S"]).startswith(GUARD_PREFIX)]
+    return [i for i in items if not str(i["idempotency_key"]["S"]).startswith(NOT_CLAIMS)]
 
 
 @pytest.fixture

@@ -50,6 +50,12 @@ RECONCILED_NOTHING = {
     "expired": [],
     "errors": [],
 }
+# The change feed against an empty store: a baseline, no events; a dry run records none of it.
+BASELINE = {
+    "baseline": True,
+    "events": {"booking.created": 0, "booking.updated": 0, "booking.cancelled": 0, "booking.completed": 0},
+    "recorded": 0,
+}
 DRY_RUN_RESULT = {
     "status": "ok",
     "bookings": 8,
@@ -61,6 +67,7 @@ DRY_RUN_RESULT = {
     "dry_run": True,
     "failed": [],
     "reconcile": RECONCILE_SKIPPED,
+    "feed": BASELINE,
 }
 
 

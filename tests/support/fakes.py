@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from itertools import count
 
 from naver_sms.adapters.claim_record import HANDSET, OPEN, RECONCILE, SWEEP, decode, listed
+from naver_sms.adapters.seen_bookings import BASELINE_KEY, StoreSeenBookings
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import (
     LoginFailed,
@@ -27,6 +28,7 @@ from naver_sms.application.errors import (
     WindowRefused,
 )
 from naver_sms.application.ports import Claim, ClaimState, HandsetResult, Processing, SentMessage
+from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
 
 
@@ -91,6 +93,33 @@ class FakeSentLog(StoreSentLog):
         claim, created = asyncio.run(StoreSentLog(self.records, owner).claim(message, at))
         assert created
         return claim
+
+
+class Killed(Exception):
+    """The Lambda killed at its timeout, played by a fake that raises it where the kill comes."""
+
+
+class FakeSeenBookings(StoreSeenBookings):
+    """The change feed's store over MemoryRecords (its own, or the sent log's: they share a table),
+    with synchronous looks for the tests' asserts. `killed_before_record` kills the run at its first
+    record, after every delivery: what a Lambda timed out between the two leaves behind."""
+
+    def __init__(self, records: MemoryRecords | None = None) -> None:
+        self.records = records if records is not None else MemoryRecords()
+        self.killed_before_record = False
+        super().__init__(self.records)
+
+    def baseline(self) -> bool:
+        return BASELINE_KEY in self.records.items
+
+    def held(self, booking_id: str) -> Seen | None:
+        found = asyncio.run(self.read([booking_id])).get(booking_id)
+        return None if found is None else found.seen
+
+    async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
+        if self.killed_before_record:
+            raise Killed("the function timed out")
+        return await super().record(booking_id, seen, revision)
 
 
 class MemoryOpenClaims:

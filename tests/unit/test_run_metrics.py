@@ -53,7 +53,7 @@ def test_a_finished_run_counts_its_outcomes_and_logins() -> None:
         invalid=1,
         failed=len(FAILURES),
         deferred=summary.deferred,
-        **{f.name: 0 for f in FIELDS if f.name.startswith(("reconcile_", "handset_"))},  # no pass
+        **{f.name: 0 for f in FIELDS if f.name.startswith(("reconcile_", "handset_", "events_"))},  # no pass
     )
     assert metric("duration_ms") == Metric("RunDuration", Unit.MILLISECONDS)
 

@@ -44,8 +44,11 @@ from naver_sms.application.ports import Claim, ClaimState
 from naver_sms.domain.messages import PlannedMessage
 
 REMEMBERED = 10_000  # lost answers remembered at once, of each kind; beyond, the oldest are forgotten
-# The login guard's record (login_guard_store.py) shares the Lambda's table: not a claim, never listed.
+# The login guard's record (login_guard_store.py) and the change feed's (seen_bookings.py) share the
+# Lambda's table: not claims, never listed.
 GUARD_PREFIX = "login-guard#"
+FEED_PREFIX = "feed#"
+NOT_CLAIMS = (GUARD_PREFIX, FEED_PREFIX)
 # Read-decide-write steps one claim takes before it gives up (SentLogError): each step past the first
 # means another writer changed the record between this one's read and its write.
 CLAIM_STEPS = 8
@@ -54,7 +57,16 @@ CLAIM_STEPS = 8
 LISTED_AS_DONE = frozenset({ClaimState.SENT.value, ClaimState.DELIVERED.value})
 T = TypeVar("T")
 # Re-exported: the stores and the tests import the primitives' names from here.
-__all__ = ["CLAIM_STEPS", "GUARD_PREFIX", "Changed", "Fields", "RecordStore", "StoreSentLog"]
+__all__ = [
+    "CLAIM_STEPS",
+    "FEED_PREFIX",
+    "GUARD_PREFIX",
+    "NOT_CLAIMS",
+    "Changed",
+    "Fields",
+    "RecordStore",
+    "StoreSentLog",
+]
 
 
 def _note(memory: dict[str, str], key: str, value: str) -> None:
@@ -217,7 +229,7 @@ class StoreSentLog(Reconciliations):
     async def unresolved(self) -> AsyncIterator[dict[str, str | float]]:
         """Every claim not (yet) confirmed as sent, for operators: `make claims`."""
         async for key, fields in self._records.scan():
-            if key.startswith(GUARD_PREFIX):
+            if key.startswith(NOT_CLAIMS):
                 continue
             if fields.get("state") not in LISTED_AS_DONE:
                 yield {KEY: key, **fields}
@@ -233,7 +245,7 @@ class ScanOpenClaims:
     async def _with(self, values: frozenset[str]) -> list[tuple[PlannedMessage, Claim]]:
         found: list[tuple[PlannedMessage, Claim]] = []
         async for key, fields in self._records.scan():
-            if fields.get(OPEN) in values:
+            if not key.startswith(NOT_CLAIMS) and fields.get(OPEN) in values:
                 held = await self._records.read(key)  # for its revision, which a scan does not give
                 if held is not None and held[0].get(OPEN) in values:
                     found.append(listed(key, *held))

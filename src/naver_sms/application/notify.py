@@ -9,7 +9,7 @@ from datetime import datetime
 from naver_sms.application.delivery import Deliverer, Delivery, Outcome
 from naver_sms.domain.booking import Booking, booking_from_mapping, booking_id_of
 from naver_sms.domain.errors import InvalidBooking, InvalidMessage
-from naver_sms.domain.events import EventType
+from naver_sms.domain.events import BookingEvent, EventType
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.rules import RuleSet
 
@@ -56,5 +56,17 @@ class Notifier:
         except InvalidBooking as err:
             return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
         except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
-            reason = f"booking could not be planned: {type(err).__name__}"
-            return [Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)]
+            return [_unplanned(booking_id, err)]
+
+    def plan_event(self, event: BookingEvent, now: datetime) -> list[PlannedMessage | Delivery]:
+        """The `events` rules' messages for an event the scheduled run derived (application/change_feed.py):
+        what the worker's handler plans for the same event, under the same keys."""
+        try:
+            return planned(self.rules, event.booking, now, event.type)
+        except Exception as err:  # noqa: BLE001 - as plan_record: one booking never stops every run
+            return [_unplanned(event.booking.booking_id, err)]
+
+
+def _unplanned(booking_id: str, err: Exception) -> Delivery:
+    reason = f"booking could not be planned: {type(err).__name__}"
+    return Delivery(Outcome.INVALID, "", booking_id, "", reason=reason)

@@ -6,12 +6,13 @@ point's, tested against a fake Slack)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.phone import mask_phone
 
@@ -175,6 +176,45 @@ class Reconciling(Protocol):
     async def record_handset(self, key: str, sent: Claim, result: HandsetResult | None) -> bool:
         """SENT → DELIVERED or FAILED with SENS's result; None: no result will be waited for any more
         (it stays SENT)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What the change feed's store holds for one booking: what was seen, and the store's token for that
+    write, against which the next write compares-and-sets. `seen` None: a record no reader understands
+    (its booking is then as good as never seen)."""
+
+    seen: Seen | None
+    revision: str
+
+
+class SeenBookings(Protocol):
+    """What the scheduled run last saw of each booking (domain/feed.py), the change feed's memory. Each
+    booking's record is written with a compare-and-set on the revision read, so of two runs racing on
+    one booking only one records what it saw: the other's write is refused, the winner's state stands
+    and the next run compares against it, so no change is lost (at worst derived twice, which the sent
+    log answers as a duplicate). Raises SentLogError when the store fails."""
+
+    async def started(self) -> bool:
+        """Whether a baseline has been recorded: until one has, every booking read is old news."""
+        ...
+
+    async def baseline_taken(self) -> None:
+        """Say the baseline is recorded: the next run derives events."""
+        ...
+
+    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
+        """What is held for each of `booking_ids` (absent: never seen)."""
+        ...
+
+    async def read_all(self) -> dict[str, Sighting]:
+        """Every booking held, for operators (the run reads only the bookings it has)."""
+        ...
+
+    async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
+        """Store `seen` if the booking's record still holds `revision` (None: no record yet); False when
+        another writer moved it first."""
         ...
 
 

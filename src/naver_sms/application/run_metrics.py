@@ -13,6 +13,7 @@ from typing import Any
 from naver_sms.application.delivery import FAILURES, Delivery, Outcome
 from naver_sms.application.reconcile_pass import ReconcileReport, Status
 from naver_sms.application.scheduled_run import LoginTally, RunSummary
+from naver_sms.domain.events import EventType
 
 
 class Unit(StrEnum):
@@ -64,6 +65,11 @@ class RunMetrics:
     reconcile_left: int = _metric("ReconcileLeft")  # records the pass's budget left for the next
     handset_delivered: int = _metric("HandsetDelivered")
     handset_failed: int = _metric("HandsetFailed", alarm=True)  # alarm: a number that does not take SMS
+    # The change feed's events this run derived (zero without a feed, and on its baseline run).
+    events_created: int = _metric("EventsCreated")
+    events_updated: int = _metric("EventsUpdated")
+    events_cancelled: int = _metric("EventsCancelled")
+    events_completed: int = _metric("EventsCompleted")
 
     @classmethod
     def of(
@@ -77,7 +83,12 @@ class RunMetrics:
         """`summary` is None for a run whose result is an error; `done` is what it delivered until then."""
         outcomes = Counter(d.outcome for d in (summary.deliveries if summary else done))
         r = reconciled.result if reconciled is not None else None
+        derived = summary.feed.derived if summary and summary.feed else Counter[EventType]()
         return cls(
+            events_created=derived[EventType.CREATED],
+            events_updated=derived[EventType.UPDATED],
+            events_cancelled=derived[EventType.CANCELLED],
+            events_completed=derived[EventType.COMPLETED],
             reconcile_failed=int(reconciled is not None and reconciled.status == Status.FAILED),
             reconcile_resolved=len(r.resolved_sent) if r else 0,
             reconcile_released=len(r.released) if r else 0,

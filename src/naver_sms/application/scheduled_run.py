@@ -1,6 +1,11 @@
 """The Lambda's scheduled run: a session (kept, or a login the guard admits) → fetch booking records → a
-reconcile pass over the sent log (a real run's, application/reconcile_pass.py) → plan every booking →
-the volume breaker → deliver → a summary.
+reconcile pass over the sent log (a real run's, application/reconcile_pass.py) → plan every booking, and
+the `events` rules for the events the change feed derives from them (application/change_feed.py, where a
+store of what was seen is wired) → the volume breaker → deliver → record what the feed saw of each
+booking whose messages are handed on → a summary.
+
+Without NATS (the only mode so far) the run sends the events rules' messages itself, through the same
+Notifier and under the same keys as the worker's handler, so a Lambda-only deployment sends every rule.
 
 The pass comes after the bookings are read and before planning, so a message it releases (SENS never
 accepted it) is sent by this same run if a rule still plans it, one it resolves is read as sent, and a
@@ -24,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from naver_sms.application import breaker
+from naver_sms.application import breaker, change_feed
 from naver_sms.application.breaker import Held, HeldMemory, Lapsed
+from naver_sms.application.change_feed import Changes, FeedReport
 from naver_sms.application.deadline import NO_DEADLINE, Deadline
-from naver_sms.application.delivery import FAILURES, Delivery, Outcome
+from naver_sms.application.delivery import FAILURES, TRY_AGAIN, Delivery, Outcome
 from naver_sms.application.errors import (
     LoginDeferred,
     LoginFailed,
@@ -37,7 +43,7 @@ from naver_sms.application.errors import (
 )
 from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import Authenticator, BookingSource, OpenClaims
+from naver_sms.application.ports import Authenticator, BookingSource, OpenClaims, SeenBookings
 from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.reconcile_pass import DRY_RUN, ReconcileReport, Status, reconcile_pass
 from naver_sms.application.session import Login, SessionKeeper
@@ -66,6 +72,7 @@ class RunSummary:
     lapsed: Lapsed | None = None  # messages an earlier run held that are no longer planned
     deferred: int = 0  # messages left for the next run: the deadline came first
     reconciled: ReconcileReport | None = None  # the pass before the run (None: none is wired)
+    feed: FeedReport | None = None  # the change feed's events (None: no store of what was seen is wired)
 
     @property
     def failed(self) -> list[Delivery]:
@@ -96,6 +103,8 @@ class RunSummary:
             result["lapsed"] = {"count": self.lapsed.count, "by_rule": self.lapsed.by_rule}
         if self.reconciled is not None:
             result["reconcile"] = self.reconciled.as_result()
+        if self.feed is not None:
+            result["feed"] = self.feed.as_result()
         return result
 
 
@@ -115,6 +124,7 @@ class ScheduledRun:
     # Looks the sent log's unknowns and sends up in SENS: built when a real run's pass starts.
     reconciler: Callable[[], Reconciler] | None = None
     reconcile_share: float = 0.25  # of the time the deadline spares, at most, for the pass
+    seen: SeenBookings | None = None  # the change feed's store; None: no events derived
     tally: LoginTally = field(default_factory=LoginTally)
     # Every delivery so far, as it happens: a run that fails later still reports these (an unknown
     # among them above all), whatever stopped it.
@@ -133,7 +143,10 @@ class ScheduledRun:
         self.deadline.check_at_start()
         records, login = await self.records()
         await self._reconcile()  # after the bookings: what it releases, this run plans and sends
-        plans = [plan for record in records for plan in self.notifier.plan_record(record, now)]
+        found = await change_feed.changes(self.seen, records, now) if self.seen is not None else None
+        # The events' messages first: a confirmation or a cancellation is news, a reminder can wait a run.
+        event_plans = [p for e in found.events for p in self.notifier.plan_event(e, now)] if found else []
+        plans = event_plans + [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
         lapsed = None
         if not dry_run:
@@ -151,14 +164,19 @@ class ScheduledRun:
                     held,
                     held_is_news=news,
                     reconciled=self.reconciled,
+                    feed=_unrecorded(found),
                 )
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
         deferred = 0
+        delivered: list[Delivery | None] = []  # each plan's delivery; None: deferred
         for plan in plans:
             if isinstance(plan, PlannedMessage) and (deferred or not self.deadline.allows_a_send()):
                 deferred += 1  # never claimed: the next run sends it, and nobody reports it unknown
+                delivered.append(None)
                 continue
-            self.done.append(await self.notifier.deliver(plan))
+            delivery = await self.notifier.deliver(plan)
+            self.done.append(delivery)
+            delivered.append(delivery)
         if deferred:
             log.warning("deadline: messages left for the next run", extra={"deferred": deferred})
         elif not dry_run:
@@ -171,7 +189,31 @@ class ScheduledRun:
             lapsed=lapsed,
             deferred=deferred,
             reconciled=self.reconciled,
+            feed=await self._record(found, event_plans, delivered),
         )
+
+    async def _record(
+        self,
+        found: Changes | None,
+        event_plans: list[PlannedMessage | Delivery],
+        delivered: list[Delivery | None],
+    ) -> FeedReport | None:
+        """What the feed saw, stored for each booking none of whose event messages is left to try again
+        (deferred, RETRY, a live claim elsewhere): those derive the same event next run. A dry run stores
+        nothing. A store that fails is logged: the next run derives the same events, and the sent log
+        answers what went out as duplicates."""
+        if found is None or self.seen is None or self.notifier.dry_run:
+            return _unrecorded(found)
+        unsettled = {
+            plan.booking_id
+            for plan, delivery in zip(event_plans, delivered, strict=False)
+            if delivery is None or delivery.outcome in TRY_AGAIN
+        }
+        try:
+            return await change_feed.record(self.seen, found, unsettled)
+        except SentLogError as err:
+            log.error("the change feed could not record what it saw", extra={"error": str(err)})
+            return _unrecorded(found)
 
     async def _reconcile(self) -> None:
         if self.reconciler is None:
@@ -260,3 +302,7 @@ class ScheduledRun:
             await self.guard.failed(reason)
         except SentLogError as err:
             log.error("the login guard could not record a failed login", extra={"error": str(err)})
+
+
+def _unrecorded(found: Changes | None) -> FeedReport | None:
+    return None if found is None else FeedReport(found.baseline, Counter(e.type for e in found.events))

@@ -17,6 +17,7 @@ from naver_sms.adapters.booking_api import HttpBookingSource
 from naver_sms.adapters.browser import BrowserConfig
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords, dynamo_sent_log
 from naver_sms.adapters.naver_login import LoginPage, SeleniumNaverLogin
+from naver_sms.adapters.seen_bookings import StoreSeenBookings
 from naver_sms.adapters.sent_log import RecordStore, StoreSentLog
 from naver_sms.adapters.slack import LogOnlyAlerter, SlackAlerter
 from naver_sms.application.breaker import HeldMemory
@@ -29,6 +30,7 @@ from naver_sms.application.ports import (
     Authenticator,
     BookingSource,
     OpenClaims,
+    SeenBookings,
     SentLog,
     SentMessages,
     SmsTransport,
@@ -193,17 +195,22 @@ def scheduled_run(
     open_claims: OpenClaims | None = None,
     sent_messages: SentMessages | None = None,
     guard_store: RecordStore | None = None,
+    seen: SeenBookings | None = None,
     rules: RuleSet | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ScheduledRun:
     """The run, from settings; each keyword after `time_left` replaces one real adapter (None: the real
     one). The sweep and the reconcile pass list the default sent log's open records; a sent log passed
     in without its `open_claims` is neither swept nor reconciled. A real run reconciles before it plans
-    (SENS's read side: `sent_messages`); a dry run records nothing, so it does not. Raises
-    RealSendsNotAllowed before anything is built when the request asks for more than allowed."""
+    (SENS's read side: `sent_messages`); a dry run records nothing, so it does not. The change feed's
+    store of what was seen (`seen`) lives in the sent log's table: a sent log passed in without its
+    `seen` derives no events. Raises RealSendsNotAllowed before anything is built when the request asks
+    for more than allowed."""
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     if sent_log is None and open_claims is None:
         open_claims = open_claims_of(settings)
+    if sent_log is None and seen is None:
+        seen = StoreSeenBookings(DynamoRecords(settings.sent_log.table), clock)
     log_ = given(sent_log, lambda: dynamo_sent_log(settings.sent_log.table, owner(request_id)))
     reconciles = None
     if isinstance(log_, StoreSentLog) and open_claims is not None:
@@ -234,6 +241,7 @@ def scheduled_run(
         open_claims=open_claims,
         reconciler=reconciles,
         reconcile_share=RECONCILE_SHARE,
+        seen=seen,
     )
 
 

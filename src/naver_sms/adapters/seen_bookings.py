@@ -1,0 +1,100 @@
+"""The change feed's store (application/ports.SeenBookings) over a record store's primitives
+(record_store.py), so DynamoDB and the tests' dict share one implementation: one record per booking under
+FEED_PREFIX in the sent log's table, beside the login guard's, and one record saying the baseline is
+taken. The Lambda's role already reads and writes items of that table (GetItem, conditional PutItem):
+no new permission, no new table. Every listing of the sent log's claims skips FEED_PREFIX.
+
+The record keeps the booking's id as it is (DynamoDB takes any string key; JetStream KV would not, which
+is why this store is the Lambda's: the worker derives no events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection
+
+from naver_sms.adapters.sent_log import FEED_PREFIX, Changed, Fields, RecordStore
+from naver_sms.application.ports import Sighting
+from naver_sms.domain.booking import parse_start, parse_status
+from naver_sms.domain.errors import InvalidBooking
+from naver_sms.domain.feed import Seen
+
+log = logging.getLogger(__name__)
+BOOKING_PREFIX = FEED_PREFIX + "booking#"
+BASELINE_KEY = FEED_PREFIX + "baseline"
+KIND = "seen"
+READS_AT_ONCE = 8  # reads in flight at once: DynamoDB's run on threads, one GetItem a booking
+
+
+def seen_key(booking_id: str) -> str:
+    return BOOKING_PREFIX + booking_id
+
+
+def encode(seen: Seen, at: float) -> Fields:
+    return {
+        "kind": KIND,
+        "status": seen.status.value,
+        "start": seen.start.isoformat(),
+        "service": seen.service,
+        "seen_at": at,
+    }
+
+
+def decode(fields: Fields) -> Seen | None:
+    """What a record says was seen; None for one this codec did not write (logged, never raised: one
+    broken record must not stop every run, and a booking never seen is at worst a duplicate event)."""
+    try:
+        service = fields["service"]
+        if fields.get("kind") != KIND or not isinstance(service, str):
+            raise InvalidBooking(f"kind {fields.get('kind')!r}, service of type {type(service).__name__}")
+        return Seen(parse_status(fields.get("status")), parse_start(fields.get("start")), service)
+    except (KeyError, InvalidBooking) as err:
+        log.warning("an unreadable change-feed record is read as never seen", extra={"error": str(err)})
+        return None
+
+
+class StoreSeenBookings:
+    """SeenBookings over one RecordStore."""
+
+    def __init__(self, records: RecordStore, clock: Callable[[], float] = time.time) -> None:
+        self._records = records
+        self._clock = clock
+
+    async def started(self) -> bool:
+        return await self._records.read(BASELINE_KEY) is not None
+
+    async def baseline_taken(self) -> None:
+        await self._records.put(BASELINE_KEY, {"kind": "baseline", "at": self._clock()})
+
+    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
+        slots = asyncio.Semaphore(READS_AT_ONCE)
+
+        async def one(booking_id: str) -> tuple[str, tuple[Fields, str] | None]:
+            async with slots:
+                return booking_id, await self._records.read(seen_key(booking_id))
+
+        ids = list(dict.fromkeys(booking_ids))
+        if not ids:
+            return {}
+        # The first alone: DynamoRecords makes its boto3 client at its first call, and boto3 makes no
+        # client safely from several threads at once.
+        found = [await one(ids[0]), *await asyncio.gather(*(one(booking_id) for booking_id in ids[1:]))]
+        return {booking_id: Sighting(decode(held[0]), held[1]) for booking_id, held in found if held}
+
+    async def read_all(self) -> dict[str, Sighting]:
+        records = self._records.scan()
+        ids = [key[len(BOOKING_PREFIX) :] async for key, _ in records if key.startswith(BOOKING_PREFIX)]
+        return await self.read(ids)  # for the revisions, which a scan does not give
+
+    async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
+        key, fields = seen_key(booking_id), encode(seen, self._clock())
+        try:
+            if revision is None:
+                await self._records.create(key, fields)
+            else:
+                await self._records.replace(key, fields, revision)
+        except Changed:
+            return False
+        return True

@@ -1,0 +1,104 @@
+"""The scheduled run's change feed (#37): the booking records it read against what it saw last time (the
+SeenBookings port) → booking events (domain/feed.py) → and, once their messages are handed on, what it
+saw now, recorded.
+
+The first run against an empty store takes a baseline: it records every booking and derives nothing,
+so switching the feed on messages nobody about bookings made before it. What was seen of a booking is
+recorded only after every delivery of its event ended in an outcome that will not change by trying
+again; a run that dies (or defers, or meets a RETRY or a live claim) in between leaves it as it was, so
+the next run derives the same event again, and the sent log answers what was already sent as a
+duplicate. A dry run records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from naver_sms.application.ports import SeenBookings
+from naver_sms.domain.booking import Booking, booking_from_mapping
+from naver_sms.domain.events import BookingEvent, EventType
+from naver_sms.domain.feed import Seen, derive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one run derived, and what it will record for each booking whose events are handed on:
+    booking id → (what it saw now, the revision it read; None: no record yet)."""
+
+    baseline: bool
+    events: tuple[BookingEvent, ...]
+    to_record: dict[str, tuple[Seen, str | None]]
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """The feed's part of a run's result and metrics."""
+
+    baseline: bool
+    derived: Counter[EventType] = field(default_factory=Counter)
+    recorded: int = 0  # bookings whose new state was stored
+    lost: int = 0  # ... that another run had stored first (its state stands)
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "events": {kind.value: self.derived[kind] for kind in EventType},
+            "recorded": self.recorded,
+        }
+
+
+def bookings_of(records: Sequence[object]) -> dict[str, Booking]:
+    """The valid bookings by id (the last of a repeated id): an invalid record is reported by planning
+    already, and has no state to compare."""
+    found: dict[str, Booking] = {}
+    for record in records:
+        try:
+            booking = booking_from_mapping(record)
+        except Exception:  # noqa: BLE001, S112 - its planning reported it; the feed only skips it
+            continue
+        found[booking.booking_id] = booking
+    return found
+
+
+async def changes(store: SeenBookings, records: Sequence[object], now: datetime) -> Changes:
+    bookings = bookings_of(records)
+    started = await store.started()
+    held = await store.read(list(bookings))
+    events: list[BookingEvent] = []
+    to_record: dict[str, tuple[Seen, str | None]] = {}
+    for booking_id, booking in bookings.items():
+        sighting = held.get(booking_id)
+        before = sighting.seen if sighting is not None else None
+        seen = Seen.of(booking)
+        if before is not None and before.same_as(seen):
+            continue
+        to_record[booking_id] = (seen, sighting.revision if sighting is not None else None)
+        event = derive(before, booking, now) if started else None
+        if event is not None:
+            events.append(event)
+    return Changes(not started, tuple(events), to_record)
+
+
+async def record(store: SeenBookings, found: Changes, unsettled: Collection[str]) -> FeedReport:
+    """Store what was seen of every booking but `unsettled` ones (an event of theirs is still to be
+    handed on); the baseline is taken once all of its bookings are stored."""
+    recorded = lost = 0
+    for booking_id, (seen, revision) in found.to_record.items():
+        if booking_id in unsettled:
+            continue
+        if await store.record(booking_id, seen, revision):
+            recorded += 1
+        else:
+            lost += 1
+    if lost:
+        log.info("another run recorded these bookings first; its state stands", extra={"bookings": lost})
+    if found.baseline:
+        await store.baseline_taken()
+    return FeedReport(found.baseline, Counter(e.type for e in found.events), recorded, lost)

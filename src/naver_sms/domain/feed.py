@@ -1,0 +1,71 @@
+"""The change feed (#37): what the scheduled run saw of a booking last time against what it reads now, as
+booking events, so one pipeline turns the booking API into the events the `events` rules answer.
+
+Only what a rule or a template turns on is compared: the status, the start and the service. A customer
+who corrects their name earns no message. Pure: the store of what was seen is the application's port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from naver_sms.domain.booking import Booking, BookingStatus
+from naver_sms.domain.events import BookingEvent, EventType
+
+# A status change to one of these is its own event; any other change (a start or a service moved, a
+# pending booking confirmed) is an update.
+_ENDINGS = {BookingStatus.CANCELLED: EventType.CANCELLED, BookingStatus.COMPLETED: EventType.COMPLETED}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the scheduled run last saw of one booking."""
+
+    status: BookingStatus
+    start: datetime  # aware
+    service: str
+
+    @classmethod
+    def of(cls, booking: Booking) -> Seen:
+        return cls(booking.status, booking.start, booking.service)
+
+    def same_as(self, other: Seen) -> bool:
+        # Instants, not offsets: the API giving +09:00 one day and Z the next moves nothing.
+        return (self.status, self.start.astimezone(UTC), self.service) == (
+            other.status,
+            other.start.astimezone(UTC),
+            other.service,
+        )
+
+
+def change(before: Seen | None, booking: Booking, now: datetime) -> EventType | None:
+    """The event `booking` makes against what was seen of it before (None: never seen); None for no event.
+
+    A booking first seen after the baseline is `created`, unless it started already: a past booking
+    the API returns for the first time (the shop's history, a long outage) is no news to its customer.
+    """
+    if before is None:
+        return EventType.CREATED if booking.start > now else None
+    now_seen = Seen.of(booking)
+    if before.same_as(now_seen):
+        return None
+    if booking.status is not before.status and booking.status in _ENDINGS:
+        return _ENDINGS[booking.status]
+    return EventType.UPDATED
+
+
+def event_id(booking: Booking, kind: EventType) -> str:
+    """The same for the same change however often it is derived (a run that died before recording what
+    it saw derives it again), so a publisher can deduplicate on it: booking id, type and new state."""
+    start = booking.start.astimezone(UTC).isoformat()
+    material = "\x1f".join((booking.booking_id, kind.value, booking.status.value, start, booking.service))
+    return "feed-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def derive(before: Seen | None, booking: Booking, now: datetime) -> BookingEvent | None:
+    kind = change(before, booking, now)
+    if kind is None:
+        return None
+    return BookingEvent(event_id(booking, kind), kind, now, booking)

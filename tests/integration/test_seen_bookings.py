@@ -1,0 +1,111 @@
+"""One contract for the change feed's store (adapters/seen_bookings.py) over the fake's MemoryRecords and
+DynamoDB (moto's server, the sent log's table): both pass the same tests, and the feed's records never
+show up as claims."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+
+from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
+from naver_sms.adapters.seen_bookings import StoreSeenBookings, seen_key
+from naver_sms.adapters.sent_log import RecordStore, ScanOpenClaims, StoreSentLog
+from naver_sms.domain.booking import BookingStatus
+from naver_sms.domain.feed import Seen
+from naver_sms.domain.messages import PlannedMessage
+from tests.support.fakes import MemoryRecords
+from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
+
+START = datetime(2026, 11, 27, 10, 0, tzinfo=timezone(timedelta(hours=9)))
+SEEN = Seen(BookingStatus.CONFIRMED, START, "커트")
+MOVED = Seen(BookingStatus.CONFIRMED, START + timedelta(hours=1), "커트")
+MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "김님, 예약 확정", "k" * 40)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def records(request: pytest.FixtureRequest) -> Callable[[], RecordStore]:
+    """Each call a client of one backing store, as each run has its own."""
+    if request.param == "fake":
+        memory = MemoryRecords()
+        return lambda: memory
+    request.getfixturevalue("aws")
+    create_sent_log_table()
+    return lambda: DynamoRecords(SENT_LOG_TABLE, boto3.client("dynamodb"))
+
+
+def run(scenario: Callable[..., Coroutine[Any, Any, None]], records: Callable[[], RecordStore]) -> None:
+    asyncio.run(scenario(records))
+
+
+async def _baseline(records: Callable[[], RecordStore]) -> None:
+    store = StoreSeenBookings(records())
+    assert await store.started() is False
+    await store.baseline_taken()
+    assert await StoreSeenBookings(records()).started() is True
+
+
+async def _record_and_read(records: Callable[[], RecordStore]) -> None:
+    store = StoreSeenBookings(records())
+    assert await store.read(["bk-1", "bk-2"]) == {}
+    assert await store.record("bk-1", SEEN, None) is True
+    found = await StoreSeenBookings(records()).read(["bk-1", "bk-2"])
+    assert list(found) == ["bk-1"]
+    held = found["bk-1"].seen
+    assert held is not None and held.same_as(SEEN) and held.start.utcoffset() == timedelta(hours=9)
+    assert await store.record("bk-1", MOVED, found["bk-1"].revision) is True
+    again = (await store.read(["bk-1"]))["bk-1"]
+    assert again.seen is not None and again.seen.same_as(MOVED) and again.revision != found["bk-1"].revision
+
+
+async def _racing_runs(records: Callable[[], RecordStore]) -> None:
+    """Two runs read one revision; only the first to write records what it saw, the other's is refused
+    and the winner's state stands. Two runs that both find no record: one creates it."""
+    first, second = StoreSeenBookings(records()), StoreSeenBookings(records())
+    assert await first.record("bk-1", SEEN, None) is True
+    assert await second.record("bk-1", MOVED, None) is False
+    read = (await first.read(["bk-1"]))["bk-1"].revision
+    assert await second.record("bk-1", MOVED, read) is True
+    assert await first.record("bk-1", SEEN, read) is False
+    held = (await first.read(["bk-1"]))["bk-1"].seen
+    assert held is not None and held.same_as(MOVED)
+
+
+async def _unreadable_record(records: Callable[[], RecordStore]) -> None:
+    """A record this codec never wrote reads as never seen, with its revision, so it can be replaced."""
+    store = records()
+    await store.put(seen_key("bk-1"), {"kind": "seen", "status": "lost", "start": "soon", "service": "x"})
+    found = (await StoreSeenBookings(records()).read(["bk-1"]))["bk-1"]
+    assert found.seen is None and found.revision
+    assert await StoreSeenBookings(records()).record("bk-1", SEEN, found.revision) is True
+
+
+async def _listing(records: Callable[[], RecordStore]) -> None:
+    """read_all lists the bookings only; the sent log's listings never show the feed's records."""
+    store = StoreSeenBookings(records())
+    await store.baseline_taken()
+    for booking_id in ("bk-1", "bk-2#odd id"):
+        await store.record(booking_id, SEEN, None)
+    assert sorted(await store.read_all()) == ["bk-1", "bk-2#odd id"]
+    sent_log = StoreSentLog(records(), "lambda:test")
+    await sent_log.claim(MESSAGE, datetime.now(UTC).timestamp())
+    assert [row["idempotency_key"] async for row in sent_log.unresolved()] == [MESSAGE.idempotency_key]
+    claims = records()
+    lists = [ScanOpenClaims(claims)]
+    if isinstance(claims, DynamoRecords):
+        lists.append(DynamoOpenClaims(claims))  # type: ignore[arg-type]
+    for open_claims in lists:
+        assert [m.idempotency_key for m, _ in await open_claims.open_claims()] == [MESSAGE.idempotency_key]
+
+
+@pytest.mark.parametrize(
+    "scenario", [_baseline, _record_and_read, _racing_runs, _unreadable_record, _listing]
+)
+def test_seen_bookings_contract(
+    scenario: Callable[..., Coroutine[Any, Any, None]], records: Callable[[], RecordStore]
+) -> None:
+    run(scenario, records)

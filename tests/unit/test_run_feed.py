@@ -1,0 +1,269 @@
+"""The scheduled run's change feed (#37), through the Lambda's real root over fakes, with the shipped
+config/rules.yaml: what the run reads becomes booking events, and without NATS the run sends the
+`events` rules' messages itself, once, under the keys the worker would use.
+
+What the shipped rules do on each event: `created` of a confirmed booking sends the confirmation;
+`cancelled` sends the cancellation; `updated` (a moved start, another service, pending → confirmed)
+plans the confirmation again, and it goes out only if it never has: the confirmation is once per booking
+(its window has no `from`), so a moved booking gets no second confirmation with its new time, only the
+reminder for its new start (the reminder is once per start instant). `completed` answers no rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from naver_sms.application.notify import planned
+from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
+from naver_sms.bootstrap import lambda_image
+from naver_sms.domain.booking import BookingStatus, booking_from_mapping
+from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import PlannedMessage
+from naver_sms.settings.rules import load_rules
+from tests.support.fakes import (
+    FakeBookingSource,
+    FakeSeenBookings,
+    FakeSentLog,
+    FakeTransport,
+    Killed,
+    not_delivered,
+)
+from tests.support.roots import lambda_run, unit_settings
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+SETTINGS = unit_settings()
+RULES = load_rules(SETTINGS.rules_path)  # the shipped rules
+NO_EVENTS = {"booking.created": 0, "booking.updated": 0, "booking.cancelled": 0, "booking.completed": 0}
+
+
+def record(n: int, status: str = "confirmed", days: float = 3, **change: Any) -> dict[str, Any]:
+    return {
+        "id": f"bk-{n}",
+        "customer_name": f"손님{n}",
+        "phone": f"010-5555-{n:04d}",
+        "service": "커트",
+        "start": (NOW + timedelta(days=days)).isoformat(),
+        "status": status,
+        **change,
+    }
+
+
+class Shop:
+    """One shop's bookings over many runs of the Lambda's root: the sent log and the feed's store share
+    one table, as they do in DynamoDB."""
+
+    def __init__(self, *records: dict[str, Any], max_sends: int = 30) -> None:
+        self.source = FakeBookingSource(list(records))
+        self.sent_log = FakeSentLog()
+        self.seen = FakeSeenBookings(self.sent_log.records)
+        self.transport = FakeTransport()
+        self.settings = unit_settings(SMS_MAX_PER_RUN=str(max_sends))
+        self.now = NOW
+
+    def run(self, *, dry_run: bool = False, time_left: Callable[[], float] | None = None) -> ScheduledRun:
+        return lambda_run(
+            self.transport,
+            self.sent_log,
+            rules=RULES,
+            dry_run=dry_run,
+            settings=self.settings,
+            bookings=self.source,
+            seen=self.seen,
+            warm=lambda_image.Warm(),
+            time_left=time_left,
+        )
+
+    def ran(self, *, dry_run: bool = False) -> dict[str, Any]:
+        summary: RunSummary = asyncio.run(self.run(dry_run=dry_run)(self.now))
+        return summary.as_result()
+
+    def books(self, *records: dict[str, Any]) -> None:
+        """The API returns these now, in place of what it returned (same id: the booking changed)."""
+        ids = {r["id"] for r in records}
+        self.source.records = [r for r in self.source.records if r["id"] not in ids] + list(records)  # type: ignore[index]
+
+    def sent(self) -> list[tuple[str, str]]:
+        return [(m.rule, m.booking_id) for m in self.transport.sent]
+
+
+def events(**counts: int) -> dict[str, int]:
+    return NO_EVENTS | {f"booking.{kind}": n for kind, n in counts.items()}
+
+
+def baselined(*records: dict[str, Any]) -> Shop:
+    shop = Shop(*records)
+    first = shop.ran()
+    assert first["feed"] == {"baseline": True, "events": NO_EVENTS, "recorded": len(records)}
+    return shop
+
+
+def test_the_first_run_records_a_baseline_and_sends_no_events_message() -> None:
+    shop = Shop(record(1), record(2, "cancelled"))
+    result = shop.ran()
+    assert result["feed"] == {"baseline": True, "events": NO_EVENTS, "recorded": 2}
+    assert shop.sent() == [] and shop.seen.baseline()
+    assert shop.seen.held("bk-1") is not None and shop.seen.held("bk-1").status is BookingStatus.CONFIRMED  # type: ignore[union-attr]
+    # The claims listing (`make claims`) never shows the feed's records.
+    assert asyncio.run(_listed(shop)) == []
+
+
+async def _listed(shop: Shop) -> list[dict[str, Any]]:
+    return [row async for row in shop.sent_log.unresolved()]
+
+
+def test_a_new_booking_after_the_baseline_is_confirmed_once_across_reruns() -> None:
+    shop = baselined(record(1))
+    shop.books(record(2))
+    result = shop.ran()
+    assert result["feed"] == {"baseline": False, "events": events(created=1), "recorded": 1}
+    assert (result["sent"], result["planned"]) == (1, 1)
+    assert shop.sent() == [("confirmation", "bk-2")]
+    for _ in range(2):
+        again = shop.ran()
+        assert again["feed"]["events"] == NO_EVENTS and again["planned"] == 0
+    assert shop.sent() == [("confirmation", "bk-2")]
+
+
+def test_a_cancellation_sends_the_cancellation_once() -> None:
+    shop = baselined(record(1))
+    shop.books(record(1, "cancelled"))
+    result = shop.ran()
+    assert result["feed"]["events"] == events(cancelled=1)
+    assert shop.sent() == [("cancellation", "bk-1")]
+    shop.ran()
+    assert shop.sent() == [("cancellation", "bk-1")]
+
+
+def test_a_moved_start_is_an_update_and_the_shipped_confirmation_is_not_sent_again() -> None:
+    shop = baselined()
+    shop.books(record(1))
+    shop.ran()
+    assert shop.sent() == [("confirmation", "bk-1")]
+    shop.books(record(1, days=4))
+    result = shop.ran()
+    assert result["feed"]["events"] == events(updated=1)
+    # The confirmation lists booking.updated, but is once per booking: the sent log answers duplicate.
+    assert (result["planned"], result["sent"], result["skipped_duplicates"]) == (1, 0, 1)
+    assert shop.sent() == [("confirmation", "bk-1")]
+    assert shop.seen.held("bk-1").start == NOW + timedelta(days=4)  # type: ignore[union-attr]
+
+
+def test_a_pending_booking_confirmed_later_gets_its_confirmation_then() -> None:
+    shop = baselined()
+    shop.books(record(1, "pending"))
+    assert shop.ran()["feed"]["events"] == events(created=1)
+    assert shop.sent() == []  # the confirmation is for confirmed bookings
+    shop.books(record(1))
+    assert shop.ran()["feed"]["events"] == events(updated=1)
+    assert shop.sent() == [("confirmation", "bk-1")]
+
+
+def test_a_booking_first_seen_after_its_start_derives_nothing() -> None:
+    shop = baselined()
+    shop.books(record(1, days=-2), record(2, "completed", days=-1))
+    result = shop.ran()
+    assert result["feed"] == {"baseline": False, "events": NO_EVENTS, "recorded": 2}
+    assert shop.sent() == []
+
+
+def test_a_run_killed_between_its_sends_and_its_record_derives_the_same_event_and_sends_nothing_twice() -> (
+    None
+):
+    shop = baselined()
+    shop.books(record(1))
+    shop.seen.killed_before_record = True
+    with pytest.raises(Killed):
+        shop.ran()
+    assert shop.sent() == [("confirmation", "bk-1")] and shop.seen.held("bk-1") is None
+    shop.seen.killed_before_record = False
+    result = shop.ran()
+    assert result["feed"] == {"baseline": False, "events": events(created=1), "recorded": 1}
+    assert (result["sent"], result["skipped_duplicates"]) == (0, 1)
+    assert shop.sent() == [("confirmation", "bk-1")]
+
+
+def test_a_message_to_try_again_leaves_its_booking_unrecorded_so_the_next_run_sends_it() -> None:
+    shop = baselined(record(1))
+    shop.books(record(2), record(1, "cancelled"))
+    shop.transport.answer = not_delivered()
+    first = shop.ran()
+    assert [f["outcome"] for f in first["failed"]] == ["retry", "retry"]
+    assert first["feed"]["recorded"] == 0
+    shop.transport.answer = lambda m: f"req-{m.idempotency_key[:8]}"
+    second = shop.ran()
+    assert second["feed"] == {"baseline": False, "events": events(created=1, cancelled=1), "recorded": 2}
+    assert second["sent"] == 2
+    assert shop.ran()["feed"]["events"] == NO_EVENTS
+
+
+def test_a_dry_run_plans_the_events_messages_and_records_nothing() -> None:
+    empty = Shop(record(1))
+    assert empty.ran(dry_run=True)["feed"] == {"baseline": True, "events": NO_EVENTS, "recorded": 0}
+    assert empty.sent_log.records.items == {}  # not even the baseline
+    shop = baselined()
+    shop.books(record(1))
+    before = dict(shop.sent_log.records.items)
+    result = shop.ran(dry_run=True)
+    assert result["feed"] == {"baseline": False, "events": events(created=1), "recorded": 0}
+    assert (result["planned"], result["sent"]) == (1, 0) and shop.transport.sent == []
+    assert shop.sent_log.records.items == before
+    assert shop.ran()["sent"] == 1  # the real run that follows sends it
+
+
+def test_the_volume_breaker_counts_the_events_messages_and_a_held_run_records_nothing() -> None:
+    shop = baselined()
+    shop.settings = unit_settings(SMS_MAX_PER_RUN="1")
+    shop.books(record(1), record(2))
+    held = shop.ran()
+    assert held["status"] == "held" and held["held"]["by_rule"] == {"confirmation": 2}
+    assert held["feed"]["recorded"] == 0 and shop.sent() == []
+    shop.settings = unit_settings(SMS_MAX_PER_RUN="30")
+    assert shop.ran()["sent"] == 2
+
+
+def test_the_events_messages_go_before_the_scheduled_ones_and_the_deadline_defers_the_rest() -> None:
+    shop = baselined(record(1))
+    shop.now = NOW + timedelta(days=2.5)  # bk-1 is in its reminder window now
+    shop.books(record(2, days=6))
+    margin = lambda_image.deadline(shop.settings, lambda: 0.0).reserve_seconds
+    left = iter([margin + 1, margin + 1, 0.0])  # the start's check, one send, then no time left
+    result = asyncio.run(shop.run(time_left=lambda: next(left))(shop.now)).as_result()
+    assert shop.sent() == [("confirmation", "bk-2")] and result["deferred"] == 1
+    assert shop.seen.held("bk-2") is not None  # its one message was handed on
+    shop.ran()
+    assert shop.sent() == [("confirmation", "bk-2"), ("reminder", "bk-1")]
+
+
+def test_the_event_plans_are_the_workers_for_the_same_event() -> None:
+    """The worker's handler plans `Notifier.notify(booking, now, event.type)`: the same message, the same
+    key, so whichever process sends it, the sent log knows it by one name."""
+    shop = baselined()
+    shop.books(record(1))
+    shop.ran()
+    (message,) = shop.transport.sent
+    worker = planned(RULES, booking_from_mapping(record(1)), NOW, EventType.CREATED)
+    assert [(p.rule, p.idempotency_key) for p in worker if isinstance(p, PlannedMessage)] == [
+        (message.rule, message.idempotency_key)
+    ]
+
+
+def test_a_cancelled_booking_seen_cancelled_again_is_no_news() -> None:
+    shop = baselined(record(1, "cancelled"))
+    assert shop.ran()["feed"]["events"] == NO_EVENTS
+    assert shop.sent() == []
+
+
+def test_a_booking_of_the_baseline_moved_later_gets_its_first_confirmation() -> None:
+    """The baseline sent nothing for it, so the update's confirmation is not a duplicate: the customer
+    hears the new time once."""
+    shop = baselined(record(1))
+    shop.books(record(1, days=4))
+    result = shop.ran()
+    assert result["feed"]["events"] == events(updated=1)
+    assert result["sent"] == 1
+    assert shop.sent() == [("confirmation", "bk-1")]
