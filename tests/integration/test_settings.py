@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from naver_sms.adapters.sens import SensCredentials
-from naver_sms.bootstrap.worker_image import nats_credentials
+from naver_sms.bootstrap.shared import nats_credentials
 from naver_sms.settings import SecretUnavailable, Settings, SettingsError
 from naver_sms.settings.env import ENV_TO_KEY
 from naver_sms.settings.redact import without_credentials
@@ -420,15 +420,30 @@ def test_a_bad_nats_url_is_shown_without_its_password() -> None:
     assert "http://***@nats:4222" in str(caught.value) and "Planted-7" not in str(caught.value)
 
 
-def test_nats_credentials_are_one_kind_or_the_other() -> None:
-    both = Settings.load(environ={"NATS_TOKEN": "t", "NATS_USER": "u", "NATS_PASSWORD": "p"})
-    with pytest.raises(SettingsError, match=r"set one kind, not several: user/password .*, token"):
-        nats_credentials(both)
-    with pytest.raises(SettingsError, match=r"'/nope\.creds' is not a readable file"):
-        nats_credentials(Settings.load(environ={"NATS_CREDS_FILE": "/nope.creds"}))
-    with pytest.raises(SettingsError, match="set NATS_USER"):
-        nats_credentials(Settings.load(environ={"NATS_PASSWORD": "p"}))
-    assert nats_credentials(Settings.load(environ={"NATS_USER": "u", "NATS_PASSWORD": "p"})) == {
-        "user": "u",
-        "password": "p",
-    }
+@pytest.mark.parametrize(("section", "prefix"), [("worker", ""), ("events", "EVENTS_")])
+def test_nats_credentials_are_one_kind_or_the_other(section: str, prefix: str) -> None:
+    def credentials(**env: str) -> dict[str, str]:
+        settings = Settings.load(environ={prefix + name: value for name, value in env.items()})
+        return nats_credentials(getattr(settings, section), section)
+
+    with pytest.raises(
+        SettingsError, match=rf"set one kind, not several: user/password .*, token \({prefix}NATS"
+    ):
+        credentials(NATS_TOKEN="t", NATS_USER="u", NATS_PASSWORD="p")
+    with pytest.raises(
+        SettingsError, match=rf"{section}.nats_creds_file: '/nope\.creds' is not a readable file"
+    ):
+        credentials(NATS_CREDS_FILE="/nope.creds")
+    with pytest.raises(SettingsError, match=f"set {prefix}NATS_USER"):
+        credentials(NATS_PASSWORD="p")
+    assert credentials(NATS_USER="u", NATS_PASSWORD="p") == {"user": "u", "password": "p"}
+    assert credentials() == {}
+
+
+def test_a_bad_events_nats_url_or_subject_is_named() -> None:
+    with pytest.raises(SettingsError, match=r"events.nats_url \(environment variable EVENTS_NATS_URL\)"):
+        Settings.load(environ={"EVENTS_NATS_URL": "http://nats:4222"})
+    with pytest.raises(SettingsError, match=r"events.subject \(environment variable EVENTS_SUBJECT\)"):
+        Settings.load(environ={"EVENTS_SUBJECT": "bookings.>"})
+    assert Settings.load(environ={"EVENTS_NATS_URL": "nats://a:4222,tls://b:4222"}).events.nats_url
+    assert Settings.load(environ={}).events.nats_url == ""

@@ -27,7 +27,8 @@ from naver_sms.application.errors import (
     SourceRefused,
     WindowRefused,
 )
-from naver_sms.application.ports import Claim, ClaimState, HandsetResult, Processing, SentMessage
+from naver_sms.application.ports import Claim, ClaimState, HandsetResult, Processing, Published, SentMessage
+from naver_sms.domain.events import BookingEvent
 from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
 
@@ -294,3 +295,25 @@ class FakeSentMessages:
 
     async def close(self) -> None:
         pass
+
+
+class FakePublisher:
+    """The worker's stream as the change feed's publisher sees it (application/ports.EventPublisher):
+    events in order, an id it has already dropped as JetStream's duplicate window drops it.
+    `refuse_after`: that many events are acknowledged, the rest refused as a stream-less subject is."""
+
+    def __init__(self) -> None:
+        self.stream: list[BookingEvent] = []
+        self.handed: list[str] = []  # every event id handed in, repeats included
+        self.refuse_after: int | None = None
+
+    async def publish(self, events: Sequence[BookingEvent]) -> Published:
+        acknowledged: set[str] = set()
+        for event in events:
+            if self.refuse_after is not None and len(acknowledged) >= self.refuse_after:
+                return Published(frozenset(acknowledged), "NoRespondersError: nats: no responders available")
+            self.handed.append(event.event_id)
+            if event.event_id not in {e.event_id for e in self.stream}:
+                self.stream.append(event)
+            acknowledged.add(event.event_id)
+        return Published(frozenset(acknowledged))

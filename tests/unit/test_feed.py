@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from naver_sms.domain.booking import Booking, BookingStatus
-from naver_sms.domain.events import EventType
+from naver_sms.domain.events import EventType, event_to_mapping
 from naver_sms.domain.feed import Seen, change, derive, event_id
 from naver_sms.domain.rules import rules_from_mapping
 from naver_sms.entrypoints.worker.decode import decode_event
@@ -82,19 +82,8 @@ def test_no_change_derives_no_event() -> None:
 def test_the_worker_and_the_rules_take_a_completed_event_as_they_take_the_others() -> None:
     event = derive(SEEN, replace(BOOKING, status=BookingStatus.COMPLETED), NOW)
     assert event is not None
-    payload = {
-        "event_id": event.event_id,
-        "type": event.type.value,
-        "occurred_at": event.occurred_at.isoformat(),
-        "booking": {
-            "id": BOOKING.booking_id,
-            "customer_name": BOOKING.customer_name,
-            "phone": BOOKING.phone,
-            "service": BOOKING.service,
-            "start": BOOKING.start.isoformat(),
-            "status": "completed",
-        },
-    }
+    payload = event_to_mapping(event)
+    assert payload["booking"]["status"] == "completed"  # type: ignore[index]
     assert decode_event(json.dumps(payload).encode(), 65_536) == event
     rule = {
         "name": "after",
@@ -107,3 +96,21 @@ def test_the_worker_and_the_rules_take_a_completed_event_as_they_take_the_others
     }
     rules = rules_from_mapping({"rules": [rule]})
     assert [r.name for r in rules.applicable(event.booking, NOW, event.type)] == ["after"]
+
+
+@pytest.mark.parametrize(
+    "booking",
+    [
+        BOOKING,
+        # The most a booking may carry, and what the API's text cleaning keeps: emoji, another script,
+        # a start in another offset, the longest name and service.
+        replace(BOOKING, customer_name="가" * 40, service="💇" * 60),
+        replace(BOOKING, start=BOOKING.start.astimezone(timezone(timedelta(hours=-12)))),
+        replace(BOOKING, booking_id="b" * 128, status=BookingStatus.PENDING),
+    ],
+)
+def test_an_event_the_feed_publishes_reads_back_in_the_worker_as_the_same_event(booking: Booking) -> None:
+    event = derive(None, booking, NOW)
+    assert event is not None
+    wire = json.dumps(event_to_mapping(event), ensure_ascii=False).encode()
+    assert decode_event(wire, 65_536) == event

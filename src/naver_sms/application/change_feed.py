@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from naver_sms.application.ports import SeenBookings
+from naver_sms.application.ports import Published, SeenBookings
 from naver_sms.domain.booking import Booking, booking_from_mapping
 from naver_sms.domain.events import BookingEvent, EventType
 from naver_sms.domain.feed import Seen, derive
@@ -45,13 +45,35 @@ class FeedReport:
     derived: Counter[EventType] = field(default_factory=Counter)
     recorded: int = 0  # bookings whose new state was stored
     lost: int = 0  # ... that another run had stored first (its state stands)
+    # Handed to the worker's stream (None: this run sent their messages itself), and why not all were.
+    published: int | None = None
+    unpublished: int = 0
+    publish_error: str | None = None
+    sent_here: int = 0  # not published: this Lambda had sent every message of theirs before NATS
+
+    def handed_on(self, published: Published, derived: int, sent_here: int) -> FeedReport:
+        acknowledged = len(published.acknowledged)
+        return replace(
+            self,
+            published=acknowledged,
+            unpublished=derived - acknowledged - sent_here,
+            publish_error=published.error,
+            sent_here=sent_here,
+        )
 
     def as_result(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "baseline": self.baseline,
             "events": {kind.value: self.derived[kind] for kind in EventType},
             "recorded": self.recorded,
         }
+        if self.published is not None:
+            result |= {"published": self.published, "unpublished": self.unpublished}
+        if self.publish_error is not None:
+            result["publish_error"] = self.publish_error
+        if self.sent_here:
+            result["sent_here"] = self.sent_here
+        return result
 
 
 def bookings_of(records: Sequence[object]) -> dict[str, Booking]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from naver_sms.domain.events import BookingEvent
 from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.phone import mask_phone
@@ -216,6 +217,24 @@ class SeenBookings(Protocol):
         """Store `seen` if the booking's record still holds `revision` (None: no record yet); False when
         another writer moved it first."""
         ...
+
+
+@dataclass(frozen=True)
+class Published:
+    """What handing a run's events on came to: the ids of those acknowledged, and why the rest were not
+    (None: every one was)."""
+
+    acknowledged: frozenset[str]
+    error: str | None = None
+
+
+class EventPublisher(Protocol):
+    """Hands the change feed's events on to the worker's stream, in order, each deduplicated there by its
+    event id, so the same change handed on twice (a run that died before recording it) is one event. It
+    stops at the first event not acknowledged: those left are derived again by the next run. A failure
+    is in the answer, never raised."""
+
+    async def publish(self, events: Sequence[BookingEvent]) -> Published: ...
 
 
 class Alerter(Protocol):

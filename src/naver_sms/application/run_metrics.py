@@ -70,6 +70,9 @@ class RunMetrics:
     events_updated: int = _metric("EventsUpdated")
     events_cancelled: int = _metric("EventsCancelled")
     events_completed: int = _metric("EventsCompleted")
+    events_published: int = _metric("EventsPublished")  # handed to the worker's stream, when it has them
+    # alarm: confirmations and cancellations wait while NATS does not take them (each run tries again)
+    events_unpublished: int = _metric("EventsUnpublished", alarm=True)
 
     @classmethod
     def of(
@@ -83,12 +86,15 @@ class RunMetrics:
         """`summary` is None for a run whose result is an error; `done` is what it delivered until then."""
         outcomes = Counter(d.outcome for d in (summary.deliveries if summary else done))
         r = reconciled.result if reconciled is not None else None
-        derived = summary.feed.derived if summary and summary.feed else Counter[EventType]()
+        feed = summary.feed if summary else None
+        derived = feed.derived if feed else Counter[EventType]()
         return cls(
             events_created=derived[EventType.CREATED],
             events_updated=derived[EventType.UPDATED],
             events_cancelled=derived[EventType.CANCELLED],
             events_completed=derived[EventType.COMPLETED],
+            events_published=(feed.published or 0) if feed else 0,
+            events_unpublished=feed.unpublished if feed else 0,
             reconcile_failed=int(reconciled is not None and reconciled.status == Status.FAILED),
             reconcile_resolved=len(r.resolved_sent) if r else 0,
             reconcile_released=len(r.released) if r else 0,

@@ -43,7 +43,14 @@ from naver_sms.application.errors import (
 )
 from naver_sms.application.login_guard import LoginGuard
 from naver_sms.application.notify import Notifier
-from naver_sms.application.ports import Authenticator, BookingSource, OpenClaims, SeenBookings
+from naver_sms.application.ports import (
+    Authenticator,
+    BookingSource,
+    EventPublisher,
+    OpenClaims,
+    Published,
+    SeenBookings,
+)
 from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.reconcile_pass import DRY_RUN, ReconcileReport, Status, reconcile_pass
 from naver_sms.application.session import Login, SessionKeeper
@@ -78,13 +85,21 @@ class RunSummary:
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.outcome in FAILURES]
 
+    @property
+    def _unpublished(self) -> int:
+        return self.feed.unpublished if self.feed else 0
+
     def counts(self) -> Counter[Outcome]:
         return Counter(d.outcome for d in self.deliveries)
 
     def as_result(self) -> dict[str, Any]:
         counts = self.counts()
         result: dict[str, Any] = {
-            "status": "held" if self.held else "partial" if self.failed or self.deferred else "ok",
+            "status": "held"
+            if self.held
+            else "partial"
+            if self.failed or self.deferred or self._unpublished
+            else "ok",
             "bookings": self.bookings,
             "planned": sum(1 for d in self.deliveries if d.idempotency_key),
             "sent": counts[Outcome.SENT],
@@ -109,6 +124,18 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class Handed:
+    """What became of a run's events in publishing: `published`, and those not published because this
+    Lambda's sent log had every message of theirs already."""
+
+    published: Published
+    sent_here: frozenset[str] = frozenset()
+
+    def settled(self, event_id: str) -> bool:
+        return event_id in self.published.acknowledged or event_id in self.sent_here
+
+
+@dataclass(frozen=True)
 class ScheduledRun:
     auth: Authenticator
     bookings: BookingSource
@@ -125,6 +152,8 @@ class ScheduledRun:
     reconciler: Callable[[], Reconciler] | None = None
     reconcile_share: float = 0.25  # of the time the deadline spares, at most, for the pass
     seen: SeenBookings | None = None  # the change feed's store; None: no events derived
+    # Where the feed's events go: the worker's stream; None: this run sends their messages itself.
+    publisher: EventPublisher | None = None
     tally: LoginTally = field(default_factory=LoginTally)
     # Every delivery so far, as it happens: a run that fails later still reports these (an unknown
     # among them above all), whatever stopped it.
@@ -145,9 +174,14 @@ class ScheduledRun:
         await self._reconcile()  # after the bookings: what it releases, this run plans and sends
         found = await change_feed.changes(self.seen, records, now) if self.seen is not None else None
         # The events' messages first: a confirmation or a cancellation is news, a reminder can wait a run.
-        event_plans = [p for e in found.events for p in self.notifier.plan_event(e, now)] if found else []
+        per_event = {e.event_id: self.notifier.plan_event(e, now) for e in found.events} if found else {}
+        event_plans = [plan for plans in per_event.values() for plan in plans]
         plans = event_plans + [plan for record in records for plan in self.notifier.plan_record(record, now)]
         dry_run = self.notifier.dry_run
+        # Published, the events' messages are the worker's to send: planned here only for the breaker
+        # (they go out because of this run all the same) and for a dry run, which shows them.
+        publisher = self.publisher if found is not None and not dry_run else None
+        to_deliver = plans[len(event_plans) :] if publisher is not None else plans
         lapsed = None
         if not dry_run:
             held = breaker.check(await self._new(plans), self.max_sends, allow_sends)
@@ -164,12 +198,15 @@ class ScheduledRun:
                     held,
                     held_is_news=news,
                     reconciled=self.reconciled,
-                    feed=_unrecorded(found),
+                    feed=None if found is None else _unrecorded(found),
                 )
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
+        published = None
+        if publisher is not None and found is not None:
+            published = await self._publish(publisher, found, per_event)
         deferred = 0
         delivered: list[Delivery | None] = []  # each plan's delivery; None: deferred
-        for plan in plans:
+        for plan in to_deliver:
             if isinstance(plan, PlannedMessage) and (deferred or not self.deadline.allows_a_send()):
                 deferred += 1  # never claimed: the next run sends it, and nobody reports it unknown
                 delivered.append(None)
@@ -189,31 +226,69 @@ class ScheduledRun:
             lapsed=lapsed,
             deferred=deferred,
             reconciled=self.reconciled,
-            feed=await self._record(found, event_plans, delivered),
+            feed=await self._record(found, published, event_plans, delivered),
         )
+
+    async def _publish(
+        self, publisher: EventPublisher, found: Changes, per_event: dict[str, list[PlannedMessage | Delivery]]
+    ) -> Handed:
+        """The run's events to the worker's stream, unless the deadline leaves no time for a send (then
+        the next run derives them again). An event every message of which this Lambda's sent log has
+        already (sent when the Lambda sent the events rules itself, before NATS was configured) is not
+        published: the worker's sent log has never seen them, and would send them a second time."""
+        if not found.events:
+            return Handed(Published(frozenset()))
+        if not self.deadline.allows_a_send():
+            return Handed(Published(frozenset(), "the deadline came first: left for the next run"))
+        sent_here = {e.event_id for e in found.events if await self._sent_here(per_event[e.event_id])}
+        published = await publisher.publish([e for e in found.events if e.event_id not in sent_here])
+        if published.error is not None:
+            log.warning(
+                "events not handed on: the next run derives them again",
+                extra={
+                    "unpublished": len(found.events) - len(sent_here) - len(published.acknowledged),
+                    "error": published.error,
+                },
+            )
+        return Handed(published, frozenset(sent_here))
+
+    async def _sent_here(self, plans: list[PlannedMessage | Delivery]) -> bool:
+        messages = [p for p in plans if isinstance(p, PlannedMessage)]
+        sent_log = self.notifier.deliverer.sent_log
+        return bool(messages) and all([await sent_log.lookup(m) is not None for m in messages])
 
     async def _record(
         self,
         found: Changes | None,
+        published: Handed | None,
         event_plans: list[PlannedMessage | Delivery],
         delivered: list[Delivery | None],
     ) -> FeedReport | None:
-        """What the feed saw, stored for each booking none of whose event messages is left to try again
+        """What the feed saw, stored for each booking none of whose events is left to hand on again: one
+        not published (not acknowledged), or, sent here, one of whose messages is left to try again
         (deferred, RETRY, a live claim elsewhere): those derive the same event next run. A dry run stores
-        nothing. A store that fails is logged: the next run derives the same events, and the sent log
-        answers what went out as duplicates."""
-        if found is None or self.seen is None or self.notifier.dry_run:
+        nothing. A store that fails is logged: the next run derives the same events, and the stream or
+        the sent log answers what was handed on already as a duplicate."""
+        if found is None:
+            return None
+        if self.seen is None or self.notifier.dry_run:
             return _unrecorded(found)
-        unsettled = {
-            plan.booking_id
-            for plan, delivery in zip(event_plans, delivered, strict=False)
-            if delivery is None or delivery.outcome in TRY_AGAIN
-        }
+        if published is not None:
+            unsettled = {e.booking.booking_id for e in found.events if not published.settled(e.event_id)}
+        else:
+            unsettled = {
+                plan.booking_id
+                for plan, delivery in zip(event_plans, delivered, strict=False)
+                if delivery is None or delivery.outcome in TRY_AGAIN
+            }
         try:
-            return await change_feed.record(self.seen, found, unsettled)
+            report = await change_feed.record(self.seen, found, unsettled)
         except SentLogError as err:
             log.error("the change feed could not record what it saw", extra={"error": str(err)})
-            return _unrecorded(found)
+            report = _unrecorded(found)
+        if published is None:
+            return report
+        return report.handed_on(published.published, len(found.events), len(published.sent_here))
 
     async def _reconcile(self) -> None:
         if self.reconciler is None:
@@ -304,5 +379,5 @@ class ScheduledRun:
             log.error("the login guard could not record a failed login", extra={"error": str(err)})
 
 
-def _unrecorded(found: Changes | None) -> FeedReport | None:
-    return None if found is None else FeedReport(found.baseline, Counter(e.type for e in found.events))
+def _unrecorded(found: Changes) -> FeedReport:
+    return FeedReport(found.baseline, Counter(e.type for e in found.events))

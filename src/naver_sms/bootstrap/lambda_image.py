@@ -29,6 +29,7 @@ from naver_sms.application.ports import (
     Alerter,
     Authenticator,
     BookingSource,
+    EventPublisher,
     OpenClaims,
     SeenBookings,
     SentLog,
@@ -44,6 +45,8 @@ from naver_sms.bootstrap.shared import (
     OPERATOR,
     deliverer,
     given,
+    nats_credentials,
+    nats_servers,
     reconcile_settings,
     sent_messages,
     sms_transport,
@@ -196,6 +199,7 @@ def scheduled_run(
     sent_messages: SentMessages | None = None,
     guard_store: RecordStore | None = None,
     seen: SeenBookings | None = None,
+    publisher: EventPublisher | None = None,
     rules: RuleSet | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ScheduledRun:
@@ -204,8 +208,9 @@ def scheduled_run(
     in without its `open_claims` is neither swept nor reconciled. A real run reconciles before it plans
     (SENS's read side: `sent_messages`); a dry run records nothing, so it does not. The change feed's
     store of what was seen (`seen`) lives in the sent log's table: a sent log passed in without its
-    `seen` derives no events. Raises RealSendsNotAllowed before anything is built when the request asks
-    for more than allowed."""
+    `seen` derives no events. Its events go to the worker's stream when `events.nats_url` is set (or a
+    `publisher` is passed), else this run sends their messages. Raises RealSendsNotAllowed before
+    anything is built when the request asks for more than allowed."""
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     if sent_log is None and open_claims is None:
         open_claims = open_claims_of(settings)
@@ -242,6 +247,25 @@ def scheduled_run(
         reconciler=reconciles,
         reconcile_share=RECONCILE_SHARE,
         seen=seen,
+        publisher=publisher if publisher is not None else event_publisher(settings),
+    )
+
+
+def event_publisher(settings: Settings) -> EventPublisher | None:
+    """The change feed's publisher to the worker's stream, or None (no `events.nats_url`): the run sends
+    the events rules' messages itself. Its credentials are checked now and revealed at each publish.
+    nats-py is imported only here, only then: a Lambda that does not publish never loads it."""
+    events = settings.events
+    if not events.nats_url:
+        return None
+    nats_credentials(events, "events")
+    from naver_sms.adapters.nats_events import NatsEventPublisher  # noqa: PLC0415 - see the docstring
+
+    return NatsEventPublisher(
+        lambda: nats_servers(events.nats_url, nats_credentials(events, "events")),
+        events.subject,
+        connect_seconds=events.connect_seconds,
+        publish_timeout_seconds=events.publish_timeout_seconds,
     )
 
 

@@ -4,9 +4,10 @@ of SENS and its settings."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from naver_sms.adapters.sens import SensCredentials, SensTransport
 from naver_sms.adapters.sens_messages import SensMessages
@@ -18,6 +19,8 @@ from naver_sms.application.ports import OpenClaims, SentLog, SentMessages, SmsTr
 from naver_sms.application.reconcile import Reconciler, ReconcileSettings
 from naver_sms.application.send_policy import SendPolicy
 from naver_sms.settings import Settings, SettingsError, refresh_secrets
+from naver_sms.settings.env import env_name_for
+from naver_sms.settings.model import NatsCredentials
 
 OPERATOR = "operator"  # who `make claims` reads as: it writes nothing, yet a sent log names its writer
 T = TypeVar("T")
@@ -142,3 +145,43 @@ def deliverer(
 
 def _missing(key: str, env: str) -> str:
     raise SettingsError(f"{key} is required to send SMS: set {env} or {key} in config/settings.yaml")
+
+
+def nats_servers(urls: str, credentials: dict[str, str]) -> dict[str, Any]:
+    """nats.connect's servers and credentials: a comma-separated URL is a cluster's seed list."""
+    return {"servers": urls.split(","), **credentials}
+
+
+def nats_credentials(c: NatsCredentials, section: str) -> dict[str, str]:
+    """nats.connect's keyword arguments for the one kind of credentials configured in settings section
+    `section` (the worker's, the change feed's), revealed only here."""
+
+    def env(field: str) -> str:
+        return env_name_for(f"{section}.{field}") or f"{section}.{field}"
+
+    kinds = {
+        f"user/password ({env('nats_user')}, {env('nats_password')})": bool(
+            c.nats_user or c.nats_password.is_set
+        ),
+        f"token ({env('nats_token')})": c.nats_token.is_set,
+        f"NKey seed ({env('nats_nkey_seed')})": c.nats_nkey_seed.is_set,
+        f"creds file ({env('nats_creds_file')})": bool(c.nats_creds_file),
+    }
+    chosen = [kind for kind, present in kinds.items() if present]
+    if len(chosen) > 1:
+        raise SettingsError(f"NATS credentials: set one kind, not several: {', '.join(chosen)}")
+    if c.nats_token.is_set:
+        return {"token": c.nats_token.reveal()}
+    if c.nats_nkey_seed.is_set:
+        return {"nkeys_seed_str": c.nats_nkey_seed.reveal()}
+    if c.nats_creds_file:
+        if not os.path.isfile(c.nats_creds_file):
+            raise SettingsError(f"{section}.nats_creds_file: {c.nats_creds_file!r} is not a readable file")
+        return {"user_credentials": c.nats_creds_file}
+    if c.nats_user or c.nats_password.is_set:
+        if not c.nats_user:
+            raise SettingsError(
+                f"{section}.nats_password is set but {section}.nats_user is empty: set {env('nats_user')}"
+            )
+        return {"user": c.nats_user, "password": c.nats_password.reveal()}
+    return {}

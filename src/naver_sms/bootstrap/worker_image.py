@@ -36,6 +36,8 @@ from naver_sms.bootstrap.shared import (
     OPERATOR,
     deliverer,
     given,
+    nats_credentials,
+    nats_servers,
     reconcile_settings,
     sent_messages,
     sms_transport,
@@ -44,7 +46,7 @@ from naver_sms.domain.rules import RuleSet
 from naver_sms.entrypoints.worker.handler import EventHandler
 from naver_sms.entrypoints.worker.reconcile_loop import ReconcileLoop
 from naver_sms.logging_setup import LineBudget
-from naver_sms.settings import Settings, SettingsError
+from naver_sms.settings import Settings
 from naver_sms.settings.rules import load_rules
 
 DRY_RUN_LINES_PER_SECOND = 100  # each decision is logged at the rates of a laptop or a staging stream
@@ -206,31 +208,4 @@ async def connect_nats(
 def nats_connection(settings: Settings) -> dict[str, Any]:
     """nats.connect's servers and credentials (a comma-separated NATS_URL is a cluster's seed list, one
     URL each)."""
-    return {"servers": settings.worker.nats_url.split(","), **nats_credentials(settings)}
-
-
-def nats_credentials(settings: Settings) -> dict[str, str]:
-    """nats.connect's keyword arguments for the one kind of credentials configured, revealed only here."""
-    w = settings.worker
-    kinds = {
-        "user/password (NATS_USER, NATS_PASSWORD)": bool(w.nats_user or w.nats_password.is_set),
-        "token (NATS_TOKEN)": w.nats_token.is_set,
-        "NKey seed (NATS_NKEY_SEED)": w.nats_nkey_seed.is_set,
-        "creds file (NATS_CREDS_FILE)": bool(w.nats_creds_file),
-    }
-    chosen = [kind for kind, present in kinds.items() if present]
-    if len(chosen) > 1:
-        raise SettingsError(f"NATS credentials: set one kind, not several: {', '.join(chosen)}")
-    if w.nats_token.is_set:
-        return {"token": w.nats_token.reveal()}
-    if w.nats_nkey_seed.is_set:
-        return {"nkeys_seed_str": w.nats_nkey_seed.reveal()}
-    if w.nats_creds_file:
-        if not os.path.isfile(w.nats_creds_file):
-            raise SettingsError(f"worker.nats_creds_file: {w.nats_creds_file!r} is not a readable file")
-        return {"user_credentials": w.nats_creds_file}
-    if w.nats_user or w.nats_password.is_set:
-        if not w.nats_user:
-            raise SettingsError("worker.nats_password is set but worker.nats_user is empty: set NATS_USER")
-        return {"user": w.nats_user, "password": w.nats_password.reveal()}
-    return {}
+    return nats_servers(settings.worker.nats_url, nats_credentials(settings.worker, "worker"))

@@ -109,3 +109,15 @@ def booking_from_mapping(data: object) -> Booking:
         start=parse_start(data.get("start")),
         status=parse_status(data.get("status")),
     )
+
+
+def booking_to_mapping(booking: Booking) -> dict[str, str]:
+    """The record booking_from_mapping reads back as the same booking (what an event carries)."""
+    return {
+        "id": booking.booking_id,
+        "customer_name": booking.customer_name,
+        "phone": booking.phone,
+        "service": booking.service,
+        "start": booking.start.isoformat(),
+        "status": booking.status.value,
+    }

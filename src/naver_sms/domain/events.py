@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from naver_sms.domain.booking import Booking, booking_from_mapping
+from naver_sms.domain.booking import Booking, booking_from_mapping, booking_to_mapping
 from naver_sms.domain.errors import DomainError, InvalidEvent
 from naver_sms.domain.text import shown
 from naver_sms.domain.values import ID_RULE, aware_instant, valid_id
@@ -51,3 +51,13 @@ def event_from_mapping(data: object) -> BookingEvent:
     except DomainError as err:
         raise InvalidEvent(str(err)) from err
     return BookingEvent(str(event_id), event_type, occurred_at, booking)
+
+
+def event_to_mapping(event: BookingEvent) -> dict[str, object]:
+    """The JSON object event_from_mapping reads back as the same event (what a publisher sends)."""
+    return {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at.isoformat(),
+        "booking": booking_to_mapping(event.booking),
+    }

@@ -130,9 +130,32 @@ class WorkerRetention(_Section):
     sent_log: Retention
 
 
-class WorkerSettings(_Section):
-    # One server, or a cluster's servers separated by commas: nats://a:4222,nats://b:4222
-    nats_url: str = Field(pattern=r"^(nats|tls|ws|wss)://[^,\s]+(,(nats|tls|ws|wss)://[^,\s]+)*$")
+# One server, or a cluster's servers separated by commas: nats://a:4222,nats://b:4222
+NATS_URLS = r"(nats|tls|ws|wss)://[^,\s]+(,(nats|tls|ws|wss)://[^,\s]+)*"
+
+
+class NatsCredentials(_Section):
+    """One kind of NATS credentials, at most (bootstrap.shared.nats_credentials checks which)."""
+
+    nats_user: str
+    nats_password: Secret
+    nats_token: Secret
+    nats_nkey_seed: Secret
+    nats_creds_file: str  # a path; the file holds the user JWT and its NKey seed
+
+
+class EventsSettings(NatsCredentials):
+    """Where the Lambda's change feed hands its events: with nats_url, published to the worker's stream
+    on `subject`; empty, the Lambda sends the events rules' messages itself."""
+
+    nats_url: str = Field(pattern=f"^({NATS_URLS})?$")
+    subject: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    connect_seconds: float = Field(gt=0, le=60)
+    publish_timeout_seconds: float = Field(gt=0, le=60)
+
+
+class WorkerSettings(NatsCredentials):
+    nats_url: str = Field(pattern=f"^{NATS_URLS}$")
     replicas: int = Field(ge=1, le=5)
     stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     subject: str
@@ -156,11 +179,6 @@ class WorkerSettings(_Section):
     max_event_bytes: int = Field(ge=1024, le=8 * 1024 * 1024)
     retention: WorkerRetention
     connect_seconds: float = Field(gt=0, le=600)
-    nats_user: str
-    nats_password: Secret
-    nats_token: Secret
-    nats_nkey_seed: Secret
-    nats_creds_file: str  # a path; the file holds the user JWT and its NKey seed
 
 
 class SettingsModel(_Section):
@@ -175,6 +193,7 @@ class SettingsModel(_Section):
     reconcile: ReconcileSettingsModel
     alerts: AlertSettings
     http: HttpSettings
+    events: EventsSettings
     worker: WorkerSettings
 
     @model_validator(mode="after")
