@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from cfnlint.decode import decode  # cfn-lint's own reader of CloudFormation YAML
 
 from naver_sms.application.run_metrics import RunMetrics
@@ -140,7 +141,8 @@ def role_statements(role_arn: str) -> list[dict[str, Any]]:
         document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
         if isinstance(document, str):  # moto keeps a CloudFormation-made policy as its Python repr
             document = ast.literal_eval(document)
-        statements += document["Statement"]
+        # moto keeps an !If's AWS::NoValue in a list as None, where CloudFormation drops the element.
+        statements += [statement for statement in document["Statement"] if statement is not None]
     return statements
 
 
@@ -163,6 +165,37 @@ def test_the_execution_role_allows_the_runs_calls_and_nothing_more(aws: str) -> 
     assert all(":secret:naver-sms/" in arn for arn in statements["Secrets"]["Resource"])
     assert statements["SlackWebhook"]["Resource"].endswith(":parameter/naver-sms/slack")
     assert all("*" not in str(s["Action"]) for s in statements.values())
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        ("token", {"EVENTS_NATS_TOKEN": "secretsmanager:naver-sms/nats#token"}),
+        (
+            "user",
+            {"EVENTS_NATS_USER": "feed", "EVENTS_NATS_PASSWORD": "secretsmanager:naver-sms/nats#password"},
+        ),
+        ("nkey", {"EVENTS_NATS_NKEY_SEED": "secretsmanager:naver-sms/nats#nkey_seed"}),
+        ("none", {}),
+    ],
+)
+def test_a_stack_with_nats_hands_the_lambda_its_url_and_one_credential_by_reference(
+    aws: str, auth: str, expected: dict[str, str]
+) -> None:
+    deploy(
+        ImageUri=IMAGE, EventsNatsUrl="tls://nats.example:4222", EventsNatsAuth=auth, EventsNatsUser="feed"
+    )
+    config = boto3.client("lambda").get_function(FunctionName="naver-sms-automation")["Configuration"]
+    env = config["Environment"]["Variables"]
+    assert env["EVENTS_NATS_URL"] == "tls://nats.example:4222"
+    assert {
+        k: v for k, v in env.items() if k.startswith("EVENTS_NATS_") and k != "EVENTS_NATS_URL"
+    } == expected
+    statements = {s["Sid"]: s for s in role_statements(config["Role"])}
+    if expected:
+        assert statements["EventsNatsSecret"]["Resource"].endswith(":secret:naver-sms/nats-??????")
+    else:
+        assert "EventsNatsSecret" not in statements
 
 
 def test_the_alarms_watch_crashes_and_every_run_metric_marked_for_an_alarm(aws: str) -> None:

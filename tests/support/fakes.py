@@ -300,7 +300,7 @@ class FakeSentMessages:
 class FakePublisher:
     """The worker's stream as the change feed's publisher sees it (application/ports.EventPublisher):
     events in order, an id it has already dropped as JetStream's duplicate window drops it.
-    `refuse_after`: that many events are acknowledged, the rest refused as a stream-less subject is."""
+    `refuse_after`: that many events are acknowledged, the rest refused as a subject no stream takes is."""
 
     def __init__(self) -> None:
         self.stream: list[BookingEvent] = []
@@ -311,7 +311,9 @@ class FakePublisher:
         acknowledged: set[str] = set()
         for event in events:
             if self.refuse_after is not None and len(acknowledged) >= self.refuse_after:
-                return Published(frozenset(acknowledged), "NoRespondersError: nats: no responders available")
+                return Published(
+                    frozenset(acknowledged), "NoStreamResponseError: nats: no response from stream"
+                )
             self.handed.append(event.event_id)
             if event.event_id not in {e.event_id for e in self.stream}:
                 self.stream.append(event)

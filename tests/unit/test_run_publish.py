@@ -76,7 +76,7 @@ def test_an_unacknowledged_publish_leaves_the_change_for_the_next_run() -> None:
     first = shop.ran()
     assert first["status"] == "partial"
     assert (first["feed"]["published"], first["feed"]["unpublished"], first["feed"]["recorded"]) == (1, 2, 1)
-    assert "NoRespondersError" in first["feed"]["publish_error"]
+    assert "NoStreamResponseError" in first["feed"]["publish_error"]
     assert shop.seen.held("bk-1") is not None and shop.seen.held("bk-2") is None
     publisher.refuse_after = None
     second = shop.ran()

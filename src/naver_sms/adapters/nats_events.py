@@ -60,7 +60,7 @@ class NatsEventPublisher:
                         self.subject, payload, timeout=self._timeout, headers={"Nats-Msg-Id": event.event_id}
                     )
                 except (NatsError, TimeoutError, OSError) as err:
-                    # No stream on the subject answers NoRespondersError; a full stream, an APIError.
+                    # No stream on the subject: NoStreamResponseError; a full stream: an APIError.
                     return Published(frozenset(acknowledged), f"{type(err).__name__}: {err}".rstrip(": "))
                 acknowledged.add(event.event_id)
                 duplicates += bool(ack.duplicate)
