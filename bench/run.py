@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bench import image_bench, lambda_bench, worker_bench
+from bench import feed_bench, image_bench, lambda_bench, worker_bench
 from tests.support.bookings import mixed_bookings, record
 from tests.support.fake_naver import FakeNaver
 from tests.support.moto import AWS_TEST_ENV, create_sent_log_table, moto_server
@@ -162,6 +162,30 @@ def fifty_bookings() -> list[dict[str, object]]:
     """Fifty bookings of every status around now: what one business's booking API returns in a day."""
     statuses = ("confirmed", "completed", "cancelled", "pending")
     return [record(n, statuses[n % 4], timedelta(hours=(n % 48) - 24)) for n in range(1, 51)]
+
+
+def feed_figures() -> list[Figure]:
+    feed = feed_bench.feed_runs()
+    return [
+        Figure(
+            f"Scheduled run with the change feed ({feed['bookings']:.0f} bookings, 10 changed since the last "
+            f"run; in-memory fakes, real sends to a fake transport; median of {feed['rounds']:.0f})",
+            f"{feed['with_feed_ms']:.1f} ms ({feed['sent_with_feed']:.0f} SMS)",
+            "≤ 1.3x the run without the feed",
+            f"the same run without the feed's store: {feed['without_feed_ms']:.1f} ms "
+            f"({feed['sent_without_feed']:.0f} SMS)",
+            f"{feed['ratio']:.2f}",
+            feed["ratio"] <= 1.3,
+            "make bench",
+            {
+                "with_feed": q(feed["with_feed_ms"], "ms"),
+                "without_feed": q(feed["without_feed_ms"], "ms"),
+                "ratio": q(feed["ratio"], "x"),
+                "sent_with_feed": q(feed["sent_with_feed"], "SMS"),
+                "sent_without_feed": q(feed["sent_without_feed"], "SMS"),
+            },
+        )
+    ]
 
 
 def worker_figures() -> list[Figure]:
@@ -323,6 +347,7 @@ def main() -> int:
     args = parser.parse_args()
     groups: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("the Lambda handler under the RIE", lambda_figures),
+        ("the scheduled run with and without the change feed, in process", feed_figures),
         ("the worker against nats-server", worker_figures),
     ]
     if not args.skip_images:
