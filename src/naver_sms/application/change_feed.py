@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from naver_sms.application.ports import Published, SeenBookings
-from naver_sms.domain.booking import Booking, booking_from_mapping
+from naver_sms.domain.booking import Booking
 from naver_sms.domain.events import BookingEvent, EventType
 from naver_sms.domain.feed import Seen, derive
 
@@ -76,21 +76,10 @@ class FeedReport:
         return result
 
 
-def bookings_of(records: Sequence[object]) -> dict[str, Booking]:
-    """The valid bookings by id (the last of a repeated id): an invalid record is reported by planning
-    already, and has no state to compare."""
-    found: dict[str, Booking] = {}
-    for record in records:
-        try:
-            booking = booking_from_mapping(record)
-        except Exception:  # noqa: BLE001, S112 - its planning reported it; the feed only skips it
-            continue
-        found[booking.booking_id] = booking
-    return found
-
-
-async def changes(store: SeenBookings, records: Sequence[object], now: datetime) -> Changes:
-    bookings = bookings_of(records)
+async def changes(store: SeenBookings, valid: Sequence[Booking], now: datetime) -> Changes:
+    """The events `valid` (the run's valid bookings: an invalid record is reported by planning, and has
+    no state to compare) make against what was seen; a repeated id counts as its last."""
+    bookings = {booking.booking_id: booking for booking in valid}
     started = await store.started()
     held = await store.read(list(bookings))
     events: list[BookingEvent] = []

@@ -47,16 +47,18 @@ class Notifier:
         return plan if isinstance(plan, Delivery) else await self.deliverer.deliver(plan)
 
     def plan_record(self, record: object, now: datetime) -> list[PlannedMessage | Delivery]:
-        """A scheduled run's booking record as the source sent it: an invalid one is one failure, and
-        so is one whose planning fails in any other way (nothing has been sent for it yet), so that
-        one booking never stops every run."""
-        booking_id = booking_id_of(record) or UNKNOWN_BOOKING
+        """A scheduled run's booking record as the source sent it: an invalid one is one failure (see
+        read_record)."""
+        booking = read_record(record)
+        return [booking] if isinstance(booking, Delivery) else self.plan_booking(booking, now)
+
+    def plan_booking(self, booking: Booking, now: datetime) -> list[PlannedMessage | Delivery]:
+        """A valid booking's scheduled messages; planning that fails in any way is one failure (nothing
+        has been sent for it yet), so that one booking never stops every run."""
         try:
-            return planned(self.rules, booking_from_mapping(record), now, None)
-        except InvalidBooking as err:
-            return [Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))]
+            return planned(self.rules, booking, now, None)
         except Exception as err:  # noqa: BLE001 - pure planning of one record; its type is the reason
-            return [_unplanned(booking_id, err)]
+            return [_unplanned(booking.booking_id, err)]
 
     def plan_event(self, event: BookingEvent, now: datetime) -> list[PlannedMessage | Delivery]:
         """The `events` rules' messages for an event the scheduled run derived (application/change_feed.py):
@@ -65,6 +67,18 @@ class Notifier:
             return planned(self.rules, event.booking, now, event.type)
         except Exception as err:  # noqa: BLE001 - as plan_record: one booking never stops every run
             return [_unplanned(event.booking.booking_id, err)]
+
+
+def read_record(record: object) -> Booking | Delivery:
+    """A booking record as the source sent it, validated once for the run's planning and its change
+    feed: the booking, or the INVALID delivery that reports it."""
+    booking_id = booking_id_of(record) or UNKNOWN_BOOKING
+    try:
+        return booking_from_mapping(record)
+    except InvalidBooking as err:
+        return Delivery(Outcome.INVALID, "", booking_id, "", reason=str(err))
+    except Exception as err:  # noqa: BLE001 - pure validation of one record; its type is the reason
+        return _unplanned(booking_id, err)
 
 
 def _unplanned(booking_id: str, err: Exception) -> Delivery:

@@ -42,7 +42,7 @@ from naver_sms.application.errors import (
     SourceRefused,
 )
 from naver_sms.application.login_guard import LoginGuard
-from naver_sms.application.notify import Notifier
+from naver_sms.application.notify import Notifier, read_record
 from naver_sms.application.ports import (
     Authenticator,
     BookingSource,
@@ -54,6 +54,7 @@ from naver_sms.application.ports import (
 from naver_sms.application.reconcile import Reconciler
 from naver_sms.application.reconcile_pass import DRY_RUN, ReconcileReport, Status, reconcile_pass
 from naver_sms.application.session import Login, SessionKeeper
+from naver_sms.domain.booking import Booking
 from naver_sms.domain.messages import PlannedMessage
 
 log = logging.getLogger(__name__)
@@ -172,11 +173,16 @@ class ScheduledRun:
         self.deadline.check_at_start()
         records, login = await self.records()
         await self._reconcile()  # after the bookings: what it releases, this run plans and sends
-        found = await change_feed.changes(self.seen, records, now) if self.seen is not None else None
+        read = [read_record(record) for record in records]  # each validated once, for both uses
+        bookings = [b for b in read if isinstance(b, Booking)]
+        found = await change_feed.changes(self.seen, bookings, now) if self.seen is not None else None
         # The events' messages first: a confirmation or a cancellation is news, a reminder can wait a run.
         per_event = {e.event_id: self.notifier.plan_event(e, now) for e in found.events} if found else {}
         event_plans = [plan for plans in per_event.values() for plan in plans]
-        plans = event_plans + [plan for record in records for plan in self.notifier.plan_record(record, now)]
+        scheduled = [
+            p for b in read for p in ([b] if isinstance(b, Delivery) else self.notifier.plan_booking(b, now))
+        ]
+        plans = event_plans + scheduled
         dry_run = self.notifier.dry_run
         # Published, the events' messages are the worker's to send: planned here only for the breaker
         # (they go out because of this run all the same) and for a dry run, which shows them.
