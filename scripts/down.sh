@@ -3,4 +3,4 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Every profile's services, so a cluster stack goes too.
-(set -x; docker compose --profile cluster down --volumes --remove-orphans --timeout 20)
+(set -x; docker compose --profile cluster --profile product down --volumes --remove-orphans --timeout 20)

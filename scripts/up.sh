@@ -2,7 +2,8 @@
 # Start the local stack (compose.yaml) and wait until every service is healthy.
 # Knobs: TAG (image tag, default latest), RIE_PORT, NATS_IMAGE / MOTO_IMAGE (other images for those
 # services; by default the official ones, or the stand-ins when those cannot be pulled),
-# PROFILE (single: one NATS and one worker; cluster: three NATS nodes and two workers).
+# PROFILE (single: one NATS and one worker; cluster: three NATS nodes and two workers; product: the
+# whole product on the fake Naver and SENS, the Lambda run every SCHEDULE_SECONDS).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_cmd docker "run 'make docker-engine'"
@@ -21,8 +22,11 @@ for service in nats moto; do
   docker image inspect "${!var}" >/dev/null 2>&1 || "$REPO_ROOT/scripts/offline/standins.sh"
 done
 [[ -f .env ]] || warn ".env not found: the stack uses the defaults (dry-run SMS); see .env.example"
-require_one_of PROFILE single cluster
-services=(moto lambda nats worker)
-[[ "$PROFILE" == cluster ]] && services=(moto lambda nats-1 nats-2 nats-3 worker-cluster)
+require_one_of PROFILE single cluster product
+case "$PROFILE" in
+  single) services=(moto lambda nats worker) ;;
+  cluster) services=(moto lambda nats-1 nats-2 nats-3 worker-cluster) ;;
+  product) services=(moto nats naver sens lambda-product worker-product schedule) ;;
+esac
 (set -x; docker compose --profile "$PROFILE" up --detach --wait --wait-timeout "$UP_TIMEOUT" "${services[@]}")
 docker compose --profile "$PROFILE" ps

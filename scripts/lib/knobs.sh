@@ -23,7 +23,7 @@
 : "${WORKER_BUDGET_MB:=150}"
 : "${STORE:=dynamodb}"                       # dynamodb | nats: the sent log `make claims` reads, `make reconcile` settles
 : "${ACTION:=show}"                          # show | clear: what `make login-guard` does with the Naver login guard
-: "${PROFILE:=single}"                       # single | cluster: the local stack `make up` starts
+: "${PROFILE:=single}"                       # single | cluster | product: the local stack `make up` starts
 : "${UP_TIMEOUT:=120}"                       # seconds `make up` waits for healthy services
 : "${ALIAS:=live}"                           # the Lambda alias `make deploy` moves
 : "${CFT_PIN:=$REPO_ROOT/docker/chrome-for-testing.pin}"

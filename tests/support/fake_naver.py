@@ -149,6 +149,17 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, "not found")
 
+        def do_PUT(self) -> None:
+            # A test outside the process sets the bookings the API returns (a container's fake).
+            if urlparse(self.path).path != "/control/bookings":
+                self._send(404, "not found")
+                return
+            length = int(self.headers.get("Content-Length", 0))
+            state.bookings = json.loads(self.rfile.read(length))
+            self._send(
+                200, json.dumps({"bookings": len(state.bookings), "logins": state.logins}), "application/json"
+            )
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             form = parse_qs(self.rfile.read(length).decode())
@@ -219,9 +230,9 @@ def _handler(state: NaverState) -> type[BaseHTTPRequestHandler]:
 
 
 class FakeNaver(LocalHttpServer):
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = NaverState()
-        super().__init__(_handler(self.state))
+        super().__init__(_handler(self.state), host, port)
 
     def env(self) -> dict[str, str]:
         return {
@@ -230,3 +241,16 @@ class FakeNaver(LocalHttpServer):
             "NAVER_USERNAME": self.state.username,
             "NAVER_PASSWORD": self.state.password,
         }
+
+
+if __name__ == "__main__":
+    # `python -m tests.support.fake_naver [PORT]`: serve until stopped on every interface (a container's
+    # network), at PORT (8080). The API returns FAKE_BOOKINGS (a JSON list) from the start, so the first
+    # run reads them, until `PUT /control/bookings` with a JSON list sets others.
+    import sys
+    import threading
+
+    with FakeNaver("0.0.0.0", int(sys.argv[1]) if len(sys.argv) > 1 else 8080) as served:
+        served.state.bookings = json.loads(os.environ.get("FAKE_BOOKINGS") or "[]")
+        print(served.url, flush=True)
+        threading.Event().wait()

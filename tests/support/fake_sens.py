@@ -62,7 +62,14 @@ class SensState:
     def report(self) -> Reply:
         """What was sent, for a test outside this process (the fake running in a container)."""
         with self.lock:
-            return Reply(200, {"received": self.received, "sent": sorted(self.per_recipient().elements())})
+            return Reply(
+                200,
+                {
+                    "received": self.received,
+                    "in_flight": self.in_flight,
+                    "sent": sorted(self.per_recipient().elements()),
+                },
+            )
 
     def receive(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[bool, dict[str, Any]]:
         """A send arrives: (its signature is valid, its JSON body). Answered by `answer` after the delay."""
@@ -230,8 +237,14 @@ async def serve(delay_seconds: float, port: int) -> None:
             return web.Response()  # never written: the connection is gone
         return respond(reply)
 
+    async def set_delay(request: web.Request) -> web.Response:
+        # A test outside the process holds the sends it makes next (`PUT /control/delay` {"seconds": N}).
+        state.delay_seconds = float((await request.json())["seconds"])
+        return web.json_response({"delay_seconds": state.delay_seconds})
+
     app = web.Application()
     app.router.add_get("/", report)
+    app.router.add_put("/control/delay", set_delay)
     app.router.add_get("/sms/{path:.*}", read)
     app.router.add_post("/{path:.*}", send)
     runner = web.AppRunner(app, access_log=None)

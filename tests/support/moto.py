@@ -6,11 +6,12 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 from tests.support.procs import REPO, free_port, serving
+from tests.support.sent_log_table import SENT_LOG_TABLE, create_sent_log_table
 
-SENT_LOG_TABLE = "naver-sms-sent"
+__all__ = ["AWS_TEST_ENV", "SENT_LOG_TABLE", "create_sent_log_table", "moto_server"]
+
 # Credentials moto accepts; never real ones.
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -33,26 +34,3 @@ def moto_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         [sys.executable, "-c", server, "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto server"
     ) as process:
         yield url, process
-
-
-def create_sent_log_table(table: str = SENT_LOG_TABLE, client: Any = None) -> None:
-    """The table the Lambda's sent log expects (without a client, boto3 must already point at moto)."""
-    import boto3
-
-    (client or boto3.client("dynamodb")).create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "idempotency_key", "AttributeType": "S"},
-            {"AttributeName": "open", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "idempotency_key", "KeyType": "HASH"}],
-        # As infra/template.yaml has it: the sweep's sparse index (a test reads both and compares).
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "open",
-                "KeySchema": [{"AttributeName": "open", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
