@@ -156,6 +156,7 @@ def test_the_execution_role_allows_the_runs_calls_and_nothing_more(aws: str) -> 
         ":table/naver-sms-sent/index/open"
     )
     assert sorted(statements["SentLog"]["Action"]) == [
+        "dynamodb:BatchGetItem",
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -1,11 +1,11 @@
 """One contract for the change feed's store (adapters/seen_bookings.py) over the fake's MemoryRecords and
-DynamoDB (moto's server, the sent log's table): both pass the same tests, and the feed's records never
-show up as claims."""
+DynamoDB (moto's server, the sent log's table): both pass the same tests, the feed's records never
+show up as claims, and a run's bookings are read in one batch read of the store."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
 from naver_sms.adapters.seen_bookings import StoreSeenBookings, seen_key
-from naver_sms.adapters.sent_log import RecordStore, ScanOpenClaims, StoreSentLog
+from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, StoreSentLog
 from naver_sms.domain.booking import BookingStatus
 from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
@@ -84,6 +84,43 @@ async def _unreadable_record(records: Callable[[], RecordStore]) -> None:
     assert await StoreSeenBookings(records()).record("bk-1", SEEN, found.revision) is True
 
 
+class Counted:
+    """The store, counting the reads made of it: each key alone (`read`) and in batches (their sizes)."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        self.reads = 0
+        self.batches: list[int] = []
+
+    async def read(self, key: str) -> tuple[Fields, str] | None:
+        self.reads += 1
+        return await self.store.read(key)
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        self.batches.append(len(keys))
+        return await self.store.read_many(keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def _many_bookings(records: Callable[[], RecordStore]) -> None:
+    """A run's bookings, more than one DynamoDB request takes, are read in one batch read (each id once),
+    in the order asked; one unreadable among them reads as never seen, with its revision."""
+    store = StoreSeenBookings(records())
+    ids = [f"bk-{n:03d}" for n in range(150)]
+    for booking_id in ids[:120]:
+        assert await store.record(booking_id, SEEN, None)
+    await records().put(seen_key("bk-007"), {"kind": "seen", "status": "lost"})
+    counted = Counted(records())
+    found = await StoreSeenBookings(counted).read([*reversed(ids), "bk-001"])  # type: ignore[arg-type]
+    assert (counted.reads, counted.batches) == (0, [150])
+    assert list(found) == list(reversed(ids[:120]))
+    assert found["bk-007"].seen is None and found["bk-007"].revision
+    assert all(s.seen is not None and s.seen.same_as(SEEN) for b, s in found.items() if b != "bk-007")
+    assert await StoreSeenBookings(counted).read([]) == {}
+
+
 async def _listing(records: Callable[[], RecordStore]) -> None:
     """read_all lists the bookings only; the sent log's listings never show the feed's records."""
     store = StoreSeenBookings(records())
@@ -103,7 +140,7 @@ async def _listing(records: Callable[[], RecordStore]) -> None:
 
 
 @pytest.mark.parametrize(
-    "scenario", [_baseline, _record_and_read, _racing_runs, _unreadable_record, _listing]
+    "scenario", [_baseline, _record_and_read, _racing_runs, _unreadable_record, _many_bookings, _listing]
 )
 def test_seen_bookings_contract(
     scenario: Callable[..., Coroutine[Any, Any, None]], records: Callable[[], RecordStore]

@@ -10,20 +10,22 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
-from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
+from naver_sms.adapters.dynamo_sent_log import UNPROCESSED_TRIES, DynamoOpenClaims, DynamoRecords
 from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, StoreSentLog
 from naver_sms.application.delivery import Deliverer, Outcome
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim, ClaimState, HandsetResult, OpenClaims
 from naver_sms.domain.messages import PlannedMessage, SentBy, fingerprint, recipient_fingerprint
 from tests.support.fakes import FakeTransport, MemoryOpenClaims, MemoryRecords
+from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
 from tests.support.stores import Stores
 
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "김님, 예약 확정", "k" * 40)
@@ -66,6 +68,9 @@ class LosingAnswers:
 
     async def read(self, key: str) -> tuple[Fields, str] | None:
         return await self.store.read(key)
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        return await self.store.read_many(keys)
 
     def scan(self) -> AsyncIterator[tuple[str, Fields]]:
         return self.store.scan()
@@ -519,3 +524,121 @@ test_an_unknown_out_of_its_window_expires = contract(_expire)
 test_an_unknown_keeps_a_note_of_why = contract(_note)
 test_a_handset_result_is_recorded = contract(_handset)
 test_racing_reconcilers_move_an_unknown_once = contract(_racing_reconcilers)
+
+
+def on_records(scenario: Callable[[RecordStore, RecordStore], Any]) -> Callable[[Stores], None]:
+    """Run `scenario(writer, reader)` over the store's primitives: two clients of one store."""
+
+    def test(stores: Stores) -> None:
+        async def run() -> None:
+            async with stores() as writer, stores() as reader:
+                await scenario(writer, reader)
+
+        asyncio.run(run())
+
+    test.__doc__ = scenario.__doc__
+    return test
+
+
+async def _read_many(writer: RecordStore, reader: RecordStore) -> None:
+    """A batch read gives what `read` gives of each key, fields and revision, as soon as it is written
+    (another client's write); absent and deleted keys are left out, a key asked twice is answered once,
+    and no keys asked is nothing."""
+    await writer.create("rm-1", {"state": "claimed", "at": 1.5})
+    second = await writer.create("rm-2", {"state": "claimed"})
+    replaced = await writer.replace("rm-2", {"state": "sent", "provider_id": "req-2"}, second)
+    gone = await writer.create("rm-3", {"state": "claimed"})
+    await writer.delete("rm-3", gone)
+    found = await reader.read_many(["rm-1", "rm-2", "rm-3", "rm-4", "rm-1"])
+    assert found == {key: await reader.read(key) for key in ("rm-1", "rm-2")}
+    assert found["rm-2"] == ({"state": "sent", "provider_id": "req-2"}, replaced)
+    assert found["rm-1"][0] == {"state": "claimed", "at": 1.5}
+    assert await reader.read_many([]) == {}
+
+
+async def _read_many_past_a_batch(writer: RecordStore, reader: RecordStore) -> None:
+    """More keys than one DynamoDB BatchGetItem takes (100) are all read, with `read`'s revisions."""
+    keys = [f"rm-{n:03d}" for n in range(230)]
+    revisions = {key: await writer.put(key, {"n": float(n)}) for n, key in enumerate(keys) if n % 23}
+    found = await reader.read_many(keys)
+    assert {key: revision for key, (_, revision) in found.items()} == revisions
+    assert {key: fields for key, (fields, _) in found.items()} == {
+        key: {"n": float(key[3:])} for key in revisions
+    }
+    for key in ("rm-001", "rm-150", "rm-229"):
+        assert found[key] == await reader.read(key)
+
+
+test_a_batch_read_gives_what_read_gives = on_records(_read_many)
+test_a_batch_read_of_more_keys_than_a_request_takes = on_records(_read_many_past_a_batch)
+
+
+class Unprocessing:
+    """moto's DynamoDB client, whose next `throttled` BatchGetItem answers leave the second half of the
+    keys asked unprocessed, as a throttled table does; it keeps every request's keys."""
+
+    def __init__(self, throttled: int) -> None:
+        self.client = boto3.client("dynamodb")
+        self.throttled = throttled
+        self.asked: list[list[str]] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, asked),) = RequestItems.items()
+        assert asked["ConsistentRead"] is True
+        keys = asked["Keys"]
+        self.asked.append([key["idempotency_key"]["S"] for key in keys])
+        if not self.throttled:
+            return self.client.batch_get_item(RequestItems=RequestItems)  # type: ignore[no-any-return]
+        self.throttled -= 1
+        half = len(keys) // 2
+        answer: dict[str, Any] = {"Responses": {table: []}}
+        if half:
+            answer = self.client.batch_get_item(RequestItems={table: {**asked, "Keys": keys[:half]}})
+        return {**answer, "UnprocessedKeys": {table: {**asked, "Keys": keys[half:]}}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def written(count: int) -> dict[str, tuple[Fields, str]]:
+    """`count` records written to moto's table, as `read` gives them."""
+
+    async def write() -> dict[str, tuple[Fields, str]]:
+        records = DynamoRecords(SENT_LOG_TABLE, boto3.client("dynamodb"))
+        return {
+            f"rm-{n:03d}": ({"n": float(n)}, await records.put(f"rm-{n:03d}", {"n": float(n)}))
+            for n in range(count)
+        }
+
+    create_sent_log_table()
+    return asyncio.run(write())
+
+
+def test_dynamodb_reads_a_batch_a_hundred_keys_a_request(aws: str) -> None:
+    stored = written(230)
+    client = Unprocessing(throttled=0)
+    found = asyncio.run(DynamoRecords(SENT_LOG_TABLE, client).read_many([*stored, "rm-missing"]))
+    assert found == stored
+    assert [len(keys) for keys in client.asked] == [100, 100, 31]
+
+
+def test_dynamodb_asks_again_for_the_keys_it_left_unprocessed(aws: str) -> None:
+    stored = written(130)
+    client = Unprocessing(throttled=3)
+    found = asyncio.run(DynamoRecords(SENT_LOG_TABLE, client).read_many(stored))
+    assert found == stored
+    assert [len(keys) for keys in client.asked] == [100, 50, 25, 13, 30]
+
+
+def test_dynamodb_fails_a_batch_read_it_cannot_finish_as_it_fails_a_read(aws: str) -> None:
+    stored = written(10)
+    client = Unprocessing(throttled=UNPROCESSED_TRIES)
+    with pytest.raises(SentLogError, match="1 of 10 keys still unprocessed"):
+        asyncio.run(DynamoRecords(SENT_LOG_TABLE, client).read_many(stored))
+    assert len(client.asked) == UNPROCESSED_TRIES
+    for call in (
+        DynamoRecords("no-such-table").read_many(stored),
+        DynamoRecords("no-such-table").read("rm-001"),
+    ):
+        with pytest.raises(SentLogError, match="no-such-table"):
+            asyncio.run(call)

@@ -8,7 +8,7 @@ one contract suite over it and over both real stores, so what passes here passes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
@@ -57,6 +57,9 @@ class MemoryRecords:
     async def read(self, key: str) -> tuple[Fields, str] | None:
         held = self.items.get(key)
         return None if held is None else (dict(held[0]), held[1])
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        return {key: (dict(held[0]), held[1]) for key in keys if (held := self.items.get(key)) is not None}
 
     async def replace(self, key: str, fields: Fields, revision: str) -> str:
         self._holding(key, revision)

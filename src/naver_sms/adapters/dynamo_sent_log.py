@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from naver_sms.adapters.claim_record import HANDSET, KEY, OPEN, RECONCILE, SWEEP, listed
@@ -22,6 +22,11 @@ from naver_sms.domain.messages import PlannedMessage
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 REVISION = "revision"
+BATCH_KEYS = 100  # the most keys one BatchGetItem takes
+# Requests for one batch's keys that DynamoDB leaves unprocessed (it answers part of a batch when
+# throttled) before read_many fails; the waits between them double from UNPROCESSED_WAIT: 0.75 s in all.
+UNPROCESSED_TRIES = 5
+UNPROCESSED_WAIT = 0.05
 
 
 def _item(fields: Fields) -> dict[str, Any]:
@@ -37,6 +42,12 @@ def _fields(item: dict[str, Any]) -> Fields:
         for name, value in item.items()
         if name not in (KEY, REVISION)
     }
+
+
+def _held(item: dict[str, Any]) -> tuple[Fields, str]:
+    """A stored item as `read` gives it: its fields and its revision (none for an item written before
+    revisions existed)."""
+    return _fields(item), str(item.get(REVISION, {}).get("S", ""))
 
 
 def _holds(revision: str) -> str:
@@ -57,13 +68,13 @@ class DynamoRecords:
         return self._client
 
     async def _call(self, operation: str, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self._blocking, operation, kwargs)
+        return await asyncio.to_thread(self._blocking, operation, {"TableName": self._table, **kwargs})
 
     def _blocking(self, operation: str, kwargs: dict[str, Any]) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
-            return getattr(self._dynamodb(), operation)(TableName=self._table, **kwargs)
+            return getattr(self._dynamodb(), operation)(**kwargs)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == CONDITION_FAILED:
                 raise Changed from err
@@ -105,9 +116,38 @@ class DynamoRecords:
 
     async def read(self, key: str) -> tuple[Fields, str] | None:
         found = await self._call("get_item", Key={KEY: {"S": key}}, ConsistentRead=True)
-        if "Item" not in found:
-            return None
-        return _fields(found["Item"]), str(found["Item"].get(REVISION, {}).get("S", ""))
+        return _held(found["Item"]) if "Item" in found else None
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        # BatchGetItem, consistent as `read` is. The batches go one after another: a few round trips
+        # for a run's bookings, and never two threads making the boto3 client at once (boto3 makes no
+        # client safely from several threads).
+        wanted = list(dict.fromkeys(keys))  # a batch asking for a key twice is refused
+        found: dict[str, tuple[Fields, str]] = {}
+        for start in range(0, len(wanted), BATCH_KEYS):
+            for item in await self._batch(wanted[start : start + BATCH_KEYS]):
+                found[str(item[KEY]["S"])] = _held(item)
+        return found
+
+    async def _batch(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The stored items of at most BATCH_KEYS keys, asking again for those left unprocessed."""
+        items: list[dict[str, Any]] = []
+        asked: dict[str, Any] = {"Keys": [{KEY: {"S": key}} for key in keys], "ConsistentRead": True}
+        for attempt in range(UNPROCESSED_TRIES):
+            if attempt:
+                await asyncio.sleep(UNPROCESSED_WAIT * 2 ** (attempt - 1))
+            answer = await asyncio.to_thread(
+                self._blocking, "batch_get_item", {"RequestItems": {self._table: asked}}
+            )
+            items += answer.get("Responses", {}).get(self._table, [])
+            left = answer.get("UnprocessedKeys", {}).get(self._table)
+            if not left or not left.get("Keys"):
+                return items
+            asked = left
+        raise SentLogError(
+            f"DynamoDB batch_get_item on {self._table}: {len(asked['Keys'])} of {len(keys)} keys"
+            f" still unprocessed after {UNPROCESSED_TRIES} requests"
+        )
 
     async def query_open(self, value: str = SWEEP, **start: Any) -> Any:
         # An index is eventually consistent: a record settled a moment ago may still be listed, and is
@@ -154,7 +194,7 @@ class DynamoOpenClaims:
         while True:
             page = await self._records.query_open(value, **start)
             for item in page["Items"]:
-                found.append(listed(item[KEY]["S"], _fields(item), str(item.get(REVISION, {}).get("S", ""))))
+                found.append(listed(item[KEY]["S"], *_held(item)))
             if "LastEvaluatedKey" not in page:
                 return found
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

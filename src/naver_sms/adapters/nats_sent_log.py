@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 
 import nats.errors
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
@@ -74,6 +74,16 @@ class NatsKvRecords:
             except KeyNotFoundError:  # KeyDeletedError is a subclass: a released claim is absent
                 return None
             return _fields(entry.value), str(entry.revision)
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        # One `read` a key: JetStream KV (nats-py's KeyValue) has no batch get. The change feed, the
+        # one caller, runs on the Lambda's DynamoDB, never on this store.
+        found: dict[str, tuple[Fields, str]] = {}
+        for key in dict.fromkeys(keys):
+            held = await self.read(key)
+            if held is not None:
+                found[key] = held
+        return found
 
     async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
         with _answers():

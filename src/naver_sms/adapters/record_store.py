@@ -1,9 +1,10 @@
-"""What a sent log asks of a store: create, read, compare-and-set replace and delete, put, scan.
+"""What a sent log asks of a store: create, read (one key, or many for the change
+feed), compare-and-set replace and delete, put, scan.
 DynamoDB (dynamo_sent_log.py), JetStream KV (nats_sent_log.py) and the tests' dict implement it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Protocol
 
 Fields = dict[str, str | float]
@@ -22,6 +23,11 @@ class RecordStore(Protocol):
         ...
 
     async def read(self, key: str) -> tuple[Fields, str] | None: ...
+
+    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+        """What `read` gives for each of `keys`, as consistent and with the same revisions, in as few
+        round trips as the store allows; an absent key is left out."""
+        ...
 
     async def replace(self, key: str, fields: Fields, revision: str) -> str:
         """Store `fields` if the key still holds `revision`; returns the new revision."""

@@ -1,8 +1,9 @@
 """The change feed's store (application/ports.SeenBookings) over a record store's primitives
 (record_store.py), so DynamoDB and the tests' dict share one implementation: one record per booking under
 FEED_PREFIX in the sent log's table, beside the login guard's, and one record saying the baseline is
-taken. The Lambda's role already reads and writes items of that table (GetItem, conditional PutItem):
-no new permission, no new table. Every listing of the sent log's claims skips FEED_PREFIX.
+taken. The Lambda's role reads and writes items of that table (GetItem, conditional PutItem, and
+BatchGetItem: a run's bookings are read a hundred a request): no new table. Every listing of the sent
+log's claims skips FEED_PREFIX.
 
 The record keeps the booking's id as it is (DynamoDB takes any string key; JetStream KV would not, which
 is why this store is the Lambda's: the worker derives no events).
@@ -10,7 +11,6 @@ is why this store is the Lambda's: the worker derives no events).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 BOOKING_PREFIX = FEED_PREFIX + "booking#"
 BASELINE_KEY = FEED_PREFIX + "baseline"
 KIND = "seen"
-READS_AT_ONCE = 8  # reads in flight at once: DynamoDB's run on threads, one GetItem a booking
 
 
 def seen_key(booking_id: str) -> str:
@@ -69,19 +68,13 @@ class StoreSeenBookings:
         await self._records.put(BASELINE_KEY, {"kind": "baseline", "at": self._clock()})
 
     async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
-        slots = asyncio.Semaphore(READS_AT_ONCE)
-
-        async def one(booking_id: str) -> tuple[str, tuple[Fields, str] | None]:
-            async with slots:
-                return booking_id, await self._records.read(seen_key(booking_id))
-
-        ids = list(dict.fromkeys(booking_ids))
-        if not ids:
-            return {}
-        # The first alone: DynamoRecords makes its boto3 client at its first call, and boto3 makes no
-        # client safely from several threads at once.
-        found = [await one(ids[0]), *await asyncio.gather(*(one(booking_id) for booking_id in ids[1:]))]
-        return {booking_id: Sighting(decode(held[0]), held[1]) for booking_id, held in found if held}
+        keys = {booking_id: seen_key(booking_id) for booking_id in booking_ids}
+        found = await self._records.read_many(keys.values())  # one call, however many bookings
+        return {
+            booking_id: Sighting(decode(held[0]), held[1])
+            for booking_id, key in keys.items()
+            if (held := found.get(key)) is not None
+        }
 
     async def read_all(self) -> dict[str, Sighting]:
         records = self._records.scan()
