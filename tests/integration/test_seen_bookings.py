@@ -79,9 +79,11 @@ async def _unreadable_record(records: Callable[[], RecordStore]) -> None:
     """A record this codec never wrote reads as never seen, with its revision, so it can be replaced."""
     store = records()
     await store.put(seen_key("bk-1"), {"kind": "seen", "status": "lost", "start": "soon", "service": "x"})
-    found = (await StoreSeenBookings(records()).read(["bk-1"]))["bk-1"]
-    assert found.seen is None and found.revision
-    assert await StoreSeenBookings(records()).record("bk-1", SEEN, found.revision) is True
+    await store.put(seen_key("bk-2"), {"kind": "seen", "state": "lost\x1fsoon\x1fx"})
+    await store.put(seen_key("bk-3"), {"kind": "seen", "state": 7.5})
+    found = await StoreSeenBookings(records()).read(["bk-1", "bk-2", "bk-3"])
+    assert all(found[b].seen is None and found[b].revision for b in ("bk-1", "bk-2", "bk-3"))
+    assert await StoreSeenBookings(records()).record("bk-1", SEEN, found["bk-1"].revision) is True
 
 
 class Counted:

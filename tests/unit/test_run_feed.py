@@ -12,7 +12,7 @@ reminder for its new start (the reminder is once per start instant). `completed`
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -192,3 +192,13 @@ def test_a_booking_of_the_baseline_moved_later_gets_its_first_confirmation() -> 
     assert result["feed"]["events"] == events(updated=1)
     assert result["sent"] == 1
     assert shop.sent() == [("confirmation", "bk-1")]
+
+
+def test_the_same_start_in_another_offset_is_no_news_and_is_compared_as_a_string_from_then_on() -> None:
+    shop = baselined(record(1))
+    kst = datetime.fromisoformat(record(1)["start"]).astimezone(timezone(timedelta(hours=9))).isoformat()
+    shop.books(record(1, start=kst))
+    result = shop.ran()
+    assert result["feed"] == {"baseline": False, "events": NO_EVENTS, "recorded": 1} and shop.sent() == []
+    assert shop.seen.held("bk-1").start.isoformat() == kst  # type: ignore[union-attr]
+    assert shop.ran()["feed"]["recorded"] == 0

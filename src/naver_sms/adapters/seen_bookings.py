@@ -17,8 +17,6 @@ from collections.abc import Callable, Collection
 
 from naver_sms.adapters.sent_log import FEED_PREFIX, Changed, Fields, RecordStore
 from naver_sms.application.ports import Sighting
-from naver_sms.domain.booking import parse_start, parse_status
-from naver_sms.domain.errors import InvalidBooking
 from naver_sms.domain.feed import Seen
 
 log = logging.getLogger(__name__)
@@ -32,8 +30,10 @@ def seen_key(booking_id: str) -> str:
 
 
 def encode(seen: Seen, at: float) -> Fields:
+    # status, start and service are for people reading the table; `state` is what is compared.
     return {
         "kind": KIND,
+        "state": seen.state,
         "status": seen.status.value,
         "start": seen.start.isoformat(),
         "service": seen.service,
@@ -41,17 +41,17 @@ def encode(seen: Seen, at: float) -> Fields:
     }
 
 
-def decode(fields: Fields) -> Seen | None:
-    """What a record says was seen; None for one this codec did not write (logged, never raised: one
+def state_of(fields: Fields) -> str | None:
+    """The state a record holds; None for one this codec did not write (logged, never raised: one
     broken record must not stop every run, and a booking never seen is at worst a duplicate event)."""
-    try:
-        service = fields["service"]
-        if fields.get("kind") != KIND or not isinstance(service, str):
-            raise InvalidBooking(f"kind {fields.get('kind')!r}, service of type {type(service).__name__}")
-        return Seen(parse_status(fields.get("status")), parse_start(fields.get("start")), service)
-    except (KeyError, InvalidBooking) as err:
-        log.warning("an unreadable change-feed record is read as never seen", extra={"error": str(err)})
+    state = fields.get("state")
+    if fields.get("kind") != KIND or not isinstance(state, str):
+        log.warning(
+            "an unreadable change-feed record is read as never seen",
+            extra={"error": f"kind {fields.get('kind')!r}, state of type {type(state).__name__}"},
+        )
         return None
+    return state
 
 
 class StoreSeenBookings:
@@ -71,7 +71,7 @@ class StoreSeenBookings:
         keys = {booking_id: seen_key(booking_id) for booking_id in booking_ids}
         found = await self._records.read_many(keys.values())  # one call, however many bookings
         return {
-            booking_id: Sighting(decode(held[0]), held[1])
+            booking_id: Sighting(state_of(held[0]), held[1])
             for booking_id, key in keys.items()
             if (held := found.get(key)) is not None
         }

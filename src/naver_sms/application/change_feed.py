@@ -22,7 +22,7 @@ from typing import Any
 from naver_sms.application.ports import Published, SeenBookings
 from naver_sms.domain.booking import Booking
 from naver_sms.domain.events import BookingEvent, EventType
-from naver_sms.domain.feed import Seen, derive
+from naver_sms.domain.feed import Seen, derive, state_of
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +86,12 @@ async def changes(store: SeenBookings, valid: Sequence[Booking], now: datetime) 
     to_record: dict[str, tuple[Seen, str | None]] = {}
     for booking_id, booking in bookings.items():
         sighting = held.get(booking_id)
-        before = sighting.seen if sighting is not None else None
-        seen = Seen.of(booking)
-        if before is not None and before.same_as(seen):
+        if sighting is not None and sighting.state == state_of(booking):
             continue
-        to_record[booking_id] = (seen, sighting.revision if sighting is not None else None)
+        # Changed, or the same instant given in another offset (derive finds no event; its new form is
+        # recorded, so the next run's comparison is of strings again).
+        before = sighting.seen if sighting is not None else None
+        to_record[booking_id] = (Seen.of(booking), sighting.revision if sighting is not None else None)
         event = derive(before, booking, now) if started else None
         if event is not None:
             events.append(event)

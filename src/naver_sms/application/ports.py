@@ -10,8 +10,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from naver_sms.domain.errors import InvalidBooking
 from naver_sms.domain.events import BookingEvent
 from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
@@ -180,14 +181,24 @@ class Reconciling(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Sighting:
-    """What the change feed's store holds for one booking: what was seen, and the store's token for that
-    write, against which the next write compares-and-sets. `seen` None: a record no reader understands
-    (its booking is then as good as never seen)."""
+class Sighting(NamedTuple):
+    """What the change feed's store holds for one booking: what was seen, as domain.feed.Seen.state
+    (None: a record no reader understands; its booking is then as good as never seen), and the store's
+    token for that write, against which the next write compares-and-sets. A tuple: one is made per
+    booking every run, and most are only compared."""
 
-    seen: Seen | None
+    state: str | None
     revision: str
+
+    @property
+    def seen(self) -> Seen | None:
+        """The state decoded: asked only of a booking that changed."""
+        if self.state is None:
+            return None
+        try:
+            return Seen.from_state(self.state)
+        except InvalidBooking:
+            return None
 
 
 class SeenBookings(Protocol):

@@ -11,12 +11,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from naver_sms.domain.booking import Booking, BookingStatus
+from naver_sms.domain.booking import Booking, BookingStatus, parse_start, parse_status
+from naver_sms.domain.errors import InvalidBooking
 from naver_sms.domain.events import BookingEvent, EventType
 
 # A status change to one of these is its own event; any other change (a start or a service moved, a
 # pending booking confirmed) is an update.
 _ENDINGS = {BookingStatus.CANCELLED: EventType.CANCELLED, BookingStatus.COMPLETED: EventType.COMPLETED}
+
+
+_SEP = "\x1f"  # never in a status, an ISO date-time or a cleaned service name (control characters go)
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,35 @@ class Seen:
     def of(cls, booking: Booking) -> Seen:
         return cls(booking.status, booking.start, booking.service)
 
+    @property
+    def state(self) -> str:
+        return _state(self.status, self.start, self.service)
+
     def same_as(self, other: Seen) -> bool:
-        # Instants, not offsets: the API giving +09:00 one day and Z the next moves nothing.
-        return (self.status, self.start.astimezone(UTC), self.service) == (
-            other.status,
-            other.start.astimezone(UTC),
-            other.service,
-        )
+        # Instants, not offsets (aware datetimes compare as instants): the API giving +09:00 one day and
+        # Z the next moves nothing.
+        return (self.status, self.start, self.service) == (other.status, other.start, other.service)
+
+    @classmethod
+    def from_state(cls, state: str) -> Seen:
+        """The Seen whose `state` this is; raises InvalidBooking for any other string."""
+        parts = state.split(_SEP)
+        if len(parts) != 3:
+            raise InvalidBooking(f"a seen state has 3 parts, this has {len(parts)}")
+        status, start, service = parts
+        return cls(parse_status(status), parse_start(start), service)
+
+
+def state_of(booking: Booking) -> str:
+    """What is compared of a booking, as one string (Seen.state): a store keeps it, and an unchanged
+    booking (most of them, every run) is told by comparing strings, with nothing decoded or built. The
+    same string is the same state; a different one may still be (the start in another offset): then
+    Seen.same_as decides."""
+    return _state(booking.status, booking.start, booking.service)
+
+
+def _state(status: BookingStatus, start: datetime, service: str) -> str:
+    return _SEP.join((status, start.isoformat(), service))  # a StrEnum is its value
 
 
 def change(before: Seen | None, booking: Booking, now: datetime) -> EventType | None:
