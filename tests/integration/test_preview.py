@@ -30,7 +30,7 @@ def rows(stdout: str) -> dict[tuple[str, str], list[str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith("rule"))
     table = []
     for line in lines[start + 2 :]:
-        if not line.strip() or not line.startswith(("reminder", "thank_you")):
+        if not line.strip() or not line.startswith(("reminder", "thank_you", "confirmation", "cancellation")):
             break
         table.append([cell.strip() for cell in line.split("  ") if cell.strip()])
     return {(cells[0], cells[1]): cells for cells in table}
@@ -63,6 +63,7 @@ def test_a_file_needs_no_credentials_and_says_the_sent_log_could_not_be_read(
     assert table[("reminder", "bk-1")][2] == "010****0001" and table[("reminder", "bk-1")][4] == "new"
     assert "손님1님, 내일" in table[("reminder", "bk-1")][5]
     assert "the sent log could not be read" in out.stdout
+    assert "the change feed's store could not be read" in out.stdout and "no events derived" in out.stdout
     assert "5 new (status new) would be sent" in out.stdout
     assert "01055550001" not in out.stdout and "010-5555-0001" not in out.stdout
     assert "invalid: - booking bk-x: booking.customer_name" in out.stdout  # named, not hidden
@@ -79,6 +80,7 @@ def test_a_booking_api_page_in_a_file_with_the_sent_log_read_and_the_breaker_nam
     assert out.returncode == 0, out.stderr
     assert set(rows(out.stdout)) == PLANNED
     assert "could not be read" not in out.stdout
+    assert "the change feed has no baseline yet" in out.stdout
     assert "the volume breaker would hold that run" in out.stdout
     assert "reminder 3, thank_you 2" in out.stdout and claims() == []
 
@@ -101,12 +103,19 @@ def test_a_message_sent_before_shows_as_sent(
     out = script("preview.sh", BOOKINGS=str(path))
     assert out.returncode == 0, out.stderr
     table = rows(out.stdout)
+    # bk-9 is new since that run: its reminder, and the change feed's booking.created its confirmation.
     assert {key: cells[4] for key, cells in table.items()} == {
         **{key: "sent" for key in PLANNED},
         ("reminder", "bk-9"): "new",
+        ("confirmation", "bk-9"): "new",
     }
-    assert "1 new (status new) would be sent" in out.stdout
+    assert "booking events: 1 (booking.created 1), sent by that run" in out.stdout
+    assert "2 new (status new) would be sent" in out.stdout
     assert fake_sens.state.received == 5
+    held = claims()
+    published = script("preview.sh", BOOKINGS=str(path), EVENTS_NATS_URL="nats://127.0.0.1:1")
+    assert "published to the worker, which sends their messages" in published.stdout
+    assert claims() == held and fake_sens.state.received == 5  # read, never written, sent or published
 
 
 def test_the_booking_api_through_the_configured_login_claims_and_sends_nothing(

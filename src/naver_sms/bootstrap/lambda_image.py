@@ -215,7 +215,7 @@ def scheduled_run(
     if sent_log is None and open_claims is None:
         open_claims = open_claims_of(settings)
     if sent_log is None and seen is None:
-        seen = StoreSeenBookings(DynamoRecords(settings.sent_log.table), clock)
+        seen = seen_bookings(settings, clock)
     log_ = given(sent_log, lambda: dynamo_sent_log(settings.sent_log.table, owner(request_id)))
     reconciles = None
     if isinstance(log_, StoreSentLog) and open_claims is not None:
@@ -249,6 +249,11 @@ def scheduled_run(
         seen=seen,
         publisher=publisher if publisher is not None else event_publisher(settings),
     )
+
+
+def seen_bookings(settings: Settings, clock: Callable[[], float] = time.time) -> SeenBookings:
+    """The change feed's store: its records in the sent log's table."""
+    return StoreSeenBookings(DynamoRecords(settings.sent_log.table), clock)
 
 
 def event_publisher(settings: Settings) -> EventPublisher | None:

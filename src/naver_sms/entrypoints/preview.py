@@ -16,6 +16,7 @@ import stat
 import sys
 import time
 import unicodedata
+from collections import Counter
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -69,12 +70,32 @@ async def _records_from_api(settings: Settings) -> list[object]:
 
 
 async def _preview(settings: Settings, bookings: Path | None, now: datetime) -> tuple[Preview, list[object]]:
-    from naver_sms.bootstrap.lambda_image import notifier, owner  # noqa: PLC0415
+    from naver_sms.bootstrap.lambda_image import notifier, owner, seen_bookings  # noqa: PLC0415
 
     records = read_bookings(bookings) if bookings else await _records_from_api(settings)
     planner = notifier(settings, dry_run=True, claimer=owner(PREVIEWER))
-    planned = await preview(planner, records, now, max_sends=settings.sms.max_per_run, wall_clock=time.time())
+    planned = await preview(
+        planner,
+        records,
+        now,
+        max_sends=settings.sms.max_per_run,
+        wall_clock=time.time(),
+        seen=seen_bookings(settings),
+    )
     return planned, records
+
+
+def _feed_line(result: Preview, publishing: bool) -> str:
+    if result.feed_error:
+        return f"the change feed's store could not be read ({result.feed_error[:300]}): no events derived"
+    if result.feed is None:
+        return ""
+    if result.feed.baseline:
+        return "the change feed has no baseline yet: that run records one and derives no booking events"
+    kinds = Counter(e.type.value for e in result.feed.events)
+    counted = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())) or "none"
+    where = "published to the worker, which sends their messages" if publishing else "sent by that run"
+    return f"booking events: {len(result.feed.events)} ({counted}), {where}"
 
 
 def _width(text: str) -> int:
@@ -92,7 +113,7 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render(result: Preview, starts: dict[str, str], now: datetime, max_sends: int) -> str:
+def render(result: Preview, starts: dict[str, str], now: datetime, max_sends: int, publishing: bool) -> str:
     header = ["rule", "booking", "phone", "start", "status", "text"]
     rows = [
         [
@@ -116,6 +137,8 @@ def render(result: Preview, starts: dict[str, str], now: datetime, max_sends: in
             f"the sent log could not be read ({result.sent_log_error[:300]}): every planned message is "
             "shown as new, which is what a run against an empty sent log would send"
         )
+    if feed := _feed_line(result, publishing):
+        out.append(feed)
     new = len(result.new)
     out.append(f"{new} new (status {NEW}) would be sent; sms.max_per_run is {max_sends}")
     if result.held:
@@ -150,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001  (an operator command: say what failed, no traceback)
         print(f"error: {described(err)}", file=sys.stderr)
         return 1
-    print(render(result, _starts(records, now.tzinfo or UTC), now, settings.sms.max_per_run))
+    publishing = bool(settings.events.nats_url)
+    print(render(result, _starts(records, now.tzinfo or UTC), now, settings.sms.max_per_run, publishing))
     return 0
 
 
