@@ -26,7 +26,7 @@ require_one_of PROFILE single cluster product
 case "$PROFILE" in
   single) services=(moto lambda nats worker) ;;
   cluster) services=(moto lambda nats-1 nats-2 nats-3 worker-cluster) ;;
-  product) services=(moto nats naver sens lambda-product worker-product schedule) ;;
+  product) services=(moto nats fake-naver fake-sens lambda-product worker-product schedule) ;;
 esac
 (set -x; docker compose --profile "$PROFILE" up --detach --wait --wait-timeout "$UP_TIMEOUT" "${services[@]}")
 docker compose --profile "$PROFILE" ps

@@ -155,8 +155,8 @@ def test_each_rule_reaches_its_customer_once_through_both_images(product: dict[s
     # function's network, joins the new one.
     compose(env, "--profile", "product", "stop", "schedule")
     compose(env, "--profile", "product", "start", "lambda-product")
-    compose(env, "--profile", "product", "restart", "naver")
-    wait_until(lambda: healthy(env, "lambda-product", "naver"), 60, "the function and the fake Naver")
+    compose(env, "--profile", "product", "restart", "fake-naver")
+    wait_until(lambda: healthy(env, "lambda-product", "fake-naver"), 60, "the function and the fake Naver")
     put(env, "NAVER_PORT", "/control/bookings", bookings)  # the restarted fake's, as before
     compose(env, "--profile", "product", "start", "schedule")
     after = wait_runs(env, 2, "two runs after the restart")

@@ -16,6 +16,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from naver_sms.adapters.nats_events import NatsEventPublisher
 from naver_sms.application.ports import Published
@@ -110,14 +111,20 @@ def event(n: int) -> BookingEvent:
 
 def publisher(url: str, subject: str = WORKER.subject) -> NatsEventPublisher:
     return NatsEventPublisher(
-        lambda: {"servers": [url]}, subject, connect_seconds=2, publish_timeout_seconds=2
+        lambda: {"servers": [url]}, subject, WORKER.stream, connect_seconds=2, publish_timeout_seconds=2
     )
 
 
-async def add_stream(url: str) -> None:
+def always() -> bool:
+    return True
+
+
+async def add_stream(
+    url: str, name: str = WORKER.stream, subjects: tuple[str, ...] = (WORKER.subject,)
+) -> None:
     nc = await nats.connect(url)
     try:
-        await nc.jetstream().add_stream(name=WORKER.stream, subjects=[WORKER.subject], duplicate_window=600)
+        await nc.jetstream().add_stream(name=name, subjects=list(subjects), duplicate_window=600)
     finally:
         await nc.close()
 
@@ -126,7 +133,7 @@ def test_the_stream_keeps_one_copy_of_an_event_handed_on_twice(nats_server: Nats
     asyncio.run(add_stream(nats_server.url))
     events = [event(1), event(2)]
     for _ in range(2):
-        assert asyncio.run(publisher(nats_server.url).publish(events)) == Published(
+        assert asyncio.run(publisher(nats_server.url).publish(events, go_on=always)) == Published(
             frozenset({"feed-" + "0" * 39 + "1", "feed-" + "0" * 39 + "2"})
         )
     stored = asyncio.run(stream_messages(nats_server.url, WORKER.stream, WORKER.subject))
@@ -136,7 +143,48 @@ def test_the_stream_keeps_one_copy_of_an_event_handed_on_twice(nats_server: Nats
 def test_no_stream_on_the_subject_or_no_server_acknowledges_nothing_and_says_why(
     nats_server: NatsServer,
 ) -> None:
-    no_stream = asyncio.run(publisher(nats_server.url).publish([event(1)]))
+    no_stream = asyncio.run(publisher(nats_server.url).publish([event(1)], go_on=always))
     assert no_stream.acknowledged == frozenset() and "NoStreamResponseError" in (no_stream.error or "")
-    nobody = asyncio.run(publisher(f"nats://127.0.0.1:{free_port()}").publish([event(1)]))
+    nobody = asyncio.run(publisher(f"nats://127.0.0.1:{free_port()}").publish([event(1)], go_on=always))
     assert nobody.acknowledged == frozenset() and (nobody.error or "").startswith("NATS not reached")
+
+
+@pytest.mark.parametrize(
+    ("stream", "subjects", "subject"),
+    [
+        (WORKER.dlq_stream, (WORKER.dlq_subject,), WORKER.dlq_subject),  # EVENTS_SUBJECT=bookings.dlq
+        ("AUDIT", ("bookings.>",), WORKER.subject),  # the worker's stream absent, another takes the subject
+    ],
+)
+def test_a_stream_other_than_the_workers_taking_the_event_is_no_hand_off(
+    nats_server: NatsServer, stream: str, subjects: tuple[str, ...], subject: str
+) -> None:
+    asyncio.run(add_stream(nats_server.url, stream, subjects))
+    published = asyncio.run(publisher(nats_server.url, subject).publish([event(1)], go_on=always))
+    assert published.acknowledged == frozenset() and "stream" in (published.error or "")
+
+
+def test_a_responder_that_is_no_jetstream_is_an_error_in_the_answer(nats_server: NatsServer) -> None:
+    async def scenario() -> Published:
+        nc = await nats.connect(nats_server.url)
+
+        async def answer(msg: Msg) -> None:
+            await msg.respond(b"ok")
+
+        await nc.subscribe(WORKER.subject, cb=answer)  # a service answering on the subject, no stream
+        try:
+            return await publisher(nats_server.url).publish([event(1)], go_on=always)
+        finally:
+            await nc.close()
+
+    published = asyncio.run(scenario())
+    assert published.acknowledged == frozenset() and "JSONDecodeError" in (published.error or "")
+
+
+def test_publishing_stops_when_the_run_says_no_more_and_says_so(nats_server: NatsServer) -> None:
+    asyncio.run(add_stream(nats_server.url))
+    answers = iter([True, False])
+    published = asyncio.run(
+        publisher(nats_server.url).publish([event(1), event(2)], go_on=lambda: next(answers))
+    )
+    assert published.acknowledged == frozenset({event(1).event_id}) and "deadline" in (published.error or "")

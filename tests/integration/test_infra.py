@@ -188,7 +188,7 @@ def test_a_stack_with_nats_hands_the_lambda_its_url_and_one_credential_by_refere
     )
     config = boto3.client("lambda").get_function(FunctionName="naver-sms-automation")["Configuration"]
     env = config["Environment"]["Variables"]
-    assert env["EVENTS_NATS_URL"] == "tls://nats.example:4222"
+    assert env["EVENTS_NATS_URL"] == "tls://nats.example:4222" and env["EVENTS_MODE"] == ""  # so: publish
     assert {
         k: v for k, v in env.items() if k.startswith("EVENTS_NATS_") and k != "EVENTS_NATS_URL"
     } == expected

@@ -447,3 +447,28 @@ def test_a_bad_events_nats_url_or_subject_is_named() -> None:
         Settings.load(environ={"EVENTS_SUBJECT": "bookings.>"})
     assert Settings.load(environ={"EVENTS_NATS_URL": "nats://a:4222,tls://b:4222"}).events.nats_url
     assert Settings.load(environ={}).events.nats_url == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [({}, "send"), ({"EVENTS_NATS_URL": "nats://n:4222"}, "publish"), ({"EVENTS_MODE": "off"}, "off")],
+)
+def test_the_change_feeds_mode_is_said_or_follows_from_the_nats_url(env: dict[str, str], mode: str) -> None:
+    assert Settings.load(environ=env).events.effective_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"EVENTS_MODE": "publish"}, "events.mode is publish but events.nats_url is empty"),
+        (
+            {"EVENTS_MODE": "off", "EVENTS_NATS_URL": "nats://n:4222"},
+            "events.mode is off but events.nats_url",
+        ),
+        ({"EVENTS_MODE": "on"}, "events.mode"),
+        ({"EVENTS_PUBLISH_TIMEOUT_SECONDS": "60"}, "events.publish_timeout_seconds"),
+    ],
+)
+def test_a_change_feed_setting_that_cannot_work_is_refused_by_name(env: dict[str, str], says: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        Settings.load(environ=env)

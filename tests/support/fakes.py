@@ -310,9 +310,11 @@ class FakePublisher:
         self.handed: list[str] = []  # every event id handed in, repeats included
         self.refuse_after: int | None = None
 
-    async def publish(self, events: Sequence[BookingEvent]) -> Published:
+    async def publish(self, events: Sequence[BookingEvent], *, go_on: Callable[[], bool]) -> Published:
         acknowledged: set[str] = set()
         for event in events:
+            if not go_on():
+                return Published(frozenset(acknowledged), "the deadline came: the rest left for the next run")
             if self.refuse_after is not None and len(acknowledged) >= self.refuse_after:
                 return Published(
                     frozenset(acknowledged), "NoStreamResponseError: nats: no response from stream"

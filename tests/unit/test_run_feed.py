@@ -12,17 +12,22 @@ reminder for its new start (the reminder is once per start instant). `completed`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from naver_sms.adapters.seen_bookings import BASELINE_KEY, seen_key
+from naver_sms.application.errors import SentLogError
 from naver_sms.application.notify import planned
+from naver_sms.application.ports import Sighting
 from naver_sms.bootstrap import lambda_image
 from naver_sms.domain.booking import BookingStatus, booking_from_mapping
 from naver_sms.domain.events import EventType
+from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
-from tests.support.fakes import Killed, not_delivered
+from tests.support.fakes import FakeSeenBookings, Killed, not_delivered
 from tests.support.roots import unit_settings
 from tests.support.shop import NO_EVENTS, NOW, RULES, Shop, baselined, events, record
 
@@ -202,3 +207,126 @@ def test_the_same_start_in_another_offset_is_no_news_and_is_compared_as_a_string
     assert result["feed"] == {"baseline": False, "events": NO_EVENTS, "recorded": 1} and shop.sent() == []
     assert shop.seen.held("bk-1").start.isoformat() == kst  # type: ignore[union-attr]
     assert shop.ran()["feed"]["recorded"] == 0
+
+
+class FailingWrites(FakeSeenBookings):
+    """The feed's store whose writes fail (DynamoDB throttled, a permission lost) while `failing`."""
+
+    failing = False
+
+    async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
+        if self.failing:
+            raise SentLogError("DynamoDB put_item on naver-sms-sent: ProvisionedThroughputExceededException")
+        return await super().record(booking_id, seen, revision)
+
+
+class UnreadableStore(FakeSeenBookings):
+    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
+        raise SentLogError("DynamoDB batch_get_item on naver-sms-sent: 3 keys still unprocessed")
+
+
+def test_confirmed_then_cancelled_before_its_state_was_recorded_the_customer_still_hears_of_it() -> None:
+    """The confirmation went out, the run was killed before recording what it saw, and the booking was
+    cancelled before the next run: first seen cancelled, it is booking.cancelled, not a silent created."""
+    shop = baselined()
+    shop.books(record(1))
+    shop.seen.killed_before_record = True
+    with pytest.raises(Killed):
+        shop.ran()
+    shop.seen.killed_before_record = False
+    shop.books(record(1, "cancelled"))
+    assert shop.ran()["feed"]["events"] == events(cancelled=1)
+    assert shop.sent() == [("confirmation", "bk-1"), ("cancellation", "bk-1")]
+
+
+def test_a_store_write_that_failed_after_the_confirmation_still_lets_the_cancellation_go() -> None:
+    shop = baselined()
+    store = FailingWrites(shop.sent_log.records)
+    shop.seen = store
+    shop.books(record(1))
+    store.failing = True
+    assert shop.ran()["status"] == "ok" and shop.sent() == [("confirmation", "bk-1")]
+    store.failing = False
+    shop.books(record(1, "cancelled"))
+    shop.ran()
+    assert shop.sent() == [("confirmation", "bk-1"), ("cancellation", "bk-1")]
+
+
+def test_a_booking_that_was_and_is_cancelled_is_no_news_whatever_else_moves() -> None:
+    old = [record(n, "cancelled", days=2 + n / 10) for n in range(1, 6)]
+    shop = baselined(*old)
+    shop.books(record(1, "cancelled", days=4), *[{**r, "service": "커트 (남성)"} for r in old[1:]])
+    result = shop.ran()
+    assert result["feed"]["events"] == NO_EVENTS and result["feed"]["recorded"] == 5
+    assert shop.sent() == []
+
+
+def test_a_pending_request_the_shop_declines_is_told_of_it() -> None:
+    """A decision, not an accident: pending → cancelled is booking.cancelled, and the requester hears
+    that the booking will not happen (the shipped cancellation), as a customer whose booking stood does."""
+    shop = baselined()
+    shop.books(record(1, "pending"))
+    shop.ran()
+    shop.books(record(1, "cancelled"))
+    assert shop.ran()["feed"]["events"] == events(cancelled=1)
+    assert shop.sent() == [("cancellation", "bk-1")]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "seen", "state": "confirmed\x1f2026-11-27T09:00:00+00:00\x1f커트\x1fv2-extra"},  # newer
+        {"kind": "seen-v2", "state": "whatever"},  # a kind this version does not know
+        {"kind": "seen", "state": 7.0},  # a number where a string was
+    ],
+)
+def test_a_record_no_reader_understands_is_recorded_anew_and_messages_nobody(
+    fields: dict[str, object],
+) -> None:
+    shop = baselined(record(1))
+    items = shop.sent_log.records.items
+    _, revision = items[seen_key("bk-1")]
+    items[seen_key("bk-1")] = (dict(fields), revision)  # type: ignore[arg-type]
+    result = shop.ran()  # the API returns bk-1 as the baseline saw it
+    assert result["feed"] == {"baseline": False, "events": NO_EVENTS, "recorded": 1} and shop.sent() == []
+    assert shop.seen.held("bk-1") is not None
+
+
+def test_a_lost_baseline_record_does_not_swallow_the_changes_made_since() -> None:
+    shop = baselined(record(1), record(2))
+    del shop.sent_log.records.items[BASELINE_KEY]  # the bookings' records are all still there
+    shop.books(record(1, "cancelled"), record(3))
+    result = shop.ran()
+    assert result["feed"]["baseline"] is False and result["feed"]["events"] == events(created=1, cancelled=1)
+    assert sorted(shop.sent()) == [("cancellation", "bk-1"), ("confirmation", "bk-3")]
+    assert shop.seen.baseline()  # written again
+
+
+def test_a_feed_store_that_cannot_be_read_says_so_and_the_reminders_still_go() -> None:
+    shop = baselined(record(1))
+    shop.seen = UnreadableStore(shop.sent_log.records)
+    shop.now = NOW + timedelta(days=2.5)  # bk-1 in its reminder window
+    result = shop.ran()
+    assert shop.sent() == [("reminder", "bk-1")]
+    assert result["status"] == "partial" and "unprocessed" in result["feed"]["error"]
+
+
+def test_a_booking_listed_twice_in_one_read_is_planned_once_as_its_last_copy() -> None:
+    shop = baselined(record(1, days=3))
+    shop.now = NOW + timedelta(days=2.5)
+    shop.source.records = [record(1, days=3), record(1, days=3.2)]  # the old copy, then the moved one
+    shop.ran()
+    assert [s for s in shop.sent() if s[0] == "reminder"] == [("reminder", "bk-1")]
+    (reminder,) = [m for m in shop.transport.sent if m.rule == "reminder"]
+    assert reminder.send_until is not None  # the moved start's: its window closes at that start
+    assert reminder.send_until == datetime.fromisoformat(record(1, days=3.2)["start"])
+
+
+def test_with_the_feed_off_the_lambda_derives_nothing_and_sends_no_events_rule() -> None:
+    """EVENTS_MODE=off: a deployment whose worker has a publisher of its own keeps the events rules there."""
+    shop = Shop(record(1))
+    shop.settings = unit_settings(EVENTS_MODE="off")  # off wins over the store the test passes
+    first = shop.ran()
+    shop.books(record(2))
+    again = shop.ran()
+    assert "feed" not in first and "feed" not in again and shop.sent() == []

@@ -7,13 +7,17 @@ rules' messages from that stream. And the move between the two modes, both ways.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
 
+from naver_sms.application.ports import Published
 from naver_sms.bootstrap import lambda_image
 from naver_sms.bootstrap.worker_image import WorkerComposition
+from naver_sms.domain.events import BookingEvent
 from naver_sms.domain.feed import event_id
+from naver_sms.settings.env import REGION_ENVS
 from tests.support.fakes import FakePublisher, FakeSentLog, Killed
 from tests.support.roots import unit_settings
 from tests.support.shop import NOW, RULES, Shop, baselined, events, record
@@ -50,21 +54,22 @@ def test_with_nats_the_lambda_publishes_the_events_and_the_worker_sends_them_onc
     shop.now = NOW + timedelta(days=2.5)  # bk-1 in its reminder window: the Lambda's own rule
     shop.books(record(2, days=6), record(3, "cancelled", days=5))
     result = shop.ran()
+    # bk-3, booked and cancelled between two runs, is first seen cancelled: booking.cancelled.
     assert result["feed"] == {
         "baseline": False,
-        "events": events(created=2),
+        "events": events(created=1, cancelled=1),
         "recorded": 2,
         "published": 2,
         "unpublished": 0,
     }
     assert shop.sent() == [("reminder", "bk-1")]  # the events rules are the worker's now
     worker.consume()
-    assert shop.sent() == [("reminder", "bk-1"), ("confirmation", "bk-2")]
+    assert shop.sent() == [("reminder", "bk-1"), ("confirmation", "bk-2"), ("cancellation", "bk-3")]
     for _ in range(2):
         again = shop.ran()
         assert again["feed"]["events"] == events() and again["feed"]["published"] == 0
         worker.consume()
-    assert shop.sent() == [("reminder", "bk-1"), ("confirmation", "bk-2")]
+    assert shop.sent() == [("reminder", "bk-1"), ("confirmation", "bk-2"), ("cancellation", "bk-3")]
     assert len(publisher.stream) == 2
 
 
@@ -173,3 +178,71 @@ def test_moving_back_from_nats_the_lambda_sends_the_events_rules_again_from_its_
     assert moved["sent"] == 1 and "published" not in moved["feed"]
     assert shop.sent() == [("confirmation", "bk-1"), ("confirmation", "bk-2"), ("confirmation", "bk-1")]
     assert len(publisher.stream) == 1
+
+
+def test_acknowledged_then_killed_before_its_record_then_cancelled_publishes_the_cancellation() -> None:
+    shop = baselined()
+    publisher, worker = nats_mode(shop)
+    shop.books(record(1))
+    shop.seen.killed_before_record = True
+    with pytest.raises(Killed):
+        shop.ran()
+    shop.seen.killed_before_record = False
+    shop.books(record(1, "cancelled"))
+    shop.ran()
+    assert [e.type.value for e in publisher.stream] == ["booking.created", "booking.cancelled"]
+    worker.consume()
+    assert shop.sent() == [("confirmation", "bk-1"), ("cancellation", "bk-1")]
+
+
+def test_a_nats_secret_that_cannot_be_read_fails_the_publish_not_the_reminders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The credential is a secret reference read at each publish (here none can be read: no region): the
+    run's reminders go, its events wait for the next run, and the result says why."""
+    for name in REGION_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    shop = baselined(record(1))
+    shop.settings = unit_settings(
+        EVENTS_NATS_URL="nats://127.0.0.1:1", EVENTS_NATS_TOKEN="secretsmanager:naver-sms/nats#token"
+    )
+    shop.now = NOW + timedelta(days=2.5)  # bk-1 in its reminder window
+    shop.books(record(2, days=6))
+    result = shop.ran()
+    assert shop.sent() == [("reminder", "bk-1")]
+    assert (result["status"], result["feed"]["unpublished"], result["feed"]["recorded"]) == ("partial", 1, 0)
+    assert result["feed"]["publish_error"].startswith("NATS credentials not read: SecretUnavailable")
+
+
+class SlowStream(FakePublisher):
+    """Each acknowledgement takes `seconds` of the run's time (a stream under load, a far cluster)."""
+
+    def __init__(self, clock: list[float], seconds: float) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    async def publish(self, events: Sequence[BookingEvent], *, go_on: Callable[[], bool]) -> Published:
+        def paced() -> bool:
+            if not go_on():
+                return False
+            self.clock[0] += self.seconds
+            return True
+
+        return await super().publish(events, go_on=paced)
+
+
+def test_a_backlog_published_slowly_stops_while_the_run_has_time_and_the_rest_waits() -> None:
+    shop = baselined()
+    clock = [0.0]
+    shop.publisher = SlowStream(clock, seconds=4.9)
+    shop.books(*[record(n, days=3 + n / 100) for n in range(1, 21)])  # 20 new bookings
+    reserve = lambda_image.deadline(shop.settings, lambda: 0.0).reserve_seconds
+    kill = reserve + 20  # time for a few acknowledgements, not for 20
+
+    result = asyncio.run(shop.run(time_left=lambda: kill - clock[0])(shop.now)).as_result()
+    assert kill - clock[0] > 0  # the run ended before Lambda would kill it
+    published = result["feed"]["published"]
+    assert 0 < published < 20 and result["feed"]["unpublished"] == 20 - published
+    assert result["feed"]["recorded"] == published
+    clock[0] = 0.0
+    assert shop.ran()["feed"]["published"] == 20 - published  # the rest, next run

@@ -35,6 +35,7 @@ class Changes:
     baseline: bool
     events: tuple[BookingEvent, ...]
     to_record: dict[str, tuple[Seen, str | None]]
+    mark_baseline: bool = False  # the baseline's own record is missing: write it (again) with these
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class FeedReport:
     unpublished: int = 0
     publish_error: str | None = None
     sent_here: int = 0  # not published: this Lambda had sent every message of theirs before NATS
+    read_error: str | None = None  # the store could not be read: no events this run
 
     def handed_on(self, published: Published, derived: int, sent_here: int) -> FeedReport:
         acknowledged = len(published.acknowledged)
@@ -73,6 +75,8 @@ class FeedReport:
             result["publish_error"] = self.publish_error
         if self.sent_here:
             result["sent_here"] = self.sent_here
+        if self.read_error is not None:
+            result["error"] = self.read_error
         return result
 
 
@@ -80,22 +84,35 @@ async def changes(store: SeenBookings, valid: Sequence[Booking], now: datetime) 
     """The events `valid` (the run's valid bookings: an invalid record is reported by planning, and has
     no state to compare) make against what was seen; a repeated id counts as its last."""
     bookings = {booking.booking_id: booking for booking in valid}
-    started = await store.started()
+    marked = await store.started()
     held = await store.read(list(bookings))
+    # Bookings recorded without the baseline's own record (lost, or deleted by hand): the feed has a
+    # past, and what it holds is compared as ever; the mark is written again.
+    started = marked or bool(held)
+    if started and not marked:
+        log.warning("the change feed's baseline record is missing; its bookings are compared as ever")
     events: list[BookingEvent] = []
     to_record: dict[str, tuple[Seen, str | None]] = {}
+    unreadable = 0
     for booking_id, booking in bookings.items():
         sighting = held.get(booking_id)
         if sighting is not None and sighting.state == state_of(booking):
             continue
         # Changed, or the same instant given in another offset (derive finds no event; its new form is
         # recorded, so the next run's comparison is of strings again).
-        before = sighting.seen if sighting is not None else None
         to_record[booking_id] = (Seen.of(booking), sighting.revision if sighting is not None else None)
+        before = sighting.seen if sighting is not None else None
+        if sighting is not None and before is None:
+            unreadable += 1  # a record no reader understands: like the baseline's, recorded anew, no event
+            continue
         event = derive(before, booking, now) if started else None
         if event is not None:
             events.append(event)
-    return Changes(not started, tuple(events), to_record)
+    if unreadable:
+        log.warning(
+            "unreadable change-feed records recorded anew, no event derived", extra={"bookings": unreadable}
+        )
+    return Changes(not started, tuple(events), to_record, mark_baseline=not marked)
 
 
 async def record(store: SeenBookings, found: Changes, unsettled: Collection[str]) -> FeedReport:
@@ -111,6 +128,6 @@ async def record(store: SeenBookings, found: Changes, unsettled: Collection[str]
             lost += 1
     if lost:
         log.info("another run recorded these bookings first; its state stands", extra={"bookings": lost})
-    if found.baseline:
+    if found.mark_baseline:
         await store.baseline_taken()
     return FeedReport(found.baseline, Counter(e.type for e in found.events), recorded, lost)

@@ -6,7 +6,7 @@ point's, tested against a fake Slack)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -242,10 +242,10 @@ class Published:
 class EventPublisher(Protocol):
     """Hands the change feed's events on to the worker's stream, in order, each deduplicated there by its
     event id, so the same change handed on twice (a run that died before recording it) is one event. It
-    stops at the first event not acknowledged: those left are derived again by the next run. A failure
-    is in the answer, never raised."""
+    stops at the first event not acknowledged, and before each while `go_on()` says no more (the run's
+    deadline): those left are derived again by the next run. A failure is in the answer, never raised."""
 
-    async def publish(self, events: Sequence[BookingEvent]) -> Published: ...
+    async def publish(self, events: Sequence[BookingEvent], *, go_on: Callable[[], bool]) -> Published: ...
 
 
 class Alerter(Protocol):

@@ -88,8 +88,9 @@ class RunSummary:
         return [d for d in self.deliveries if d.outcome in FAILURES]
 
     @property
-    def _unpublished(self) -> int:
-        return self.feed.unpublished if self.feed else 0
+    def _feed_incomplete(self) -> bool:
+        """Events left for the next run: not published, or not derived (the store unread)."""
+        return self.feed is not None and bool(self.feed.unpublished or self.feed.read_error)
 
     def counts(self) -> Counter[Outcome]:
         return Counter(d.outcome for d in self.deliveries)
@@ -100,7 +101,7 @@ class RunSummary:
             "status": "held"
             if self.held
             else "partial"
-            if self.failed or self.deferred or self._unpublished
+            if self.failed or self.deferred or self._feed_incomplete
             else "ok",
             "bookings": self.bookings,
             "planned": sum(1 for d in self.deliveries if d.idempotency_key),
@@ -163,10 +164,14 @@ class ScheduledRun:
     # This run's reconcile pass, kept like `done`: what it moved is reported however the run ends (only
     # the pass whose write moved a record reports it, so a report lost here would be lost for good).
     reconciles: list[ReconcileReport] = field(default_factory=list)
+    feed_errors: list[str] = field(default_factory=list)  # this run's: why the feed's store was not read
 
     @property
     def reconciled(self) -> ReconcileReport | None:
         return self.reconciles[-1] if self.reconciles else None
+
+    def _unread(self) -> FeedReport | None:
+        return FeedReport(False, read_error=self.feed_errors[-1]) if self.feed_errors else None
 
     async def __call__(self, now: datetime, *, allow_sends: int | None = None) -> RunSummary:
         self.done.clear()
@@ -175,14 +180,15 @@ class ScheduledRun:
         records, login = await self.records()
         await self._reconcile()  # after the bookings: what it releases, this run plans and sends
         read = [read_record(record) for record in records]  # each validated once, for both uses
-        bookings = [b for b in read if isinstance(b, Booking)]
-        found = await change_feed.changes(self.seen, bookings, now) if self.seen is not None else None
+        # One booking per id, its last copy: pages read while the shop moves a booking may list it twice,
+        # and a reminder per start instant would go out for each start.
+        bookings = list({b.booking_id: b for b in read if isinstance(b, Booking)}.values())
+        found = await self._changes(bookings, now)
         # The events' messages first: a confirmation or a cancellation is news, a reminder can wait a run.
         per_event = {e.event_id: self.notifier.plan_event(e, now) for e in found.events} if found else {}
         event_plans = [plan for plans in per_event.values() for plan in plans]
-        scheduled = [
-            p for b in read for p in ([b] if isinstance(b, Delivery) else self.notifier.plan_booking(b, now))
-        ]
+        invalid = [d for d in read if isinstance(d, Delivery)]
+        scheduled = invalid + [p for b in bookings for p in self.notifier.plan_booking(b, now)]
         plans = event_plans + scheduled
         dry_run = self.notifier.dry_run
         # Published, the events' messages are the worker's to send: planned here only for the breaker
@@ -205,7 +211,7 @@ class ScheduledRun:
                     held,
                     held_is_news=news,
                     reconciled=self.reconciled,
-                    feed=None if found is None else _unrecorded(found),
+                    feed=self._unread() if found is None else _unrecorded(found),
                 )
             lapsed = self.held_memory.passed([p for p in plans if isinstance(p, PlannedMessage)])
         published = None
@@ -236,6 +242,21 @@ class ScheduledRun:
             feed=await self._record(found, published, event_plans, delivered),
         )
 
+    async def _changes(self, bookings: list[Booking], now: datetime) -> Changes | None:
+        """The feed's events, or None (no store wired, or its read failed: said in the result, and the
+        rest of the run goes on, as nothing of the feed's is recorded, the next run derives them)."""
+        self.feed_errors.clear()
+        if self.seen is None:
+            return None
+        try:
+            return await change_feed.changes(self.seen, bookings, now)
+        except SentLogError as err:
+            log.error(
+                "the change feed's store could not be read; no events this run", extra={"error": str(err)}
+            )
+            self.feed_errors.append(str(err))
+            return None
+
     async def _publish(
         self, publisher: EventPublisher, found: Changes, per_event: dict[str, list[PlannedMessage | Delivery]]
     ) -> Handed:
@@ -248,7 +269,8 @@ class ScheduledRun:
         if not self.deadline.allows_a_send():
             return Handed(Published(frozenset(), "the deadline came first: left for the next run"))
         sent_here = {e.event_id for e in found.events if await self._sent_here(per_event[e.event_id])}
-        published = await publisher.publish([e for e in found.events if e.event_id not in sent_here])
+        to_publish = [e for e in found.events if e.event_id not in sent_here]
+        published = await publisher.publish(to_publish, go_on=self.deadline.allows_a_send)
         if published.error is not None:
             log.warning(
                 "events not handed on: the next run derives them again",
@@ -277,7 +299,7 @@ class ScheduledRun:
         nothing. A store that fails is logged: the next run derives the same events, and the stream or
         the sent log answers what was handed on already as a duplicate."""
         if found is None:
-            return None
+            return self._unread()
         if self.seen is None or self.notifier.dry_run:
             return _unrecorded(found)
         if published is not None:

@@ -45,6 +45,7 @@ from naver_sms.bootstrap.shared import (
     OPERATOR,
     deliverer,
     given,
+    nats_credential_kind,
     nats_credentials,
     nats_servers,
     reconcile_settings,
@@ -214,7 +215,8 @@ def scheduled_run(
     dry_run = decide_dry_run(settings.sms_dry_run, requested_dry_run)
     if sent_log is None and open_claims is None:
         open_claims = open_claims_of(settings)
-    if sent_log is None and seen is None:
+    feed = settings.events.effective_mode
+    if sent_log is None and seen is None and feed != "off":
         seen = seen_bookings(settings, clock)
     log_ = given(sent_log, lambda: dynamo_sent_log(settings.sent_log.table, owner(request_id)))
     reconciles = None
@@ -246,7 +248,7 @@ def scheduled_run(
         open_claims=open_claims,
         reconciler=reconciles,
         reconcile_share=RECONCILE_SHARE,
-        seen=seen,
+        seen=None if feed == "off" else seen,
         publisher=publisher if publisher is not None else event_publisher(settings),
     )
 
@@ -257,18 +259,20 @@ def seen_bookings(settings: Settings, clock: Callable[[], float] = time.time) ->
 
 
 def event_publisher(settings: Settings) -> EventPublisher | None:
-    """The change feed's publisher to the worker's stream, or None (no `events.nats_url`): the run sends
-    the events rules' messages itself. Its credentials are checked now and revealed at each publish.
+    """The change feed's publisher to the worker's stream (events.mode publish), or None: the run sends
+    the events rules' messages itself (send), or derives no events (off). Which credentials is checked
+    now; they are revealed at each publish, so one that cannot be read fails that publish, not the run.
     nats-py is imported only here, only then: a Lambda that does not publish never loads it."""
     events = settings.events
-    if not events.nats_url:
+    if events.effective_mode != "publish":
         return None
-    nats_credentials(events, "events")
+    nats_credential_kind(events, "events")
     from naver_sms.adapters.nats_events import NatsEventPublisher  # noqa: PLC0415 - see the docstring
 
     return NatsEventPublisher(
         lambda: nats_servers(events.nats_url, nats_credentials(events, "events")),
         events.subject,
+        events.stream,
         connect_seconds=events.connect_seconds,
         publish_timeout_seconds=events.publish_timeout_seconds,
     )

@@ -155,6 +155,21 @@ def nats_servers(urls: str, credentials: dict[str, str]) -> dict[str, Any]:
 def nats_credentials(c: NatsCredentials, section: str) -> dict[str, str]:
     """nats.connect's keyword arguments for the one kind of credentials configured in settings section
     `section` (the worker's, the change feed's), revealed only here."""
+    kind = nats_credential_kind(c, section)
+    if kind == "token":
+        return {"token": c.nats_token.reveal()}
+    if kind == "nkey":
+        return {"nkeys_seed_str": c.nats_nkey_seed.reveal()}
+    if kind == "creds":
+        return {"user_credentials": c.nats_creds_file}
+    if kind == "user":
+        return {"user": c.nats_user, "password": c.nats_password.reveal()}
+    return {}
+
+
+def nats_credential_kind(c: NatsCredentials, section: str) -> str | None:
+    """Which kind of credentials is configured (token, nkey, creds, user; None: none), checked without
+    revealing any: one kind at most, a creds file that is a file, a password with its user."""
 
     def env(field: str) -> str:
         return env_name_for(f"{section}.{field}") or f"{section}.{field}"
@@ -171,17 +186,17 @@ def nats_credentials(c: NatsCredentials, section: str) -> dict[str, str]:
     if len(chosen) > 1:
         raise SettingsError(f"NATS credentials: set one kind, not several: {', '.join(chosen)}")
     if c.nats_token.is_set:
-        return {"token": c.nats_token.reveal()}
+        return "token"
     if c.nats_nkey_seed.is_set:
-        return {"nkeys_seed_str": c.nats_nkey_seed.reveal()}
+        return "nkey"
     if c.nats_creds_file:
         if not os.path.isfile(c.nats_creds_file):
             raise SettingsError(f"{section}.nats_creds_file: {c.nats_creds_file!r} is not a readable file")
-        return {"user_credentials": c.nats_creds_file}
+        return "creds"
     if c.nats_user or c.nats_password.is_set:
         if not c.nats_user:
             raise SettingsError(
                 f"{section}.nats_password is set but {section}.nats_user is empty: set {env('nats_user')}"
             )
-        return {"user": c.nats_user, "password": c.nats_password.reveal()}
-    return {}
+        return "user"
+    return None

@@ -69,13 +69,20 @@ def _state(status: BookingStatus, start: datetime, service: str) -> str:
 def change(before: Seen | None, booking: Booking, now: datetime) -> EventType | None:
     """The event `booking` makes against what was seen of it before (None: never seen); None for no event.
 
-    A booking first seen after the baseline is `created`, unless it started already: a past booking
-    the API returns for the first time (the shop's history, a long outage) is no news to its customer.
+    A booking first seen after the baseline is `created`, unless it started already (a past booking the
+    API returns for the first time, the shop's history or a long outage, is no news to its customer), or
+    it is cancelled or completed already: then it is that event. So a booking whose creation was handed
+    on but never recorded (a run killed between the two) and that was cancelled before the next run
+    still makes `booking.cancelled`, the event its customer must hear of. A booking that was and still
+    is cancelled (or completed) makes none, whatever else moved: no news for its customer either.
     """
     if before is None:
-        return EventType.CREATED if booking.start > now else None
-    now_seen = Seen.of(booking)
-    if before.same_as(now_seen):
+        if booking.start <= now:
+            return None
+        return _ENDINGS.get(booking.status, EventType.CREATED)
+    if before.same_as(Seen.of(booking)):
+        return None
+    if booking.status is before.status and booking.status in _ENDINGS:
         return None
     if booking.status is not before.status and booking.status in _ENDINGS:
         return _ENDINGS[booking.status]

@@ -145,13 +145,35 @@ class NatsCredentials(_Section):
 
 
 class EventsSettings(NatsCredentials):
-    """Where the Lambda's change feed hands its events: with nats_url, published to the worker's stream
-    on `subject`; empty, the Lambda sends the events rules' messages itself."""
+    """The Lambda's change feed: `mode` send (the Lambda sends the events rules' messages itself),
+    publish (to the worker's `stream` on `subject`, at nats_url), off (no feed: the events rules are
+    another publisher's and the worker's); empty, publish when nats_url is set, else send."""
 
+    mode: Literal["", "send", "publish", "off"]
     nats_url: str = Field(pattern=f"^({NATS_URLS})?$")
     subject: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-    connect_seconds: float = Field(gt=0, le=60)
-    publish_timeout_seconds: float = Field(gt=0, le=60)
+    stream: str = Field(pattern=r"^[A-Za-z0-9_-]+$")  # the one that must take them: the worker's
+    # Both within the run's reserve for its last send (sms timeout x attempts): a publish that starts
+    # while the deadline allows a send ends before the run must.
+    connect_seconds: float = Field(gt=0, le=10)
+    publish_timeout_seconds: float = Field(gt=0, le=10)
+
+    @property
+    def effective_mode(self) -> Literal["send", "publish", "off"]:
+        if self.mode:
+            return self.mode
+        return "publish" if self.nats_url else "send"
+
+    @model_validator(mode="after")
+    def _publish_needs_a_server(self) -> EventsSettings:
+        if self.mode == "publish" and not self.nats_url:
+            raise ValueError("events.mode is publish but events.nats_url is empty: set EVENTS_NATS_URL")
+        if self.mode in ("send", "off") and self.nats_url:
+            raise ValueError(
+                f"events.mode is {self.mode} but events.nats_url is set: the events would go nowhere "
+                "near it; empty EVENTS_NATS_URL or set EVENTS_MODE=publish"
+            )
+        return self
 
 
 class WorkerSettings(NatsCredentials):
