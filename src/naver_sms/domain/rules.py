@@ -4,8 +4,9 @@ Every rule has a send window relative to the booking's start (`send_window`) and
 it: a rule without one would apply to a booking of any age, and the first run would message every past
 customer. Evaluation is pure and deterministic for a given `now`, so scheduled reruns and worker
 redeliveries plan the same messages with the same idempotency keys. Each rule is sent by exactly one
-path (`sent_by`): the Lambda's scheduled run or the worker's events, so a booking never gets the same
-message from both when both are deployed.
+path (`sent_by`): the Lambda's scheduled run over every booking it reads, or booking events (the
+worker's, or the Lambda's own change feed, as the deployment's EVENTS_MODE says), so one deployment never
+sends the same message from both.
 """
 
 from __future__ import annotations
