@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_compose import compose, compose_env, log_records, running_stack
+from tests.support.bookings import record
 from tests.support.procs import free_port, wait_until
 
 pytestmark = pytest.mark.docker
@@ -31,15 +32,7 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def booking(n: int, status: str = "confirmed", starts_in: timedelta = timedelta(days=3)) -> dict[str, Any]:
-    start = NOW + starts_in
-    return {
-        "id": f"bk-{n}",
-        "customer_name": f"손님{n}",
-        "phone": f"010-5555-{n:04d}",
-        "service": "커트",
-        "start": start.isoformat(),
-        "status": status,
-    }
+    return record(n, status, starts_in, now=NOW)
 
 
 SOON = timedelta(hours=20)  # inside the reminder's window (from 24 h before the start)

@@ -11,8 +11,9 @@ from naver_sms.application.reconcile_result import ReconcileResult
 KST = timezone(timedelta(hours=9))
 
 
-def record(n: int, status: str, starts_in: timedelta) -> dict[str, Any]:
-    start = (datetime.now(KST) + starts_in).replace(microsecond=0)
+def record(n: int, status: str, starts_in: timedelta, *, now: datetime | None = None) -> dict[str, Any]:
+    """Booking n as the booking API gives it, starting `starts_in` after `now` (by default this instant)."""
+    start = ((now or datetime.now(KST)) + starts_in).replace(microsecond=0)
     return {
         "id": f"bk-{n}",
         "customer_name": f"손님{n}",

@@ -8,10 +8,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from naver_sms.application.scheduled_run import RunSummary, ScheduledRun
 from naver_sms.bootstrap import lambda_image
 from naver_sms.settings.rules import load_rules
-from tests.support.fakes import FakeBookingSource, FakePublisher, FakeSeenBookings, FakeSentLog, FakeTransport
+from tests.support.fakes import (
+    FakeBookingSource,
+    FakePublisher,
+    FakeSeenBookings,
+    FakeSentLog,
+    FakeTransport,
+    Killed,
+)
 from tests.support.roots import lambda_run, unit_settings
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -62,6 +71,14 @@ class Shop:
     def ran(self, *, dry_run: bool = False) -> dict[str, Any]:
         summary: RunSummary = asyncio.run(self.run(dry_run=dry_run)(self.now))
         return summary.as_result()
+
+    def killed_before_its_record(self) -> None:
+        """One run killed after it handed its events on, before it recorded what it saw (a Lambda timed
+        out there)."""
+        self.seen.killed_before_record = True
+        with pytest.raises(Killed):
+            self.ran()
+        self.seen.killed_before_record = False
 
     def books(self, *records: dict[str, Any]) -> None:
         """The API returns these now, in place of what it returned (same id: the booking changed)."""

@@ -18,7 +18,7 @@ from naver_sms.bootstrap.worker_image import WorkerComposition
 from naver_sms.domain.events import BookingEvent
 from naver_sms.domain.feed import event_id
 from naver_sms.settings.env import REGION_ENVS
-from tests.support.fakes import FakePublisher, FakeSentLog, Killed
+from tests.support.fakes import FakePublisher, FakeSentLog
 from tests.support.roots import unit_settings
 from tests.support.shop import NOW, RULES, Shop, baselined, events, record
 
@@ -98,10 +98,7 @@ def test_a_run_killed_between_publish_and_record_publishes_the_same_event_id_and
     shop = baselined()
     publisher, worker = nats_mode(shop)
     shop.books(record(1))
-    shop.seen.killed_before_record = True
-    with pytest.raises(Killed):
-        shop.ran()
-    shop.seen.killed_before_record = False
+    shop.killed_before_its_record()
     assert shop.ran()["feed"]["published"] == 1
     expected = event_id(publisher.stream[0].booking, publisher.stream[0].type)
     assert publisher.handed == [expected, expected]  # handed on twice, one event in the stream
@@ -184,10 +181,7 @@ def test_acknowledged_then_killed_before_its_record_then_cancelled_publishes_the
     shop = baselined()
     publisher, worker = nats_mode(shop)
     shop.books(record(1))
-    shop.seen.killed_before_record = True
-    with pytest.raises(Killed):
-        shop.ran()
-    shop.seen.killed_before_record = False
+    shop.killed_before_its_record()
     shop.books(record(1, "cancelled"))
     shop.ran()
     assert [e.type.value for e in publisher.stream] == ["booking.created", "booking.cancelled"]
