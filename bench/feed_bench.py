@@ -72,7 +72,7 @@ def _outcome(result: dict[str, Any], feed: bool) -> None:
         raise RuntimeError(f"a run without the feed's store derived events: {result['feed']}")
 
 
-def feed_runs(rounds: int = 7) -> dict[str, float]:
+def feed_runs(rounds: int = 41) -> dict[str, float]:
     """Median ms of the second run with the feed's store wired and without it (seen=None), `rounds` of
     each, alternating which goes first; a first pair, not counted, pays the first calls' costs."""
     settings = unit_settings()  # real sends allowed (to the fake transport), the shipped limits

@@ -41,19 +41,6 @@ def encode(seen: Seen, at: float) -> Fields:
     }
 
 
-def state_of(fields: Fields) -> str | None:
-    """The state a record holds; None for one this codec did not write (logged, never raised: one
-    broken record must not stop every run, and a booking never seen is at worst a duplicate event)."""
-    state = fields.get("state")
-    if fields.get("kind") != KIND or not isinstance(state, str):
-        log.warning(
-            "an unreadable change-feed record is read as never seen",
-            extra={"error": f"kind {fields.get('kind')!r}, state of type {type(state).__name__}"},
-        )
-        return None
-    return state
-
-
 class StoreSeenBookings:
     """SeenBookings over one RecordStore."""
 
@@ -68,13 +55,28 @@ class StoreSeenBookings:
         await self._records.put(BASELINE_KEY, {"kind": "baseline", "at": self._clock()})
 
     async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
-        keys = {booking_id: seen_key(booking_id) for booking_id in booking_ids}
-        found = await self._records.read_many(keys.values())  # one call, however many bookings
-        return {
-            booking_id: Sighting(state_of(held[0]), held[1])
-            for booking_id, key in keys.items()
-            if (held := found.get(key)) is not None
-        }
+        """A record this codec did not write reads as None (logged, never raised: one broken record must
+        not stop every run; the run records its booking anew and derives nothing from it)."""
+        keys = {BOOKING_PREFIX + booking_id: booking_id for booking_id in booking_ids}
+        found = await self._records.read_many(keys)  # one call, however many bookings
+        held: dict[str, Sighting] = {}
+        unreadable: list[str] = []
+        for key, booking_id in keys.items():  # every booking of every run: kept lean
+            record = found.get(key)
+            if record is None:
+                continue
+            fields, revision = record
+            state = fields.get("state")
+            if fields.get("kind") != KIND or not isinstance(state, str):
+                unreadable.append(f"kind {fields.get('kind')!r}, state of type {type(state).__name__}")
+                state = None
+            held[booking_id] = Sighting._make((state, revision))
+        if unreadable:
+            log.warning(
+                "unreadable change-feed records are read as never seen",
+                extra={"records": len(unreadable), "error": unreadable[0]},
+            )
+        return held
 
     async def read_all(self) -> dict[str, Sighting]:
         records = self._records.scan()

@@ -6,7 +6,7 @@ Everything a customer or an upstream system typed is cleaned here, once, before 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -35,6 +35,9 @@ class Booking:
     service: str
     start: datetime
     status: BookingStatus
+    # The start as its source wrote it, when it came as text (the same instant as `start`): the change
+    # feed compares it unformatted, every booking every run. Not part of what a booking is.
+    start_text: str = field(default="", compare=False, repr=False)
 
 
 # Personal data: an error about one of these names the value's type, never the value (a phone given as
@@ -106,8 +109,9 @@ def booking_from_mapping(data: object) -> Booking:
         customer_name=_display(data, "customer_name", MAX_NAME_CHARS),
         phone=normalise_phone(_text(data, "phone")),
         service=_display(data, "service", MAX_SERVICE_CHARS),
-        start=parse_start(data.get("start")),
+        start=parse_start(start := data.get("start")),
         status=parse_status(data.get("status")),
+        start_text=start if isinstance(start, str) else "",
     )
 
 

@@ -8,7 +8,7 @@ who corrects their name earns no message. Pure: the store of what was seen is th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from naver_sms.domain.booking import Booking, BookingStatus, parse_start, parse_status
@@ -30,14 +30,15 @@ class Seen:
     status: BookingStatus
     start: datetime  # aware
     service: str
+    start_text: str = field(default="", compare=False)  # the start as it was written (Booking's)
 
     @classmethod
     def of(cls, booking: Booking) -> Seen:
-        return cls(booking.status, booking.start, booking.service)
+        return cls(booking.status, booking.start, booking.service, booking.start_text)
 
     @property
     def state(self) -> str:
-        return _state(self.status, self.start, self.service)
+        return _SEP.join((self.status, self.start_text or self.start.isoformat(), self.service))
 
     def same_as(self, other: Seen) -> bool:
         # Instants, not offsets (aware datetimes compare as instants): the API giving +09:00 one day and
@@ -51,7 +52,7 @@ class Seen:
         if len(parts) != 3:
             raise InvalidBooking(f"a seen state has 3 parts, this has {len(parts)}")
         status, start, service = parts
-        return cls(parse_status(status), parse_start(start), service)
+        return cls(parse_status(status), parse_start(start), service, start)
 
 
 def state_of(booking: Booking) -> str:
@@ -59,11 +60,9 @@ def state_of(booking: Booking) -> str:
     booking (most of them, every run) is told by comparing strings, with nothing decoded or built. The
     same string is the same state; a different one may still be (the start in another offset): then
     Seen.same_as decides."""
-    return _state(booking.status, booking.start, booking.service)
-
-
-def _state(status: BookingStatus, start: datetime, service: str) -> str:
-    return _SEP.join((status, start.isoformat(), service))  # a StrEnum is its value
+    # A StrEnum is its value; the start as it was written: formatting 500 datetimes would be most of
+    # what the feed costs a run.
+    return _SEP.join((booking.status, booking.start_text or booking.start.isoformat(), booking.service))
 
 
 def change(before: Seen | None, booking: Booking, now: datetime) -> EventType | None:
