@@ -4,9 +4,10 @@ the `events` rules for the events the change feed derives from them (application
 store of what was seen is wired) → the volume breaker → deliver → record what the feed saw of each
 booking whose messages are handed on → a summary.
 
-Without NATS the run sends the events rules' messages itself, through the same Notifier and under the
-same keys as the worker's handler, so a Lambda-only deployment sends every rule; with a publisher
-(EVENTS_NATS_URL) it hands the events to the worker's stream instead and sends the scheduled rules only.
+With EVENTS_MODE send the run sends the events rules' messages itself, through the same Notifier and
+under the same keys as the worker's handler, so a Lambda-only deployment sends every rule; with a
+publisher (publish) it hands the events to the worker's stream instead and sends the scheduled rules
+only; off, no store is wired and nothing is derived.
 
 The pass comes after the bookings are read and before planning, so a message it releases (SENS never
 accepted it) is sent by this same run if a rule still plans it, one it resolves is read as sent, and a
