@@ -13,8 +13,10 @@ import boto3
 import pytest
 
 from naver_sms.adapters.dynamo_sent_log import DynamoOpenClaims, DynamoRecords
+from naver_sms.adapters.record_store import Held
 from naver_sms.adapters.seen_bookings import StoreSeenBookings, seen_key
-from naver_sms.adapters.sent_log import Fields, RecordStore, ScanOpenClaims, StoreSentLog
+from naver_sms.adapters.sent_log import RecordStore, ScanOpenClaims, StoreSentLog
+from naver_sms.application.ports import NEVER_SEEN
 from naver_sms.domain.booking import BookingStatus
 from naver_sms.domain.feed import Seen
 from naver_sms.domain.messages import PlannedMessage
@@ -24,6 +26,7 @@ from tests.support.moto import SENT_LOG_TABLE, create_sent_log_table
 START = datetime(2026, 11, 27, 10, 0, tzinfo=timezone(timedelta(hours=9)))
 SEEN = Seen(BookingStatus.CONFIRMED, START, "커트")
 MOVED = Seen(BookingStatus.CONFIRMED, START + timedelta(hours=1), "커트")
+ANY = {"bk-1": ""}  # a state no Seen has: the record, whatever it holds
 MESSAGE = PlannedMessage("confirmation", "bk-1", "01012345678", "김님, 예약 확정", "k" * 40)
 
 
@@ -50,16 +53,21 @@ async def _baseline(records: Callable[[], RecordStore]) -> None:
 
 
 async def _record_and_read(records: Callable[[], RecordStore]) -> None:
+    """Only what differs from the state a run gives is read out: a booking never seen as NEVER_SEEN, one
+    held in another state as its record, one held in the same state not at all."""
     store = StoreSeenBookings(records())
-    assert await store.read(["bk-1", "bk-2"]) == {}
+    assert await store.read({"bk-1": SEEN.state, "bk-2": ""}) == {"bk-1": NEVER_SEEN, "bk-2": NEVER_SEEN}
     assert await store.record("bk-1", SEEN, None) is True
-    found = await StoreSeenBookings(records()).read(["bk-1", "bk-2"])
-    assert list(found) == ["bk-1"]
+    assert await StoreSeenBookings(records()).read({"bk-1": SEEN.state, "bk-2": SEEN.state}) == {
+        "bk-2": NEVER_SEEN
+    }
+    found = await StoreSeenBookings(records()).read({"bk-1": MOVED.state})
     held = found["bk-1"].seen
     assert held is not None and held.same_as(SEEN) and held.start.utcoffset() == timedelta(hours=9)
     assert await store.record("bk-1", MOVED, found["bk-1"].revision) is True
-    again = (await store.read(["bk-1"]))["bk-1"]
+    again = (await store.read({"bk-1": SEEN.state}))["bk-1"]
     assert again.seen is not None and again.seen.same_as(MOVED) and again.revision != found["bk-1"].revision
+    assert await store.read({"bk-1": MOVED.state}) == {}
 
 
 async def _racing_runs(records: Callable[[], RecordStore]) -> None:
@@ -68,10 +76,10 @@ async def _racing_runs(records: Callable[[], RecordStore]) -> None:
     first, second = StoreSeenBookings(records()), StoreSeenBookings(records())
     assert await first.record("bk-1", SEEN, None) is True
     assert await second.record("bk-1", MOVED, None) is False
-    read = (await first.read(["bk-1"]))["bk-1"].revision
+    read = (await first.read(ANY))["bk-1"].revision
     assert await second.record("bk-1", MOVED, read) is True
     assert await first.record("bk-1", SEEN, read) is False
-    held = (await first.read(["bk-1"]))["bk-1"].seen
+    held = (await first.read(ANY))["bk-1"].seen
     assert held is not None and held.same_as(MOVED)
 
 
@@ -81,7 +89,7 @@ async def _unreadable_record(records: Callable[[], RecordStore]) -> None:
     await store.put(seen_key("bk-1"), {"kind": "seen", "status": "lost", "start": "soon", "service": "x"})
     await store.put(seen_key("bk-2"), {"kind": "seen", "state": "lost\x1fsoon\x1fx"})
     await store.put(seen_key("bk-3"), {"kind": "seen", "state": 7.5})
-    found = await StoreSeenBookings(records()).read(["bk-1", "bk-2", "bk-3"])
+    found = await StoreSeenBookings(records()).read(dict.fromkeys(("bk-1", "bk-2", "bk-3"), SEEN.state))
     assert all(found[b].seen is None and found[b].revision for b in ("bk-1", "bk-2", "bk-3"))
     assert await StoreSeenBookings(records()).record("bk-1", SEEN, found["bk-1"].revision) is True
 
@@ -94,11 +102,11 @@ class Counted:
         self.reads = 0
         self.batches: list[int] = []
 
-    async def read(self, key: str) -> tuple[Fields, str] | None:
+    async def read(self, key: str) -> Held | None:
         self.reads += 1
         return await self.store.read(key)
 
-    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+    async def read_many(self, keys: Collection[str]) -> dict[str, Held]:
         self.batches.append(len(keys))
         return await self.store.read_many(keys)
 
@@ -107,29 +115,34 @@ class Counted:
 
 
 async def _many_bookings(records: Callable[[], RecordStore]) -> None:
-    """A run's bookings, more than one DynamoDB request takes, are read in one batch read (each id once),
-    in the order asked; one unreadable among them reads as never seen, with its revision."""
+    """A run's bookings, more than one DynamoDB request takes, are read in one batch read, and what
+    differs is given in the order asked: the never seen, the moved with what was seen, and one
+    unreadable record as never seen but with its revision."""
     store = StoreSeenBookings(records())
     ids = [f"bk-{n:03d}" for n in range(150)]
     for booking_id in ids[:120]:
         assert await store.record(booking_id, SEEN, None)
     await records().put(seen_key("bk-007"), {"kind": "seen", "status": "lost"})
+    moved = ids[10:15]
+    now = {booking_id: MOVED.state if booking_id in moved else SEEN.state for booking_id in reversed(ids)}
     counted = Counted(records())
-    found = await StoreSeenBookings(counted).read([*reversed(ids), "bk-001"])  # type: ignore[arg-type]
+    found = await StoreSeenBookings(counted).read(now)  # type: ignore[arg-type]
     assert (counted.reads, counted.batches) == (0, [150])
-    assert list(found) == list(reversed(ids[:120]))
+    assert list(found) == [*reversed(ids[120:]), *reversed(moved), "bk-007"]
+    assert all(found[b] == NEVER_SEEN for b in ids[120:])
+    assert all(found[b].revision and found[b].seen == SEEN for b in moved)
     assert found["bk-007"].seen is None and found["bk-007"].revision
-    assert all(s.seen is not None and s.seen.same_as(SEEN) for b, s in found.items() if b != "bk-007")
-    assert await StoreSeenBookings(counted).read([]) == {}
+    assert await StoreSeenBookings(counted).read({}) == {}
 
 
 async def _listing(records: Callable[[], RecordStore]) -> None:
-    """read_all lists the bookings only; the sent log's listings never show the feed's records."""
+    """Any booking id is a key of its own; the sent log's listings never show the feed's records."""
     store = StoreSeenBookings(records())
     await store.baseline_taken()
     for booking_id in ("bk-1", "bk-2#odd id"):
         await store.record(booking_id, SEEN, None)
-    assert sorted(await store.read_all()) == ["bk-1", "bk-2#odd id"]
+    found = await store.read({"bk-1": "", "bk-2#odd id": "", "bk-2": ""})
+    assert [(b, s.seen) for b, s in found.items()] == [("bk-1", SEEN), ("bk-2#odd id", SEEN), ("bk-2", None)]
     sent_log = StoreSentLog(records(), "lambda:test")
     await sent_log.claim(MESSAGE, datetime.now(UTC).timestamp())
     assert [row["idempotency_key"] async for row in sent_log.unresolved()] == [MESSAGE.idempotency_key]

@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
+from types import MappingProxyType
 
 from naver_sms.adapters.claim_record import HANDSET, OPEN, RECONCILE, SWEEP, decode, listed
+from naver_sms.adapters.record_store import Held, Stored
 from naver_sms.adapters.seen_bookings import BASELINE_KEY, StoreSeenBookings
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import (
@@ -34,15 +36,16 @@ from naver_sms.domain.messages import PlannedMessage
 
 
 class MemoryRecords:
-    """A RecordStore in a dict: each write gets a new revision, and conditions compare it."""
+    """A RecordStore in a dict: each write gets a new revision, and conditions compare it. What it
+    stores is a read-only copy, so a read hands out what it holds (a reader cannot change the store)."""
 
     def __init__(self) -> None:
-        self.items: dict[str, tuple[Fields, str]] = {}
+        self.items: dict[str, Held] = {}
         self._revisions = count(1)
 
     def _stored(self, key: str, fields: Fields) -> str:
         revision = str(next(self._revisions))
-        self.items[key] = (dict(fields), revision)
+        self.items[key] = (MappingProxyType(dict(fields)), revision)
         return revision
 
     def _holding(self, key: str, revision: str) -> None:
@@ -54,12 +57,11 @@ class MemoryRecords:
             raise Changed
         return self._stored(key, fields)
 
-    async def read(self, key: str) -> tuple[Fields, str] | None:
-        held = self.items.get(key)
-        return None if held is None else (dict(held[0]), held[1])
+    async def read(self, key: str) -> Held | None:
+        return self.items.get(key)
 
-    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
-        return {key: (dict(held[0]), held[1]) for key in keys if (held := self.items.get(key)) is not None}
+    async def read_many(self, keys: Collection[str]) -> dict[str, Held]:
+        return {key: held for key in keys if (held := self.items.get(key)) is not None}
 
     async def replace(self, key: str, fields: Fields, revision: str) -> str:
         self._holding(key, revision)
@@ -72,9 +74,9 @@ class MemoryRecords:
     async def put(self, key: str, fields: Fields) -> str:
         return self._stored(key, fields)
 
-    async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+    async def scan(self) -> AsyncIterator[tuple[str, Stored]]:
         for key, (fields, _) in list(self.items.items()):
-            yield key, dict(fields)
+            yield key, fields
 
 
 class FakeSentLog(StoreSentLog):
@@ -117,8 +119,7 @@ class FakeSeenBookings(StoreSeenBookings):
         return BASELINE_KEY in self.records.items
 
     def held(self, booking_id: str) -> Seen | None:
-        found = asyncio.run(self.read([booking_id])).get(booking_id)
-        return None if found is None else found.seen
+        return asyncio.run(self.read({booking_id: ""}))[booking_id].seen  # "": whatever it holds
 
     async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
         if self.killed_before_record:

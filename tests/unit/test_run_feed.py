@@ -12,7 +12,7 @@ reminder for its new start (the reminder is once per start instant). `completed`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -218,7 +218,7 @@ class FailingWrites(FakeSeenBookings):
 
 
 class UnreadableStore(FakeSeenBookings):
-    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
+    async def read(self, unlike: Mapping[str, str]) -> dict[str, Sighting]:
         raise SentLogError("DynamoDB batch_get_item on naver-sms-sent: 3 keys still unprocessed")
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from naver_sms.adapters.claim_record import HANDSET, KEY, OPEN, RECONCILE, SWEEP, listed
+from naver_sms.adapters.record_store import Held, Stored
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import SentLogError
 from naver_sms.application.ports import Claim
@@ -114,16 +115,16 @@ class DynamoRecords:
             **({"ExpressionAttributeValues": {":last": {"S": revision}}} if revision else {}),
         )
 
-    async def read(self, key: str) -> tuple[Fields, str] | None:
+    async def read(self, key: str) -> Held | None:
         found = await self._call("get_item", Key={KEY: {"S": key}}, ConsistentRead=True)
         return _held(found["Item"]) if "Item" in found else None
 
-    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+    async def read_many(self, keys: Collection[str]) -> dict[str, Held]:
         # BatchGetItem, consistent as `read` is. The batches go one after another: a few round trips
         # for a run's bookings, and never two threads making the boto3 client at once (boto3 makes no
         # client safely from several threads).
         wanted = list(dict.fromkeys(keys))  # a batch asking for a key twice is refused
-        found: dict[str, tuple[Fields, str]] = {}
+        found: dict[str, Held] = {}
         for start in range(0, len(wanted), BATCH_KEYS):
             for item in await self._batch(wanted[start : start + BATCH_KEYS]):
                 found[str(item[KEY]["S"])] = _held(item)
@@ -161,7 +162,7 @@ class DynamoRecords:
             **start,
         )
 
-    async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+    async def scan(self) -> AsyncIterator[tuple[str, Stored]]:
         start: dict[str, Any] = {}
         while True:
             page = await self._call("scan", **start)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from naver_sms.adapters.record_store import Held, Stored
 from naver_sms.adapters.sent_log import GUARD_PREFIX, Changed, Fields, RecordStore
 from naver_sms.application import login_guard as policy
 from naver_sms.application.errors import LoginDeferred, SentLogError
@@ -61,7 +62,7 @@ def _number(value: str | float) -> float | None:
 
 
 def read_record(
-    fields: Fields, now: float, first_backoff: float, longest_backoff: float
+    fields: Stored, now: float, first_backoff: float, longest_backoff: float
 ) -> tuple[GuardState, list[str]]:
     """The state a record holds as of `now`, and what had to be repaired in it (empty for a record as
     this guard writes it). Never raises: a corrupted or foreign record must not crash every run, nor
@@ -119,7 +120,7 @@ def read_record(
     return state, repaired
 
 
-def decode(fields: Fields, now: float, first_backoff: float, longest_backoff: float) -> GuardState:
+def decode(fields: Stored, now: float, first_backoff: float, longest_backoff: float) -> GuardState:
     """The state a record holds as of `now`, repaired as read_record says."""
     return read_record(fields, now, first_backoff, longest_backoff)[0]
 
@@ -144,7 +145,7 @@ class StoreLoginGuard:
         self._longest = longest_backoff
         self._clock = clock
 
-    def _read(self, held: tuple[Fields, str] | None, now: float) -> tuple[GuardState, list[str]]:
+    def _read(self, held: Held | None, now: float) -> tuple[GuardState, list[str]]:
         if held is None:
             return GuardState(), []
         return read_record(held[0], now, self._first, self._longest)
@@ -198,7 +199,7 @@ class StoreLoginGuard:
             return  # no streak to end: no write on the common path
         await self._change(lambda state, now: policy.succeeded(state))
 
-    def _describe(self, held: tuple[Fields, str] | None, now: float) -> dict[str, Any]:
+    def _describe(self, held: Held | None, now: float) -> dict[str, Any]:
         """What an operator sees of a record: times in ISO UTC, and whether a login may happen now."""
         state, repaired = self._read(held, now)
         logins = policy.recent(state.logins, now)

@@ -12,6 +12,7 @@ import nats.errors
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
+from naver_sms.adapters.record_store import Held, Stored
 from naver_sms.adapters.sent_log import Changed, Fields, StoreSentLog
 from naver_sms.application.errors import SentLogError
 
@@ -67,7 +68,7 @@ class NatsKvRecords:
         with _answers():
             await self._kv.delete(key, last=int(revision))
 
-    async def read(self, key: str) -> tuple[Fields, str] | None:
+    async def read(self, key: str) -> Held | None:
         with _answers():
             try:
                 entry = await self._kv.get(key)
@@ -75,17 +76,17 @@ class NatsKvRecords:
                 return None
             return _fields(entry.value), str(entry.revision)
 
-    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+    async def read_many(self, keys: Collection[str]) -> dict[str, Held]:
         # One `read` a key: JetStream KV (nats-py's KeyValue) has no batch get. The change feed, the
         # one caller, runs on the Lambda's DynamoDB, never on this store.
-        found: dict[str, tuple[Fields, str]] = {}
+        found: dict[str, Held] = {}
         for key in dict.fromkeys(keys):
             held = await self.read(key)
             if held is not None:
                 found[key] = held
         return found
 
-    async def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+    async def scan(self) -> AsyncIterator[tuple[str, Stored]]:
         with _answers():
             try:
                 keys = await self._kv.keys()

@@ -4,10 +4,13 @@ DynamoDB (dynamo_sent_log.py), JetStream KV (nats_sent_log.py) and the tests' di
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Protocol
 
 Fields = dict[str, str | float]
+# What a read gives, with its revision: only read (a store may hand out what it holds, not a copy).
+Stored = Mapping[str, str | float]
+Held = tuple[Stored, str]
 
 
 class Changed(Exception):
@@ -22,9 +25,9 @@ class RecordStore(Protocol):
         """Store `fields` under an absent key; returns the new revision."""
         ...
 
-    async def read(self, key: str) -> tuple[Fields, str] | None: ...
+    async def read(self, key: str) -> Held | None: ...
 
-    async def read_many(self, keys: Collection[str]) -> dict[str, tuple[Fields, str]]:
+    async def read_many(self, keys: Collection[str]) -> dict[str, Held]:
         """What `read` gives for each of `keys`, as consistent and with the same revisions, in as few
         round trips as the store allows; an absent key is left out."""
         ...
@@ -41,6 +44,6 @@ class RecordStore(Protocol):
         """Store `fields` whatever the key holds."""
         ...
 
-    def scan(self) -> AsyncIterator[tuple[str, Fields]]:
+    def scan(self) -> AsyncIterator[tuple[str, Stored]]:
         """Every key and its fields, for operators."""
         ...

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 
 from naver_sms.adapters.sent_log import FEED_PREFIX, Changed, Fields, RecordStore
-from naver_sms.application.ports import Sighting
+from naver_sms.application.ports import NEVER_SEEN, Sighting
 from naver_sms.domain.feed import Seen
 
 log = logging.getLogger(__name__)
@@ -54,34 +54,33 @@ class StoreSeenBookings:
     async def baseline_taken(self) -> None:
         await self._records.put(BASELINE_KEY, {"kind": "baseline", "at": self._clock()})
 
-    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
-        """A record this codec did not write reads as None (logged, never raised: one broken record must
-        not stop every run; the run records its booking anew and derives nothing from it)."""
-        keys = {BOOKING_PREFIX + booking_id: booking_id for booking_id in booking_ids}
+    async def read(self, unlike: Mapping[str, str]) -> dict[str, Sighting]:
+        """A record this codec did not write reads as NEVER_SEEN with its revision (logged, never raised:
+        one broken record must not stop every run; the run records its booking anew and derives nothing
+        from it)."""
+        keys = [BOOKING_PREFIX + booking_id for booking_id in unlike]
         found = await self._records.read_many(keys)  # one call, however many bookings
-        held: dict[str, Sighting] = {}
+        differing: dict[str, Sighting] = {}
         unreadable: list[str] = []
-        for key, booking_id in keys.items():  # every booking of every run: kept lean
+        for key, (booking_id, now) in zip(keys, unlike.items(), strict=True):  # every booking, every run
             record = found.get(key)
             if record is None:
+                differing[booking_id] = NEVER_SEEN
                 continue
             fields, revision = record
             state = fields.get("state")
+            if state == now:  # the same string is the same state: most bookings end here
+                continue
             if fields.get("kind") != KIND or not isinstance(state, str):
                 unreadable.append(f"kind {fields.get('kind')!r}, state of type {type(state).__name__}")
                 state = None
-            held[booking_id] = Sighting._make((state, revision))
+            differing[booking_id] = Sighting(state, revision)
         if unreadable:
             log.warning(
                 "unreadable change-feed records are read as never seen",
                 extra={"records": len(unreadable), "error": unreadable[0]},
             )
-        return held
-
-    async def read_all(self) -> dict[str, Sighting]:
-        records = self._records.scan()
-        ids = [key[len(BOOKING_PREFIX) :] async for key, _ in records if key.startswith(BOOKING_PREFIX)]
-        return await self.read(ids)  # for the revisions, which a scan does not give
+        return differing
 
     async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
         key, fields = seen_key(booking_id), encode(seen, self._clock())

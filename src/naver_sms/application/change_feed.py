@@ -85,24 +85,25 @@ async def changes(store: SeenBookings, valid: Sequence[Booking], now: datetime) 
     no state to compare) make against what was seen; a repeated id counts as its last."""
     bookings = {booking.booking_id: booking for booking in valid}
     marked = await store.started()
-    held = await store.read(list(bookings))
+    differing = await store.read({booking_id: state_of(booking) for booking_id, booking in bookings.items()})
     # Bookings recorded without the baseline's own record (lost, or deleted by hand): the feed has a
-    # past, and what it holds is compared as ever; the mark is written again.
-    started = marked or bool(held)
+    # past, and what it holds is compared as ever; the mark is written again. A booking left out of
+    # `differing` is held unchanged.
+    started = (
+        marked or len(differing) < len(bookings) or any(s.revision is not None for s in differing.values())
+    )
     if started and not marked:
         log.warning("the change feed's baseline record is missing; its bookings are compared as ever")
     events: list[BookingEvent] = []
     to_record: dict[str, tuple[Seen, str | None]] = {}
     unreadable = 0
-    for booking_id, booking in bookings.items():
-        sighting = held.get(booking_id)
-        if sighting is not None and sighting.state == state_of(booking):
-            continue
+    for booking_id, sighting in differing.items():
+        booking = bookings[booking_id]
         # Changed, or the same instant given in another offset (derive finds no event; its new form is
         # recorded, so the next run's comparison is of strings again).
-        to_record[booking_id] = (Seen.of(booking), sighting.revision if sighting is not None else None)
-        before = sighting.seen if sighting is not None else None
-        if sighting is not None and before is None:
+        to_record[booking_id] = (Seen.of(booking), sighting.revision)
+        before = sighting.seen
+        if sighting.revision is not None and before is None:
             unreadable += 1  # a record no reader understands: like the baseline's, recorded anew, no event
             continue
         event = derive(before, booking, now) if started else None

@@ -6,7 +6,7 @@ point's, tested against a fake Slack)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -183,12 +183,12 @@ class Reconciling(Protocol):
 
 class Sighting(NamedTuple):
     """What the change feed's store holds for one booking: what was seen, as domain.feed.Seen.state
-    (None: a record no reader understands; its booking is then as good as never seen), and the store's
-    token for that write, against which the next write compares-and-sets. A tuple: one is made per
-    booking every run, and most are only compared."""
+    (None: never seen, or a record no reader understands; its booking is then as good as never seen),
+    and the store's token for that write, against which the next write compares-and-sets (None: no
+    record, the next write creates one)."""
 
     state: str | None
-    revision: str
+    revision: str | None
 
     @property
     def seen(self) -> Seen | None:
@@ -199,6 +199,9 @@ class Sighting(NamedTuple):
             return Seen.from_state(self.state)
         except InvalidBooking:
             return None
+
+
+NEVER_SEEN = Sighting(None, None)
 
 
 class SeenBookings(Protocol):
@@ -216,12 +219,11 @@ class SeenBookings(Protocol):
         """Say the baseline is recorded: the next run derives events."""
         ...
 
-    async def read(self, booking_ids: Collection[str]) -> dict[str, Sighting]:
-        """What is held for each of `booking_ids` (absent: never seen)."""
-        ...
-
-    async def read_all(self) -> dict[str, Sighting]:
-        """Every booking held, for operators (the run reads only the bookings it has)."""
+    async def read(self, unlike: Mapping[str, str]) -> dict[str, Sighting]:
+        """What is held of each booking in `unlike` (booking id → its Seen.state now) whose record does
+        not hold that state: a booking left out is unchanged, one never seen is NEVER_SEEN. Most of a
+        run's bookings are unchanged: the store compares, and makes nothing for them. A state no Seen
+        has ("") reads the booking's record whatever it holds."""
         ...
 
     async def record(self, booking_id: str, seen: Seen, revision: str | None) -> bool:
