@@ -25,6 +25,7 @@ from typing import Any
 from naver_sms.application.errors import NotDelivered, OutcomeUnknown, Refused, SentLogError
 from naver_sms.application.ports import Claim, ClaimState, SentLog, SmsTransport, Standing, standing
 from naver_sms.application.send_ceiling import SendCeiling
+from naver_sms.domain.frozen import quick_init
 from naver_sms.domain.messages import PlannedMessage
 from naver_sms.domain.phone import mask_phone, mask_phones_in
 
@@ -47,6 +48,7 @@ FAILURES = frozenset({Outcome.UNKNOWN, Outcome.RETRY, Outcome.REFUSED, Outcome.I
 TRY_AGAIN = frozenset({Outcome.RETRY, Outcome.IN_FLIGHT})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Delivery:
     outcome: Outcome

@@ -24,6 +24,7 @@ from typing import Any
 from naver_sms.application.delivery import TRY_AGAIN, Delivery, Outcome
 from naver_sms.application.errors import described, error_type
 from naver_sms.application.ports import REASON_CHARS
+from naver_sms.domain.frozen import quick_init
 from naver_sms.domain.phone import mask_phones_in
 
 # What the worker's summary calls each outcome.
@@ -58,6 +59,7 @@ class Publication:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Settlement:
     action: Action
@@ -105,7 +107,7 @@ class SettlementPolicy:
     def settle(self, event_id: str, deliveries: Sequence[Delivery], delivered: int) -> Settlement:
         final = self.is_last(delivered)
         records = tuple(
-            p for d in deliveries if (p := self._publication(event_id, d, final=final)) is not None
+            [p for d in deliveries if (p := self._publication(event_id, d, final=final)) is not None]
         )
         again = [d for d in deliveries if d.outcome in TRY_AGAIN]
         if not again or final:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from naver_sms.domain.errors import InvalidBooking
+from naver_sms.domain.frozen import quick_init
 from naver_sms.domain.phone import normalise_phone
 from naver_sms.domain.text import clean_already, clean_text, shown
 from naver_sms.domain.values import ID_RULE, aware_instant, valid_id
@@ -27,6 +28,7 @@ class BookingStatus(StrEnum):
     COMPLETED = "completed"
 
 
+@quick_init
 @dataclass(frozen=True)
 class Booking:
     booking_id: str

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from naver_sms.domain.booking import Booking, booking_from_mapping, booking_to_mapping
 from naver_sms.domain.errors import DomainError, InvalidEvent
+from naver_sms.domain.frozen import quick_init
 from naver_sms.domain.text import shown
 from naver_sms.domain.values import ID_RULE, aware_instant, valid_id
 
@@ -23,6 +24,7 @@ class EventType(StrEnum):
 _TYPES = {kind.value: kind for kind in EventType}  # a dict hit, not an Enum call, per event
 
 
+@quick_init
 @dataclass(frozen=True)
 class BookingEvent:
     event_id: str

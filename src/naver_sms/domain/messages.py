@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from naver_sms.domain.errors import InvalidBooking, InvalidMessage
+from naver_sms.domain.frozen import quick_init
 from naver_sms.domain.phone import normalise_phone
 
 SMS_MAX_BYTES = 90
@@ -32,6 +33,7 @@ class SentBy(StrEnum):
     EVENTS = "events"  # the worker, for the booking events the rule lists: an event is settled once
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlannedMessage:
     rule: str

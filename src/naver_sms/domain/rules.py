@@ -78,17 +78,16 @@ class Rule:
     events: frozenset[EventType] = frozenset()
     per_start: bool = False  # once per start instant (a reminder), else once per booking: see `_once`
 
-    def applies(self, booking: Booking, now: datetime, event: EventType | None) -> bool:
-        if booking.status is not self.status:
+    def answers(self, status: BookingStatus, event: EventType | None) -> bool:
+        """Whether this rule is for a booking in `status`, read by the scheduled run (event None) or
+        for the event given: everything but the send window."""
+        if status is not self.status:
             return False
         if event is None:
-            if self.sent_by is not SentBy.SCHEDULED:
-                return False
-        elif self.sent_by is not SentBy.EVENTS or event not in self.events:
-            return False
-        return self.send_window.contains(booking.start, now)
+            return self.sent_by is SentBy.SCHEDULED
+        return self.sent_by is SentBy.EVENTS and event in self.events
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         """The key without its path: the material of the messages' idempotency keys (until rules had
         keys it was the rule's name, so a rule keyed `<sent_by>/<its old name>` keeps its sent log)."""
@@ -137,7 +136,19 @@ class RuleSet:
         """The scheduled run passes no event; the worker passes the event's type."""
         if now.tzinfo is None:
             raise ValueError("now must be time-zone aware")
-        return [rule for rule in self.rules if rule.applies(booking, now, event)]
+        start = booking.start
+        return [
+            rule for rule in self._answering[booking.status, event] if rule.send_window.contains(start, now)
+        ]
+
+    @cached_property
+    def _answering(self) -> dict[tuple[BookingStatus, EventType | None], tuple[Rule, ...]]:
+        # All but the send window is known once the rules are: asked once, not per booking and rule.
+        return {
+            (status, event): tuple(rule for rule in self.rules if rule.answers(status, event))
+            for status in BookingStatus
+            for event in (None, *EventType)
+        }
 
 
 def _where(index: int, raw: Mapping[str, object]) -> str:

@@ -192,7 +192,7 @@ def _jetstream(msg: Msg) -> tuple[str, str, int]:
         return "", "", 1
     at = 2 if count == 9 else 4
     try:
-        delivered, sequence, _, nanoseconds, _ = (int(token) for token in tokens[at + 2 : at + 7])
+        delivered, sequence, _, nanoseconds, _ = map(int, tokens[at + 2 : at + 7])
         if not _EARLIEST_SECONDS <= nanoseconds / 1e9 <= _LATEST_SECONDS:
             return "", "", 1
     except (ValueError, OverflowError):
