@@ -1,6 +1,7 @@
 """The worker's fast paths answer as the slow code they replaced: JetStream ids as nats-py reads them,
 the invisible-character table under a hostile name, a domestic phone number as the full normalisation
-gives it, a clean name as the full cleaning gives it, a template without strftime as str.format renders it."""
+gives it, a clean name as the full cleaning gives it, a template without strftime as str.format renders it,
+the rule set's table as asking every rule."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import pytest
 from nats.aio.msg import Msg
 
 from naver_sms.domain import text
+from naver_sms.domain.booking import Booking, BookingStatus
+from naver_sms.domain.events import EventType
+from naver_sms.domain.messages import SentBy
+from naver_sms.domain.rules import Rule, rules_from_mapping
 from naver_sms.domain.template import without_strftime
 from naver_sms.entrypoints.worker.handler import _jetstream
 from naver_sms.settings.rules import load_rules
@@ -191,3 +196,64 @@ def test_a_spec_with_a_control_character_is_left_to_strftime(control: str) -> No
     assert without_strftime(template) == template
     start = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
     assert without_strftime(template).format(start=start) == template.format(start=start)
+
+
+def _asked_one_by_one(rule: Rule, booking: Booking, now: datetime, event: EventType | None) -> bool:
+    """What RuleSet.applicable answered before its table: every rule asked of every booking."""
+    if booking.status is not rule.status:
+        return False
+    if event is None:
+        if rule.sent_by is not SentBy.SCHEDULED:
+            return False
+    elif rule.sent_by is not SentBy.EVENTS or event not in rule.events:
+        return False
+    return rule.send_window.contains(booking.start, now)
+
+
+def test_the_rule_sets_table_answers_as_asking_every_rule() -> None:
+    """Every status, every event and none, inside and outside each window, over the shipped rules and
+    rules sharing a status, listing several events, or listing none of an event's."""
+    extra = {
+        "timezone": "Asia/Seoul",
+        "rules": [
+            {
+                "name": "any change",
+                "key": "events/any",
+                "status": "confirmed",
+                "sent_by": "events",
+                "events": [t.value for t in EventType],
+                "send_window": {"until": "1h after start"},
+                "template": "a",
+            },
+            {
+                "name": "early",
+                "key": "scheduled/early",
+                "status": "confirmed",
+                "sent_by": "scheduled",
+                "send_window": {"from": "3d before start", "until": "2d before start"},
+                "template": "b",
+            },
+            {
+                "name": "pending",
+                "key": "events/pending",
+                "status": "pending",
+                "sent_by": "events",
+                "events": ["booking.updated"],
+                "send_window": {"until": "start"},
+                "template": "c",
+            },
+        ],
+    }
+    start = datetime(2026, 12, 6, 10, 30, tzinfo=timezone(timedelta(hours=9)))
+    offsets = [timedelta(hours=h) for h in (-80, -60, -30, -2, 0, 0.5, 1, 2, 30)]
+    for rules in (load_rules(REPO / "config" / "rules.yaml"), rules_from_mapping(extra)):
+        asked = 0
+        for status in BookingStatus:
+            booking = Booking("bk-1", "김민수", "01012345678", "커트", start, status)
+            for event in (None, *EventType):
+                for offset in offsets:
+                    now = start + offset
+                    expected = [r for r in rules.rules if _asked_one_by_one(r, booking, now, event)]
+                    assert rules.applicable(booking, now, event) == expected, (status, event, offset)
+                    asked += bool(expected)
+        assert asked > 10  # the windows were met, not only missed

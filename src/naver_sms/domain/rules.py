@@ -137,9 +137,8 @@ class RuleSet:
         if now.tzinfo is None:
             raise ValueError("now must be time-zone aware")
         start = booking.start
-        return [
-            rule for rule in self._answering[booking.status, event] if rule.send_window.contains(start, now)
-        ]
+        answering = self._answering.get((booking.status, event), ())  # a status or event no rule knows: none
+        return [rule for rule in answering if rule.send_window.contains(start, now)]
 
     @cached_property
     def _answering(self) -> dict[tuple[BookingStatus, EventType | None], tuple[Rule, ...]]:
