@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 
 import pytest
@@ -84,6 +84,9 @@ def test_a_class_it_cannot_serve_is_refused_at_import() -> None:
     class Loose:
         a: int
 
+    class Slotted:
+        __slots__ = ("a",)
+
     refused: list[type] = [
         dataclass(Loose),
         dataclass(frozen=True, slots=True)(type("Slotted", (), {"__annotations__": {"a": int}})),
@@ -97,6 +100,12 @@ def test_a_class_it_cannot_serve_is_refused_at_import() -> None:
             type("Hidden", (), {"__annotations__": {"a": int}, "a": field(default=1, init=False)})
         ),
         Loose,
+        # A field named as the generated __init__'s own helper would shadow it.
+        dataclass(frozen=True)(type("Shadow", (), {"__annotations__": {"_quick_set": object}})),
+        # An InitVar is no field, but __init__ takes it.
+        dataclass(frozen=True)(type("Passed", (), {"__annotations__": {"a": int, "b": InitVar[int]}})),
+        # A base's slot holds its field outside the instance dict.
+        dataclass(frozen=True)(type("OnSlots", (Slotted,), {"__annotations__": {"b": int}})),
     ]
     for cls in refused:
         with pytest.raises(TypeError, match="quick_init"):

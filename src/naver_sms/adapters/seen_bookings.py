@@ -69,10 +69,11 @@ class StoreSeenBookings:
                 continue
             fields, revision = record
             state = fields.get("state")
-            if state == now:  # the same string is the same state: most bookings end here
+            kind = fields.get("kind")
+            if state == now and kind == KIND and now:  # the same string is the same state: most end here
                 continue
-            if fields.get("kind") != KIND or not isinstance(state, str):
-                unreadable.append(f"kind {fields.get('kind')!r}, state of type {type(state).__name__}")
+            if kind != KIND or not isinstance(state, str) or not state:
+                unreadable.append(f"kind {kind!r}, state of type {type(state).__name__}")
                 state = None
             differing[booking_id] = Sighting(state, revision)
         if unreadable:

@@ -85,7 +85,8 @@ async def changes(store: SeenBookings, valid: Sequence[Booking], now: datetime) 
     no state to compare) make against what was seen; a repeated id counts as its last."""
     bookings = {booking.booking_id: booking for booking in valid}
     marked = await store.started()
-    differing = await store.read({booking_id: state_of(booking) for booking_id, booking in bookings.items()})
+    held = await store.read({booking_id: state_of(booking) for booking_id, booking in bookings.items()})
+    differing = {booking_id: seen for booking_id, seen in held.items() if booking_id in bookings}  # as asked
     # Bookings recorded without the baseline's own record (lost, or deleted by hand): the feed has a
     # past, and what it holds is compared as ever; the mark is written again. A booking left out of
     # `differing` is held unchanged.
