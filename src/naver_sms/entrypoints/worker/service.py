@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -98,6 +99,10 @@ class Worker:
                 queue=f"{w.durable}-advisories",
                 cb=partial(self._on_exhausted, handler),
             )
+            # What is made by now (modules, wiring, the connection) lives as long as the worker: moved out
+            # of the collector's generations, so its collections walk only what events make (a few per
+            # cent of a dry-run worker's throughput in make bench).
+            gc.freeze()
             log.info(
                 "worker started",
                 extra={
