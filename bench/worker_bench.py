@@ -70,13 +70,6 @@ def drain_seconds(server: NatsServer, env: dict[str, str], log: Path, count: int
     return elapsed
 
 
-def drain_rate(server: NatsServer, env: dict[str, str], log: Path, count: int) -> float:
-    """Events/s for the worker to drain `count` events published now (a first start creates the stream)."""
-    WorkerProcess(env, log).start().terminate()
-    run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
-    return count / drain_seconds(server, env, log, count)
-
-
 async def until_drained(url: str, timeout: float, interval: float = 0.05) -> None:
     """Until the worker's consumer has nothing undelivered and nothing unacked, asked over one
     connection: a connection per look (the tests' wait_drained) costs the server and this process CPU
@@ -188,11 +181,13 @@ async def bare_send_rate(sens_url: str, count: int, concurrency: int) -> float:
 def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
     """Events/s through the whole send path (KV claim, SENS over HTTP, confirm, sent record, ack)
     against the fake SENS answering each request in 20 ms, beside the bare transport on the same fake
-    SENS in the same run; the ideal bound is concurrency / 20 ms."""
+    SENS in the same run; the ideal bound is concurrency / 20 ms. A-B-B-A as the dry run's rounds: the
+    bare transport, the worker, the worker again on as many new events, the bare transport again; each
+    side's faster drain is compared, and every event of both of the worker's drains must be sent once."""
     concurrency = 16
     with tempfile.TemporaryDirectory() as tmp, fake_sens_process(SENS_ANSWER_SECONDS) as sens_url:
-        bare = run(bare_send_rate(sens_url, count, concurrency))
-        bare_sent = reported_sends(sens_url).total()
+        bare = [run(bare_send_rate(sens_url, count, concurrency))]
+        before = reported_sends(sens_url).total()
         server = NatsServer(Path(tmp) / "js")
         server.start()
         try:
@@ -202,19 +197,27 @@ def real_send_throughput(count: int = REAL_SEND_EVENTS) -> dict[str, float]:
                 "SMS_DRY_RUN": "false",
                 "WORKER_CONCURRENCY": str(concurrency),
             }
-            ours = drain_rate(server, env, Path(tmp) / "w.log", count)
-            sent = reported_sends(sens_url).total() - bare_sent
+            log = Path(tmp) / "w.log"
+            WorkerProcess(env, log).start().terminate()  # the stream and the worker's consumer
+            ours = []
+            for first in (0, count):  # new bookings each drain: the sent log answers none as sent
+                events = range(first, first + count)
+                run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in events]))
+                ours.append(count / drain_seconds(server, env, log, count))
+            sent = reported_sends(sens_url).total() - before
         finally:
             server.stop()
+        bare.append(run(bare_send_rate(sens_url, count, concurrency)))
     ceiling = concurrency / SENS_ANSWER_SECONDS
     return {
-        "worker_eps": ours,
+        "worker_eps": max(ours),
         "ceiling_eps": ceiling,
-        "ratio": ours / ceiling,
-        "bare_eps": bare,
-        "bare_ratio": ours / bare,
+        "ratio": max(ours) / ceiling,
+        "bare_eps": max(bare),
+        "bare_ratio": max(ours) / max(bare),
         "sent": sent,
-        "events": count,
+        "events": 2 * count,
+        "per_drain": count,
     }
 
 
