@@ -196,7 +196,7 @@ def worker_figures() -> list[Figure]:
     return [
         Figure(
             f"Worker throughput (dry run, {tp['events']:,.0f} events a drain, median of"
-            f" {tp['rounds']:.0f} rounds, each side's faster of 2 drains)",
+            f" {tp['rounds']:.0f} rounds, each side's fastest of 3 drains)",
             f"{tp['worker_eps']:.0f} events/s",
             "≥ 0.8x raw in every round",
             f"raw nats-py pull+ack: {tp['raw_eps']:.0f} msg/s (lowest round: {tp['lowest_ratio']:.2f})",

@@ -97,10 +97,10 @@ def throughput(
     counts the rest; DEBUG logs one for every event, which shows what a line per event costs.
 
     This machine's noise moves either rate by a third from one run to the next, in bursts of seconds,
-    and only ever slows a drain down. So a round is two batches of `count` events (two seconds or so
-    each way), each drained by raw nats-py and by the worker, one after the other: raw first for the
-    first batch, the worker first for the second (A-B-B-A, so neither side always gets the quieter or
-    the warmer turn). A round compares each side's faster drain, as timeit takes the fastest of its
+    and only ever slows a drain down. So a round is three batches of `count` events (two seconds or so
+    each way), each drained by raw nats-py and by the worker, one after the other: raw first, then the
+    worker first, then raw first again (A-B-B-A-A-B, so neither side always gets the quieter or the
+    warmer turn). A round compares each side's fastest drain, as timeit takes the fastest of its
     repeats; the figure is the round with the median ratio, and the lowest round's is reported beside
     it."""
     figures: list[dict[str, float]] = []
@@ -114,7 +114,7 @@ def throughput(
             for _ in range(rounds):
                 ours: list[float] = []
                 raw: list[float] = []
-                for worker_first in (False, True):
+                for worker_first in (False, True, False):
                     run(publish(server.url, [json.dumps(booking_event(n)).encode() for n in range(count)]))
                     if worker_first:
                         ours.append(count / drain_seconds(server, env, log, count))
