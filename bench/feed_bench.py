@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import statistics
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +26,7 @@ from naver_sms.bootstrap import lambda_image
 from naver_sms.settings.rules import load_rules
 from tests.support.bookings import KST, record
 from tests.support.fakes import FakeBookingSource, FakeSeenBookings, FakeSentLog, FakeTransport
+from tests.support.procs import REPO
 from tests.support.roots import lambda_run, unit_settings
 
 BOOKINGS = 500
@@ -128,3 +132,22 @@ def feed_runs(rounds: int = 41) -> dict[str, float]:
         "sent_with_feed": sent[True],
         "sent_without_feed": sent[False],
     }
+
+
+def feed_runs_apart(rounds: int = 41) -> dict[str, float]:
+    """feed_runs in an interpreter of its own, as a Lambda's is: `make bench` measures this after the
+    Lambda figures, whose servers and clients left the bench's process a heap many times a Lambda's, and
+    every garbage collection a run triggers walks it (the run with the feed, making more, triggers
+    more)."""
+    measured = subprocess.run(
+        [sys.executable, "-m", "bench.feed_bench", str(rounds)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(measured.stdout))
+
+
+if __name__ == "__main__":
+    print(json.dumps(feed_runs(int(sys.argv[1]))))
