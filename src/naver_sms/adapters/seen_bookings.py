@@ -55,9 +55,9 @@ class StoreSeenBookings:
         await self._records.put(BASELINE_KEY, {"kind": "baseline", "at": self._clock()})
 
     async def read(self, unlike: Mapping[str, str]) -> dict[str, Sighting]:
-        """A record this codec did not write reads as NEVER_SEEN with its revision (logged, never raised:
-        one broken record must not stop every run; the run records its booking anew and derives nothing
-        from it)."""
+        """A record this codec did not write reads as never seen, but with its revision (logged, never
+        raised: one broken record must not stop every run; the run records its booking anew and derives
+        nothing from it)."""
         keys = [BOOKING_PREFIX + booking_id for booking_id in unlike]
         found = await self._records.read_many(keys)  # one call, however many bookings
         differing: dict[str, Sighting] = {}
