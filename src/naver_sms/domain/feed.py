@@ -38,7 +38,7 @@ class Seen:
 
     @property
     def state(self) -> str:
-        return _SEP.join((self.status, self.start_text or self.start.isoformat(), self.service))
+        return state_of(self)
 
     def same_as(self, other: Seen) -> bool:
         # Instants, not offsets (aware datetimes compare as instants): the API giving +09:00 one day and
@@ -55,7 +55,7 @@ class Seen:
         return cls(parse_status(status), parse_start(start), service, start)
 
 
-def state_of(booking: Booking) -> str:
+def state_of(booking: Booking | Seen) -> str:
     """What is compared of a booking, as one string (Seen.state): a store keeps it, and an unchanged
     booking (most of them, every run) is told by comparing strings, with nothing decoded or built. The
     same string is the same state; a different one may still be (the start in another offset): then

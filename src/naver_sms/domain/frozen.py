@@ -31,7 +31,8 @@ def quick_init(cls: T) -> T:
     positional: list[str] = []
     keyword: list[str] = []
     defaults: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    fields = dataclasses.fields(cls)
+    for f in fields:
         if not f.init or f.default_factory is not dataclasses.MISSING or f.name.startswith(_OWN):
             raise TypeError(f"quick_init: {cls.__name__}.{f.name}: init=False, a default factory or its name")
         param = f.name
@@ -39,9 +40,8 @@ def quick_init(cls: T) -> T:
             defaults[f"{_OWN}default_{f.name}"] = f.default
             param += f"={_OWN}default_{f.name}"
         (keyword if f.kw_only else positional).append(param)
-    names = [f.name for f in dataclasses.fields(cls)]
     signature = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
-    state = ", ".join(f"{name!r}: {name}" for name in names)
+    state = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
     source = f"def __init__({signature}) -> None:\n    {_OWN}set(self, '__dict__', {{{state}}})\n"
     namespace: dict[str, Any] = {}
     exec(source, {f"{_OWN}set": object.__setattr__, **defaults}, namespace)  # noqa: S102  (field names only)
